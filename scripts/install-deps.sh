@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything libdpu needs to build, test and benchmark on Debian 12.
+# Idempotent: re-running it is cheap when everything is present.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config ccache git
+  clang clang-format clang-tidy libclang-rt-14-dev
+  libabsl-dev libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc
+  libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libmnl-dev
+  libdpdk-dev dpdk
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  pybind11-dev python3-dev python3-pytest python3-grpcio python3-protobuf python3-yaml
+  libyaml-cpp-dev nlohmann-json3-dev libssl-dev
+  doxygen graphviz
+  user-mode-linux iproute2 tcpdump iputils-ping
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all ${#PKGS[@]} packages present"
+fi
