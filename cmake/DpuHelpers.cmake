@@ -16,11 +16,14 @@ function(dpu_library_link)
 endfunction()
 
 # dpu_add_backend(NAME n REGISTER qualified::Function SOURCES ... PRIVATE_LIBS ... INCLUDES ...
-#                 PKGCONFIG_REQUIRES "libmnl" FIND_DEPENDENCY "gRPC CONFIG")
+#                 PKGCONFIG_REQUIRES "libmnl" FIND_DEPENDENCY "gRPC CONFIG" OBJECT_LIBS objlib...)
 # Adds a backend's sources to libdpu and records the function (void(dpu::BackendRegistry&))
 # that registers it. The generated builtin_backends.cc calls every registered function.
+# OBJECT_LIBS: OBJECT libraries (e.g. generated protobuf code) whose objects go into libdpu
+# (shared and static) exactly once; their usage requirements apply to the backend's sources.
 function(dpu_add_backend)
-  cmake_parse_arguments(ARG "" "NAME;REGISTER" "SOURCES;PRIVATE_LIBS;PUBLIC_LIBS;INCLUDES;PKGCONFIG_REQUIRES;FIND_DEPENDENCY" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;REGISTER" "SOURCES;PRIVATE_LIBS;PUBLIC_LIBS;INCLUDES;PKGCONFIG_REQUIRES;FIND_DEPENDENCY;OBJECT_LIBS" ${ARGN})
+  set_property(GLOBAL APPEND PROPERTY DPU_OBJECT_LIBS ${ARG_OBJECT_LIBS})
   dpu_library_sources(SOURCES ${ARG_SOURCES})
   dpu_library_link(PUBLIC ${ARG_PUBLIC_LIBS} PRIVATE ${ARG_PRIVATE_LIBS} INCLUDES ${ARG_INCLUDES})
   set_property(GLOBAL APPEND PROPERTY DPU_BACKENDS ${ARG_NAME})
@@ -62,13 +65,18 @@ ${calls}}
   get_property(public_libs GLOBAL PROPERTY DPU_PUBLIC_LIBS)
   get_property(private_libs GLOBAL PROPERTY DPU_PRIVATE_LIBS)
   get_property(private_includes GLOBAL PROPERTY DPU_PRIVATE_INCLUDES)
+  get_property(object_libs GLOBAL PROPERTY DPU_OBJECT_LIBS)
+  set(extra_objects "")
+  foreach(objlib IN LISTS object_libs)
+    list(APPEND extra_objects "$<TARGET_OBJECTS:${objlib}>")
+  endforeach()
 
   add_library(dpu_objects OBJECT ${sources} "${DPU_GENERATED_DIR}/builtin_backends.cc")
   set_target_properties(dpu_objects PROPERTIES POSITION_INDEPENDENT_CODE ON)
   target_include_directories(dpu_objects
     PUBLIC "${PROJECT_SOURCE_DIR}/include" "${DPU_GENERATED_DIR}/include"
     PRIVATE "${PROJECT_SOURCE_DIR}" "${PROJECT_SOURCE_DIR}/src" ${private_includes})
-  target_link_libraries(dpu_objects PUBLIC ${public_libs} PRIVATE ${private_libs})
+  target_link_libraries(dpu_objects PUBLIC ${public_libs} PRIVATE ${private_libs} ${object_libs})
 
   foreach(kind SHARED STATIC)
     if(kind STREQUAL "SHARED")
@@ -76,7 +84,7 @@ ${calls}}
     else()
       set(tgt dpu_static)
     endif()
-    add_library(${tgt} ${kind} $<TARGET_OBJECTS:dpu_objects>)
+    add_library(${tgt} ${kind} $<TARGET_OBJECTS:dpu_objects> ${extra_objects})
     add_library(dpu::${tgt} ALIAS ${tgt})
     target_include_directories(${tgt} PUBLIC
       "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>"
