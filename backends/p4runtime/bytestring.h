@@ -18,6 +18,8 @@ namespace dpu::p4rt {
 
 /// Debian's Abseil is built without std::string_view aliasing: bridge the two views.
 inline absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+/// The other direction.
+inline std::string_view SV(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 /// The canonical form of a big-endian byte string (leading zero bytes removed; "" and all-zero
 /// become "\0").

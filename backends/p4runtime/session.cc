@@ -1,0 +1,249 @@
+#include "backends/p4runtime/session.h"
+
+#include "absl/strings/str_cat.h"
+#include "backends/p4runtime/bytestring.h"
+
+namespace dpu::p4rt {
+
+std::string ElectionId::ToString() const {
+  return high == 0 ? absl::StrCat(low) : absl::StrCat(high, ":", low);
+}
+
+absl::Status FromGrpc(const grpc::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(AV(what), ": ", s.error_message()));
+}
+
+Session::Session(SessionOptions options) : options_(std::move(options)) {
+  election_id_ = options_.election_id;
+}
+
+Session::~Session() { Close(); }
+
+void Session::Close() {
+  if (stream_ctx_) stream_ctx_->TryCancel();
+  if (reader_.joinable()) reader_.join();
+  if (stream_) stream_->Finish().ok();
+  stream_.reset();
+  stream_ctx_.reset();
+  absl::MutexLock l(&mu_);
+  alive_ = false;
+  primary_ = false;
+}
+
+bool Session::alive() const {
+  absl::MutexLock l(&mu_);
+  return alive_;
+}
+bool Session::primary() const {
+  absl::MutexLock l(&mu_);
+  return alive_ && primary_;
+}
+uint64_t Session::generation() const {
+  absl::MutexLock l(&mu_);
+  return generation_;
+}
+ElectionId Session::election_id() const {
+  absl::MutexLock l(&mu_);
+  return election_id_;
+}
+ElectionId Session::highest_seen() const {
+  absl::MutexLock l(&mu_);
+  return highest_;
+}
+
+void Session::ReaderLoop(
+    grpc::ClientReaderWriter<p4v1::StreamMessageRequest, p4v1::StreamMessageResponse>* s) {
+  p4v1::StreamMessageResponse resp;
+  while (s->Read(&resp)) {
+    if (!resp.has_arbitration()) continue;
+    const auto& a = resp.arbitration();
+    absl::MutexLock l(&mu_);
+    ++responses_;
+    last_code_ = a.status().code();
+    last_message_ = a.status().message();
+    ElectionId seen{a.election_id().high(), a.election_id().low()};
+    if (seen > highest_ || responses_ == 1) highest_ = seen;
+    // The server sends OK only to the primary; anything else means this client is a backup
+    // (or was just demoted).
+    primary_ = a.status().code() == 0;
+  }
+  absl::MutexLock l(&mu_);
+  alive_ = false;
+  primary_ = false;
+}
+
+std::unique_ptr<grpc::ClientContext> Session::Context() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(options_.rpc_timeout));
+  return ctx;
+}
+
+absl::Status Session::SendArbitration(ElectionId id) {
+  p4v1::StreamMessageRequest req;
+  auto* a = req.mutable_arbitration();
+  a->set_device_id(options_.device_id);
+  if (!options_.role.empty()) a->mutable_role()->set_name(options_.role);
+  a->mutable_election_id()->set_high(id.high);
+  a->mutable_election_id()->set_low(id.low);
+  {
+    absl::MutexLock l(&mu_);
+    election_id_ = id;
+  }
+  if (!stream_->Write(req)) return absl::UnavailableError("StreamChannel: write of arbitration failed");
+  return absl::OkStatus();
+}
+
+absl::Status Session::AwaitArbitration(absl::Time deadline) {
+  absl::MutexLock l(&mu_);
+  uint64_t before = responses_;
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return responses_ != before || !alive_; };
+  mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+  if (!alive_) return absl::UnavailableError("StreamChannel: closed by the server during arbitration");
+  if (responses_ == before) return absl::DeadlineExceededError("StreamChannel: no arbitration answer");
+  return absl::OkStatus();
+}
+
+absl::Status Session::Connect() {
+  Close();
+  absl::Time deadline = absl::Now() + options_.connect_timeout;
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetMaxSendMessageSize(256 << 20);
+  channel_ = grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
+  if (!channel_->WaitForConnected(absl::ToChronoTime(deadline))) {
+    return absl::UnavailableError(
+        absl::StrCat("p4runtime: cannot connect to ", options_.address, " within ",
+                     absl::FormatDuration(options_.connect_timeout)));
+  }
+  stub_ = p4v1::P4Runtime::NewStub(channel_);
+  stream_ctx_ = std::make_unique<grpc::ClientContext>();
+  stream_ = stub_->StreamChannel(stream_ctx_.get());
+  {
+    absl::MutexLock l(&mu_);
+    alive_ = true;
+    primary_ = false;
+    responses_ = 0;
+  }
+  reader_ = std::thread([this, s = stream_.get()] { ReaderLoop(s); });
+  ElectionId id;
+  {
+    absl::MutexLock l(&mu_);
+    id = election_id_;
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (auto s = SendArbitration(id); !s.ok()) return s;
+    if (auto s = AwaitArbitration(deadline); !s.ok()) return s;
+    // A demotion of another client may arrive first; give the answer to our own request a
+    // moment when it says "not primary".
+    if (primary()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+    if (primary()) break;
+    ElectionId highest = highest_seen();
+    if (!options_.reelect || attempt == 1) {
+      absl::MutexLock l(&mu_);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "p4runtime: not primary for device ", options_.device_id, " role '", options_.role,
+          "': election id ", election_id_.ToString(), ", primary has ", highest.ToString(),
+          " (server: ", last_message_, ")"));
+    }
+    id = std::max(highest, id).Next();
+  }
+  absl::MutexLock l(&mu_);
+  ++generation_;
+  return absl::OkStatus();
+}
+
+absl::Status Session::EnsurePrimary() {
+  if (!alive()) {
+    absl::Time deadline = absl::Now() + options_.connect_timeout;
+    absl::Status last;
+    do {
+      last = Connect();
+      if (last.ok() || absl::IsFailedPrecondition(last)) return last;
+      absl::SleepFor(absl::Milliseconds(50));
+    } while (absl::Now() < deadline);
+    return last;
+  }
+  if (primary()) return absl::OkStatus();
+  ElectionId highest = highest_seen();
+  if (!options_.reelect) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "p4runtime: lost primacy: election id ", election_id().ToString(),
+        " is below the primary's ", highest.ToString()));
+  }
+  if (auto s = SendArbitration(std::max(highest, election_id()).Next()); !s.ok()) return s;
+  if (auto s = AwaitArbitration(absl::Now() + options_.connect_timeout); !s.ok()) return s;
+  absl::SleepFor(absl::Milliseconds(5));
+  if (!primary()) return absl::FailedPreconditionError("p4runtime: re-arbitration did not make us primary");
+  return absl::OkStatus();
+}
+
+grpc::Status Session::Write(p4v1::WriteRequest& request) {
+  request.set_device_id(options_.device_id);
+  request.set_role(options_.role);
+  ElectionId id = election_id();
+  request.mutable_election_id()->set_high(id.high);
+  request.mutable_election_id()->set_low(id.low);
+  p4v1::WriteResponse resp;
+  auto ctx = Context();
+  return stub_->Write(ctx.get(), request, &resp);
+}
+
+absl::StatusOr<std::vector<p4v1::Entity>> Session::Read(const std::vector<p4v1::Entity>& entities) {
+  p4v1::ReadRequest req;
+  req.set_device_id(options_.device_id);
+  req.set_role(options_.role);
+  for (const auto& e : entities) *req.add_entities() = e;
+  auto ctx = Context();
+  auto reader = stub_->Read(ctx.get(), req);
+  std::vector<p4v1::Entity> out;
+  p4v1::ReadResponse resp;
+  while (reader->Read(&resp)) {
+    for (auto& e : *resp.mutable_entities()) out.push_back(std::move(e));
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return FromGrpc(s, "p4runtime: Read");
+  return out;
+}
+
+absl::Status Session::SetPipeline(p4v1::SetForwardingPipelineConfigRequest::Action action,
+                                  const p4v1::ForwardingPipelineConfig& config) {
+  p4v1::SetForwardingPipelineConfigRequest req;
+  req.set_device_id(options_.device_id);
+  req.set_role(options_.role);
+  ElectionId id = election_id();
+  req.mutable_election_id()->set_high(id.high);
+  req.mutable_election_id()->set_low(id.low);
+  req.set_action(action);
+  *req.mutable_config() = config;
+  p4v1::SetForwardingPipelineConfigResponse resp;
+  auto ctx = Context();
+  return FromGrpc(stub_->SetForwardingPipelineConfig(ctx.get(), req, &resp),
+                  "p4runtime: SetForwardingPipelineConfig");
+}
+
+absl::StatusOr<p4v1::ForwardingPipelineConfig> Session::GetPipeline(
+    p4v1::GetForwardingPipelineConfigRequest::ResponseType type) {
+  p4v1::GetForwardingPipelineConfigRequest req;
+  req.set_device_id(options_.device_id);
+  req.set_response_type(type);
+  p4v1::GetForwardingPipelineConfigResponse resp;
+  auto ctx = Context();
+  grpc::Status s = stub_->GetForwardingPipelineConfig(ctx.get(), req, &resp);
+  if (!s.ok()) return FromGrpc(s, "p4runtime: GetForwardingPipelineConfig");
+  return resp.config();
+}
+
+absl::StatusOr<std::string> Session::ApiVersion() {
+  p4v1::CapabilitiesRequest req;
+  p4v1::CapabilitiesResponse resp;
+  auto ctx = Context();
+  grpc::Status s = stub_->Capabilities(ctx.get(), req, &resp);
+  if (!s.ok()) return FromGrpc(s, "p4runtime: Capabilities");
+  return resp.p4runtime_api_version();
+}
+
+}  // namespace dpu::p4rt

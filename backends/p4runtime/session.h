@@ -1,0 +1,113 @@
+#ifndef DPU_BACKENDS_P4RUNTIME_SESSION_H_
+#define DPU_BACKENDS_P4RUNTIME_SESSION_H_
+
+// A P4Runtime controller session: the gRPC channel, the StreamChannel with its arbitration
+// (device_id, role, election_id), and the unary RPCs stamped with the session's identity.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "p4/v1/p4runtime.grpc.pb.h"
+
+namespace dpu::p4rt {
+
+namespace p4v1 = ::p4::v1;
+
+/// A 128-bit election id.
+struct ElectionId {
+  uint64_t high = 0;
+  uint64_t low = 0;
+  friend auto operator<=>(const ElectionId&, const ElectionId&) = default;
+  ElectionId Next() const { return low == UINT64_MAX ? ElectionId{high + 1, 0} : ElectionId{high, low + 1}; }
+  std::string ToString() const;
+};
+
+/// Options of a session.
+struct SessionOptions {
+  std::string address;  ///< "host:port", "ipv4:..." or "unix:/path".
+  uint64_t device_id = 1;
+  ElectionId election_id{0, 1};
+  std::string role;      ///< "" is the default role (full pipeline access).
+  bool reelect = false;  ///< Re-arbitrate with a higher id when another client is primary.
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration rpc_timeout = absl::Seconds(60);
+};
+
+/// Converts a gRPC status to an absl::Status (same code, message prefixed with @p what).
+absl::Status FromGrpc(const grpc::Status& s, std::string_view what);
+
+/// One controller session. Thread-compatible for RPCs (callers serialize); the stream reader
+/// runs on its own thread and only updates the arbitration state.
+class Session {
+ public:
+  explicit Session(SessionOptions options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  /// (Re)opens the channel and stream and arbitrates. OK once this client is primary;
+  /// FailedPrecondition naming both election ids when another client is primary (and
+  /// reelect is off); Unavailable when the server cannot be reached within connect_timeout.
+  absl::Status Connect();
+  /// Reconnects when the stream broke, re-arbitrates when primacy was lost and reelect is
+  /// on. @return OK when primary.
+  absl::Status EnsurePrimary();
+  /// Closes the stream (the server then elects another primary).
+  void Close();
+
+  bool alive() const;
+  bool primary() const;
+  /// Incremented by every successful Connect(); a change means a new stream.
+  uint64_t generation() const;
+  ElectionId election_id() const;
+  /// The highest election id the server reported for this device and role.
+  ElectionId highest_seen() const;
+  const SessionOptions& options() const { return options_; }
+
+  /// Write: stamps device_id, role and election_id.
+  grpc::Status Write(p4v1::WriteRequest& request);
+  /// Read: collects every entity of the response stream.
+  absl::StatusOr<std::vector<p4v1::Entity>> Read(const std::vector<p4v1::Entity>& entities);
+  absl::Status SetPipeline(p4v1::SetForwardingPipelineConfigRequest::Action action,
+                           const p4v1::ForwardingPipelineConfig& config);
+  absl::StatusOr<p4v1::ForwardingPipelineConfig> GetPipeline(
+      p4v1::GetForwardingPipelineConfigRequest::ResponseType type);
+  absl::StatusOr<std::string> ApiVersion();
+
+ private:
+  void ReaderLoop(grpc::ClientReaderWriter<p4v1::StreamMessageRequest, p4v1::StreamMessageResponse>* s);
+  void CloseLocked();
+  absl::Status SendArbitration(ElectionId id);
+  absl::Status AwaitArbitration(absl::Time deadline);
+  std::unique_ptr<grpc::ClientContext> Context() const;
+
+  SessionOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<p4v1::P4Runtime::Stub> stub_;
+  std::unique_ptr<grpc::ClientContext> stream_ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<p4v1::StreamMessageRequest, p4v1::StreamMessageResponse>>
+      stream_;
+  std::thread reader_;
+
+  mutable absl::Mutex mu_;
+  bool alive_ ABSL_GUARDED_BY(mu_) = false;
+  bool primary_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t responses_ ABSL_GUARDED_BY(mu_) = 0;  // arbitration responses received
+  int last_code_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_message_ ABSL_GUARDED_BY(mu_);
+  ElectionId election_id_ ABSL_GUARDED_BY(mu_);
+  ElectionId highest_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace dpu::p4rt
+
+#endif  // DPU_BACKENDS_P4RUNTIME_SESSION_H_
