@@ -77,7 +77,7 @@ const std::vector<std::string> kAllFields = {
     "priority=11 eth_type=ipv4 src_ip=10.0.0.0/8 dst_ip=10.2.3.4/32 actions=goto:2",
     "priority=12 eth_type=ipv4 ip_tos=0x20/0xe0 actions=count",
     "priority=13 eth_type=ipv4 ip_proto=tcp src_port=1024/0xfc00 dst_port=443 actions=redirect:9",
-    "priority=14 in_port=2 actions=",
+    "priority=14 in_port=2",
     "chain=1 eth_type=ipv4 dst_ip=10.9.0.0/16 actions=redirect:5",
     "chain=1 eth_type=ipv4 dst_ip=10.9.8.0/24 actions=count,drop",
     "chain=2 dst_mac=02:aa:bb:cc:dd:ee actions=vlan_push:7,redirect:6",

@@ -44,7 +44,7 @@ TEST(ByteString, CanonicalForms) {
   EXPECT_FALSE(IsCanonical(std::string("\x00\x01", 2)));
   EXPECT_TRUE(FitsWidth(EncodeUint(511), 9));
   EXPECT_FALSE(FitsWidth(EncodeUint(512), 9));
-  EXPECT_EQ(PrefixMask(24, 32), "\xff\xff\xff\x00" + std::string());
+  EXPECT_EQ(PrefixMask(24, 32), std::string("\xff\xff\xff\x00", 4));
   EXPECT_EQ(PrefixMask(4, 12), std::string("\x0f\x00", 2));
   EXPECT_EQ(PrefixLength(PrefixMask(20, 32), 32), 20);
   EXPECT_EQ(PrefixLength("\xf0\xf0", 16), -1);
@@ -129,14 +129,14 @@ TEST(Mapping, MalformedMappingNamesField) {
        "tables[1].counter: direct counter 'DpuIngress.acl_counter' belongs to another table"},
       {"pipeline: dpu_ref", "pipeline: other", "pipeline: mapping is for 'other'"},
       {"    keys:\n      dst_mac: dst_mac\n    actions:", "    keys:\n      src_mac: dst_mac\n    actions:", ""},
-      {"      - action: DpuIngress.drop\n        does: [drop]\n  - table: DpuIngress.l2",
-       "      - action: DpuIngress.goto_l2\n        does: [drop]\n  - table: DpuIngress.l2",
-       "tables[1].actions[1].action: action 'DpuIngress.goto_l2' is not an entry action of table 'DpuIngress.route'"},
+      {"      - action: DpuIngress.forward\n        does: [redirect]\n        params: {port: redirect.port}\n  - table: DpuIngress.l2",
+       "      - action: DpuIngress.goto_l2\n        does: [redirect]\n        params: {port: redirect.port}\n  - table: DpuIngress.l2",
+       "tables[1].actions[2].action: action 'DpuIngress.goto_l2' is not an entry action of table 'DpuIngress.route'"},
   };
   for (const BadMapping& c : cases) {
     std::string text = base;
     size_t pos = text.find(c.from);
-    ASSERT_NE(pos, std::string::npos) << c.from;
+    ASSERT_NE(pos, std::string::npos) << "[" << c.from << "]";
     text.replace(pos, c.from.size(), c.to);
     auto m = Mapping::Parse(text, "case.yaml", RefP4Info());
     if (c.expect.empty()) {
@@ -208,7 +208,7 @@ TEST(Mapping, EveryMappedFieldAndActionRoundTrips) {
       "priority=11 eth_type=ipv4 src_ip=10.0.0.0/8 dst_ip=10.2.3.4/32 actions=goto:2",
       "priority=12 eth_type=ipv4 ip_tos=0x20/0xe0 actions=count",
       "priority=13 eth_type=ipv4 ip_proto=tcp src_port=1024/0xfc00 dst_port=443 actions=redirect:9",
-      "priority=14 in_port=2 actions=",
+      "priority=14 in_port=2",
       "chain=1 eth_type=ipv4 dst_ip=10.9.0.0/16 actions=redirect:5",
       "chain=1 eth_type=ipv4 dst_ip=10.9.8.0/24 actions=count,drop",
       "chain=2 dst_mac=02:aa:bb:cc:dd:ee actions=vlan_push:7,redirect:6",
