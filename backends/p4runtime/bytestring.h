@@ -9,7 +9,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

@@ -69,9 +69,9 @@ Tern FromMasked(const Masked<T>& m) {
 
 absl::StatusOr<Tern> FromPrefix(const IpPrefix& p, int width, absl::string_view name) {
   if (p.address().bits() != width) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": ", p.is_v4() ? "IPv4" : "IPv6", " prefix ", p.ToString(),
-        " does not fit the table's ", width, "-bit key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", p.is_v4() ? "IPv4" : "IPv6", " prefix ", p.ToString(),
+                     " does not fit the table's ", width, "-bit key"));
   }
   if (p.length() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -148,8 +148,8 @@ IpAddress ToIp(const std::string& canonical, int width) {
 
 absl::Status NeedFull(const Tern& t, int width, absl::string_view n) {
   if (t.mask != OnesMask(width)) {
-    return absl::InvalidArgumentError(absl::StrCat(n, ": entry has a partial mask ",
-                                                   HexBytes(t.mask), " for an exact field"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(n, ": entry has a partial mask ", HexBytes(t.mask), " for an exact field"));
   }
   return absl::OkStatus();
 }
@@ -258,7 +258,7 @@ std::string RangeMask(const std::string& low, const std::string& high, int width
   int len = PrefixLength(Canonical(mask), width);
   if (len < 0) return "";
   for (size_t i = 0; i < n; ++i) {
-    if ((l[i] & ~mask[i]) != 0) return "";                       // low must be block start
+    if ((l[i] & ~mask[i]) != 0) return "";                               // low must be block start
     if ((h[i] & ~mask[i] & ones[i]) != (~mask[i] & ones[i])) return "";  // high block end
   }
   return Canonical(mask);
@@ -322,7 +322,8 @@ bool Mappable(ActionKind k) {
 }
 
 // Reads attribute `attr` of action `a` as a byte string for a `width`-bit parameter.
-absl::StatusOr<std::string> AttrValue(const Action& a, Attr attr, int width, absl::string_view what) {
+absl::StatusOr<std::string> AttrValue(const Action& a, Attr attr, int width,
+                                      absl::string_view what) {
   switch (attr) {
     case Attr::kPort: {
       const PortRef& p = std::holds_alternative<RedirectAction>(a)
@@ -449,14 +450,15 @@ class Loader {
     if (!root.IsMap()) return Err("(top)", "must be a mapping with 'pipeline' and 'tables'");
     for (auto it = root.begin(); it != root.end(); ++it) {
       std::string k = it->first.as<std::string>();
-      if (k != "pipeline" && k != "tables") return Err(k, "unknown key (expected pipeline, tables)");
+      if (k != "pipeline" && k != "tables")
+        return Err(k, "unknown key (expected pipeline, tables)");
     }
     if (root["pipeline"]) {
       std::string want = root["pipeline"].as<std::string>();
       const std::string& have = p4_.info().pkg_info().name();
       if (!have.empty() && have != want) {
-        return Err("pipeline", absl::StrCat("mapping is for '", want, "' but the P4Info is '",
-                                            have, "'"));
+        return Err("pipeline",
+                   absl::StrCat("mapping is for '", want, "' but the P4Info is '", have, "'"));
       }
     }
     YAML::Node tables = root["tables"];
@@ -480,8 +482,8 @@ class Loader {
  private:
   absl::StatusOr<TableMap> LoadTable(const YAML::Node& n, const std::string& path) {
     if (!n.IsMap()) return Err(path, "must be a mapping");
-    static const absl::flat_hash_set<std::string> kKeys = {"table", "chain", "counter", "keys",
-                                                           "actions", "implied"};
+    static const absl::flat_hash_set<std::string> kKeys = {"table", "chain",   "counter",
+                                                           "keys",  "actions", "implied"};
     for (auto it = n.begin(); it != n.end(); ++it) {
       std::string k = it->first.as<std::string>();
       if (!kKeys.contains(k)) return Err(path + "." + k, "unknown key");
@@ -490,11 +492,13 @@ class Loader {
     if (!n["table"] || !n["table"].IsScalar()) return Err(path + ".table", "is required");
     tm.name = n["table"].Scalar();
     const p4cfg::Table* t = p4_.TableByName(tm.name);
-    if (t == nullptr) return Err(path + ".table", absl::StrCat("no table '", tm.name, "' in the P4Info"));
-    if (t->is_const_table()) return Err(path + ".table", absl::StrCat("table '", tm.name, "' is const"));
+    if (t == nullptr)
+      return Err(path + ".table", absl::StrCat("no table '", tm.name, "' in the P4Info"));
+    if (t->is_const_table())
+      return Err(path + ".table", absl::StrCat("table '", tm.name, "' is const"));
     if (t->implementation_id() != 0) {
-      return Err(path + ".table", absl::StrCat("table '", tm.name,
-                                               "' uses an action profile (not supported)"));
+      return Err(path + ".table",
+                 absl::StrCat("table '", tm.name, "' uses an action profile (not supported)"));
     }
     tm.id = t->preamble().id();
     tm.name = t->preamble().name();
@@ -510,15 +514,16 @@ class Loader {
       const p4cfg::DirectCounter* c = p4_.DirectCounterByName(cn);
       if (c == nullptr) return Err(path + ".counter", absl::StrCat("no direct counter '", cn, "'"));
       if (c->direct_table_id() != tm.id) {
-        return Err(path + ".counter", absl::StrCat("direct counter '", cn,
-                                                   "' belongs to another table"));
+        return Err(path + ".counter",
+                   absl::StrCat("direct counter '", cn, "' belongs to another table"));
       }
       tm.counter_id = c->preamble().id();
       tm.counter_name = c->preamble().name();
     }
 
     YAML::Node keys = n["keys"];
-    if (!keys || !keys.IsMap()) return Err(path + ".keys", "must be a mapping FIELD: P4_MATCH_FIELD");
+    if (!keys || !keys.IsMap())
+      return Err(path + ".keys", "must be a mapping FIELD: P4_MATCH_FIELD");
     absl::flat_hash_set<uint32_t> used;
     for (auto it = keys.begin(); it != keys.end(); ++it) {
       std::string model = it->first.as<std::string>();
@@ -556,12 +561,12 @@ class Loader {
           return Err(kp, absl::StrCat("match field '", p4name, "' is ", km.bitwidth, " bits; ",
                                       model, " needs ", want));
         }
-        bool exact_model = *km.field == MatchField::kEthType || *km.field == MatchField::kVlanId ||
-                           *km.field == MatchField::kVlanPrio ||
-                           *km.field == MatchField::kIpProto ||
-                           *km.field == MatchField::kEncKeyId ||
-                           *km.field == MatchField::kEncDstPort;
-        if (exact_model && (km.kind == p4cfg::MatchField::LPM || km.kind == p4cfg::MatchField::RANGE)) {
+        bool exact_model =
+            *km.field == MatchField::kEthType || *km.field == MatchField::kVlanId ||
+            *km.field == MatchField::kVlanPrio || *km.field == MatchField::kIpProto ||
+            *km.field == MatchField::kEncKeyId || *km.field == MatchField::kEncDstPort;
+        if (exact_model &&
+            (km.kind == p4cfg::MatchField::LPM || km.kind == p4cfg::MatchField::RANGE)) {
           return Err(kp, absl::StrCat("match kind of '", p4name, "' cannot express exact ", model));
         }
       } else if (km.kind == p4cfg::MatchField::LPM || km.kind == p4cfg::MatchField::RANGE) {
@@ -572,8 +577,8 @@ class Loader {
     // A P4 exact key every entry must set: refuse tables with unmapped exact keys.
     for (const auto& f : t->match_fields()) {
       if (!used.contains(f.id()) && f.match_type() == p4cfg::MatchField::EXACT) {
-        return Err(path + ".keys", absl::StrCat("exact match field '", f.name(),
-                                                "' of table '", tm.name, "' is not mapped"));
+        return Err(path + ".keys", absl::StrCat("exact match field '", f.name(), "' of table '",
+                                                tm.name, "' is not mapped"));
       }
     }
 
@@ -620,11 +625,13 @@ class Loader {
     if (!n["action"] || !n["action"].IsScalar()) return Err(path + ".action", "is required");
     const p4cfg::Action* a = p4_.ActionByName(n["action"].Scalar());
     if (a == nullptr) {
-      return Err(path + ".action", absl::StrCat("no action '", n["action"].Scalar(), "' in the P4Info"));
+      return Err(path + ".action",
+                 absl::StrCat("no action '", n["action"].Scalar(), "' in the P4Info"));
     }
     if (!P4InfoIndex::TableHasAction(t, a->preamble().id())) {
-      return Err(path + ".action", absl::StrCat("action '", a->preamble().name(),
-                                                "' is not an entry action of table '", tm.name, "'"));
+      return Err(path + ".action",
+                 absl::StrCat("action '", a->preamble().name(),
+                              "' is not an entry action of table '", tm.name, "'"));
     }
     am.name = a->preamble().name();
     am.id = a->preamble().id();
@@ -666,7 +673,8 @@ class Loader {
         }
         std::string src = it->second.as<std::string>();
         size_t dot = src.find('.');
-        if (dot == std::string::npos) return Err(pp, absl::StrCat("'", src, "' must be ACTION.ATTR"));
+        if (dot == std::string::npos)
+          return Err(pp, absl::StrCat("'", src, "' must be ACTION.ATTR"));
         auto kind = ActionKindFromName(src.substr(0, dot));
         std::string attr = src.substr(dot + 1);
         const AttrInfo* info = nullptr;
@@ -677,7 +685,8 @@ class Loader {
         int step = -1;
         for (size_t s = 0; s < am.does.size(); ++s) {
           if (am.does[s].kind == *kind) {
-            if (step >= 0) return Err(pp, absl::StrCat("'", src, "' is ambiguous (action twice in does)"));
+            if (step >= 0)
+              return Err(pp, absl::StrCat("'", src, "' is ambiguous (action twice in does)"));
             step = static_cast<int>(s);
           }
         }
@@ -759,8 +768,8 @@ absl::StatusOr<std::shared_ptr<const Mapping>> Mapping::Parse(
     if (!tables.ok()) return tables.status();
     m->tables_ = std::move(*tables);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("mapping: ", source, ": line ", e.mark.line + 1,
-                                                   ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat("mapping: ", source, ": line ", e.mark.line + 1, ": ", e.msg));
   }
   return std::shared_ptr<const Mapping>(std::move(m));
 }
@@ -800,24 +809,26 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
   if (tm->has_priority) {
     e.set_priority(static_cast<int32_t>(rule.priority) + 1);
   } else if (rule.priority != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "priority: table '", tm->name, "' has only exact/LPM keys, so entries carry no priority; "
-        "rules for chain ", rule.chain, " must use priority 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("priority: table '", tm->name,
+                     "' has only exact/LPM keys, so entries carry no priority; "
+                     "rules for chain ",
+                     rule.chain, " must use priority 0"));
   }
   // Implied values.
   Match m = rule.match;
   if (tm->implied_eth_type) {
     if (m.eth_type != tm->implied_eth_type) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "eth_type: table '", tm->name, "' only sees eth_type 0x", absl::Hex(*tm->implied_eth_type),
-          "; the rule must match exactly that"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("eth_type: table '", tm->name, "' only sees eth_type 0x",
+                       absl::Hex(*tm->implied_eth_type), "; the rule must match exactly that"));
     }
     m.eth_type.reset();
   }
   if (tm->implied_ip_proto) {
     if (m.ip_proto != tm->implied_ip_proto) {
-      return absl::InvalidArgumentError(absl::StrCat("ip_proto: table '", tm->name, "' only sees ip_proto ",
-                                                     *tm->implied_ip_proto));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ip_proto: table '", tm->name, "' only sees ip_proto ", *tm->implied_ip_proto));
     }
     m.ip_proto.reset();
   }
@@ -829,8 +840,9 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
     if (!km.field) {
       if (rule.in_port.empty()) {
         if (km.kind == p4cfg::MatchField::EXACT) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "in_port: table '", tm->name, "' has an exact ingress-port key; the rule must name one"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("in_port: table '", tm->name,
+                           "' has an exact ingress-port key; the rule must name one"));
         }
         continue;
       }
@@ -841,8 +853,9 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       mapped.insert(static_cast<int>(*km.field));
       if (!m.Has(*km.field)) {
         if (km.kind == p4cfg::MatchField::EXACT) {
-          return absl::InvalidArgumentError(absl::StrCat(km.model_name, ": table '", tm->name,
-                                                         "' has an exact key for it; the rule must set it"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(km.model_name, ": table '", tm->name,
+                           "' has an exact key for it; the rule must set it"));
         }
         continue;
       }
@@ -858,9 +871,10 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       case p4cfg::MatchField::EXACT:
       case p4cfg::MatchField::OPTIONAL:
         if (!full) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              km.model_name, ": P4 field '", km.p4_name, "' of table '", tm->name, "' is ",
-              km.kind == p4cfg::MatchField::EXACT ? "exact" : "optional", "; a mask cannot be written"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(km.model_name, ": P4 field '", km.p4_name, "' of table '", tm->name,
+                           "' is ", km.kind == p4cfg::MatchField::EXACT ? "exact" : "optional",
+                           "; a mask cannot be written"));
         }
         if (km.kind == p4cfg::MatchField::EXACT) {
           fm->mutable_exact()->set_value(t.value);
@@ -875,9 +889,9 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       case p4cfg::MatchField::LPM: {
         int len = PrefixLength(t.mask, model_width);
         if (len <= 0) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              km.model_name, ": P4 field '", km.p4_name, "' is LPM; mask ", HexBytes(t.mask),
-              " is not a non-empty prefix"));
+          return absl::InvalidArgumentError(absl::StrCat(km.model_name, ": P4 field '", km.p4_name,
+                                                         "' is LPM; mask ", HexBytes(t.mask),
+                                                         " is not a non-empty prefix"));
         }
         fm->mutable_lpm()->set_value(t.value);
         fm->mutable_lpm()->set_prefix_len(len);
@@ -885,9 +899,9 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       }
       case p4cfg::MatchField::RANGE: {
         if (PrefixLength(t.mask, model_width) < 0) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              km.model_name, ": P4 field '", km.p4_name, "' is a range; mask ", HexBytes(t.mask),
-              " is not a prefix mask, so it is not one range"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(km.model_name, ": P4 field '", km.p4_name, "' is a range; mask ",
+                           HexBytes(t.mask), " is not a prefix mask, so it is not one range"));
         }
         fm->mutable_range()->set_low(t.value);
         fm->mutable_range()->set_high(OrNotMask(t.value, t.mask, model_width));
@@ -919,8 +933,8 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
             "count: must be the first action (a P4 direct counter counts at table lookup)");
       }
       if (tm->counter_id == 0) {
-        return absl::UnimplementedError(absl::StrCat("count: table '", tm->name,
-                                                     "' has no direct counter in the mapping"));
+        return absl::UnimplementedError(
+            absl::StrCat("count: table '", tm->name, "' has no direct counter in the mapping"));
       }
       count = true;
     }
@@ -936,8 +950,9 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
   if (am == nullptr) {
     std::vector<std::string> shapes;
     for (const ActionMap& cand : tm->actions) shapes.push_back(cand.DoesText());
-    return absl::UnimplementedError(absl::StrCat("actions: ", KindsText(acts), " has no P4 action in table '",
-                                                 tm->name, "' (mapped: ", absl::StrJoin(shapes, " "), ")"));
+    return absl::UnimplementedError(absl::StrCat("actions: ", KindsText(acts),
+                                                 " has no P4 action in table '", tm->name,
+                                                 "' (mapped: ", absl::StrJoin(shapes, " "), ")"));
   }
   p4v1::Action* pa = e.mutable_action()->mutable_action();
   pa->set_action_id(am->id);
@@ -946,8 +961,8 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
     auto v = AttrValue(acts[pm.step], pm.attr, pm.bitwidth, what);
     if (!v.ok()) return v.status();
     if (!FitsWidth(*v, pm.bitwidth)) {
-      return absl::OutOfRangeError(absl::StrCat(what, ": value ", HexBytes(*v), " does not fit ",
-                                                pm.bitwidth, " bits"));
+      return absl::OutOfRangeError(
+          absl::StrCat(what, ": value ", HexBytes(*v), " does not fit ", pm.bitwidth, " bits"));
     }
     p4v1::Action::Param* p = pa->add_params();
     p->set_param_id(pm.id);
@@ -976,7 +991,8 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
 
 absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* owned) const {
   const TableMap* tm = ForTableId(e.table_id());
-  if (tm == nullptr) return absl::NotFoundError(absl::StrCat("table id ", e.table_id(), " is not mapped"));
+  if (tm == nullptr)
+    return absl::NotFoundError(absl::StrCat("table id ", e.table_id(), " is not mapped"));
   FlowRule r;
   r.chain = tm->chain;
   if (tm->has_priority) {
@@ -993,8 +1009,8 @@ absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* own
       if (k.field_id == fm.field_id()) km = &k;
     }
     if (km == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("field id ", fm.field_id(), " of table '", tm->name,
-                                                     "' is not mapped"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("field id ", fm.field_id(), " of table '", tm->name, "' is not mapped"));
     }
     int model_width = km->bitwidth;
     if (km->field && !IsPrefixField(*km->field)) model_width = ModelWidth(*km->field);
@@ -1015,7 +1031,8 @@ absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* own
       case p4v1::FieldMatch::kRange: {
         std::string mask = RangeMask(fm.range().low(), fm.range().high(), model_width);
         if (mask.empty()) {
-          return absl::InvalidArgumentError(absl::StrCat(km->model_name, ": range is not one masked value"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(km->model_name, ": range is not one masked value"));
         }
         t = {Canonical(fm.range().low()), mask};
         break;
@@ -1053,13 +1070,15 @@ absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* own
     for (const auto& p : pa.params()) {
       if (p.param_id() == pm.id) v = Canonical(p.value());
     }
-    if (v.empty()) return absl::InvalidArgumentError(absl::StrCat("parameter '", pm.name, "' missing"));
+    if (v.empty())
+      return absl::InvalidArgumentError(absl::StrCat("parameter '", pm.name, "' missing"));
     if (auto s = SetAttr(acts[pm.step], pm.attr, v, pm.bitwidth); !s.ok()) return s;
   }
   *owned = false;
   const std::string& c = e.metadata();
   bool count = false;
-  if (c.size() == kCookieMagic.size() + 17 && absl::string_view(c).substr(0, kCookieMagic.size()) == kCookieMagic) {
+  if (c.size() == kCookieMagic.size() + 17 &&
+      absl::string_view(c).substr(0, kCookieMagic.size()) == kCookieMagic) {
     uint64_t hi = 0, lo = 0;
     for (int i = 0; i < 8; ++i) hi = (hi << 8) | static_cast<uint8_t>(c[4 + i]);
     for (int i = 0; i < 8; ++i) lo = (lo << 8) | static_cast<uint8_t>(c[12 + i]);

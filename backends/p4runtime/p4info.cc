@@ -37,7 +37,8 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
  public:
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
-    if (first.empty()) first = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ", message);
+    if (first.empty())
+      first = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ", message);
   }
   std::string first;
 };
@@ -66,12 +67,14 @@ absl::StatusOr<std::shared_ptr<const P4InfoIndex>> P4InfoIndex::Create(p4cfg::P4
         return Bad(pp + ".name", "must be non-empty and unique in its action");
       }
       if (prm.bitwidth() < 1 || prm.bitwidth() > 4096) {
-        return Bad(pp + ".bitwidth", absl::StrCat("must be between 1 and 4096, got ", prm.bitwidth()));
+        return Bad(pp + ".bitwidth",
+                   absl::StrCat("must be between 1 and 4096, got ", prm.bitwidth()));
       }
     }
     idx->actions_by_id_[act.preamble().id()] = &act;
     idx->actions_by_name_[act.preamble().name()] = &act;
-    if (!act.preamble().alias().empty()) idx->actions_by_name_.emplace(act.preamble().alias(), &act);
+    if (!act.preamble().alias().empty())
+      idx->actions_by_name_.emplace(act.preamble().alias(), &act);
   }
   for (int t = 0; t < p.tables_size(); ++t) {
     const auto& tbl = p.tables(t);
@@ -90,7 +93,8 @@ absl::StatusOr<std::shared_ptr<const P4InfoIndex>> P4InfoIndex::Create(p4cfg::P4
         return Bad(fp + ".name", "must be non-empty and unique in its table");
       }
       if (mf.bitwidth() < 1 || mf.bitwidth() > 4096) {
-        return Bad(fp + ".bitwidth", absl::StrCat("must be between 1 and 4096, got ", mf.bitwidth()));
+        return Bad(fp + ".bitwidth",
+                   absl::StrCat("must be between 1 and 4096, got ", mf.bitwidth()));
       }
       if (mf.match_case() != p4cfg::MatchField::kMatchType ||
           mf.match_type() == p4cfg::MatchField::UNSPECIFIED) {
@@ -114,7 +118,8 @@ absl::StatusOr<std::shared_ptr<const P4InfoIndex>> P4InfoIndex::Create(p4cfg::P4
       return s;
     }
     if (!idx->tables_by_id_.contains(dc.direct_table_id())) {
-      return Bad(path + ".direct_table_id", absl::StrCat("no table with id ", dc.direct_table_id()));
+      return Bad(path + ".direct_table_id",
+                 absl::StrCat("no table with id ", dc.direct_table_id()));
     }
     idx->counters_by_id_[dc.preamble().id()] = &dc;
     idx->counters_by_name_[dc.preamble().name()] = &dc;
@@ -213,9 +218,8 @@ absl::StatusOr<p4cfg::P4Info> ParseP4Info(absl::string_view contents, absl::stri
       (info.tables_size() > 0 || info.actions_size() > 0 || info.has_pkg_info())) {
     return info;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("p4info: ", source, ": neither text format (", text_error,
-                   ") nor binary P4Info"));
+  return absl::InvalidArgumentError(absl::StrCat("p4info: ", source, ": neither text format (",
+                                                 text_error, ") nor binary P4Info"));
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

@@ -106,8 +106,9 @@ absl::StatusOr<BackendOptions> BackendOptions::Parse(std::string_view args_in) {
       if (!absl::SimpleAtoi(v, &ms) || ms <= 0) return bad(k, "expected a positive number");
       o.session.connect_timeout = absl::Milliseconds(ms);
     } else {
-      return bad(k, "unknown option (known: device_id p4info config mapping election_id role "
-                    "reelect atomicity reconcile connect_timeout_ms)");
+      return bad(k,
+                 "unknown option (known: device_id p4info config mapping election_id role "
+                 "reelect atomicity reconcile connect_timeout_ms)");
     }
   }
   if (o.mapping_path.empty()) return bad("mapping", "required (a YAML mapping file)");
@@ -200,7 +201,8 @@ absl::Status P4RuntimeBackend::InstallPipeline() {
   cfg.set_p4_device_config(device_config_);
   cfg.mutable_cookie()->set_cookie(cookie_);
   if (options_.reconcile) {
-    absl::Status s = session_->SetPipeline(p4v1::SetForwardingPipelineConfigRequest::RECONCILE_AND_COMMIT, cfg);
+    absl::Status s =
+        session_->SetPipeline(p4v1::SetForwardingPipelineConfigRequest::RECONCILE_AND_COMMIT, cfg);
     if (!absl::IsUnimplemented(s)) return s;
   }
   return session_->SetPipeline(p4v1::SetForwardingPipelineConfigRequest::VERIFY_AND_COMMIT, cfg);
@@ -247,9 +249,9 @@ absl::Status P4RuntimeBackend::EnsureSession() {
   }
   grpc::Status s = session_->Write(req);
   if (!s.ok()) {
-    return absl::DataLossError(absl::StrCat("p4runtime: replay of ", installed_.size(),
-                                            " rules after a target restart failed: ",
-                                            s.error_message()));
+    return absl::DataLossError(
+        absl::StrCat("p4runtime: replay of ", installed_.size(),
+                     " rules after a target restart failed: ", s.error_message()));
   }
   return absl::OkStatus();
 }
@@ -261,7 +263,8 @@ absl::Status P4RuntimeBackend::Validate(const FlowRule& rule) const {
 }
 
 absl::Status P4RuntimeBackend::WriteOnce(std::vector<Op*>& ops, Atomicity atomicity,
-                                         std::vector<absl::Status>* per_update, grpc::Status* call) {
+                                         std::vector<absl::Status>* per_update,
+                                         grpc::Status* call) {
   p4v1::WriteRequest req;
   req.set_atomicity(atomicity);
   req.mutable_updates()->Reserve(static_cast<int>(ops.size()));
@@ -284,8 +287,8 @@ absl::Status P4RuntimeBackend::WriteAtomic(std::vector<Op*>& ops) {
                                          : p4v1::WriteRequest::CONTINUE_ON_ERROR;
     absl::Status s = WriteOnce(ops, mode, &per, &call);
     if (s.ok()) return s;
-    if (per.empty() && call.error_code() == grpc::StatusCode::UNIMPLEMENTED && rollback_supported_ &&
-        options_.atomicity == BackendOptions::Atomicity::kAuto) {
+    if (per.empty() && call.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+        rollback_supported_ && options_.atomicity == BackendOptions::Atomicity::kAuto) {
       rollback_supported_ = false;
       caps_.atomic_batches = false;
       continue;
@@ -310,9 +313,9 @@ absl::Status P4RuntimeBackend::WriteAtomic(std::vector<Op*>& ops) {
         if (u.type() == p4v1::Update::INSERT) {
           r.update = MakeUpdate(p4v1::Update::DELETE, KeyOnly(u.entity().table_entry()));
         } else if (ops[i]->undo_entry) {
-          r.update = MakeUpdate(u.type() == p4v1::Update::DELETE ? p4v1::Update::INSERT
-                                                                 : p4v1::Update::MODIFY,
-                                *ops[i]->undo_entry);
+          r.update = MakeUpdate(
+              u.type() == p4v1::Update::DELETE ? p4v1::Update::INSERT : p4v1::Update::MODIFY,
+              *ops[i]->undo_entry);
         }
         undo.push_back(std::move(r));
       }
@@ -320,17 +323,19 @@ absl::Status P4RuntimeBackend::WriteAtomic(std::vector<Op*>& ops) {
       for (Op& r : undo) uptrs.push_back(&r);
       std::vector<absl::Status> uper;
       grpc::Status ucall;
-      if (!uptrs.empty() && !WriteOnce(uptrs, p4v1::WriteRequest::CONTINUE_ON_ERROR, &uper, &ucall).ok()) {
+      if (!uptrs.empty() &&
+          !WriteOnce(uptrs, p4v1::WriteRequest::CONTINUE_ON_ERROR, &uper, &ucall).ok()) {
         return absl::DataLossError(absl::StrCat("p4runtime: undo after a refused update failed (",
-                                                ucall.error_message(), "); Dump() shows the device state"));
+                                                ucall.error_message(),
+                                                "); Dump() shows the device state"));
       }
     }
     for (size_t i = 0; i < ops.size(); ++i) {
       if (!per[i].ok() && !absl::IsAborted(per[i])) {
-        return BatchError(per[i].code(), ops[i]->index, ops[i]->is_delete, ops[i]->id,
-                          absl::StrCat("target refused ",
-                                       p4v1::Update::Type_Name(ops[i]->update.type()), ": ",
-                                       per[i].message()));
+        return BatchError(
+            per[i].code(), ops[i]->index, ops[i]->is_delete, ops[i]->id,
+            absl::StrCat("target refused ", p4v1::Update::Type_Name(ops[i]->update.type()), ": ",
+                         per[i].message()));
       }
     }
     return s;
@@ -365,13 +370,16 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   for (size_t j = 0; j < batch.upserts.size(); ++j) {
     const FlowRule& r = batch.upserts[j];
     size_t index = base + j;
-    if (auto s = Validate(r); !s.ok()) return BatchError(s.code(), index, false, r.id, SV(s.message()));
+    if (auto s = Validate(r); !s.ok())
+      return BatchError(s.code(), index, false, r.id, SV(s.message()));
     auto entry = mapping_->ToEntry(r);
-    if (!entry.ok()) return BatchError(entry.status().code(), index, false, r.id, SV(entry.status().message()));
+    if (!entry.ok())
+      return BatchError(entry.status().code(), index, false, r.id, SV(entry.status().message()));
     std::string key = EntryKey(*entry);
     if (auto d = new_keys.find(key); d != new_keys.end()) {
-      return BatchError(absl::StatusCode::kInvalidArgument, index, false, r.id,
-                        absl::StrCat("same P4 table key (match and priority) as operation ", d->second));
+      return BatchError(
+          absl::StatusCode::kInvalidArgument, index, false, r.id,
+          absl::StrCat("same P4 table key (match and priority) as operation ", d->second));
     }
     new_keys[key] = index;
     auto it = installed_.find(r.id);
@@ -400,7 +408,8 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   // Key conflicts with rules that stay installed.
   for (size_t j = 0; j < staged.size(); ++j) {
     auto owner = by_key_.find(staged[j].second);
-    if (owner != by_key_.end() && owner->second != staged[j].first && !freed.contains(staged[j].second)) {
+    if (owner != by_key_.end() && owner->second != staged[j].first &&
+        !freed.contains(staged[j].second)) {
       return BatchError(absl::StatusCode::kAlreadyExists, base + j, false, staged[j].first,
                         absl::StrCat("same P4 table key (match and priority) as installed rule ",
                                      owner->second.ToString()));
@@ -410,7 +419,8 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   // this batch DELETEs goes into a second Write after the deletes.
   bool two_phase = false;
   for (const Op& op : ops) {
-    if (op.update.type() == p4v1::Update::INSERT && freed.contains(EntryKey(op.update.entity().table_entry()))) {
+    if (op.update.type() == p4v1::Update::INSERT &&
+        freed.contains(EntryKey(op.update.entity().table_entry()))) {
       two_phase = true;
     }
   }
@@ -432,7 +442,8 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
       std::vector<Op*> uptrs;
       for (Op& r : undo) uptrs.push_back(&r);
       if (auto us = WriteAtomic(uptrs); !us.ok()) {
-        return absl::DataLossError(absl::StrCat(s.message(), "; undo of the deletes failed: ", us.message()));
+        return absl::DataLossError(
+            absl::StrCat(s.message(), "; undo of the deletes failed: ", us.message()));
       }
     }
     return s;
@@ -446,7 +457,8 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   for (size_t j = 0; j < staged.size(); ++j) {
     const FlowRule& r = batch.upserts[j];
     if (auto it = installed_.find(r.id); it != installed_.end()) {
-      if (auto k = by_key_.find(it->second.key); k != by_key_.end() && k->second == r.id) by_key_.erase(k);
+      if (auto k = by_key_.find(it->second.key); k != by_key_.end() && k->second == r.id)
+        by_key_.erase(k);
     }
     installed_[r.id] = Installed{r, std::move(staged_entries[j]), staged[j].second};
     by_key_[staged[j].second] = r.id;
@@ -478,13 +490,15 @@ absl::StatusOr<std::vector<FlowEntry>> P4RuntimeBackend::Dump() {
 
 absl::StatusOr<FlowRule> P4RuntimeBackend::Get(const FlowId& id) {
   auto it = installed_.find(id);
-  if (it == installed_.end()) return absl::NotFoundError(absl::StrCat("rule ", id.ToString(), " is not installed"));
+  if (it == installed_.end())
+    return absl::NotFoundError(absl::StrCat("rule ", id.ToString(), " is not installed"));
   return it->second.rule;
 }
 
 absl::StatusOr<FlowStats> P4RuntimeBackend::Stats(const FlowId& id) {
   auto it = installed_.find(id);
-  if (it == installed_.end()) return absl::NotFoundError(absl::StrCat("rule ", id.ToString(), " is not installed"));
+  if (it == installed_.end())
+    return absl::NotFoundError(absl::StrCat("rule ", id.ToString(), " is not installed"));
   const FlowRule& r = it->second.rule;
   if (r.actions.empty() || !std::holds_alternative<CountAction>(r.actions.front())) {
     return absl::UnimplementedError(absl::StrCat("rule ", id.ToString(), " has no count action"));
@@ -501,7 +515,8 @@ absl::StatusOr<FlowStats> P4RuntimeBackend::Stats(const FlowId& id) {
     st.bytes = static_cast<uint64_t>(e.direct_counter_entry().data().byte_count());
     return st;
   }
-  return absl::NotFoundError(absl::StrCat("p4runtime: target returned no counter for rule ", id.ToString()));
+  return absl::NotFoundError(
+      absl::StrCat("p4runtime: target returned no counter for rule ", id.ToString()));
 }
 
 absl::Status P4RuntimeBackend::Flush() {

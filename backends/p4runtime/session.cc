@@ -81,7 +81,7 @@ std::unique_ptr<grpc::ClientContext> Session::Context() const {
   return ctx;
 }
 
-absl::Status Session::SendArbitration(ElectionId id) {
+absl::Status Session::SendArbitration(ElectionId id, uint64_t* seen) {
   p4v1::StreamMessageRequest req;
   auto* a = req.mutable_arbitration();
   a->set_device_id(options_.device_id);
@@ -91,18 +91,21 @@ absl::Status Session::SendArbitration(ElectionId id) {
   {
     absl::MutexLock l(&mu_);
     election_id_ = id;
+    *seen = responses_;
   }
-  if (!stream_->Write(req)) return absl::UnavailableError("StreamChannel: write of arbitration failed");
+  if (!stream_->Write(req))
+    return absl::UnavailableError("StreamChannel: write of arbitration failed");
   return absl::OkStatus();
 }
 
-absl::Status Session::AwaitArbitration(absl::Time deadline) {
+absl::Status Session::AwaitArbitration(uint64_t before, absl::Time deadline) {
   absl::MutexLock l(&mu_);
-  uint64_t before = responses_;
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return responses_ != before || !alive_; };
   mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
-  if (!alive_) return absl::UnavailableError("StreamChannel: closed by the server during arbitration");
-  if (responses_ == before) return absl::DeadlineExceededError("StreamChannel: no arbitration answer");
+  if (!alive_)
+    return absl::UnavailableError("StreamChannel: closed by the server during arbitration");
+  if (responses_ == before)
+    return absl::DeadlineExceededError("StreamChannel: no arbitration answer");
   return absl::OkStatus();
 }
 
@@ -114,9 +117,9 @@ absl::Status Session::Connect() {
   args.SetMaxSendMessageSize(256 << 20);
   channel_ = grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
   if (!channel_->WaitForConnected(absl::ToChronoTime(deadline))) {
-    return absl::UnavailableError(
-        absl::StrCat("p4runtime: cannot connect to ", options_.address, " within ",
-                     absl::FormatDuration(options_.connect_timeout)));
+    return absl::UnavailableError(absl::StrCat("p4runtime: cannot connect to ", options_.address,
+                                               " within ",
+                                               absl::FormatDuration(options_.connect_timeout)));
   }
   stub_ = p4v1::P4Runtime::NewStub(channel_);
   stream_ctx_ = std::make_unique<grpc::ClientContext>();
@@ -134,8 +137,9 @@ absl::Status Session::Connect() {
     id = election_id_;
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (auto s = SendArbitration(id); !s.ok()) return s;
-    if (auto s = AwaitArbitration(deadline); !s.ok()) return s;
+    uint64_t seen = 0;
+    if (auto s = SendArbitration(id, &seen); !s.ok()) return s;
+    if (auto s = AwaitArbitration(seen, deadline); !s.ok()) return s;
     // A demotion of another client may arrive first; give the answer to our own request a
     // moment when it says "not primary".
     if (primary()) break;
@@ -144,10 +148,10 @@ absl::Status Session::Connect() {
     ElectionId highest = highest_seen();
     if (!options_.reelect || attempt == 1) {
       absl::MutexLock l(&mu_);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "p4runtime: not primary for device ", options_.device_id, " role '", options_.role,
-          "': election id ", election_id_.ToString(), ", primary has ", highest.ToString(),
-          " (server: ", last_message_, ")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("p4runtime: not primary for device ", options_.device_id, " role '",
+                       options_.role, "': election id ", election_id_.ToString(), ", primary has ",
+                       highest.ToString(), " (server: ", last_message_, ")"));
     }
     id = std::max(highest, id).Next();
   }
@@ -170,14 +174,16 @@ absl::Status Session::EnsurePrimary() {
   if (primary()) return absl::OkStatus();
   ElectionId highest = highest_seen();
   if (!options_.reelect) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "p4runtime: lost primacy: election id ", election_id().ToString(),
-        " is below the primary's ", highest.ToString()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("p4runtime: lost primacy: election id ", election_id().ToString(),
+                     " is below the primary's ", highest.ToString()));
   }
-  if (auto s = SendArbitration(std::max(highest, election_id()).Next()); !s.ok()) return s;
-  if (auto s = AwaitArbitration(absl::Now() + options_.connect_timeout); !s.ok()) return s;
+  uint64_t seen = 0;
+  if (auto s = SendArbitration(std::max(highest, election_id()).Next(), &seen); !s.ok()) return s;
+  if (auto s = AwaitArbitration(seen, absl::Now() + options_.connect_timeout); !s.ok()) return s;
   absl::SleepFor(absl::Milliseconds(5));
-  if (!primary()) return absl::FailedPreconditionError("p4runtime: re-arbitration did not make us primary");
+  if (!primary())
+    return absl::FailedPreconditionError("p4runtime: re-arbitration did not make us primary");
   return absl::OkStatus();
 }
 

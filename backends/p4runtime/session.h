@@ -26,7 +26,9 @@ struct ElectionId {
   uint64_t high = 0;
   uint64_t low = 0;
   friend auto operator<=>(const ElectionId&, const ElectionId&) = default;
-  ElectionId Next() const { return low == UINT64_MAX ? ElectionId{high + 1, 0} : ElectionId{high, low + 1}; }
+  ElectionId Next() const {
+    return low == UINT64_MAX ? ElectionId{high + 1, 0} : ElectionId{high, low + 1};
+  }
   std::string ToString() const;
 };
 
@@ -83,10 +85,13 @@ class Session {
   absl::StatusOr<std::string> ApiVersion();
 
  private:
-  void ReaderLoop(grpc::ClientReaderWriter<p4v1::StreamMessageRequest, p4v1::StreamMessageResponse>* s);
+  void ReaderLoop(
+      grpc::ClientReaderWriter<p4v1::StreamMessageRequest, p4v1::StreamMessageResponse>* s);
   void CloseLocked();
-  absl::Status SendArbitration(ElectionId id);
-  absl::Status AwaitArbitration(absl::Time deadline);
+  /// Sends an arbitration update; @p seen receives the number of answers received before it.
+  absl::Status SendArbitration(ElectionId id, uint64_t* seen);
+  /// Waits for an answer after the @p seen-th.
+  absl::Status AwaitArbitration(uint64_t seen, absl::Time deadline);
   std::unique_ptr<grpc::ClientContext> Context() const;
 
   SessionOptions options_;

@@ -25,8 +25,9 @@ TargetProcess& Target() {
 
 P4RuntimeBackend& Backend() {
   static P4RuntimeBackend* b = [] {
-    std::string args = Target().address() + "?device_id=1&election_id=100&p4info=" +
-                       PipelineFile("dpu_ref.p4info.txt") + "&config=" + PipelineFile("dpu_ref.swdpu") +
+    std::string args = Target().address() +
+                       "?device_id=1&election_id=100&p4info=" + PipelineFile("dpu_ref.p4info.txt") +
+                       "&config=" + PipelineFile("dpu_ref.swdpu") +
                        "&mapping=" + PipelineFile("dpu_ref.mapping.yaml");
     auto o = BackendOptions::Parse(args);
     auto be = P4RuntimeBackend::Create(*o);
@@ -46,8 +47,8 @@ std::vector<FlowRule> MakeRules(int n) {
   for (int i = 0; i < n; ++i) {
     FlowRule r;
     r.chain = 2;
-    r.match.dst_mac = Masked<MacAddress>{MacAddress::FromU64(0x020000000000ULL + static_cast<uint64_t>(i)),
-                                         MacAddress::Broadcast()};
+    r.match.dst_mac = Masked<MacAddress>{
+        MacAddress::FromU64(0x020000000000ULL + static_cast<uint64_t>(i)), MacAddress::Broadcast()};
     r.actions = {RedirectAction{PortRef(std::to_string(1 + i % 500))}};
     r.id = FlowId(0x5000, static_cast<uint64_t>(i) + 1);
     rules.push_back(std::move(r));
@@ -75,8 +76,8 @@ void BM_LibdpuApply(benchmark::State& state) {
     state.ResumeTiming();
   }
   state.SetItemsProcessed(state.iterations() * n);
-  state.counters["entries_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * n),
-                                                       benchmark::Counter::kIsRate);
+  state.counters["entries_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
 }
 
 void BM_RawGrpcWrite(benchmark::State& state) {
@@ -105,7 +106,8 @@ void BM_RawGrpcWrite(benchmark::State& state) {
     inserts.push_back(std::move(ins));
     deletes.push_back(std::move(del));
   }
-  auto stub = p4::v1::P4Runtime::NewStub(grpc::CreateChannel(Target().address(), grpc::InsecureChannelCredentials()));
+  auto stub = p4::v1::P4Runtime::NewStub(
+      grpc::CreateChannel(Target().address(), grpc::InsecureChannelCredentials()));
   for (auto _ : state) {
     for (const auto& req : inserts) {
       grpc::ClientContext ctx;
@@ -125,8 +127,8 @@ void BM_RawGrpcWrite(benchmark::State& state) {
     state.ResumeTiming();
   }
   state.SetItemsProcessed(state.iterations() * n);
-  state.counters["entries_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * n),
-                                                       benchmark::Counter::kIsRate);
+  state.counters["entries_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
 }
 
 void Args(benchmark::internal::Benchmark* b) {

@@ -89,7 +89,10 @@ int PrefixLen(const std::string& padded, int w) {
     int pos = w - 1 - i;
     bool one = (static_cast<uint8_t>(padded[n - 1 - pos / 8]) >> (pos % 8)) & 1;
     if (one && zero) return -1;
-    if (one) ++len; else zero = true;
+    if (one)
+      ++len;
+    else
+      zero = true;
   }
   return len;
 }
@@ -153,7 +156,8 @@ absl::StatusOr<Binding> ParseBinding(const std::string& text) {
     };
     std::vector<std::string> w = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (w[0] == "table") {
-      if (w.size() < 3 || !absl::StartsWith(w[2], "chain=")) return bad("expected: table NAME chain=N");
+      if (w.size() < 3 || !absl::StartsWith(w[2], "chain="))
+        return bad("expected: table NAME chain=N");
       TableBind tb;
       if (!absl::SimpleAtoi(w[2].substr(6), &tb.chain)) return bad("bad chain");
       for (size_t i = 3; i < w.size(); ++i) {
@@ -169,7 +173,8 @@ absl::StatusOr<Binding> ParseBinding(const std::string& text) {
       }
       cur = &(b.tables[w[1]] = tb);
     } else if (w[0] == "key") {
-      if (cur == nullptr || w.size() != 3) return bad("expected: key P4NAME FIELD (after a table line)");
+      if (cur == nullptr || w.size() != 3)
+        return bad("expected: key P4NAME FIELD (after a table line)");
       KeyBind kb;
       if (w[2] == "in_port") {
         kb.in_port = true;
@@ -197,7 +202,9 @@ absl::StatusOr<Binding> ParseBinding(const std::string& text) {
       return bad(absl::StrCat("unknown directive '", w[0], "'"));
     }
   }
-  if (!header) return absl::InvalidArgumentError("p4_device_config: not a swdpu 1 config (missing '# swdpu 1' header)");
+  if (!header)
+    return absl::InvalidArgumentError(
+        "p4_device_config: not a swdpu 1 config (missing '# swdpu 1' header)");
   return b;
 }
 
@@ -266,11 +273,13 @@ absl::StatusOr<std::shared_ptr<Pipeline>> Compile(const p4v1::ForwardingPipeline
   std::map<std::string, uint32_t> action_ids;
   for (const auto& a : info.actions()) {
     if (a.preamble().id() == 0 || p->actions.count(a.preamble().id())) {
-      return absl::InvalidArgumentError(absl::StrCat("p4info: action '", a.preamble().name(), "': bad or duplicate id"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("p4info: action '", a.preamble().name(), "': bad or duplicate id"));
     }
     auto it = binding->actions.find(a.preamble().name());
     if (it == binding->actions.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("p4_device_config: no binding for action '", a.preamble().name(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("p4_device_config: no binding for action '", a.preamble().name(), "'"));
     }
     for (const Prim& pr : it->second) {
       for (const std::string& arg : pr.args) {
@@ -278,8 +287,8 @@ absl::StatusOr<std::shared_ptr<Pipeline>> Compile(const p4v1::ForwardingPipeline
         bool found = false;
         for (const auto& prm : a.params()) found |= prm.name() == arg.substr(1);
         if (!found) {
-          return absl::InvalidArgumentError(absl::StrCat("p4_device_config: action '", a.preamble().name(),
-                                                         "' uses unknown parameter ", arg));
+          return absl::InvalidArgumentError(absl::StrCat(
+              "p4_device_config: action '", a.preamble().name(), "' uses unknown parameter ", arg));
         }
       }
     }
@@ -288,7 +297,8 @@ absl::StatusOr<std::shared_ptr<Pipeline>> Compile(const p4v1::ForwardingPipeline
   for (const auto& t : info.tables()) {
     auto it = binding->tables.find(t.preamble().name());
     if (it == binding->tables.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("p4_device_config: no binding for table '", t.preamble().name(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("p4_device_config: no binding for table '", t.preamble().name(), "'"));
     }
     TableInfo ti;
     ti.table = &t;
@@ -296,27 +306,30 @@ absl::StatusOr<std::shared_ptr<Pipeline>> Compile(const p4v1::ForwardingPipeline
     for (const auto& mf : t.match_fields()) {
       auto k = ti.bind.keys.find(mf.name());
       if (k == ti.bind.keys.end()) {
-        return absl::InvalidArgumentError(absl::StrCat("p4_device_config: table '", t.preamble().name(),
+        return absl::InvalidArgumentError(absl::StrCat("p4_device_config: table '",
+                                                       t.preamble().name(),
                                                        "': no binding for key '", mf.name(), "'"));
       }
       if (!k->second.in_port) {
         int w = ModelWidth(k->second.field);
         bool ok = w == 0 ? (mf.bitwidth() == 32 || mf.bitwidth() == 128) : mf.bitwidth() == w;
         if (!ok) {
-          return absl::InvalidArgumentError(absl::StrCat("p4info: table '", t.preamble().name(), "' key '",
-                                                         mf.name(), "': width ", mf.bitwidth(),
-                                                         " does not match datapath field ",
-                                                         std::string(dpu::MatchFieldName(k->second.field))));
+          return absl::InvalidArgumentError(
+              absl::StrCat("p4info: table '", t.preamble().name(), "' key '", mf.name(),
+                           "': width ", mf.bitwidth(), " does not match datapath field ",
+                           std::string(dpu::MatchFieldName(k->second.field))));
         }
       }
       auto mt = mf.match_type();
-      if (mt == p4cfg::MatchField::TERNARY || mt == p4cfg::MatchField::RANGE || mt == p4cfg::MatchField::OPTIONAL) {
+      if (mt == p4cfg::MatchField::TERNARY || mt == p4cfg::MatchField::RANGE ||
+          mt == p4cfg::MatchField::OPTIONAL) {
         ti.needs_priority = true;
       }
       if (mt == p4cfg::MatchField::LPM) ti.lpm = true;
       if (mt == p4cfg::MatchField::UNSPECIFIED) {
-        return absl::InvalidArgumentError(absl::StrCat("p4info: table '", t.preamble().name(), "' key '",
-                                                       mf.name(), "': unsupported match type"));
+        return absl::InvalidArgumentError(absl::StrCat("p4info: table '", t.preamble().name(),
+                                                       "' key '", mf.name(),
+                                                       "': unsupported match type"));
       }
       ti.fields[mf.id()] = FieldInfo{&mf, k->second};
     }
@@ -334,9 +347,12 @@ absl::StatusOr<std::shared_ptr<Pipeline>> Compile(const p4v1::ForwardingPipeline
   }
   for (const auto& cpm : info.controller_packet_metadata()) {
     for (const auto& md : cpm.metadata()) {
-      if (cpm.preamble().name() == "packet_out" && md.name() == "ingress_port") p->po_port = md.id();
-      if (cpm.preamble().name() == "packet_in" && md.name() == "ingress_port") p->pi_ingress = md.id();
-      if (cpm.preamble().name() == "packet_in" && md.name() == "egress_port") p->pi_egress = md.id();
+      if (cpm.preamble().name() == "packet_out" && md.name() == "ingress_port")
+        p->po_port = md.id();
+      if (cpm.preamble().name() == "packet_in" && md.name() == "ingress_port")
+        p->pi_ingress = md.id();
+      if (cpm.preamble().name() == "packet_in" && md.name() == "egress_port")
+        p->pi_egress = md.id();
       if (cpm.preamble().name() == "packet_in" && md.name() == "verdict") p->pi_verdict = md.id();
     }
   }
@@ -365,14 +381,17 @@ dpu::IpAddress Ip(const std::string& canon, int w) {
 }
 
 // Sets datapath field f from (value, mask), both padded to the field's bytes.
-Err SetField(dpu::Match& m, dpu::MatchField f, int w, const std::string& v, const std::string& mask) {
+Err SetField(dpu::Match& m, dpu::MatchField f, int w, const std::string& v,
+             const std::string& mask) {
   using dpu::MatchField;
   std::string name(dpu::MatchFieldName(f));
   bool full = PrefixLen(mask, w) == w;
   auto exact = [&]() -> Err {
     if (!full) {
-      return Fail(StatusCode::UNIMPLEMENTED,
-                  name + ": the software DPU matches this field exactly; a partial mask cannot be realized");
+      return Fail(
+          StatusCode::UNIMPLEMENTED,
+          name +
+              ": the software DPU matches this field exactly; a partial mask cannot be realized");
     }
     return {};
   };
@@ -390,10 +409,12 @@ Err SetField(dpu::Match& m, dpu::MatchField f, int w, const std::string& v, cons
     case MatchField::kEncDstIp: {
       int len = PrefixLen(mask, w);
       if (len < 0) {
-        return Fail(StatusCode::UNIMPLEMENTED, name + ": only prefix masks can be realized for addresses");
+        return Fail(StatusCode::UNIMPLEMENTED,
+                    name + ": only prefix masks can be realized for addresses");
       }
       auto p = dpu::IpPrefix::Create(Ip(Canon(v), w), len);
-      if (!p.ok()) return Fail(StatusCode::INVALID_ARGUMENT, name + ": " + std::string(p.status().message()));
+      if (!p.ok())
+        return Fail(StatusCode::INVALID_ARGUMENT, name + ": " + std::string(p.status().message()));
       if (f == MatchField::kSrcIp) m.src_ip = *p;
       if (f == MatchField::kDstIp) m.dst_ip = *p;
       if (f == MatchField::kEncSrcIp) m.enc_src_ip = *p;
@@ -458,10 +479,12 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
   for (const auto& fm : in.match()) {
     auto fi = ti.fields.find(fm.field_id());
     if (fi == ti.fields.end()) {
-      return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "': unknown match field id ", fm.field_id()));
+      return Fail(StatusCode::INVALID_ARGUMENT,
+                  absl::StrCat("table '", tname, "': unknown match field id ", fm.field_id()));
     }
     if (fields.count(fm.field_id())) {
-      return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "': match field id ", fm.field_id(), " given twice"));
+      return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "': match field id ",
+                                                             fm.field_id(), " given twice"));
     }
     const p4cfg::MatchField& mf = *fi->second.mf;
     int w = mf.bitwidth();
@@ -490,11 +513,13 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
         if (auto e = CheckBytes(fm.ternary().value(), w, what + " value", &a); !e.ok()) return e;
         if (auto e = CheckBytes(fm.ternary().mask(), w, what + " mask", &b); !e.ok()) return e;
         if (U64(b) == 0 && b.size() == 1) {
-          return Fail(StatusCode::INVALID_ARGUMENT, what + ": all-zero mask; a don't-care field must be omitted");
+          return Fail(StatusCode::INVALID_ARGUMENT,
+                      what + ": all-zero mask; a don't-care field must be omitted");
         }
         std::string pa = Pad(a, b.size() > a.size() ? b.size() : a.size()), pb = Pad(b, pa.size());
         for (size_t i = 0; i < pa.size(); ++i) {
-          if (pa[i] & ~pb[i]) return Fail(StatusCode::INVALID_ARGUMENT, what + ": value has bits outside the mask");
+          if (pa[i] & ~pb[i])
+            return Fail(StatusCode::INVALID_ARGUMENT, what + ": value has bits outside the mask");
         }
         c.mutable_ternary()->set_value(a);
         c.mutable_ternary()->set_mask(b);
@@ -504,14 +529,18 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
         if (!fm.has_lpm()) return kind_err();
         int len = fm.lpm().prefix_len();
         if (len < 0 || len > w) {
-          return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat(what, ": prefix_len ", len, " outside 1..", w));
+          return Fail(StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat(what, ": prefix_len ", len, " outside 1..", w));
         }
-        if (len == 0) return Fail(StatusCode::INVALID_ARGUMENT, what + ": prefix_len 0 is a don't-care; omit the field");
+        if (len == 0)
+          return Fail(StatusCode::INVALID_ARGUMENT,
+                      what + ": prefix_len 0 is a don't-care; omit the field");
         if (auto e = CheckBytes(fm.lpm().value(), w, what, &a); !e.ok()) return e;
         size_t n = static_cast<size_t>((w + 7) / 8);
         std::string pv = Pad(a, n), pm = PrefixMaskBytes(len, w);
         for (size_t i = 0; i < n; ++i) {
-          if (pv[i] & ~pm[i]) return Fail(StatusCode::INVALID_ARGUMENT, what + ": value has bits beyond prefix_len");
+          if (pv[i] & ~pm[i])
+            return Fail(StatusCode::INVALID_ARGUMENT, what + ": value has bits beyond prefix_len");
         }
         c.mutable_lpm()->set_value(a);
         c.mutable_lpm()->set_prefix_len(len);
@@ -525,7 +554,8 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
         std::string pl = Pad(a, n), ph = Pad(b, n);
         if (pl > ph) return Fail(StatusCode::INVALID_ARGUMENT, what + ": low is greater than high");
         if (U64(a) == 0 && a.size() == 1 && PrefixLen(std::string(ph), w) == w) {
-          return Fail(StatusCode::INVALID_ARGUMENT, what + ": the full range is a don't-care; omit the field");
+          return Fail(StatusCode::INVALID_ARGUMENT,
+                      what + ": the full range is a don't-care; omit the field");
         }
         c.mutable_range()->set_low(a);
         c.mutable_range()->set_high(b);
@@ -538,27 +568,35 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
   }
   for (const auto& [id, fi] : ti.fields) {
     if (fi.mf->match_type() == p4cfg::MatchField::EXACT && !fields.count(id)) {
-      return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "': exact match field '",
-                                                             fi.mf->name(), "' is missing"));
+      return Fail(
+          StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("table '", tname, "': exact match field '", fi.mf->name(), "' is missing"));
     }
   }
   for (auto& [id, c] : fields) *out->add_match() = std::move(c);
   if (ti.needs_priority) {
     if (in.priority() <= 0) {
-      return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "' needs a priority > 0"));
+      return Fail(StatusCode::INVALID_ARGUMENT,
+                  absl::StrCat("table '", tname, "' needs a priority > 0"));
     }
   } else if (in.priority() != 0) {
-    return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "' has no ternary/range/optional key; priority must be 0"));
+    return Fail(
+        StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("table '", tname, "' has no ternary/range/optional key; priority must be 0"));
   }
   out->set_priority(in.priority());
   if (key_only) return {};
   if (in.is_default_action()) {
-    return Fail(StatusCode::UNIMPLEMENTED, "changing the default action is not supported by the software DPU");
+    return Fail(StatusCode::UNIMPLEMENTED,
+                "changing the default action is not supported by the software DPU");
   }
   if (in.has_counter_data() && ti.counter_id == 0) {
-    return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "' has no direct counter"));
+    return Fail(StatusCode::INVALID_ARGUMENT,
+                absl::StrCat("table '", tname, "' has no direct counter"));
   }
-  if (in.has_meter_config()) return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "' has no direct meter"));
+  if (in.has_meter_config())
+    return Fail(StatusCode::INVALID_ARGUMENT,
+                absl::StrCat("table '", tname, "' has no direct meter"));
   if (!in.has_action() || !in.action().has_action()) {
     if (in.has_action() && (in.action().type_case() != p4v1::TableAction::kAction)) {
       return Fail(StatusCode::UNIMPLEMENTED, "action profiles are not supported");
@@ -567,7 +605,9 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
   }
   const p4v1::Action& act = in.action().action();
   if (!ti.actions.count(act.action_id())) {
-    return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("action id ", act.action_id(), " is not an entry action of table '", tname, "'"));
+    return Fail(StatusCode::INVALID_ARGUMENT,
+                absl::StrCat("action id ", act.action_id(), " is not an entry action of table '",
+                             tname, "'"));
   }
   const ActionInfo& ai = p.actions.at(act.action_id());
   p4v1::Action* oa = out->mutable_action()->mutable_action();
@@ -579,16 +619,23 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
       if (d.id() == prm.param_id()) def = &d;
     }
     if (def == nullptr) {
-      return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("action '", ai.action->preamble().name(), "': unknown parameter id ", prm.param_id()));
+      return Fail(StatusCode::INVALID_ARGUMENT,
+                  absl::StrCat("action '", ai.action->preamble().name(), "': unknown parameter id ",
+                               prm.param_id()));
     }
-    if (params.count(prm.param_id())) return Fail(StatusCode::INVALID_ARGUMENT, "parameter given twice");
+    if (params.count(prm.param_id()))
+      return Fail(StatusCode::INVALID_ARGUMENT, "parameter given twice");
     std::string v;
-    if (auto e = CheckBytes(prm.value(), def->bitwidth(), absl::StrCat("parameter '", def->name(), "'"), &v); !e.ok()) return e;
+    if (auto e = CheckBytes(prm.value(), def->bitwidth(),
+                            absl::StrCat("parameter '", def->name(), "'"), &v);
+        !e.ok())
+      return e;
     params[prm.param_id()] = v;
   }
   if (params.size() != static_cast<size_t>(ai.action->params_size())) {
-    return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("action '", ai.action->preamble().name(), "' needs ",
-                                                           ai.action->params_size(), " parameters, got ", params.size()));
+    return Fail(StatusCode::INVALID_ARGUMENT,
+                absl::StrCat("action '", ai.action->preamble().name(), "' needs ",
+                             ai.action->params_size(), " parameters, got ", params.size()));
   }
   for (auto& [id, v] : params) {
     auto* np = oa->add_params();
@@ -601,7 +648,8 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
 
 std::string KeyOf(const p4v1::TableEntry& canonical) {
   std::string k = absl::StrCat(canonical.table_id(), "/", canonical.priority(), "/");
-  for (const auto& m : canonical.match()) absl::StrAppend(&k, m.SerializeAsString().size(), ":", m.SerializeAsString());
+  for (const auto& m : canonical.match())
+    absl::StrAppend(&k, m.SerializeAsString().size(), ":", m.SerializeAsString());
   return k;
 }
 
@@ -612,7 +660,8 @@ Err ToRule(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& e, dp
   r->id = dpu::FlowId::FromName(KeyOf(e));
   if (ti.needs_priority) {
     if (e.priority() > 65536) {
-      return Fail(StatusCode::OUT_OF_RANGE, "priority: the software DPU supports priorities 1..65536");
+      return Fail(StatusCode::OUT_OF_RANGE,
+                  "priority: the software DPU supports priorities 1..65536");
     }
     r->priority = static_cast<uint16_t>(e.priority() - 1);
   }
@@ -646,9 +695,11 @@ Err ToRule(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& e, dp
           if ((hi[i] & ~mask[i] & ones[i]) != (~mask[i] & ones[i])) block = false;
         }
         if (!block) {
-          return Fail(StatusCode::UNIMPLEMENTED,
-                      absl::StrCat("match field '", fi.mf->name(), "': range [", U64(lo), ", ", U64(hi),
-                                   "] is not an aligned power-of-two block; the software DPU matches ranges as masks"));
+          return Fail(
+              StatusCode::UNIMPLEMENTED,
+              absl::StrCat("match field '", fi.mf->name(), "': range [", U64(lo), ", ", U64(hi),
+                           "] is not an aligned power-of-two block; the software DPU matches "
+                           "ranges as masks"));
         }
         v = lo;
         break;
@@ -658,7 +709,8 @@ Err ToRule(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& e, dp
     }
     if (fi.bind.in_port) {
       if (PrefixLen(mask, w) != w) {
-        return Fail(StatusCode::UNIMPLEMENTED, "ingress port: the software DPU matches ports exactly");
+        return Fail(StatusCode::UNIMPLEMENTED,
+                    "ingress port: the software DPU matches ports exactly");
       }
       r->in_port = dpu::PortRef(std::to_string(U64(v)));
     } else if (auto err = SetField(r->match, fi.bind.field, w, v, mask); !err.ok()) {
@@ -707,7 +759,8 @@ Err ToRule(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& e, dp
         r->actions.push_back(dpu::MirrorAction{dpu::PortRef(std::to_string(argn(0)))});
         break;
       case ActionKind::kVlanPush:
-        r->actions.push_back(dpu::VlanPushAction{static_cast<uint16_t>(argn(0)), static_cast<uint8_t>(argn(1))});
+        r->actions.push_back(
+            dpu::VlanPushAction{static_cast<uint16_t>(argn(0)), static_cast<uint8_t>(argn(1))});
         break;
       case ActionKind::kVlanPop:
         r->actions.push_back(dpu::VlanPopAction{});
@@ -724,7 +777,8 @@ Err ToRule(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& e, dp
         int w = 0;
         param(pr.args.empty() ? std::string("$") : pr.args[0], &v, &w);
         dpu::SetFieldAction s;
-        s.field = pr.kind == ActionKind::kSetSrcMac ? dpu::SetField::kSrcMac : dpu::SetField::kDstMac;
+        s.field =
+            pr.kind == ActionKind::kSetSrcMac ? dpu::SetField::kSrcMac : dpu::SetField::kDstMac;
         s.mac = Mac(v);
         r->actions.push_back(s);
         break;
@@ -743,13 +797,16 @@ Err ToRule(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& e, dp
       case ActionKind::kSetSrcPort:
       case ActionKind::kSetDstPort: {
         dpu::SetFieldAction s;
-        s.field = pr.kind == ActionKind::kSetSrcPort ? dpu::SetField::kSrcPort : dpu::SetField::kDstPort;
+        s.field =
+            pr.kind == ActionKind::kSetSrcPort ? dpu::SetField::kSrcPort : dpu::SetField::kDstPort;
         s.port = static_cast<uint16_t>(argn(0));
         r->actions.push_back(s);
         break;
       }
       default:
-        return Fail(StatusCode::UNIMPLEMENTED, absl::StrCat("primitive '", std::string(dpu::ActionKindName(pr.kind)), "' is not supported"));
+        return Fail(StatusCode::UNIMPLEMENTED,
+                    absl::StrCat("primitive '", std::string(dpu::ActionKindName(pr.kind)),
+                                 "' is not supported"));
     }
   }
   absl::Status v = dpu::ValidateRule(*r);
@@ -789,9 +846,9 @@ class Target final : public p4v1::P4Runtime::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status StreamChannel(
-      ServerContext* ctx,
-      grpc::ServerReaderWriter<p4v1::StreamMessageResponse, p4v1::StreamMessageRequest>* rw) override {
+  grpc::Status StreamChannel(ServerContext* ctx,
+                             grpc::ServerReaderWriter<p4v1::StreamMessageResponse,
+                                                      p4v1::StreamMessageRequest>* rw) override {
     auto me = std::make_shared<Stream>();
     me->rw = rw;
     p4v1::StreamMessageRequest req;
@@ -817,7 +874,8 @@ class Target final : public p4v1::P4Runtime::Service {
     return result;
   }
 
-  grpc::Status SetForwardingPipelineConfig(ServerContext*, const p4v1::SetForwardingPipelineConfigRequest* req,
+  grpc::Status SetForwardingPipelineConfig(ServerContext*,
+                                           const p4v1::SetForwardingPipelineConfigRequest* req,
                                            p4v1::SetForwardingPipelineConfigResponse*) override {
     absl::MutexLock l(&mu_);
     if (req->device_id() != opts_.device_id) return NoDevice(req->device_id());
@@ -828,24 +886,29 @@ class Target final : public p4v1::P4Runtime::Service {
       case A::VERIFY_AND_SAVE:
       case A::VERIFY_AND_COMMIT:
       case A::RECONCILE_AND_COMMIT: {
-        if (!req->has_config()) return grpc::Status(StatusCode::INVALID_ARGUMENT, "config: missing");
+        if (!req->has_config())
+          return grpc::Status(StatusCode::INVALID_ARGUMENT, "config: missing");
         auto p = Compile(req->config());
-        if (!p.ok()) return grpc::Status(StatusCode::INVALID_ARGUMENT, std::string(p.status().message()));
+        if (!p.ok())
+          return grpc::Status(StatusCode::INVALID_ARGUMENT, std::string(p.status().message()));
         if (req->action() == A::VERIFY) return grpc::Status::OK;
         if (req->action() == A::VERIFY_AND_SAVE) {
           saved_ = *p;
           return grpc::Status::OK;
         }
         if (req->action() == A::RECONCILE_AND_COMMIT) {
-          if (!opts_.reconcile) return grpc::Status(StatusCode::UNIMPLEMENTED, "RECONCILE_AND_COMMIT is not supported");
+          if (!opts_.reconcile)
+            return grpc::Status(StatusCode::UNIMPLEMENTED, "RECONCILE_AND_COMMIT is not supported");
           return Reconcile(*p);
         }
         Commit(*p);
         return grpc::Status::OK;
       }
       case A::COMMIT:
-        if (req->has_config()) return grpc::Status(StatusCode::INVALID_ARGUMENT, "COMMIT takes no config");
-        if (!saved_) return grpc::Status(StatusCode::FAILED_PRECONDITION, "no saved config to commit");
+        if (req->has_config())
+          return grpc::Status(StatusCode::INVALID_ARGUMENT, "COMMIT takes no config");
+        if (!saved_)
+          return grpc::Status(StatusCode::FAILED_PRECONDITION, "no saved config to commit");
         Commit(saved_);
         saved_.reset();
         return grpc::Status::OK;
@@ -854,8 +917,9 @@ class Target final : public p4v1::P4Runtime::Service {
     }
   }
 
-  grpc::Status GetForwardingPipelineConfig(ServerContext*, const p4v1::GetForwardingPipelineConfigRequest* req,
-                                           p4v1::GetForwardingPipelineConfigResponse* resp) override {
+  grpc::Status GetForwardingPipelineConfig(
+      ServerContext*, const p4v1::GetForwardingPipelineConfigRequest* req,
+      p4v1::GetForwardingPipelineConfigResponse* resp) override {
     absl::MutexLock l(&mu_);
     if (req->device_id() != opts_.device_id) return NoDevice(req->device_id());
     if (!pipeline_) return grpc::Status::OK;
@@ -863,7 +927,8 @@ class Target final : public p4v1::P4Runtime::Service {
     auto* out = resp->mutable_config();
     using R = p4v1::GetForwardingPipelineConfigRequest;
     if (c.has_cookie()) *out->mutable_cookie() = c.cookie();
-    if (req->response_type() == R::ALL || req->response_type() == R::P4INFO_AND_COOKIE) *out->mutable_p4info() = c.p4info();
+    if (req->response_type() == R::ALL || req->response_type() == R::P4INFO_AND_COOKIE)
+      *out->mutable_p4info() = c.p4info();
     if (req->response_type() == R::ALL || req->response_type() == R::DEVICE_CONFIG_AND_COOKIE) {
       out->set_p4_device_config(c.p4_device_config());
     }
@@ -874,13 +939,16 @@ class Target final : public p4v1::P4Runtime::Service {
     absl::MutexLock l(&mu_);
     if (req->device_id() != opts_.device_id) return NoDevice(req->device_id());
     if (Err e = CheckPrimary(req->role(), req->election_id()); !e.ok()) return G(e);
-    if (!pipeline_) return grpc::Status(StatusCode::FAILED_PRECONDITION, "no forwarding pipeline config");
+    if (!pipeline_)
+      return grpc::Status(StatusCode::FAILED_PRECONDITION, "no forwarding pipeline config");
     auto atom = req->atomicity();
     if (atom == p4v1::WriteRequest::ROLLBACK_ON_ERROR && !opts_.rollback) {
-      return grpc::Status(StatusCode::UNIMPLEMENTED, "ROLLBACK_ON_ERROR is not supported by this target");
+      return grpc::Status(StatusCode::UNIMPLEMENTED,
+                          "ROLLBACK_ON_ERROR is not supported by this target");
     }
     if (atom == p4v1::WriteRequest::DATAPLANE_ATOMIC && !opts_.dataplane_atomic) {
-      return grpc::Status(StatusCode::UNIMPLEMENTED, "DATAPLANE_ATOMIC is not supported by this target");
+      return grpc::Status(StatusCode::UNIMPLEMENTED,
+                          "DATAPLANE_ATOMIC is not supported by this target");
     }
     // Updates are applied in order to an overlay over the committed tables; the datapath sees
     // the net result in one atomic ReferenceBackend::Apply.
@@ -897,7 +965,8 @@ class Target final : public p4v1::P4Runtime::Service {
     bool discard = failed && atom != p4v1::WriteRequest::CONTINUE_ON_ERROR;
     if (discard) {
       for (Err& e : results) {
-        if (e.ok()) e = Fail(StatusCode::ABORTED, "not applied: another update of the batch failed");
+        if (e.ok())
+          e = Fail(StatusCode::ABORTED, "not applied: another update of the batch failed");
       }
     } else if (!overlay.empty()) {
       dpu::FlowBatch batch;
@@ -910,7 +979,8 @@ class Target final : public p4v1::P4Runtime::Service {
         }
       }
       absl::Status s = datapath_.Apply(batch);
-      if (!s.ok()) return grpc::Status(StatusCode::INTERNAL, absl::StrCat("datapath: ", s.message()));
+      if (!s.ok())
+        return grpc::Status(StatusCode::INTERNAL, absl::StrCat("datapath: ", s.message()));
       for (auto& [key, st] : overlay) {
         if (!st) {
           entries_.erase(key);
@@ -944,7 +1014,8 @@ class Target final : public p4v1::P4Runtime::Service {
     {
       absl::MutexLock l(&mu_);
       if (req->device_id() != opts_.device_id) return NoDevice(req->device_id());
-      if (!pipeline_) return grpc::Status(StatusCode::FAILED_PRECONDITION, "no forwarding pipeline config");
+      if (!pipeline_)
+        return grpc::Status(StatusCode::FAILED_PRECONDITION, "no forwarding pipeline config");
       auto emit = [&](p4v1::Entity e) {
         if (out.back().entities_size() >= 1000) out.emplace_back();
         *out.back().add_entities() = std::move(e);
@@ -952,12 +1023,15 @@ class Target final : public p4v1::P4Runtime::Service {
       for (const auto& ent : req->entities()) {
         bool counter = ent.has_direct_counter_entry();
         if (!ent.has_table_entry() && !counter) {
-          return grpc::Status(StatusCode::UNIMPLEMENTED, "only table and direct counter entries can be read");
+          return grpc::Status(StatusCode::UNIMPLEMENTED,
+                              "only table and direct counter entries can be read");
         }
-        const p4v1::TableEntry& q = counter ? ent.direct_counter_entry().table_entry() : ent.table_entry();
+        const p4v1::TableEntry& q =
+            counter ? ent.direct_counter_entry().table_entry() : ent.table_entry();
         std::vector<const TableInfo*> tables;
         if (q.table_id() == 0) {
-          if (q.match_size() != 0) return grpc::Status(StatusCode::INVALID_ARGUMENT, "match given without table_id");
+          if (q.match_size() != 0)
+            return grpc::Status(StatusCode::INVALID_ARGUMENT, "match given without table_id");
           for (const auto& [id, ti] : pipeline_->tables) tables.push_back(&ti);
         } else {
           auto it = pipeline_->tables.find(q.table_id());
@@ -978,7 +1052,8 @@ class Target final : public p4v1::P4Runtime::Service {
             FillCounter(st, dce->mutable_data());
           } else {
             *e.mutable_table_entry() = st.entry;
-            if (q.has_counter_data() && ti.counter_id != 0) FillCounter(st, e.mutable_table_entry()->mutable_counter_data());
+            if (q.has_counter_data() && ti.counter_id != 0)
+              FillCounter(st, e.mutable_table_entry()->mutable_counter_data());
           }
           emit(std::move(e));
         };
@@ -989,7 +1064,8 @@ class Target final : public p4v1::P4Runtime::Service {
           }
           if (wildcard) {
             std::string prefix = absl::StrCat(ti->table->preamble().id(), "/");
-            for (auto it = entries_.lower_bound(prefix); it != entries_.end() && absl::StartsWith(it->first, prefix); ++it) {
+            for (auto it = entries_.lower_bound(prefix);
+                 it != entries_.end() && absl::StartsWith(it->first, prefix); ++it) {
               produce(*ti, it->second);
             }
           } else {
@@ -1007,7 +1083,8 @@ class Target final : public p4v1::P4Runtime::Service {
 
  private:
   static grpc::Status NoDevice(uint64_t id) {
-    return grpc::Status(StatusCode::NOT_FOUND, absl::StrCat("device_id ", id, " is not served here"));
+    return grpc::Status(StatusCode::NOT_FOUND,
+                        absl::StrCat("device_id ", id, " is not served here"));
   }
 
   void FillCounter(const Stored& st, p4v1::CounterData* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -1020,13 +1097,16 @@ class Target final : public p4v1::P4Runtime::Service {
 
   Err Update(const p4v1::Update& u, std::map<std::string, std::optional<Stored>>& overlay,
              std::map<uint32_t, int64_t>& size_delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (u.type() == p4v1::Update::UNSPECIFIED) return Fail(StatusCode::INVALID_ARGUMENT, "update type unspecified");
+    if (u.type() == p4v1::Update::UNSPECIFIED)
+      return Fail(StatusCode::INVALID_ARGUMENT, "update type unspecified");
     if (!u.entity().has_table_entry()) {
-      return Fail(StatusCode::UNIMPLEMENTED, "only table entries can be written to the software DPU");
+      return Fail(StatusCode::UNIMPLEMENTED,
+                  "only table entries can be written to the software DPU");
     }
     const p4v1::TableEntry& te = u.entity().table_entry();
     auto ti_it = pipeline_->tables.find(te.table_id());
-    if (ti_it == pipeline_->tables.end()) return Fail(StatusCode::NOT_FOUND, absl::StrCat("table id ", te.table_id()));
+    if (ti_it == pipeline_->tables.end())
+      return Fail(StatusCode::NOT_FOUND, absl::StrCat("table id ", te.table_id()));
     const TableInfo& ti = ti_it->second;
     if (ti.table->is_const_table()) return Fail(StatusCode::PERMISSION_DENIED, "table is const");
     bool del = u.type() == p4v1::Update::DELETE;
@@ -1041,13 +1121,17 @@ class Target final : public p4v1::P4Runtime::Service {
     }
     switch (u.type()) {
       case p4v1::Update::INSERT: {
-        if (exists) return Fail(StatusCode::ALREADY_EXISTS, "an entry with this key (match and priority) exists");
+        if (exists)
+          return Fail(StatusCode::ALREADY_EXISTS,
+                      "an entry with this key (match and priority) exists");
         int64_t size = table_size_[te.table_id()] + size_delta[te.table_id()];
         if (ti.table->size() > 0 && size >= ti.table->size()) {
-          return Fail(StatusCode::RESOURCE_EXHAUSTED, absl::StrCat("table '", ti.table->preamble().name(), "' is full (",
-                                                                   ti.table->size(), " entries)"));
+          return Fail(StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat("table '", ti.table->preamble().name(), "' is full (",
+                                   ti.table->size(), " entries)"));
         }
-        if (te.has_counter_data() && (te.counter_data().packet_count() != 0 || te.counter_data().byte_count() != 0)) {
+        if (te.has_counter_data() &&
+            (te.counter_data().packet_count() != 0 || te.counter_data().byte_count() != 0)) {
           return Fail(StatusCode::UNIMPLEMENTED, "initial counter values are not supported");
         }
         if (Err e = ToRule(ti, *pipeline_, st.entry, &st.rule); !e.ok()) return e;
@@ -1056,12 +1140,14 @@ class Target final : public p4v1::P4Runtime::Service {
         return {};
       }
       case p4v1::Update::MODIFY:
-        if (!exists) return Fail(StatusCode::NOT_FOUND, "no entry with this key (match and priority)");
+        if (!exists)
+          return Fail(StatusCode::NOT_FOUND, "no entry with this key (match and priority)");
         if (Err e = ToRule(ti, *pipeline_, st.entry, &st.rule); !e.ok()) return e;
         overlay[key] = std::move(st);
         return {};
       case p4v1::Update::DELETE:
-        if (!exists) return Fail(StatusCode::NOT_FOUND, "no entry with this key (match and priority)");
+        if (!exists)
+          return Fail(StatusCode::NOT_FOUND, "no entry with this key (match and priority)");
         overlay[key] = std::nullopt;
         --size_delta[te.table_id()];
         return {};
@@ -1095,9 +1181,10 @@ class Target final : public p4v1::P4Runtime::Service {
         if (e.ok()) e = ToRule(ti->second, *p, ns.entry, &ns.rule);
       }
       if (!e.ok()) {
-        return grpc::Status(StatusCode::INVALID_ARGUMENT,
-                            absl::StrCat("RECONCILE_AND_COMMIT cannot preserve an entry of table id ",
-                                         st.entry.table_id(), ": ", e.msg));
+        return grpc::Status(
+            StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("RECONCILE_AND_COMMIT cannot preserve an entry of table id ",
+                         st.entry.table_id(), ": ", e.msg));
       }
       batch.deletes.push_back(st.rule.id);
       batch.upserts.push_back(ns.rule);
@@ -1123,13 +1210,17 @@ class Target final : public p4v1::P4Runtime::Service {
     return best;
   }
 
-  Err CheckPrimary(const std::string& role, const p4v1::Uint128& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  Err CheckPrimary(const std::string& role, const p4v1::Uint128& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Stream* p = PrimaryOf(role);
     Uint128 want{id.high(), id.low()};
     if (p == nullptr || p->election != want) {
       return Fail(StatusCode::PERMISSION_DENIED,
-                  absl::StrCat("not the primary client for role '", role, "' (election id ", want.high, ":", want.low,
-                               p == nullptr ? ", no primary" : absl::StrCat(", primary has ", p->election.high, ":", p->election.low),
+                  absl::StrCat("not the primary client for role '", role, "' (election id ",
+                               want.high, ":", want.low,
+                               p == nullptr ? ", no primary"
+                                            : absl::StrCat(", primary has ", p->election.high, ":",
+                                                           p->election.low),
                                ")"));
     }
     return {};
@@ -1161,14 +1252,17 @@ class Target final : public p4v1::P4Runtime::Service {
   Err Arbitrate(const std::shared_ptr<Stream>& me, const p4v1::MasterArbitrationUpdate& a) {
     absl::MutexLock l(&mu_);
     if (a.device_id() != opts_.device_id) {
-      return Fail(StatusCode::NOT_FOUND, absl::StrCat("device_id ", a.device_id(), " is not served here"));
+      return Fail(StatusCode::NOT_FOUND,
+                  absl::StrCat("device_id ", a.device_id(), " is not served here"));
     }
     std::string role = a.role().name();
-    if (me->arbitrated && role != me->role) return Fail(StatusCode::INVALID_ARGUMENT, "a stream cannot change its role");
+    if (me->arbitrated && role != me->role)
+      return Fail(StatusCode::INVALID_ARGUMENT, "a stream cannot change its role");
     Uint128 id{a.election_id().high(), a.election_id().low()};
     for (const auto& s : streams_) {
       if (s != me && s->role == role && s->election == id) {
-        return Fail(StatusCode::INVALID_ARGUMENT, "election id already used by another client of this role");
+        return Fail(StatusCode::INVALID_ARGUMENT,
+                    "election id already used by another client of this role");
       }
     }
     Stream* before = PrimaryOf(role);
@@ -1203,7 +1297,8 @@ class Target final : public p4v1::P4Runtime::Service {
       if (!me->arbitrated || PrimaryOf(me->role) != me.get()) {
         error(StatusCode::PERMISSION_DENIED, "packet-out from a client that is not primary");
       } else if (!pipeline_ || pipeline_->po_port == 0) {
-        error(StatusCode::FAILED_PRECONDITION, "pipeline has no packet_out header with ingress_port");
+        error(StatusCode::FAILED_PRECONDITION,
+              "pipeline has no packet_out header with ingress_port");
       } else {
         std::string port;
         for (const auto& md : po.metadata()) {
@@ -1212,7 +1307,8 @@ class Target final : public p4v1::P4Runtime::Service {
         if (port.empty()) {
           error(StatusCode::INVALID_ARGUMENT, "packet_out.ingress_port missing");
         } else {
-          std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(po.payload().data()), po.payload().size());
+          std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(po.payload().data()),
+                                         po.payload().size());
           dpu::Verdict v = datapath_.Process(port, bytes);
           auto* pi = r.mutable_packet();
           pi->set_payload(std::string(v.packet.begin(), v.packet.end()));
@@ -1224,10 +1320,13 @@ class Target final : public p4v1::P4Runtime::Service {
           };
           md(pipeline_->pi_ingress, U64(Enc(std::stoull(port))));
           uint64_t egress = 0;
-          if (v.disposition == dpu::Disposition::kRedirect) (void)absl::SimpleAtoi(v.out_port, &egress);
+          if (v.disposition == dpu::Disposition::kRedirect)
+            (void)absl::SimpleAtoi(v.out_port, &egress);
           md(pipeline_->pi_egress, egress);
-          md(pipeline_->pi_verdict, static_cast<uint64_t>(v.disposition == dpu::Disposition::kPass ? 0
-                                                          : v.disposition == dpu::Disposition::kDrop ? 1 : 2));
+          md(pipeline_->pi_verdict,
+             static_cast<uint64_t>(v.disposition == dpu::Disposition::kPass   ? 0
+                                   : v.disposition == dpu::Disposition::kDrop ? 1
+                                                                              : 2));
         }
       }
     }

@@ -15,9 +15,9 @@ namespace p4rt_target {
 /// Behaviour switches, for tests of clients against targets with fewer features.
 struct TargetOptions {
   uint64_t device_id = 1;
-  bool rollback = true;    ///< Support ROLLBACK_ON_ERROR.
+  bool rollback = true;          ///< Support ROLLBACK_ON_ERROR.
   bool dataplane_atomic = true;  ///< Support DATAPLANE_ATOMIC.
-  bool reconcile = true;   ///< Support RECONCILE_AND_COMMIT.
+  bool reconcile = true;         ///< Support RECONCILE_AND_COMMIT.
 };
 
 /// Creates the service. The returned object is a grpc::Service to register with a server.

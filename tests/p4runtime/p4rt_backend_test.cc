@@ -26,13 +26,14 @@ using testing::TargetProcess;
 
 std::string Spec(const TargetProcess& t, const std::string& extra = "") {
   return "p4runtime:" + t.address() + "?device_id=1&p4info=" + PipelineFile("dpu_ref.p4info.txt") +
-         "&config=" + PipelineFile("dpu_ref.swdpu") + "&mapping=" + PipelineFile("dpu_ref.mapping.yaml") +
-         extra;
+         "&config=" + PipelineFile("dpu_ref.swdpu") +
+         "&mapping=" + PipelineFile("dpu_ref.mapping.yaml") + extra;
 }
 
 std::unique_ptr<P4RuntimeBackend> Connect(const TargetProcess& t, const std::string& extra = "") {
   std::string spec = Spec(t, extra);
-  auto o = BackendOptions::Parse(std::string_view(spec).substr(std::string_view("p4runtime:").size()));
+  auto o =
+      BackendOptions::Parse(std::string_view(spec).substr(std::string_view("p4runtime:").size()));
   EXPECT_TRUE(o.ok()) << o.status();
   auto b = P4RuntimeBackend::Create(*o);
   EXPECT_TRUE(b.ok()) << b.status();
@@ -57,7 +58,8 @@ std::set<std::string> Owned(Backend& b) {
   auto d = b.Dump();
   EXPECT_TRUE(d.ok()) << d.status();
   std::set<std::string> out;
-  for (const auto& e : *d) out.insert((e.foreign ? "foreign " : "") + FormatRule(e.rule) + " id=" + e.rule.id.ToString());
+  for (const auto& e : *d)
+    out.insert((e.foreign ? "foreign " : "") + FormatRule(e.rule) + " id=" + e.rule.id.ToString());
   return out;
 }
 
@@ -146,7 +148,7 @@ TEST(P4rtBackend, HigherElectionIdWinsAndLoserIsRefused) {
   ASSERT_TRUE(c->Apply({Rules({"priority=3 in_port=3 actions=drop"}), {}}).ok());
 
   // A client configured to re-arbitrate takes primacy back with a higher id.
-  auto d = Connect(t, "&election_id=10&reelect=1");
+  auto d = Connect(t, "&election_id=15&reelect=1");
   ASSERT_NE(d, nullptr);
   EXPECT_GT(d->session().election_id().low, 20u);
   ASSERT_TRUE(d->Apply({Rules({"priority=4 in_port=4 actions=drop"}), {}}).ok());
@@ -160,7 +162,8 @@ TEST(P4rtBackend, EveryMappedFieldAndActionIsWrittenAndReadBack) {
   {
     auto b = Connect(t);
     ASSERT_NE(b, nullptr);
-    for (const auto& r : rules) ASSERT_TRUE(b->Validate(r).ok()) << FormatRule(r) << ": " << b->Validate(r);
+    for (const auto& r : rules)
+      ASSERT_TRUE(b->Validate(r).ok()) << FormatRule(r) << ": " << b->Validate(r);
     absl::Status s = b->Apply({rules, {}});
     ASSERT_TRUE(s.ok()) << s;
     EXPECT_EQ(Owned(*b), Expect(rules));
@@ -198,7 +201,9 @@ TEST(P4rtBackend, ValidateRefusesBeforeAnyRpc) {
   absl::Status s = b->Validate(Rule("priority=1 eth_type=ipv4 ip_ttl=5 actions=drop"));
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(Msg(s), HasSubstr("ip_ttl"));
-  s = b->Apply({Rules({"priority=1 in_port=1 actions=drop", "chain=2 dst_mac=02:00:00:00:00:01 actions=count,drop"}), {}});
+  s = b->Apply({Rules({"priority=1 in_port=1 actions=drop",
+                       "chain=2 dst_mac=02:00:00:00:00:01 actions=count,drop"}),
+                {}});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(FailedOperationIndex(s), 1u);
   EXPECT_THAT(Msg(s), HasSubstr("count"));
@@ -207,13 +212,15 @@ TEST(P4rtBackend, ValidateRefusesBeforeAnyRpc) {
 
 // A foreign entry (written by another role) occupies the key of operation k: the target
 // refuses it, and the batch must leave the device as it was.
-void BadUpdateAtK(const std::vector<std::string>& target_flags, const std::string& extra, bool expect_rollback) {
+void BadUpdateAtK(const std::vector<std::string>& target_flags, const std::string& extra,
+                  bool expect_rollback) {
   TargetProcess t(target_flags);
   auto b = Connect(t, extra);
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->rollback_supported(), expect_rollback);
-  std::vector<FlowRule> base = Rules({"priority=1 in_port=1 actions=drop", "priority=2 in_port=2 actions=redirect:3",
-                                      "chain=1 eth_type=ipv4 dst_ip=10.0.0.0/8 actions=redirect:4"});
+  std::vector<FlowRule> base =
+      Rules({"priority=1 in_port=1 actions=drop", "priority=2 in_port=2 actions=redirect:3",
+             "chain=1 eth_type=ipv4 dst_ip=10.0.0.0/8 actions=redirect:4"});
   ASSERT_TRUE(b->Apply({base, {}}).ok());
   // The foreign entry: priority 50 (P4 51), in_port 9.
   RawClient other(t.address());
@@ -234,12 +241,14 @@ void BadUpdateAtK(const std::vector<std::string>& target_flags, const std::strin
     batch.deletes = {base[0].id};
     FlowRule modified = base[1];
     modified.actions = {DropAction{}};
-    batch.upserts = Rules({"priority=20 in_port=20 actions=drop", "priority=21 in_port=21 actions=drop",
-                           "chain=1 eth_type=ipv4 dst_ip=10.1.0.0/16 actions=drop",
-                           "chain=2 dst_mac=02:00:00:00:00:09 actions=drop", "priority=22 eth_type=arp actions=drop",
-                           "priority=23 in_port=23 actions=drop"});
+    batch.upserts =
+        Rules({"priority=20 in_port=20 actions=drop", "priority=21 in_port=21 actions=drop",
+               "chain=1 eth_type=ipv4 dst_ip=10.1.0.0/16 actions=drop",
+               "chain=2 dst_mac=02:00:00:00:00:09 actions=drop",
+               "priority=22 eth_type=arp actions=drop", "priority=23 in_port=23 actions=drop"});
     batch.upserts[2] = modified;
-    batch.upserts[k] = Rule("priority=50 in_port=9 actions=redirect:1");  // collides with the foreign entry
+    batch.upserts[k] =
+        Rule("priority=50 in_port=9 actions=redirect:1");  // collides with the foreign entry
     absl::Status s = b->Apply(batch);
     ASSERT_FALSE(s.ok()) << "k=" << k;
     EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
@@ -252,8 +261,12 @@ void BadUpdateAtK(const std::vector<std::string>& target_flags, const std::strin
 }
 
 TEST(P4rtBackend, BatchWithBadUpdateAtKIsRolledBackByTheTarget) { BadUpdateAtK({}, "", true); }
-TEST(P4rtBackend, BatchWithBadUpdateAtKIsUndoneByTheBackend) { BadUpdateAtK({}, "&atomicity=continue", false); }
-TEST(P4rtBackend, TargetWithoutRollbackFallsBackToOwnUndo) { BadUpdateAtK({"--no-rollback"}, "", false); }
+TEST(P4rtBackend, BatchWithBadUpdateAtKIsUndoneByTheBackend) {
+  BadUpdateAtK({}, "&atomicity=continue", false);
+}
+TEST(P4rtBackend, TargetWithoutRollbackFallsBackToOwnUndo) {
+  BadUpdateAtK({"--no-rollback"}, "", false);
+}
 
 TEST(P4rtBackend, ReconnectsAfterTargetRestartAndReplays) {
   TargetProcess t;
@@ -284,8 +297,8 @@ TEST(P4rtBackend, MalformedP4InfoOrMappingIsRefusedNamingTheField) {
   bad_mapping.replace(bad_mapping.find("l4_dst_port"), 11, "l4_dport");
   std::string mpath = write("bad_mapping.yaml", bad_mapping);
   // No server behind the address: the files are checked before any RPC.
-  auto b = CreateBackend("p4runtime:unix:/nonexistent/sock?p4info=" + PipelineFile("dpu_ref.p4info.txt") +
-                         "&mapping=" + mpath);
+  auto b = CreateBackend("p4runtime:unix:/nonexistent/sock?p4info=" +
+                         PipelineFile("dpu_ref.p4info.txt") + "&mapping=" + mpath);
   ASSERT_FALSE(b.ok());
   EXPECT_THAT(Msg(b.status()), HasSubstr("tables[0].keys.dst_port: no match field 'l4_dport'"));
 
@@ -294,7 +307,8 @@ TEST(P4rtBackend, MalformedP4InfoOrMappingIsRefusedNamingTheField) {
   std::string bad_p4info = p4info;
   bad_p4info.replace(bad_p4info.find("bitwidth: 48"), 12, "bitwidth: -4");
   std::string ppath = write("bad.p4info.txt", bad_p4info);
-  b = CreateBackend("p4runtime:unix:/nonexistent/sock?p4info=" + ppath + "&mapping=" + PipelineFile("dpu_ref.mapping.yaml"));
+  b = CreateBackend("p4runtime:unix:/nonexistent/sock?p4info=" + ppath +
+                    "&mapping=" + PipelineFile("dpu_ref.mapping.yaml"));
   ASSERT_FALSE(b.ok());
   EXPECT_THAT(Msg(b.status()), HasSubstr("tables[0].match_fields[1].bitwidth"));
 }
@@ -307,7 +321,8 @@ TEST(P4rtBackend, PacketsThroughTheTargetMatchTheReferenceBackend) {
   ASSERT_NE(b, nullptr);
   std::vector<FlowRule> rules = Rules({
       "priority=100 in_port=1 eth_type=ipv4 ip_proto=tcp dst_port=22 actions=count,drop",
-      "priority=90 in_port=1 eth_type=ipv4 ip_proto=tcp dst_port=0x1000/0xf000 actions=count,redirect:7",
+      "priority=90 in_port=1 eth_type=ipv4 ip_proto=tcp dst_port=0x1000/0xf000 "
+      "actions=count,redirect:7",
       "priority=80 eth_type=ipv4 src_ip=10.1.0.0/16 actions=count,vlan_push:300:2,redirect:3",
       "priority=70 eth_type=ipv4 actions=goto:1",
       "priority=60 dst_mac=02:00:00:00:00:00/ff:ff:ff:00:00:00 actions=goto:2",
@@ -327,7 +342,8 @@ TEST(P4rtBackend, PacketsThroughTheTargetMatchTheReferenceBackend) {
     ASSERT_TRUE(p.ok()) << p.status();
     packets.emplace_back(port, *p);
   };
-  const MacAddress a = mac("02:00:00:00:00:01"), d = mac("02:00:00:00:00:42"), x = mac("04:00:00:00:00:01");
+  const MacAddress a = mac("02:00:00:00:00:01"), d = mac("02:00:00:00:00:42"),
+                   x = mac("04:00:00:00:00:01");
   add(1, PacketBuilder().Eth(a, x).Ipv4(ip("10.2.0.1"), ip("8.8.8.8")).Tcp(1000, 22).Build());
   add(1, PacketBuilder().Eth(a, x).Ipv4(ip("10.2.0.1"), ip("8.8.8.8")).Tcp(1000, 0x1234).Build());
   add(2, PacketBuilder().Eth(a, x).Ipv4(ip("10.2.0.1"), ip("8.8.8.8")).Tcp(1000, 0x1234).Build());
@@ -335,25 +351,40 @@ TEST(P4rtBackend, PacketsThroughTheTargetMatchTheReferenceBackend) {
   add(3, PacketBuilder().Eth(a, x).Ipv4(ip("10.3.2.3"), ip("192.168.7.7")).Udp(53, 53).Build());
   add(3, PacketBuilder().Eth(a, x).Ipv4(ip("10.3.2.3"), ip("172.20.0.1")).Udp(53, 53).Build());
   add(3, PacketBuilder().Eth(a, x).Ipv4(ip("10.3.2.3"), ip("1.1.1.1")).Udp(53, 53).Build());
-  add(5, PacketBuilder().Eth(a, d).Vlan(9).Ipv6(ip("2001:db8::1"), ip("2001:db8::2")).Udp(1, 2).Build());
-  add(5, PacketBuilder().Eth(a, mac("02:00:00:00:00:43")).Ipv6(ip("2001:db8::1"), ip("2001:db8::2")).Build());
+  add(5, PacketBuilder()
+             .Eth(a, d)
+             .Vlan(9)
+             .Ipv6(ip("2001:db8::1"), ip("2001:db8::2"))
+             .Udp(1, 2)
+             .Build());
+  add(5, PacketBuilder()
+             .Eth(a, mac("02:00:00:00:00:43"))
+             .Ipv6(ip("2001:db8::1"), ip("2001:db8::2"))
+             .Build());
   add(4, PacketBuilder().Eth(a, x).Ipv6(ip("2001:db8::1"), ip("2001:db8::2")).Build());
   add(6, PacketBuilder().Eth(a, x).Ipv6(ip("2001:db8::1"), ip("2001:db8::2")).Build());
 
   RawClient io(t.address());
   ASSERT_EQ(io.Arbitrate(1, "packet-io"), 0);
+  std::set<Disposition> seen;
   for (int round = 0; round < 2; ++round) {
     for (const auto& [port, bytes] : packets) {
       Verdict want = ref.Process(std::to_string(port), bytes);
+      seen.insert(want.disposition);
       p4::v1::PacketIn got;
       ASSERT_TRUE(io.Inject(port, bytes, &got));
       uint64_t verdict = MetaValue(got, 3);
-      uint64_t want_verdict = want.disposition == Disposition::kPass ? 0 : want.disposition == Disposition::kDrop ? 1 : 2;
+      uint64_t want_verdict = want.disposition == Disposition::kPass   ? 0
+                              : want.disposition == Disposition::kDrop ? 1
+                                                                       : 2;
       EXPECT_EQ(verdict, want_verdict) << "port " << port << " want " << want.ToString();
-      if (want.disposition == Disposition::kRedirect) EXPECT_EQ(std::to_string(MetaValue(got, 2)), want.out_port);
-      EXPECT_EQ(got.payload(), std::string(want.packet.begin(), want.packet.end())) << want.ToString();
+      if (want.disposition == Disposition::kRedirect)
+        EXPECT_EQ(std::to_string(MetaValue(got, 2)), want.out_port);
+      EXPECT_EQ(got.payload(), std::string(want.packet.begin(), want.packet.end()))
+          << want.ToString();
     }
   }
+  EXPECT_EQ(seen.size(), 3u);  // the packets exercise pass, drop and redirect
   // Direct counters read through DirectCounterEntry agree with the reference counters.
   for (const FlowRule& r : rules) {
     if (r.actions.empty() || !std::holds_alternative<CountAction>(r.actions.front())) continue;
@@ -389,11 +420,14 @@ TEST(P4rtTarget, EnforcesCanonicalValuesAndAtomicityModes) {
   };
   std::vector<int> codes;
   // Too wide for bit<9>, non-canonical but padded (accepted), too many bytes.
-  EXPECT_EQ(raw.Write({acl(std::string("\x02\x00", 2), 1)}, p4::v1::WriteRequest::CONTINUE_ON_ERROR, &codes).error_code(),
+  EXPECT_EQ(raw.Write({acl(std::string("\x02\x00", 2), 1)}, p4::v1::WriteRequest::CONTINUE_ON_ERROR,
+                      &codes)
+                .error_code(),
             grpc::StatusCode::UNKNOWN);
   EXPECT_EQ(codes, std::vector<int>({static_cast<int>(grpc::StatusCode::OUT_OF_RANGE)}));
   EXPECT_TRUE(raw.Write({acl(std::string("\x00\x05", 2), 1)}).ok());
-  raw.Write({acl(std::string("\x00\x00\x05", 3), 2)}, p4::v1::WriteRequest::CONTINUE_ON_ERROR, &codes);
+  raw.Write({acl(std::string("\x00\x00\x05", 3), 2)}, p4::v1::WriteRequest::CONTINUE_ON_ERROR,
+            &codes);
   EXPECT_EQ(codes, std::vector<int>({static_cast<int>(grpc::StatusCode::OUT_OF_RANGE)}));
   // Read returns the canonical form.
   p4::v1::Entity all;
@@ -413,10 +447,12 @@ TEST(P4rtTarget, EnforcesCanonicalValuesAndAtomicityModes) {
   raw.Write({tern}, p4::v1::WriteRequest::CONTINUE_ON_ERROR, &codes);
   EXPECT_EQ(codes, std::vector<int>({static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT)}));
   // CONTINUE_ON_ERROR applies the good updates; ROLLBACK_ON_ERROR and DATAPLANE_ATOMIC none.
-  raw.Write({acl("\x0a", 1), acl("\x05", 1), acl("\x0b", 1)}, p4::v1::WriteRequest::CONTINUE_ON_ERROR, &codes);
+  raw.Write({acl("\x0a", 1), acl("\x05", 1), acl("\x0b", 1)},
+            p4::v1::WriteRequest::CONTINUE_ON_ERROR, &codes);
   EXPECT_EQ(codes, std::vector<int>({0, static_cast<int>(grpc::StatusCode::ALREADY_EXISTS), 0}));
   EXPECT_EQ(raw.Read(all).size(), 3u);
-  for (auto mode : {p4::v1::WriteRequest::ROLLBACK_ON_ERROR, p4::v1::WriteRequest::DATAPLANE_ATOMIC}) {
+  for (auto mode :
+       {p4::v1::WriteRequest::ROLLBACK_ON_ERROR, p4::v1::WriteRequest::DATAPLANE_ATOMIC}) {
     raw.Write({acl("\x0c", 1), acl("\x05", 1), acl("\x0d", 1)}, mode, &codes);
     EXPECT_EQ(codes, std::vector<int>({static_cast<int>(grpc::StatusCode::ABORTED),
                                        static_cast<int>(grpc::StatusCode::ALREADY_EXISTS),

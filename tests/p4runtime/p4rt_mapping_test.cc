@@ -111,27 +111,38 @@ TEST(Mapping, LoadsReferenceMapping) {
 TEST(Mapping, MalformedMappingNamesField) {
   const std::string base = ReadRefMapping();
   const std::vector<BadMapping> cases = {
-      {"table: DpuIngress.route", "table: DpuIngress.routes", "tables[1].table: no table 'DpuIngress.routes'"},
+      {"table: DpuIngress.route", "table: DpuIngress.routes",
+       "tables[1].table: no table 'DpuIngress.routes'"},
       {"      dst_mac: dst_mac\n      src_mac", "      dst_mac: dst_macc\n      src_mac",
        "tables[0].keys.dst_mac: no match field 'dst_macc'"},
       {"      ip_tos: ip_tos", "      ip_ttl: ip_tos", ""},  // valid shape, width equal: accepted
-      {"      vlan_id: vlan_id", "      vlan_id: ip_proto", "tables[0].keys.vlan_id: match field 'ip_proto' is 8 bits; vlan_id needs 12"},
-      {"      eth_type: eth_type", "      ether_type: eth_type", "tables[0].keys.ether_type: 'ether_type' is not a FlowRule match field"},
+      {"      vlan_id: vlan_id", "      vlan_id: ip_proto",
+       "tables[0].keys.vlan_id: match field 'ip_proto' is 8 bits; vlan_id needs 12"},
+      {"      eth_type: eth_type", "      ether_type: eth_type",
+       "tables[0].keys.ether_type: 'ether_type' is not a FlowRule match field"},
       {"params: {port: redirect.port}\n      - action: DpuIngress.push_vlan_forward",
        "params: {port: redirect.prt}\n      - action: DpuIngress.push_vlan_forward",
        "tables[0].actions[2].params.port: 'redirect.prt' is not an action attribute"},
-      {"params: {vid: vlan_push.vlan_id, pcp: vlan_push.vlan_prio, port: redirect.port}\n      - action: DpuIngress.goto_route",
-       "params: {vid: vlan_push.vlan_id, port: redirect.port}\n      - action: DpuIngress.goto_route",
-       "tables[0].actions[3].params: parameter 'pcp' of action 'DpuIngress.push_vlan_forward' is not mapped"},
-      {"does: [\"goto:1\"]", "does: [\"goto:0\"]", "tables[0].actions[4].does[0]: 'goto:0': goto needs a chain greater than 0"},
+      {"params: {vid: vlan_push.vlan_id, pcp: vlan_push.vlan_prio, port: redirect.port}\n      - "
+       "action: DpuIngress.goto_route",
+       "params: {vid: vlan_push.vlan_id, port: redirect.port}\n      - action: "
+       "DpuIngress.goto_route",
+       "tables[0].actions[3].params: parameter 'pcp' of action 'DpuIngress.push_vlan_forward' is "
+       "not mapped"},
+      {"does: [\"goto:1\"]", "does: [\"goto:0\"]",
+       "tables[0].actions[4].does[0]: 'goto:0': goto needs a chain greater than 0"},
       {"    chain: 2", "    chain: 1", "tables[2].chain: chain 1 is already mapped"},
       {"    counter: DpuIngress.route_counter", "    counter: DpuIngress.acl_counter",
        "tables[1].counter: direct counter 'DpuIngress.acl_counter' belongs to another table"},
       {"pipeline: dpu_ref", "pipeline: other", "pipeline: mapping is for 'other'"},
-      {"    keys:\n      dst_mac: dst_mac\n    actions:", "    keys:\n      src_mac: dst_mac\n    actions:", ""},
-      {"      - action: DpuIngress.forward\n        does: [redirect]\n        params: {port: redirect.port}\n  - table: DpuIngress.l2",
-       "      - action: DpuIngress.goto_l2\n        does: [redirect]\n        params: {port: redirect.port}\n  - table: DpuIngress.l2",
-       "tables[1].actions[2].action: action 'DpuIngress.goto_l2' is not an entry action of table 'DpuIngress.route'"},
+      {"    keys:\n      dst_mac: dst_mac\n    actions:",
+       "    keys:\n      src_mac: dst_mac\n    actions:", ""},
+      {"      - action: DpuIngress.forward\n        does: [redirect]\n        params: {port: "
+       "redirect.port}\n  - table: DpuIngress.l2",
+       "      - action: DpuIngress.goto_l2\n        does: [redirect]\n        params: {port: "
+       "redirect.port}\n  - table: DpuIngress.l2",
+       "tables[1].actions[2].action: action 'DpuIngress.goto_l2' is not an entry action of table "
+       "'DpuIngress.route'"},
   };
   for (const BadMapping& c : cases) {
     std::string text = base;
@@ -160,17 +171,17 @@ FlowRule Rule(const std::string& text) {
 
 TEST(Mapping, EntryEncodingFollowsTheSpec) {
   auto m = RefMapping();
-  auto e = m->ToEntry(Rule(
-      "priority=10 in_port=7 eth_type=ipv4 ip_proto=tcp dst_ip=10.1.0.0/16 dst_port=80 "
-      "actions=vlan_push:100:3,redirect:12"));
+  auto e = m->ToEntry(
+      Rule("priority=10 in_port=7 eth_type=ipv4 ip_proto=tcp dst_ip=10.1.0.0/16 dst_port=80 "
+           "actions=vlan_push:100:3,redirect:12"));
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->table_id(), 0x02000001u);
   EXPECT_EQ(e->priority(), 11);  // FlowRule priority + 1 (P4 priorities start at 1)
   std::map<uint32_t, p4v1::FieldMatch> f;
   for (const auto& fm : e->match()) f[fm.field_id()] = fm;
   ASSERT_EQ(f.size(), 5u);
-  EXPECT_EQ(f[1].optional().value(), "\x07");                       // ingress_port, canonical
-  EXPECT_EQ(f[4].ternary().value(), std::string("\x08\x00", 2));    // eth_type
+  EXPECT_EQ(f[1].optional().value(), "\x07");                     // ingress_port, canonical
+  EXPECT_EQ(f[4].ternary().value(), std::string("\x08\x00", 2));  // eth_type
   EXPECT_EQ(f[4].ternary().mask(), "\xff\xff");
   EXPECT_EQ(f[6].ternary().value(), "\x06");
   EXPECT_EQ(f[8].ternary().value(), std::string("\x0a\x01\x00\x00", 4));
@@ -184,13 +195,15 @@ TEST(Mapping, EntryEncodingFollowsTheSpec) {
   EXPECT_EQ(a.params(1).value(), "\x03");
   EXPECT_EQ(a.params(2).value(), "\x0c");
 
-  auto lpm = m->ToEntry(Rule("chain=1 eth_type=ipv4 dst_ip=192.168.0.0/20 actions=count,redirect:3"));
+  auto lpm =
+      m->ToEntry(Rule("chain=1 eth_type=ipv4 dst_ip=192.168.0.0/20 actions=count,redirect:3"));
   ASSERT_TRUE(lpm.ok()) << lpm.status();
   EXPECT_EQ(lpm->priority(), 0);
   EXPECT_EQ(lpm->match(0).lpm().prefix_len(), 20);
   EXPECT_EQ(lpm->match(0).lpm().value(), std::string("\xc0\xa8\x00\x00", 4));
 
-  auto rng = m->ToEntry(Rule("priority=1 eth_type=ipv4 ip_proto=udp src_port=0x1000/0xf000 actions=drop"));
+  auto rng =
+      m->ToEntry(Rule("priority=1 eth_type=ipv4 ip_proto=udp src_port=0x1000/0xf000 actions=drop"));
   ASSERT_TRUE(rng.ok()) << rng.status();
   EXPECT_EQ(rng->match(2).range().low(), std::string("\x10\x00", 2));
   EXPECT_EQ(rng->match(2).range().high(), std::string("\x1f\xff", 2));
@@ -234,17 +247,25 @@ TEST(Mapping, RefusesWhatTheMappingCannotExpress) {
   const std::vector<Case> cases = {
       {"priority=1 eth_type=ipv4 ip_ttl=64 actions=drop", "ip_ttl: table 'DpuIngress.acl'"},
       {"chain=3 actions=drop", "chain: no P4 table is mapped to chain 3"},
-      {"chain=2 priority=4 dst_mac=02:00:00:00:00:01 actions=drop", "priority: table 'DpuIngress.l2'"},
-      {"chain=2 dst_mac=02:00:00:00:00:01 actions=count,drop", "count: table 'DpuIngress.l2' has no direct counter"},
-      {"chain=2 dst_mac=02:00:00:00:00:00/ff:00:00:00:00:00 actions=drop", "dst_mac: P4 field 'dst_mac'"},
+      {"chain=2 priority=4 dst_mac=02:00:00:00:00:01 actions=drop",
+       "priority: table 'DpuIngress.l2'"},
+      {"chain=2 dst_mac=02:00:00:00:00:01 actions=count,drop",
+       "count: table 'DpuIngress.l2' has no direct counter"},
+      {"chain=2 dst_mac=02:00:00:00:00:00/ff:00:00:00:00:00 actions=drop",
+       "dst_mac: P4 field 'dst_mac'"},
       {"chain=2 eth_type=arp actions=drop", "dst_mac: table 'DpuIngress.l2' has an exact key"},
-      {"chain=1 eth_type=ipv4 dst_ip=10.0.0.0/8 in_port=1 actions=drop", "in_port: table 'DpuIngress.route'"},
-      {"chain=1 eth_type=arp actions=drop", "eth_type: table 'DpuIngress.route' only sees eth_type 0x800"},
-      {"priority=1 eth_type=ipv4 ip_proto=tcp src_port=0x1000/0xf0f0 actions=drop", "src_port: P4 field 'l4_src_port' is a range"},
-      {"priority=1 eth_type=ipv6 dst_ip=2001:db8::/32 actions=drop", "dst_ip: IPv6 prefix 2001:db8::/32 does not fit"},
+      {"chain=1 eth_type=ipv4 dst_ip=10.0.0.0/8 in_port=1 actions=drop",
+       "in_port: table 'DpuIngress.route'"},
+      {"chain=1 eth_type=arp actions=drop",
+       "eth_type: table 'DpuIngress.route' only sees eth_type 0x800"},
+      {"priority=1 eth_type=ipv4 ip_proto=tcp src_port=0x1000/0xf0f0 actions=drop",
+       "src_port: P4 field 'l4_src_port' is a range"},
+      {"priority=1 eth_type=ipv6 dst_ip=2001:db8::/32 actions=drop",
+       "dst_ip: IPv6 prefix 2001:db8::/32 does not fit"},
       {"priority=1 in_port=eth0 actions=drop", "in_port: port 'eth0' is not a P4 port number"},
       {"priority=1 in_port=600 actions=drop", "in_port: port 600 does not fit the 9-bit P4 port"},
-      {"priority=1 actions=redirect:512", "redirect.port (parameter 'port' of 'DpuIngress.forward')"},
+      {"priority=1 actions=redirect:512",
+       "redirect.port (parameter 'port' of 'DpuIngress.forward')"},
       {"priority=1 actions=vlan_push:5,drop", "actions: [vlan_push,drop] has no P4 action"},
       {"priority=1 vlan_id=5 actions=vlan_pop", "actions: [vlan_pop] has no P4 action"},
   };

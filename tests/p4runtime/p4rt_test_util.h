@@ -4,8 +4,8 @@
 // Test helpers: runs examples/p4rt-target as a child process on a unix socket, and a raw
 // P4Runtime client (generated stubs only) for arbitration, writes, reads and packet I/O.
 
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +53,10 @@ class TargetProcess {
       execv(bin.c_str(), argv.data());
       _exit(127);
     }
+    // Wait for the socket before connecting (a refused first attempt costs a 1 s backoff).
+    for (int i = 0; i < 1000 && access(socket_.c_str(), F_OK) != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     auto ch = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
     ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
   }
@@ -80,7 +84,8 @@ class RawClient {
  public:
   explicit RawClient(const std::string& address, uint64_t device_id = 1)
       : device_id_(device_id),
-        stub_(p4::v1::P4Runtime::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+        stub_(p4::v1::P4Runtime::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
   ~RawClient() {
     if (stream_) {
       stream_->WritesDone();
@@ -106,9 +111,10 @@ class RawClient {
     return -1;
   }
 
-  grpc::Status Write(std::vector<p4::v1::Update> updates,
-                     p4::v1::WriteRequest::Atomicity atomicity = p4::v1::WriteRequest::CONTINUE_ON_ERROR,
-                     std::vector<int>* codes = nullptr) {
+  grpc::Status Write(
+      std::vector<p4::v1::Update> updates,
+      p4::v1::WriteRequest::Atomicity atomicity = p4::v1::WriteRequest::CONTINUE_ON_ERROR,
+      std::vector<int>* codes = nullptr) {
     p4::v1::WriteRequest req;
     req.set_device_id(device_id_);
     req.set_role(role_);
@@ -201,7 +207,9 @@ class RawClient {
   std::string role_;
   std::unique_ptr<p4::v1::P4Runtime::Stub> stub_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<p4::v1::StreamMessageRequest, p4::v1::StreamMessageResponse>> stream_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<p4::v1::StreamMessageRequest, p4::v1::StreamMessageResponse>>
+      stream_;
 };
 
 inline uint64_t MetaValue(const p4::v1::PacketIn& p, uint32_t id) {
