@@ -67,8 +67,8 @@ using RecoveryAction = std::function<absl::Status(DpuLifecycle& dpu)>;
 /// Options of a HealthMonitor.
 struct HealthOptions {
   absl::Duration heartbeat_interval = absl::Seconds(1);  ///< Tick period of Start().
-  absl::Duration stale_after = absl::Seconds(5);  ///< A heartbeat older than this is lost.
-  RecoveryPolicy recovery;                              ///< Retry policy for Failed.
+  absl::Duration stale_after = absl::Seconds(5);         ///< A heartbeat older than this is lost.
+  RecoveryPolicy recovery;                               ///< Retry policy for Failed.
 };
 
 /// Checks options: positive interval and staleness, stale_after >= heartbeat_interval,
@@ -89,8 +89,8 @@ struct HealthReport {
 
 /// Where recovery of a Failed DPU stands.
 struct RecoveryStatus {
-  bool active = false;     ///< The DPU is Failed (or mid-attempt) and being recovered.
-  int attempts = 0;        ///< Attempts made since it failed.
+  bool active = false;      ///< The DPU is Failed (or mid-attempt) and being recovered.
+  int attempts = 0;         ///< Attempts made since it failed.
   absl::Time next_attempt;  ///< When the next attempt is due (meaningful while active).
   bool exhausted = false;   ///< max_attempts reached; no more attempts until ResetRecovery().
 };

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -49,7 +50,7 @@ bool IsAllowedTransition(DpuState from, DpuState to);
 
 /// One state change, as delivered to subscribers.
 struct DpuTransition {
-  std::string dpu;        ///< The DPU's name (DpuInfo::name).
+  std::string dpu;                        ///< The DPU's name (DpuInfo::name).
   DpuState from = DpuState::kDiscovered;  ///< State before.
   DpuState to = DpuState::kDiscovered;    ///< State after.
   std::string reason;     ///< Why, in words ("heartbeat stale for 5s", "verify: sha256 mismatch").
@@ -87,8 +88,9 @@ class DpuLifecycle {
 
   /// Registers @p callback for every later transition. @return an id for Unsubscribe().
   uint64_t Subscribe(TransitionCallback callback);
-  /// Removes a subscription; after it returns the callback is not called again (unless it is the
-  /// callback currently running). Unknown ids are ignored.
+  /// Removes a subscription. When it returns the callback is not running on another thread and
+  /// will not be called again, so its captures may be destroyed. May be called from inside the
+  /// callback itself. Unknown ids are ignored.
   void Unsubscribe(uint64_t id);
 
   /// The most recent transitions, oldest first (at most 256 are kept).
@@ -108,6 +110,8 @@ class DpuLifecycle {
   uint64_t next_subscription_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, TransitionCallback> subscribers_ ABSL_GUARDED_BY(mu_);
   std::deque<DpuTransition> pending_ ABSL_GUARDED_BY(mu_);  // Not yet delivered.
+  uint64_t running_subscription_ ABSL_GUARDED_BY(mu_) = 0;  // Callback being called, or 0.
+  std::thread::id running_thread_ ABSL_GUARDED_BY(mu_);     // Thread calling it.
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -83,7 +83,8 @@ struct ImageManifest {
 
 /// Refuses an image whose compatible_services range excludes @p running_services.
 /// @return FailedPrecondition naming image version, range and running version.
-absl::Status CheckCompatibility(const ImageManifest& image, const SemanticVersion& running_services);
+absl::Status CheckCompatibility(const ImageManifest& image,
+                                const SemanticVersion& running_services);
 
 /// Progress of a provisioning phase.
 struct ProvisionProgress {

@@ -65,7 +65,9 @@ class RollingUpgradePlan {
   /// "DPU X failed: REASON" for the failure that halted the plan, or empty.
   const std::string& halt_reason() const { return halt_reason_; }
   /// True when every DPU succeeded.
-  bool done() const { return counts_[static_cast<int>(UpgradeStatus::kSucceeded)] == order_.size(); }
+  bool done() const {
+    return counts_[static_cast<int>(UpgradeStatus::kSucceeded)] == order_.size();
+  }
   /// Number of DPUs with @p status.
   size_t count(UpgradeStatus status) const { return counts_[static_cast<int>(status)]; }
   /// Status of @p dpu. @return NotFound for an unknown name.

@@ -34,11 +34,11 @@ class LinkStateCheck : public HealthCheck {
   absl::Status Run() override {
     for (const std::string& n : netdevs_) {
       if (!discovery_internal::IsValidIfName(n)) {
-        return absl::InvalidArgumentError(absl::StrCat("link-state: invalid netdev name \"", n,
-                                                       "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("link-state: invalid netdev name \"", n, "\""));
       }
-      absl::StatusOr<std::string> state =
-          discovery_internal::ReadAttribute(absl::StrCat(root_, "/class/net/", n, "/operstate"), 32);
+      absl::StatusOr<std::string> state = discovery_internal::ReadAttribute(
+          absl::StrCat(root_, "/class/net/", n, "/operstate"), 32);
       if (!state.ok()) {
         return absl::UnavailableError(
             absl::StrCat("link-state: ", n, ": ", state.status().message()));
@@ -69,8 +69,8 @@ class RepresentorsPresentCheck : public HealthCheck {
       }
     }
     if (missing.empty()) return absl::OkStatus();
-    return absl::NotFoundError(absl::StrCat("representors-present: missing ",
-                                            absl::StrJoin(missing, ", ")));
+    return absl::NotFoundError(
+        absl::StrCat("representors-present: missing ", absl::StrJoin(missing, ", ")));
   }
 
  private:
@@ -89,16 +89,14 @@ std::unique_ptr<HealthCheck> MakeLinkStateCheck(std::string sysfs_root,
 
 std::unique_ptr<HealthCheck> MakeRepresentorsPresentCheck(std::string sysfs_root,
                                                           std::vector<std::string> representors) {
-  return std::make_unique<RepresentorsPresentCheck>(std::move(sysfs_root),
-                                                    std::move(representors));
+  return std::make_unique<RepresentorsPresentCheck>(std::move(sysfs_root), std::move(representors));
 }
 
 std::unique_ptr<HealthCheck> MakeBackendReachableCheck(std::function<absl::Status()> probe) {
   return std::make_unique<FunctionCheck>("backend-reachable", std::move(probe));
 }
 
-std::unique_ptr<HealthCheck> MakeFunctionCheck(std::string name,
-                                               std::function<absl::Status()> fn) {
+std::unique_ptr<HealthCheck> MakeFunctionCheck(std::string name, std::function<absl::Status()> fn) {
   return std::make_unique<FunctionCheck>(std::move(name), std::move(fn));
 }
 
@@ -126,7 +124,7 @@ absl::Status ValidateHealthOptions(const HealthOptions& o) {
 
 HealthMonitor::HealthMonitor(DpuLifecycle* lifecycle, HealthOptions options)
     : lifecycle_(lifecycle),
-      options_(ValidateHealthOptions(options).ok() ? std::move(options) : HealthOptions{}) {
+      options_(ValidateHealthOptions(options).ok() ? options : HealthOptions{}) {
   {
     absl::MutexLock lock(&mu_);
     last_heartbeat_ = lifecycle_->clock()->Now();
@@ -209,8 +207,9 @@ HealthReport HealthMonitor::Tick() {
     case DpuState::kDegraded: {
       if (report.heartbeat_stale) {
         (void)lifecycle_->TransitionTo(
-            DpuState::kFailed, absl::StrCat("heartbeat lost: none for ", Seconds(report.since_heartbeat),
-                                            " (stale after ", Seconds(options_.stale_after), ")"));
+            DpuState::kFailed,
+            absl::StrCat("heartbeat lost: none for ", Seconds(report.since_heartbeat),
+                         " (stale after ", Seconds(options_.stale_after), ")"));
         break;
       }
       std::vector<std::string> failing;
@@ -220,8 +219,8 @@ HealthReport HealthMonitor::Tick() {
         report.checks.emplace_back(std::string(c->name()), std::move(s));
       }
       if (!failing.empty() && report.state_before == DpuState::kReady) {
-        (void)lifecycle_->TransitionTo(DpuState::kDegraded,
-                                       absl::StrCat("check failed: ", absl::StrJoin(failing, "; ")));
+        (void)lifecycle_->TransitionTo(
+            DpuState::kDegraded, absl::StrCat("check failed: ", absl::StrJoin(failing, "; ")));
       } else if (failing.empty() && report.state_before == DpuState::kDegraded) {
         (void)lifecycle_->TransitionTo(DpuState::kReady, "all health checks pass");
       }
@@ -250,13 +249,13 @@ HealthReport HealthMonitor::Tick() {
       absl::Status result = recovery_action_(*lifecycle_);
       if (lifecycle_->state() == DpuState::kProvisioning) {
         if (result.ok()) {
-          (void)lifecycle_->TransitionTo(
-              DpuState::kReady, absl::StrCat("recovered by attempt ", attempt, "/", max));
+          (void)lifecycle_->TransitionTo(DpuState::kReady,
+                                         absl::StrCat("recovered by attempt ", attempt, "/", max));
         } else {
           (void)lifecycle_->TransitionTo(
-              DpuState::kFailed, absl::StrCat("recovery attempt ", attempt, "/", max,
-                                              " failed: ", result.message(),
-                                              attempt >= max ? "; giving up" : ""));
+              DpuState::kFailed,
+              absl::StrCat("recovery attempt ", attempt, "/", max, " failed: ", result.message(),
+                           attempt >= max ? "; giving up" : ""));
         }
       }
       absl::MutexLock lock(&mu_);

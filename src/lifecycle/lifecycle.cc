@@ -1,6 +1,7 @@
 #include "dpu/lifecycle.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -58,9 +59,9 @@ absl::Time DpuLifecycle::state_since() const {
 absl::Status DpuLifecycle::TransitionTo(DpuState to, std::string_view reason) {
   absl::MutexLock lock(&mu_);
   if (!IsAllowedTransition(state_, to)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "DPU ", name_, ": transition ", std::string(DpuStateName(state_)), " -> ",
-        std::string(DpuStateName(to)), " is not allowed (", std::string(reason), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("DPU ", name_, ": transition ", std::string(DpuStateName(state_)), " -> ",
+                     std::string(DpuStateName(to)), " is not allowed (", std::string(reason), ")"));
   }
   DpuTransition t;
   t.dpu = name_;
@@ -87,9 +88,12 @@ absl::Status DpuLifecycle::TransitionTo(DpuState to, std::string_view reason) {
       auto it = subscribers_.find(id);
       if (it == subscribers_.end()) continue;  // Unsubscribed meanwhile.
       TransitionCallback cb = it->second;
+      running_subscription_ = id;
+      running_thread_ = std::this_thread::get_id();
       mu_.Unlock();
       cb(next);
       mu_.Lock();
+      running_subscription_ = 0;
     }
   }
   delivering_ = false;
@@ -106,6 +110,12 @@ uint64_t DpuLifecycle::Subscribe(TransitionCallback callback) {
 void DpuLifecycle::Unsubscribe(uint64_t id) {
   absl::MutexLock lock(&mu_);
   subscribers_.erase(id);
+  // Wait for a call of this callback running on another thread (not for our own caller).
+  const std::thread::id self = std::this_thread::get_id();
+  auto done = [this, id, self]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return running_subscription_ != id || running_thread_ == self;
+  };
+  mu_.Await(absl::Condition(&done));
 }
 
 std::vector<DpuTransition> DpuLifecycle::History() const {

@@ -91,8 +91,8 @@ absl::Status ReadFully(int fd, char* buf, size_t n, uint64_t offset, const std::
       return Errno("cannot read", path);
     }
     if (r == 0) {
-      return absl::DataLossError(absl::StrCat(path, ": unexpected end of file at byte ",
-                                              offset + got));
+      return absl::DataLossError(
+          absl::StrCat(path, ": unexpected end of file at byte ", offset + got));
     }
     got += static_cast<size_t>(r);
   }
@@ -168,7 +168,9 @@ absl::StatusOr<SemanticVersion> SemanticVersion::Parse(std::string_view text) {
   return SemanticVersion{v[0], v[1], v[2]};
 }
 
-std::string SemanticVersion::ToString() const { return absl::StrCat(major, ".", minor, ".", patch); }
+std::string SemanticVersion::ToString() const {
+  return absl::StrCat(major, ".", minor, ".", patch);
+}
 
 absl::StatusOr<VersionRange> VersionRange::Parse(std::string_view text) {
   VersionRange r;
@@ -188,9 +190,9 @@ absl::StatusOr<VersionRange> VersionRange::Parse(std::string_view text) {
     } else if (absl::ConsumePrefix(&c, "=")) {
       op = Op::kEq;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "version range \"", Av(text), "\": constraint \"", c,
-          "\" must start with >=, >, <=, < or ="));
+      return absl::InvalidArgumentError(absl::StrCat("version range \"", Av(text),
+                                                     "\": constraint \"", c,
+                                                     "\" must start with >=, >, <=, < or ="));
     }
     absl::StatusOr<SemanticVersion> v =
         SemanticVersion::Parse(std::string(absl::StripAsciiWhitespace(c)));
@@ -368,9 +370,12 @@ absl::Status ImageProvisioner::Precheck(const ProgressCallback& progress) {
   }
   // 2. The image itself: size and digest must match the manifest.
   struct stat st;
-  if (::stat(options_.image_path.c_str(), &st) != 0) return Errno("cannot stat image", options_.image_path);
+  if (::stat(options_.image_path.c_str(), &st) != 0) {
+    return Errno("cannot stat image", options_.image_path);
+  }
   if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(options_.image_path, ": image is not a regular file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(options_.image_path, ": image is not a regular file"));
   }
   if (static_cast<uint64_t>(st.st_size) != m.size) {
     return absl::DataLossError(absl::StrCat("image ", options_.image_path, " is ", st.st_size,
@@ -403,8 +408,8 @@ absl::Status ImageProvisioner::Provision(const ProgressCallback& progress) {
     if (S_ISBLK(st.st_mode)) {
       is_block = true;
     } else if (!S_ISREG(st.st_mode)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          options_.target_path, ": target must be a regular file or a block device"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(options_.target_path, ": target must be a regular file or a block device"));
     }
   } else if (errno != ENOENT) {
     return Errno("cannot stat target", options_.target_path);
@@ -417,8 +422,8 @@ absl::Status ImageProvisioner::Provision(const ProgressCallback& progress) {
       return Errno("cannot size block device", options_.target_path);
     }
     if (bytes < m.size) {
-      return absl::ResourceExhaustedError(absl::StrCat(options_.target_path, " holds ", bytes,
-                                                       " bytes, the image needs ", m.size));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(options_.target_path, " holds ", bytes, " bytes, the image needs ", m.size));
     }
   }
   // 4. Resume point from the journal, if it belongs to this image.
@@ -501,9 +506,9 @@ absl::Status ProvisionDpu(DpuLifecycle& dpu, Provisioner& provisioner,
                           const ProgressCallback& progress) {
   if (dpu.state() != DpuState::kProvisioning &&
       !IsAllowedTransition(dpu.state(), DpuState::kProvisioning)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("DPU ", dpu.name(), " cannot be provisioned from state ",
-                     std::string(DpuStateName(dpu.state()))));
+    return absl::FailedPreconditionError(absl::StrCat("DPU ", dpu.name(),
+                                                      " cannot be provisioned from state ",
+                                                      std::string(DpuStateName(dpu.state()))));
   }
   if (absl::Status s = provisioner.Precheck(progress); !s.ok()) return s;
   if (dpu.state() != DpuState::kProvisioning) {
@@ -515,8 +520,7 @@ absl::Status ProvisionDpu(DpuLifecycle& dpu, Provisioner& provisioner,
   absl::Status s = provisioner.Provision(progress);
   if (s.ok()) s = provisioner.Verify(progress);
   if (!s.ok()) {
-    (void)dpu.TransitionTo(DpuState::kFailed,
-                           absl::StrCat("provisioning failed: ", s.message()));
+    (void)dpu.TransitionTo(DpuState::kFailed, absl::StrCat("provisioning failed: ", s.message()));
     return s;
   }
   return dpu.TransitionTo(DpuState::kReady, absl::StrCat("provisioned: ", provisioner.Describe()));

@@ -101,9 +101,9 @@ absl::Status RollingUpgradePlan::Finish(std::string_view dpu, UpgradeStatus to,
     return absl::NotFoundError(absl::StrCat("DPU \"", Av(dpu), "\" is not in the plan"));
   }
   if (status_[it->second] != UpgradeStatus::kInProgress) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("DPU \"", Av(dpu), "\" is ", Av(UpgradeStatusName(status_[it->second])),
-                     ", not in progress"));
+    return absl::FailedPreconditionError(absl::StrCat("DPU \"", Av(dpu), "\" is ",
+                                                      Av(UpgradeStatusName(status_[it->second])),
+                                                      ", not in progress"));
   }
   Set(it->second, to);
   reason_[it->second] = std::string(reason);
@@ -148,7 +148,9 @@ absl::StatusOr<RollingUpgradePlan> RollingUpgradePlan::Restore(std::string_view 
   auto bad = [](size_t line, absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("rolling upgrade state line ", line, ": ", why));
   };
-  if (lines.size() < 2 || lines[0] != kHeader) return bad(1, absl::StrCat("expected \"", kHeader, "\""));
+  if (lines.size() < 2 || lines[0] != kHeader) {
+    return bad(1, absl::StrCat("expected \"", kHeader, "\""));
+  }
   absl::string_view mu = lines[1];
   size_t max_unavailable = 0;
   if (!absl::ConsumePrefix(&mu, "max_unavailable ") || !absl::SimpleAtoi(mu, &max_unavailable)) {
@@ -178,8 +180,7 @@ absl::StatusOr<RollingUpgradePlan> RollingUpgradePlan::Restore(std::string_view 
     statuses.push_back(st);
     reasons.push_back(std::move(reason));
   }
-  absl::StatusOr<RollingUpgradePlan> plan =
-      Create(names, RollingUpgradeOptions{max_unavailable});
+  absl::StatusOr<RollingUpgradePlan> plan = Create(names, RollingUpgradeOptions{max_unavailable});
   if (!plan.ok()) return plan.status();
   for (size_t i = 0; i < statuses.size(); ++i) {
     UpgradeStatus st = statuses[i];
