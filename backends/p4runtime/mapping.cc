@@ -1121,14 +1121,52 @@ dpu::Capabilities Mapping::Capabilities() const {
 }
 
 std::string EntryKey(const p4v1::TableEntry& e) {
-  std::vector<std::pair<uint32_t, std::string>> ms;
-  for (const auto& m : e.match()) {
-    p4v1::FieldMatch c = m;
-    ms.emplace_back(m.field_id(), c.SerializeAsString());
+  // table id, priority, then per field (sorted by id): id, kind and length-prefixed values.
+  std::vector<const p4v1::FieldMatch*> ms;
+  ms.reserve(static_cast<size_t>(e.match_size()));
+  for (const auto& m : e.match()) ms.push_back(&m);
+  std::sort(ms.begin(), ms.end(), [](const p4v1::FieldMatch* a, const p4v1::FieldMatch* b) {
+    return a->field_id() < b->field_id();
+  });
+  std::string key;
+  key.reserve(16 + 24 * ms.size());
+  auto put32 = [&](uint32_t v) {
+    for (int i = 3; i >= 0; --i) key.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  auto bytes = [&](const std::string& b) {
+    std::string c = Canonical(b);
+    put32(static_cast<uint32_t>(c.size()));
+    key += c;
+  };
+  put32(e.table_id());
+  put32(static_cast<uint32_t>(e.priority()));
+  for (const p4v1::FieldMatch* m : ms) {
+    put32(m->field_id());
+    put32(static_cast<uint32_t>(m->field_match_type_case()));
+    switch (m->field_match_type_case()) {
+      case p4v1::FieldMatch::kExact:
+        bytes(m->exact().value());
+        break;
+      case p4v1::FieldMatch::kOptional:
+        bytes(m->optional().value());
+        break;
+      case p4v1::FieldMatch::kTernary:
+        bytes(m->ternary().value());
+        bytes(m->ternary().mask());
+        break;
+      case p4v1::FieldMatch::kLpm:
+        bytes(m->lpm().value());
+        put32(static_cast<uint32_t>(m->lpm().prefix_len()));
+        break;
+      case p4v1::FieldMatch::kRange:
+        bytes(m->range().low());
+        bytes(m->range().high());
+        break;
+      default:
+        key += m->SerializeAsString();
+        break;
+    }
   }
-  std::sort(ms.begin(), ms.end());
-  std::string key = absl::StrCat(e.table_id(), "/", e.priority(), "/");
-  for (auto& [id, s] : ms) absl::StrAppend(&key, id, ":", s.size(), ":", s);
   return key;
 }
 

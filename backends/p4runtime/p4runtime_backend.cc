@@ -268,8 +268,10 @@ absl::Status P4RuntimeBackend::WriteOnce(std::vector<Op*>& ops, Atomicity atomic
   p4v1::WriteRequest req;
   req.set_atomicity(atomicity);
   req.mutable_updates()->Reserve(static_cast<int>(ops.size()));
-  for (Op* op : ops) *req.add_updates() = op->update;
+  // Move the updates in and back out: no copy of the entries per call.
+  for (Op* op : ops) req.add_updates()->Swap(&op->update);
   *call = session_->Write(req);
+  for (size_t i = 0; i < ops.size(); ++i) ops[i]->update.Swap(req.mutable_updates(static_cast<int>(i)));
   per_update->clear();
   if (call->ok()) return absl::OkStatus();
   *per_update = UpdateErrors(*call, ops.size());
@@ -370,8 +372,10 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   for (size_t j = 0; j < batch.upserts.size(); ++j) {
     const FlowRule& r = batch.upserts[j];
     size_t index = base + j;
-    if (auto s = Validate(r); !s.ok())
-      return BatchError(s.code(), index, false, r.id, SV(s.message()));
+    // Validate() without the mapping step: ToEntry() below is that step (done once).
+    absl::Status vs = ValidateRule(r);
+    if (vs.ok()) vs = caps_.CheckRule(r, name());
+    if (!vs.ok()) return BatchError(vs.code(), index, false, r.id, SV(vs.message()));
     auto entry = mapping_->ToEntry(r);
     if (!entry.ok())
       return BatchError(entry.status().code(), index, false, r.id, SV(entry.status().message()));
@@ -419,6 +423,7 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   // this batch DELETEs goes into a second Write after the deletes.
   bool two_phase = false;
   for (const Op& op : ops) {
+    if (freed.empty()) break;
     if (op.update.type() == p4v1::Update::INSERT &&
         freed.contains(EntryKey(op.update.entity().table_entry()))) {
       two_phase = true;

@@ -285,6 +285,51 @@ TEST(P4rtBackend, ReconnectsAfterTargetRestartAndReplays) {
   EXPECT_EQ(raw.GetPipeline().p4info().pkg_info().name(), "dpu_ref");
 }
 
+// A new device config (different cookie): RECONCILE_AND_COMMIT keeps the entries,
+// VERIFY_AND_COMMIT starts empty, and a target without RECONCILE falls back to the latter.
+void PipelineUpdate(const std::vector<std::string>& target_flags, bool reconcile, bool kept) {
+  TargetProcess t(target_flags);
+  std::vector<FlowRule> rules = Rules({"priority=1 in_port=1 actions=drop",
+                                       "chain=1 eth_type=ipv4 dst_ip=10.0.0.0/8 actions=redirect:4"});
+  {
+    auto b = Connect(t);
+    ASSERT_NE(b, nullptr);
+    ASSERT_TRUE(b->Apply({rules, {}}).ok());
+  }
+  std::ifstream in(PipelineFile("dpu_ref.swdpu"));
+  std::string cfg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string path = ::testing::TempDir() + "dpu_ref_v2.swdpu";
+  std::ofstream(path) << cfg << "# revision 2\n";
+  std::string spec = "p4runtime:" + t.address() + "?p4info=" + PipelineFile("dpu_ref.p4info.txt") +
+                     "&config=" + path + "&mapping=" + PipelineFile("dpu_ref.mapping.yaml") +
+                     (reconcile ? "&reconcile=1" : "");
+  auto b2 = CreateBackend(spec);
+  ASSERT_TRUE(b2.ok()) << b2.status();
+  EXPECT_EQ(Owned(**b2), kept ? Expect(rules) : std::set<std::string>());
+  RawClient raw(t.address());
+  EXPECT_EQ(raw.GetPipeline().p4_device_config(), cfg + "# revision 2\n");
+}
+
+TEST(P4rtBackend, ReconcileAndCommitKeepsEntries) { PipelineUpdate({}, true, true); }
+TEST(P4rtBackend, VerifyAndCommitStartsEmpty) { PipelineUpdate({}, false, false); }
+TEST(P4rtBackend, ReconcileFallsBackWhereUnsupported) { PipelineUpdate({"--no-reconcile"}, true, false); }
+
+TEST(P4rtBackend, P4InfoCanComeFromTheTarget) {
+  TargetProcess t;
+  auto b = Connect(t);
+  ASSERT_NE(b, nullptr);
+  FlowRule r = Rule("priority=3 in_port=3 actions=redirect:1");
+  ASSERT_TRUE(b->Apply({{r}, {}}).ok());
+  b.reset();
+  auto b2 = CreateBackend("p4runtime:" + t.address() + "?mapping=" + PipelineFile("dpu_ref.mapping.yaml"));
+  ASSERT_TRUE(b2.ok()) << b2.status();
+  EXPECT_EQ(Owned(**b2), Expect({r}));
+  TargetProcess empty;
+  auto none = CreateBackend("p4runtime:" + empty.address() + "?mapping=" + PipelineFile("dpu_ref.mapping.yaml"));
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(Msg(none.status()), HasSubstr("has no pipeline"));
+}
+
 TEST(P4rtBackend, MalformedP4InfoOrMappingIsRefusedNamingTheField) {
   const std::string dir = ::testing::TempDir();
   auto write = [&](const std::string& name, const std::string& text) {
