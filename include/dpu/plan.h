@@ -41,7 +41,9 @@ struct Plan {
 absl::StatusOr<Plan> ComputePlan(const std::vector<FlowRule>& desired,
                                  const std::vector<FlowEntry>& current);
 
-/// Dumps @p backend and diffs @p desired against it.
+/// Dumps @p backend and diffs @p desired against it, then checks every rule the plan would
+/// upsert with Backend::Validate(), so a plan the backend would refuse fails here (naming the
+/// rule) instead of at Apply(). Sends nothing but the dump.
 absl::StatusOr<Plan> PlanAgainst(Backend& backend, const std::vector<FlowRule>& desired);
 
 }  // namespace dpu
