@@ -247,11 +247,14 @@ TEST(PlanAgainstTest, RandomSetsConverge) {
     EXPECT_EQ(plan->deletes.size(), deletes);
     ASSERT_TRUE(backend.Apply(plan->ToBatch()).ok());
     std::vector<FlowRule> now;
-    for (const FlowEntry& e : backend.Dump().value()) now.push_back(e.rule);
+    absl::StatusOr<std::vector<FlowEntry>> dump = backend.Dump();
+    ASSERT_TRUE(dump.ok()) << dump.status();
+    for (const FlowEntry& e : *dump) now.push_back(e.rule);
     auto by_id = [](const FlowRule& a, const FlowRule& b) { return a.id < b.id; };
     std::sort(now.begin(), now.end(), by_id);
     std::sort(desired.begin(), desired.end(), by_id);
-    EXPECT_EQ(now, desired);
+    EXPECT_EQ(FormatRules(now), FormatRules(desired));
+    EXPECT_TRUE(now == desired);
     EXPECT_TRUE(PlanAgainst(backend, desired)->empty());
   }
 }
