@@ -26,8 +26,8 @@ inline void Put(std::string& out, const std::string& s) { out += s; }
 inline void Put(std::string& out, const char* s) { out += s; }
 inline void Put(std::string& out, char c) { out += c; }
 template <typename T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, bool>)
-void Put(std::string& out, T v) {
+requires(std::is_integral_v<T> && !std::is_same_v<T, char> &&
+         !std::is_same_v<T, bool>) void Put(std::string& out, T v) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof(buf), v);
   out.append(buf, r.ptr);
