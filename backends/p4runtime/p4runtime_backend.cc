@@ -271,7 +271,8 @@ absl::Status P4RuntimeBackend::WriteOnce(std::vector<Op*>& ops, Atomicity atomic
   // Move the updates in and back out: no copy of the entries per call.
   for (Op* op : ops) req.add_updates()->Swap(&op->update);
   *call = session_->Write(req);
-  for (size_t i = 0; i < ops.size(); ++i) ops[i]->update.Swap(req.mutable_updates(static_cast<int>(i)));
+  for (size_t i = 0; i < ops.size(); ++i)
+    ops[i]->update.Swap(req.mutable_updates(static_cast<int>(i)));
   per_update->clear();
   if (call->ok()) return absl::OkStatus();
   *per_update = UpdateErrors(*call, ops.size());

@@ -289,8 +289,9 @@ TEST(P4rtBackend, ReconnectsAfterTargetRestartAndReplays) {
 // VERIFY_AND_COMMIT starts empty, and a target without RECONCILE falls back to the latter.
 void PipelineUpdate(const std::vector<std::string>& target_flags, bool reconcile, bool kept) {
   TargetProcess t(target_flags);
-  std::vector<FlowRule> rules = Rules({"priority=1 in_port=1 actions=drop",
-                                       "chain=1 eth_type=ipv4 dst_ip=10.0.0.0/8 actions=redirect:4"});
+  std::vector<FlowRule> rules =
+      Rules({"priority=1 in_port=1 actions=drop",
+             "chain=1 eth_type=ipv4 dst_ip=10.0.0.0/8 actions=redirect:4"});
   {
     auto b = Connect(t);
     ASSERT_NE(b, nullptr);
@@ -312,7 +313,9 @@ void PipelineUpdate(const std::vector<std::string>& target_flags, bool reconcile
 
 TEST(P4rtBackend, ReconcileAndCommitKeepsEntries) { PipelineUpdate({}, true, true); }
 TEST(P4rtBackend, VerifyAndCommitStartsEmpty) { PipelineUpdate({}, false, false); }
-TEST(P4rtBackend, ReconcileFallsBackWhereUnsupported) { PipelineUpdate({"--no-reconcile"}, true, false); }
+TEST(P4rtBackend, ReconcileFallsBackWhereUnsupported) {
+  PipelineUpdate({"--no-reconcile"}, true, false);
+}
 
 TEST(P4rtBackend, P4InfoCanComeFromTheTarget) {
   TargetProcess t;
@@ -321,11 +324,13 @@ TEST(P4rtBackend, P4InfoCanComeFromTheTarget) {
   FlowRule r = Rule("priority=3 in_port=3 actions=redirect:1");
   ASSERT_TRUE(b->Apply({{r}, {}}).ok());
   b.reset();
-  auto b2 = CreateBackend("p4runtime:" + t.address() + "?mapping=" + PipelineFile("dpu_ref.mapping.yaml"));
+  auto b2 = CreateBackend("p4runtime:" + t.address() +
+                          "?mapping=" + PipelineFile("dpu_ref.mapping.yaml"));
   ASSERT_TRUE(b2.ok()) << b2.status();
   EXPECT_EQ(Owned(**b2), Expect({r}));
   TargetProcess empty;
-  auto none = CreateBackend("p4runtime:" + empty.address() + "?mapping=" + PipelineFile("dpu_ref.mapping.yaml"));
+  auto none = CreateBackend("p4runtime:" + empty.address() +
+                            "?mapping=" + PipelineFile("dpu_ref.mapping.yaml"));
   ASSERT_FALSE(none.ok());
   EXPECT_THAT(Msg(none.status()), HasSubstr("has no pipeline"));
 }
