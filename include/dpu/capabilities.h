@@ -46,7 +46,8 @@ struct Capabilities {
 
   /// Checks @p rule against these capabilities (not ValidateRule(); call that first).
   /// @return OK, or Unimplemented naming the field or action ("match field 'ct_state' is not
-  /// supported by backend 'dpdk'"), or OutOfRange for priority/chain beyond the limits.
+  /// supported by backend 'dpdk'"), or OutOfRange for a priority, chain or goto target chain
+  /// beyond the limits.
   absl::Status CheckRule(const FlowRule& rule, std::string_view backend_name) const;
 
   /// Human-readable summary, one line per category.
