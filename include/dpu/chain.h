@@ -93,7 +93,7 @@ struct ChainRule {
   std::string to;     ///< Hop the traffic is steered to (same alphabet as @c from).
   ChainDirection direction = ChainDirection::kForward;  ///< Which way the traffic goes.
 
-  /// "web forward @ingress -> firewall (in_port=p0 redirect:pf0vf1)".
+  /// `web forward @ingress -> firewall (in_port=p0 redirect:pf0vf1)`.
   std::string Describe() const;
 };
 
@@ -112,7 +112,8 @@ Match ReverseMatch(const Match& m);
 bool MatchesOverlap(const Match& a, const Match& b);
 
 /// Checks a chain or network-function name: 1 to 63 characters from [A-Za-z0-9._-], starting
-/// with a letter or digit (so it cannot contain the '/' of rule names nor start like '@ingress').
+/// with a letter or digit (so it cannot contain the '/' of rule names nor start like
+/// kChainIngressHop).
 /// @return InvalidArgument naming the offending character.
 absl::Status ValidateChainName(std::string_view name);
 

@@ -194,9 +194,10 @@ absl::Status ValidateChain(const ServiceChain& chain) {
   auto visit = [&](const PortRef& port, std::string field) -> absl::Status {
     auto [it, inserted] = visited.emplace(port.name(), field);
     if (!inserted) {
+      const bool end = it->second == "ingress" || it->second == "egress";
       return ChainError(chain, field,
-                        absl::StrCat("port ", Quote(port.name()),
-                                     " is visited twice (loop): also the chain's ", it->second));
+                        absl::StrCat("port ", Quote(port.name()), " is visited twice (loop): also ",
+                                     end ? "the chain's " : "", it->second));
     }
     return absl::OkStatus();
   };
