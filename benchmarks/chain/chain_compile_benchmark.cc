@@ -56,8 +56,8 @@ void BM_CompileChains(benchmark::State& state) {
     benchmark::DoNotOptimize(out->data());
   }
   state.counters["rules"] = static_cast<double>(rules);
-  state.counters["rules_per_s"] = benchmark::Counter(static_cast<double>(rules) * state.iterations(),
-                                                     benchmark::Counter::kIsRate);
+  state.counters["rules_per_s"] = benchmark::Counter(
+      static_cast<double>(rules) * state.iterations(), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_CompileChains)
     ->ArgNames({"chains", "hops", "bidir"})

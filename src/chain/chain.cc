@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -179,6 +180,80 @@ std::vector<Step> Steps(const ServiceChain& c, ChainDirection dir) {
   return steps;
 }
 
+// Finds two rules of different chains (or directions) that take the same in_port and
+// overlapping matches. Rules are grouped by in_port (groups in order of first appearance, so the
+// error reported is deterministic). Within a group, candidate pairs come from the IP prefix the
+// rules set most (dst_ip or src_ip): sorted by prefix, a sweep with a stack of nested prefixes
+// yields exactly the pairs whose prefixes overlap; rules without that prefix pair with every
+// rule of the group. Each candidate is then checked field by field with MatchesOverlap().
+absl::Status CheckOverlaps(const std::vector<ChainRule>& rules) {
+  std::vector<std::vector<uint32_t>> groups;
+  absl::flat_hash_map<absl::string_view, size_t> group_of;
+  for (uint32_t i = 0; i < rules.size(); ++i) {
+    auto [it, inserted] = group_of.emplace(Av(rules[i].rule.in_port.name()), groups.size());
+    if (inserted) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> candidates;
+  std::vector<uint32_t> with, without, stack;
+  for (const std::vector<uint32_t>& group : groups) {
+    if (group.size() < 2) continue;
+    size_t dst = 0, src = 0;
+    for (uint32_t i : group) {
+      dst += rules[i].rule.match.dst_ip.has_value();
+      src += rules[i].rule.match.src_ip.has_value();
+    }
+    const bool by_dst = dst >= src;
+    auto prefix = [&](uint32_t i) -> const std::optional<IpPrefix>& {
+      return by_dst ? rules[i].rule.match.dst_ip : rules[i].rule.match.src_ip;
+    };
+    candidates.clear();
+    with.clear();
+    without.clear();
+    for (uint32_t i : group) (prefix(i).has_value() ? with : without).push_back(i);
+    for (uint32_t n : without) {
+      for (uint32_t j : group) {
+        if (j != n) candidates.emplace_back(std::min(n, j), std::max(n, j));
+      }
+    }
+    std::sort(with.begin(), with.end(), [&](uint32_t a, uint32_t b) {
+      return std::tie(*prefix(a), a) < std::tie(*prefix(b), b);
+    });
+    stack.clear();
+    for (uint32_t r : with) {
+      const IpPrefix& p = *prefix(r);
+      while (!stack.empty()) {
+        const IpPrefix& top = *prefix(stack.back());
+        if (top.length() <= p.length() && top.Contains(p.address())) break;
+        stack.pop_back();
+      }
+      for (uint32_t o : stack) candidates.emplace_back(std::min(o, r), std::max(o, r));
+      stack.push_back(r);
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    for (const auto& [x, y] : candidates) {
+      const ChainRule& a = rules[x];
+      const ChainRule& b = rules[y];
+      if (a.chain == b.chain && a.direction == b.direction) continue;  // ValidateChain: no loop
+      if (!MatchesOverlap(a.rule.match, b.rule.match)) continue;
+      const std::string& port = a.rule.in_port.name();
+      if (a.chain == b.chain) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("chain ", Quote(a.chain), ": port ", Quote(port),
+                         ": the forward and reverse classifiers overlap, so traffic arriving there "
+                         "could go either way (",
+                         a.Describe(), " / ", b.Describe(), ")"));
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("chain ", Quote(b.chain), ": classifier overlaps chain ", Quote(a.chain),
+                       " on port ", Quote(port), ": a packet could match both (", a.Describe(),
+                       " / ", b.Describe(), "); make the classifiers disjoint"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateChain(const ServiceChain& chain) {
@@ -315,32 +390,8 @@ absl::StatusOr<std::vector<ChainRule>> CompileChains(const std::vector<ServiceCh
   }
 
   // Overlaps: rules on one in_port from different chains (or directions) must be disjoint, or
-  // the port could not tell which chain a packet belongs to. Rules are grouped by in_port;
-  // within a group, rules whose classifiers pin eth_type/ip_proto/dst_ip differently can never
-  // overlap, which the pairwise check finds quickly.
-  absl::flat_hash_map<absl::string_view, std::vector<uint32_t>> by_port;
-  for (uint32_t i = 0; i < out.size(); ++i) by_port[out[i].rule.in_port.name()].push_back(i);
-  for (auto& [port, idx] : by_port) {
-    for (size_t x = 0; x < idx.size(); ++x) {
-      const ChainRule& a = out[idx[x]];
-      for (size_t y = x + 1; y < idx.size(); ++y) {
-        const ChainRule& b = out[idx[y]];
-        if (a.chain == b.chain && a.direction == b.direction) continue;  // ValidateChain: no loop
-        if (!MatchesOverlap(a.rule.match, b.rule.match)) continue;
-        if (a.chain == b.chain) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "chain ", Quote(a.chain), ": port ", Quote(port),
-              ": the forward and reverse classifiers overlap, so traffic arriving there "
-              "could go either way (",
-              a.Describe(), " / ", b.Describe(), ")"));
-        }
-        return absl::InvalidArgumentError(
-            absl::StrCat("chain ", Quote(b.chain), ": classifier overlaps chain ", Quote(a.chain),
-                         " on port ", Quote(port), ": a packet could match both (", a.Describe(),
-                         " / ", b.Describe(), "); make the classifiers disjoint"));
-      }
-    }
-  }
+  // the port could not tell which chain a packet belongs to.
+  if (absl::Status s = CheckOverlaps(out); !s.ok()) return s;
 
   if (options.target != nullptr) {
     for (const ChainRule& cr : out) {

@@ -1,6 +1,7 @@
 // ServiceFunctionChain manifests (YAML, Kubernetes-shaped) <-> ServiceChain.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -249,8 +251,18 @@ class Loader {
           msg.remove_prefix(end - msg.data());
           absl::ConsumePrefix(&msg, ":");
           absl::ConsumePrefix(&msg, " ");
+          std::string key_hit;
           for (const auto& [start, key] : starts) {
-            if (start <= col) path = cls.PathOf(key);
+            if (start <= col) key_hit = key;
+          }
+          if (!key_hit.empty()) {
+            path = cls.PathOf(key_hit);
+            // "token 'dst_port=80': dst_port: requires ..." -> "requires ...".
+            if (absl::StartsWith(msg, "token '")) {
+              const size_t end_tok = msg.find("': ");
+              if (end_tok != absl::string_view::npos) msg.remove_prefix(end_tok + 3);
+            }
+            absl::ConsumePrefix(&msg, absl::StrCat(key_hit, ": "));
           }
         }
       }
@@ -573,7 +585,16 @@ std::string FormatChainManifest(const ServiceChain& chain) {
       if (eq == absl::string_view::npos) continue;
       const absl::string_view key = token.substr(0, eq);
       if (!MatchFieldFromName(Sv(key)).has_value()) continue;
-      absl::StrAppend(&out, "    ", key, ": \"", token.substr(eq + 1), "\"\n");
+      const absl::string_view value = token.substr(eq + 1);
+      const bool plain = std::all_of(value.begin(), value.end(), [](char ch) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(ch)) ||
+               absl::string_view("._:/+-").find(ch) != absl::string_view::npos;
+      });
+      if (plain) {
+        absl::StrAppend(&out, "    ", key, ": ", value, "\n");
+      } else {
+        absl::StrAppend(&out, "    ", key, ": \"", value, "\"\n");
+      }
     }
   }
   if (!chain.hops.empty()) {

@@ -38,8 +38,7 @@ TEST(ChainCompiler, OneWayChainSteersThroughEveryHopInOrder) {
   c.priority = 300;
   auto rules = CompileChains({c});
   ASSERT_TRUE(rules.ok()) << rules.status();
-  EXPECT_EQ(Path(*rules),
-            (Steps{{"p0", "pf0vf1"}, {"pf0vf2", "pf0vf3"}, {"pf0vf4", "pf0vf0"}}));
+  EXPECT_EQ(Path(*rules), (Steps{{"p0", "pf0vf1"}, {"pf0vf2", "pf0vf3"}, {"pf0vf4", "pf0vf0"}}));
   for (const ChainRule& r : *rules) {
     EXPECT_EQ(r.rule.priority, 300);
     EXPECT_EQ(r.rule.chain, 0u);
@@ -56,8 +55,8 @@ TEST(ChainCompiler, OneWayChainSteersThroughEveryHopInOrder) {
 }
 
 TEST(ChainCompiler, BidirectionalChainAddsReverseRulesWithSwappedClassifier) {
-  ServiceChain c = Chain("web", "p0", {Nf("fw", "pf0vf1", "pf0vf2"), Nf("ids", "pf0vf3", "pf0vf4")},
-                         "pf0vf0");
+  ServiceChain c =
+      Chain("web", "p0", {Nf("fw", "pf0vf1", "pf0vf2"), Nf("ids", "pf0vf3", "pf0vf4")}, "pf0vf0");
   c.classifier = TcpDst(80);
   auto rules = CompileChains({c});
   ASSERT_TRUE(rules.ok()) << rules.status();
@@ -113,10 +112,9 @@ TEST(ChainCompiler, OneArmedNfInBidirectionalChainNeedsDirectionalClassifier) {
   c.classifier = Between("10.0.0.0/24", "10.1.0.0/24");  // reverse: 10.1/24 -> 10.0/24, disjoint
   auto rules = CompileChains({c});
   ASSERT_TRUE(rules.ok()) << rules.status();
-  EXPECT_EQ(Path(*rules), (Steps{{"p0", "pf0vf5"},
-                                 {"pf0vf5", "pf0vf0"},
-                                 {"pf0vf0", "pf0vf5"},
-                                 {"pf0vf5", "p0"}}));
+  EXPECT_EQ(
+      Path(*rules),
+      (Steps{{"p0", "pf0vf5"}, {"pf0vf5", "pf0vf0"}, {"pf0vf0", "pf0vf5"}, {"pf0vf5", "p0"}}));
   EXPECT_FALSE(MatchesOverlap((*rules)[1].rule.match, (*rules)[3].rule.match));
 }
 
@@ -168,6 +166,40 @@ TEST(ChainCompiler, RefusesOverlappingClassifiersOfTwoChainsOnOnePort) {
   EXPECT_TRUE(CompileChains({web, all_v4}).ok());
 }
 
+TEST(ChainCompiler, OverlapSearchFindsNestedPrefixesAmongMany) {
+  // 300 chains on one uplink, each to its own /24: all disjoint.
+  std::vector<ServiceChain> chains;
+  for (int i = 0; i < 300; ++i) {
+    ServiceChain c = Chain("c" + std::to_string(i), "p0", {}, "pod" + std::to_string(i), false);
+    c.classifier.eth_type = ethertype::kIpv4;
+    c.classifier.dst_ip = IpPrefix::Masked(IpAddress::V4(0x0a000000u + (i << 8)), 24);
+    chains.push_back(std::move(c));
+  }
+  EXPECT_TRUE(CompileChains(chains).ok());
+  // A /16 that contains the /24s of c0..c255 is found among them...
+  ServiceChain wide = Chain("wide", "p0", {}, "podx", false);
+  wide.classifier.eth_type = ethertype::kIpv4;
+  wide.classifier.dst_ip = dpu::testing::Prefix("10.0.0.0/16");
+  chains.push_back(wide);
+  auto r = CompileChains(chains);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("chain \"wide\": classifier overlaps chain \"c0\""));
+  // ...unless another field keeps them apart.
+  chains.back().classifier.ip_proto = ipproto::kUdp;
+  for (size_t i = 0; i + 1 < chains.size(); ++i) chains[i].classifier.ip_proto = ipproto::kTcp;
+  EXPECT_TRUE(CompileChains(chains).ok());
+  // A rule without dst_ip is compared with every other rule of its port.
+  ServiceChain by_src = Chain("by-src", "p0", {}, "pody", false);
+  by_src.classifier = Between("192.0.2.0/24", "0.0.0.0/0");
+  by_src.classifier.dst_ip.reset();
+  by_src.classifier.ip_proto = ipproto::kTcp;
+  chains.push_back(by_src);
+  r = CompileChains(chains);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("chain \"by-src\": classifier overlaps chain \"c0\""));
+}
+
 TEST(ChainCompiler, RefusesOverlapOnASharedDownstreamPort) {
   // Different uplinks, but both chains pass through the same firewall with the same classifier:
   // the firewall's egress could not tell whose packet it returns.
@@ -197,7 +229,8 @@ TEST(ChainCompiler, RefusesLoops) {
   // Egress back to ingress.
   r = CompileChains({Chain("l4", "p0", {}, "p0")});
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("chain \"l4\": egress: port \"p0\" is visited twice"));
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("chain \"l4\": egress: port \"p0\" is visited twice"));
 }
 
 TEST(ChainCompiler, RefusesDanglingPorts) {
@@ -211,8 +244,8 @@ TEST(ChainCompiler, RefusesDanglingPorts) {
 
   ChainCompileOptions opts;
   opts.known_ports = {PortRef("p0"), PortRef("pf0vf0"), PortRef("pf0vf1"), PortRef("pf0vf2")};
-  EXPECT_TRUE(CompileChains({Chain("ok", "p0", {Nf("fw", "pf0vf1", "pf0vf2")}, "pf0vf0")}, opts)
-                  .ok());
+  EXPECT_TRUE(
+      CompileChains({Chain("ok", "p0", {Nf("fw", "pf0vf1", "pf0vf2")}, "pf0vf0")}, opts).ok());
   r = CompileChains({Chain("d3", "p0", {Nf("fw", "pf0vf1", "pf0vf9")}, "pf0vf0")}, opts);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(),
@@ -242,10 +275,10 @@ TEST(ChainCompiler, RefusesBadNamesPortsAndClassifiers) {
 }
 
 TEST(ChainCompiler, IdsAreStableAndAHopEditTouchesOnlyItsRules) {
-  ServiceChain c = Chain("web", "p0",
-                         {Nf("fw", "pf0vf1", "pf0vf2"), Nf("ids", "pf0vf3", "pf0vf4"),
-                          Nf("lb", "pf0vf5", "pf0vf6")},
-                         "pf0vf0");
+  ServiceChain c = Chain(
+      "web", "p0",
+      {Nf("fw", "pf0vf1", "pf0vf2"), Nf("ids", "pf0vf3", "pf0vf4"), Nf("lb", "pf0vf5", "pf0vf6")},
+      "pf0vf0");
   c.classifier = TcpDst(80);
   auto a = CompileChains({c});
   auto b = CompileChains({c});
@@ -300,8 +333,10 @@ TEST(ChainMatch, OverlapFollowsFieldSemantics) {
   EXPECT_TRUE(MatchesOverlap(range, TcpDst(95)));
   EXPECT_FALSE(MatchesOverlap(range, TcpDst(96)));
   // Prefixes: containment overlaps, siblings do not, families never do.
-  EXPECT_TRUE(MatchesOverlap(Between("10.0.0.0/8", "0.0.0.0/0"), Between("10.1.2.0/24", "1.2.3.4/32")));
-  EXPECT_FALSE(MatchesOverlap(Between("10.0.0.0/24", "0.0.0.0/0"), Between("10.0.1.0/24", "0.0.0.0/0")));
+  EXPECT_TRUE(
+      MatchesOverlap(Between("10.0.0.0/8", "0.0.0.0/0"), Between("10.1.2.0/24", "1.2.3.4/32")));
+  EXPECT_FALSE(
+      MatchesOverlap(Between("10.0.0.0/24", "0.0.0.0/0"), Between("10.0.1.0/24", "0.0.0.0/0")));
   Match v6;
   v6.eth_type = ethertype::kIpv6;
   v6.src_ip = dpu::testing::Prefix("2001:db8::/32");
@@ -310,7 +345,8 @@ TEST(ChainMatch, OverlapFollowsFieldSemantics) {
   EXPECT_FALSE(MatchesOverlap(v6, v4only));
   // MAC masks.
   Match m1, m2;
-  m1.dst_mac = Masked<MacAddress>{MacAddress::FromU64(0x010000000000), MacAddress::FromU64(0x010000000000)};
+  m1.dst_mac =
+      Masked<MacAddress>{MacAddress::FromU64(0x010000000000), MacAddress::FromU64(0x010000000000)};
   m2.dst_mac = Masked<MacAddress>{MacAddress::FromU64(0x020000000001), MacAddress::Broadcast()};
   EXPECT_FALSE(MatchesOverlap(m1, m2));  // multicast bit set vs a unicast address
   m2.dst_mac->value = MacAddress::FromU64(0x030000000001);
