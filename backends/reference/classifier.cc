@@ -1,0 +1,128 @@
+#include "backends/reference/classifier.h"
+
+#include <algorithm>
+
+namespace dpu::reference {
+
+Subtable::Subtable(const FlowKey& m) : mask(m), table(0, KeyHash{&words}, KeyEq{&words}) {
+  for (int i = 0; i < kKeyWords; ++i) {
+    if (mask.w[i] != 0) words.idx[words.n++] = static_cast<uint8_t>(i);
+  }
+}
+
+void Classifier::Resort(Chain& c) {
+  std::stable_sort(c.subtables.begin(), c.subtables.end(),
+                   [](const std::unique_ptr<Subtable>& a, const std::unique_ptr<Subtable>& b) {
+                     return a->max_priority > b->max_priority;
+                   });
+}
+
+void Classifier::Insert(ClassifierEntry* e) {
+  Chain& c = chains_[e->chain];
+  Subtable* st;
+  auto it = c.by_mask.find(e->mask);
+  bool created = false;
+  if (it == c.by_mask.end()) {
+    c.subtables.push_back(std::make_unique<Subtable>(e->mask));
+    st = c.subtables.back().get();
+    c.by_mask.emplace(e->mask, st);
+    created = true;
+  } else {
+    st = it->second;
+  }
+  e->subtable = st;
+  e->next = nullptr;
+  // Link into the bucket in winning order.
+  auto [slot, inserted] = st->table.try_emplace(e->value, e);
+  if (!inserted) {
+    ClassifierEntry** pp = &slot->second;
+    while (*pp != nullptr && (*pp)->Beats(*e)) pp = &(*pp)->next;
+    e->next = *pp;
+    *pp = e;
+  }
+  ++st->priorities[e->priority];
+  ++st->count;
+  ++size_;
+  if (created || e->priority > st->max_priority) {
+    st->max_priority = std::max(st->max_priority, e->priority);
+    if (created) st->max_priority = e->priority;
+    Resort(c);
+  }
+}
+
+void Classifier::Remove(ClassifierEntry* e) {
+  Subtable* st = e->subtable;
+  auto it = st->table.find(e->value);
+  if (it == st->table.end()) return;
+  ClassifierEntry** pp = &it->second;
+  while (*pp != nullptr && *pp != e) pp = &(*pp)->next;
+  if (*pp == nullptr) return;
+  *pp = e->next;
+  if (it->second == nullptr) st->table.erase(it);
+  e->next = nullptr;
+  e->subtable = nullptr;
+  --size_;
+  --st->count;
+  auto pit = st->priorities.find(e->priority);
+  if (--pit->second == 0) st->priorities.erase(pit);
+  auto cit = chains_.find(e->chain);
+  Chain& c = cit->second;
+  if (st->count == 0) {
+    c.by_mask.erase(st->mask);
+    c.subtables.erase(
+        std::find_if(c.subtables.begin(), c.subtables.end(),
+                     [st](const std::unique_ptr<Subtable>& p) { return p.get() == st; }));
+    if (c.subtables.empty()) chains_.erase(cit);
+    return;
+  }
+  const uint16_t new_max = st->priorities.rbegin()->first;
+  if (new_max != st->max_priority) {
+    st->max_priority = new_max;
+    Resort(c);
+  }
+}
+
+void Classifier::Clear() {
+  chains_.clear();
+  size_ = 0;
+}
+
+const ClassifierEntry* Classifier::Lookup(uint32_t chain, const FlowKey& key) const {
+  auto cit = chains_.find(chain);
+  if (cit == chains_.end()) return nullptr;
+  const ClassifierEntry* best = nullptr;
+  FlowKey masked;  // Only the words of the current subtable are written and read.
+  for (const std::unique_ptr<Subtable>& stp : cit->second.subtables) {
+    const Subtable& st = *stp;
+    if (best != nullptr && st.max_priority < best->priority) break;
+    for (int i = 0; i < st.words.n; ++i) {
+      const int j = st.words.idx[i];
+      masked.w[j] = key.w[j] & st.mask.w[j];
+    }
+    auto it = st.table.find(masked);
+    if (it == st.table.end()) continue;
+    const ClassifierEntry* e = it->second;
+    if (best == nullptr || e->Beats(*best)) best = e;
+  }
+  return best;
+}
+
+size_t Classifier::subtable_count() const {
+  size_t n = 0;
+  for (const auto& [chain, c] : chains_) n += c.subtables.size();
+  return n;
+}
+
+size_t Classifier::MemoryUsage() const {
+  size_t bytes = chains_.capacity() * (sizeof(uint32_t) + sizeof(Chain));
+  for (const auto& [chain, c] : chains_) {
+    bytes += c.by_mask.capacity() * (sizeof(FlowKey) + sizeof(void*));
+    for (const auto& st : c.subtables) {
+      bytes += sizeof(Subtable) + st->table.capacity() * (sizeof(FlowKey) + sizeof(void*) + 1);
+      bytes += st->priorities.size() * 48;
+    }
+  }
+  return bytes;
+}
+
+}  // namespace dpu::reference
