@@ -4,7 +4,7 @@
 
 namespace dpu::reference {
 
-Subtable::Subtable(const FlowKey& m) : mask(m), table(0, KeyHash{&words}, KeyEq{&words}) {
+Subtable::Subtable(const FlowKey& m) : mask(m), table(0, EntryHash{&words}, EntryEq{&words}) {
   for (int i = 0; i < kKeyWords; ++i) {
     if (mask.w[i] != 0) words.idx[words.n++] = static_cast<uint8_t>(i);
   }
@@ -17,28 +17,34 @@ void Classifier::Resort(Chain& c) {
                    });
 }
 
-void Classifier::Insert(ClassifierEntry* e) {
+void Classifier::Insert(ClassifierEntry* e, const FlowKey& mask) {
   Chain& c = chains_[e->chain];
   Subtable* st;
-  auto it = c.by_mask.find(e->mask);
+  auto it = c.by_mask.find(mask);
   bool created = false;
   if (it == c.by_mask.end()) {
-    c.subtables.push_back(std::make_unique<Subtable>(e->mask));
+    c.subtables.push_back(std::make_unique<Subtable>(mask));
     st = c.subtables.back().get();
-    c.by_mask.emplace(e->mask, st);
+    c.by_mask.emplace(mask, st);
     created = true;
   } else {
     st = it->second;
   }
   e->subtable = st;
   e->next = nullptr;
-  // Link into the bucket in winning order.
-  auto [slot, inserted] = st->table.try_emplace(e->value, e);
-  if (!inserted) {
-    ClassifierEntry** pp = &slot->second;
-    while (*pp != nullptr && (*pp)->Beats(*e)) pp = &(*pp)->next;
-    e->next = *pp;
-    *pp = e;
+  // Link into the bucket in winning order; the table points at the bucket's first entry.
+  auto slot = st->table.find(e->value);
+  if (slot == st->table.end()) {
+    st->table.insert(e);
+  } else if (e->Beats(**slot)) {
+    e->next = *slot;
+    st->table.erase(slot);
+    st->table.insert(e);
+  } else {
+    ClassifierEntry* p = *slot;
+    while (p->next != nullptr && p->next->Beats(*e)) p = p->next;
+    e->next = p->next;
+    p->next = e;
   }
   ++st->priorities[e->priority];
   ++st->count;
@@ -54,11 +60,16 @@ void Classifier::Remove(ClassifierEntry* e) {
   Subtable* st = e->subtable;
   auto it = st->table.find(e->value);
   if (it == st->table.end()) return;
-  ClassifierEntry** pp = &it->second;
-  while (*pp != nullptr && *pp != e) pp = &(*pp)->next;
-  if (*pp == nullptr) return;
-  *pp = e->next;
-  if (it->second == nullptr) st->table.erase(it);
+  ClassifierEntry* head = *it;
+  if (head == e) {
+    st->table.erase(it);
+    if (e->next != nullptr) st->table.insert(e->next);
+  } else {
+    ClassifierEntry* p = head;
+    while (p->next != nullptr && p->next != e) p = p->next;
+    if (p->next == nullptr) return;
+    p->next = e->next;
+  }
   e->next = nullptr;
   e->subtable = nullptr;
   --size_;
@@ -101,7 +112,7 @@ const ClassifierEntry* Classifier::Lookup(uint32_t chain, const FlowKey& key) co
     }
     auto it = st.table.find(masked);
     if (it == st.table.end()) continue;
-    const ClassifierEntry* e = it->second;
+    const ClassifierEntry* e = *it;
     if (best == nullptr || e->Beats(*best)) best = e;
   }
   return best;
@@ -118,7 +129,7 @@ size_t Classifier::MemoryUsage() const {
   for (const auto& [chain, c] : chains_) {
     bytes += c.by_mask.capacity() * (sizeof(FlowKey) + sizeof(void*));
     for (const auto& st : c.subtables) {
-      bytes += sizeof(Subtable) + st->table.capacity() * (sizeof(FlowKey) + sizeof(void*) + 1);
+      bytes += sizeof(Subtable) + st->table.capacity() * (sizeof(void*) + 1);
       bytes += st->priorities.size() * 48;
     }
   }

@@ -14,21 +14,21 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "backends/reference/flow_key.h"
 #include "dpu/flow_id.h"
 
 namespace dpu::reference {
 
 // What the classifier stores per rule. Owned by the caller; intrusive (the classifier links
-// entries with equal masked keys through `next`).
+// entries with equal masked keys through `next`). The fields a lookup reads come first.
 struct ClassifierEntry {
-  FlowId id;
   uint16_t priority = 0;
-  uint32_t chain = 0;
-  FlowKey mask;
-  FlowKey value;  // Already masked.
+  FlowId id;
+  FlowKey value;  // Already masked by the subtable's mask.
   ClassifierEntry* next = nullptr;
   struct Subtable* subtable = nullptr;
+  uint32_t chain = 0;
   void* owner = nullptr;  // The caller's object holding this entry.
 
   // True when this entry beats `o` (higher priority, or equal priority and smaller id).
@@ -37,40 +37,50 @@ struct ClassifierEntry {
   }
 };
 
-// Hash and equality over the words a subtable's mask uses (other words are zero in every key
-// stored there, and never read).
+// The words a subtable's mask uses; hashing and comparing read only those (other words are zero
+// in every key stored there).
 struct WordSet {
   uint8_t n = 0;
   uint8_t idx[kKeyWords] = {};
-};
-struct KeyHash {
-  const WordSet* words;
-  size_t operator()(const FlowKey& k) const {
+
+  size_t Hash(const FlowKey& k) const {
     uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (int i = 0; i < words->n; ++i) {
-      h ^= k.w[words->idx[i]];
+    for (int i = 0; i < n; ++i) {
+      h ^= k.w[idx[i]];
       h *= 0xff51afd7ed558ccdULL;
       h ^= h >> 32;
     }
     return static_cast<size_t>(h);
   }
-};
-struct KeyEq {
-  const WordSet* words;
-  bool operator()(const FlowKey& a, const FlowKey& b) const {
-    for (int i = 0; i < words->n; ++i) {
-      const int j = words->idx[i];
-      if (a.w[j] != b.w[j]) return false;
+  bool Equal(const FlowKey& a, const FlowKey& b) const {
+    for (int i = 0; i < n; ++i) {
+      if (a.w[idx[i]] != b.w[idx[i]]) return false;
     }
     return true;
   }
+};
+
+// The hash table of a subtable holds only pointers to the first entry of each bucket (8 bytes a
+// slot, so the tables of 100 K rules stay cache-resident); lookups probe it with a FlowKey.
+struct EntryHash {
+  using is_transparent = void;
+  const WordSet* words;
+  size_t operator()(const ClassifierEntry* e) const { return words->Hash(e->value); }
+  size_t operator()(const FlowKey& k) const { return words->Hash(k); }
+};
+struct EntryEq {
+  using is_transparent = void;
+  const WordSet* words;
+  bool operator()(const ClassifierEntry* a, const ClassifierEntry* b) const { return words->Equal(a->value, b->value); }
+  bool operator()(const ClassifierEntry* a, const FlowKey& b) const { return words->Equal(a->value, b); }
+  bool operator()(const FlowKey& a, const ClassifierEntry* b) const { return words->Equal(a, b->value); }
 };
 
 struct Subtable {
   explicit Subtable(const FlowKey& m);
   FlowKey mask;
   WordSet words;
-  absl::flat_hash_map<FlowKey, ClassifierEntry*, KeyHash, KeyEq> table;
+  absl::flat_hash_set<ClassifierEntry*, EntryHash, EntryEq> table;
   std::map<uint16_t, uint32_t> priorities;  // priority -> number of entries
   uint16_t max_priority = 0;
   size_t count = 0;
@@ -82,8 +92,9 @@ class Classifier {
   Classifier(const Classifier&) = delete;
   Classifier& operator=(const Classifier&) = delete;
 
-  // Inserts `e` (not already present). Its mask/value/chain/priority/id must be set.
-  void Insert(ClassifierEntry* e);
+  // Inserts `e` (not already present) under `mask`. Its value (masked), chain, priority and id
+  // must be set.
+  void Insert(ClassifierEntry* e, const FlowKey& mask);
   // Removes `e` (present).
   void Remove(ClassifierEntry* e);
   // Removes everything (entries are not touched).
