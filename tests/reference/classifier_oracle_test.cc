@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "dpu/packet.h"
 #include "dpu/reference_backend.h"
+#include "tests/common/rule_generator.h"
 #include "tests/reference/test_packets.h"
 
 namespace dpu {
@@ -321,8 +322,8 @@ TEST(ClassifierOracleTest, RandomRulesAgreeWithLinearScan) {
     }
     EXPECT_EQ(be.size(), rules.size());
     int hits = 0;
-    CompareAll(be, rules, g, 4000, &hits);
-    EXPECT_GT(hits, 1000) << "too few packets matched any rule for the comparison to mean much";
+    CompareAll(be, rules, g, 2500, &hits);
+    EXPECT_GT(hits, 600) << "too few packets matched any rule for the comparison to mean much";
 
     // Delete a third of the rules (exercising subtable removal and priority bookkeeping), then
     // compare again.
@@ -337,7 +338,7 @@ TEST(ClassifierOracleTest, RandomRulesAgreeWithLinearScan) {
     }
     ASSERT_TRUE(be.Apply(del).ok());
     hits = 0;
-    CompareAll(be, kept, g, 3000, &hits);
+    CompareAll(be, kept, g, 1500, &hits);
     // Replace some rules by changed ones with the same id.
     FlowBatch upd;
     for (size_t i = 0; i < kept.size(); i += 7) {
@@ -348,8 +349,136 @@ TEST(ClassifierOracleTest, RandomRulesAgreeWithLinearScan) {
       upd.upserts.push_back(r);
     }
     ASSERT_TRUE(be.Apply(upd).ok());
-    CompareAll(be, kept, g, 3000, &hits);
+    CompareAll(be, kept, g, 1500, &hits);
   }
+}
+
+// A packet that matches every field of `r` (bits outside a mask are random).
+Bytes PacketFor(const FlowRule& r, std::mt19937_64& rng) {
+  const Match& m = r.match;
+  auto pick16 = [&](const std::optional<Masked<uint16_t>>& f) {
+    const uint16_t rnd = static_cast<uint16_t>(rng());
+    return f ? static_cast<uint16_t>(f->value | (rnd & ~f->mask)) : rnd;
+  };
+  auto pick8 = [&](const std::optional<Masked<uint8_t>>& f, uint8_t dflt) {
+    return f ? static_cast<uint8_t>(f->value | (static_cast<uint8_t>(rng()) & ~f->mask)) : dflt;
+  };
+  auto mac = [&](const std::optional<Masked<MacAddress>>& f) {
+    const uint64_t rnd = rng() & 0xfeffffffffffULL;
+    return f ? MacAddress::FromU64(f->value.ToU64() | (rnd & ~f->mask.ToU64())) : MacAddress::FromU64(rnd);
+  };
+  auto addr = [&](const std::optional<IpPrefix>& p, bool v6) {
+    if (p && p->is_v6() == v6) return p->address();
+    return v6 ? V6(static_cast<uint8_t>(rng())) : V4(10, 1, 2, static_cast<uint8_t>(rng()));
+  };
+  PacketBuilder b;
+  if (m.enc_key_id || m.enc_dst_port || m.enc_src_ip || m.enc_dst_ip) {
+    const bool v6 = (m.enc_src_ip && m.enc_src_ip->is_v6()) || (m.enc_dst_ip && m.enc_dst_ip->is_v6());
+    const uint16_t port = m.enc_dst_port.value_or(4789);
+    b.Eth(Mac(1), Mac(2));
+    if (v6) {
+      b.Ipv6(addr(m.enc_src_ip, true), addr(m.enc_dst_ip, true));
+    } else {
+      b.Ipv4(addr(m.enc_src_ip, false), addr(m.enc_dst_ip, false));
+    }
+    b.Udp(50000, port);
+    const uint32_t vni = m.enc_key_id.value_or(static_cast<uint32_t>(rng() & 0xffffff));
+    if (port == 6081) {
+      b.Geneve(vni);
+    } else {
+      b.Vxlan(vni);
+    }
+  }
+  const uint16_t et = m.eth_type.value_or(ethertype::kIpv4);
+  const bool ip = et == ethertype::kIpv4 || et == ethertype::kIpv6;
+  b.Eth(mac(m.src_mac), mac(m.dst_mac), ip ? std::nullopt : std::optional<uint16_t>(et));
+  if (m.vlan_id) b.Vlan(*m.vlan_id, m.vlan_prio.value_or(0));
+  if (!ip) {
+    b.Payload(46);
+    return *b.Build();
+  }
+  const bool v6 = et == ethertype::kIpv6;
+  const uint8_t proto = m.ip_proto.value_or(ipproto::kTcp);
+  const uint8_t tos = pick8(m.ip_tos, 0);
+  const uint8_t ttl = pick8(m.ip_ttl, 64);
+  const bool known = proto == ipproto::kTcp || proto == ipproto::kUdp || proto == ipproto::kSctp ||
+                     proto == (v6 ? ipproto::kIcmpv6 : ipproto::kIcmp);
+  if (v6) {
+    Ipv6Options o{.hop_limit = ttl, .traffic_class = tos};
+    if (!known) o.next_header = proto;
+    b.Ipv6(addr(m.src_ip, true), addr(m.dst_ip, true), o);
+  } else {
+    Ipv4Options o{.ttl = ttl, .tos = tos};
+    if (!known) o.protocol = proto;
+    b.Ipv4(addr(m.src_ip, false), addr(m.dst_ip, false), o);
+  }
+  switch (proto) {
+    case ipproto::kTcp: b.Tcp(pick16(m.src_port), pick16(m.dst_port), static_cast<uint16_t>(pick16(m.tcp_flags) & 0xfff)); break;
+    case ipproto::kUdp: b.Udp(pick16(m.src_port), pick16(m.dst_port)); break;
+    case ipproto::kSctp: b.Sctp(pick16(m.src_port), pick16(m.dst_port)); break;
+    default:
+      if (known) b.Icmp(8, 0);
+      break;
+  }
+  b.Payload(20);
+  auto out = b.Build();
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? *out : Bytes{};
+}
+
+// Rules from the project's random rule generator (every field and action, wide value spaces) and,
+// for each, a packet built to match it: the first hit equals the linear scan's winner in chain 0,
+// every action runs, and every checksum of the output and of each mirror copy stays valid.
+TEST(ClassifierOracleTest, GeneratedRulesWithMatchingPackets) {
+  testing::RuleGeneratorOptions opts;
+  opts.field_probability = 0.3;
+  testing::RuleGenerator gen(99, opts);
+  std::vector<FlowRule> rules;
+  absl::flat_hash_set<FlowId> ids;
+  for (FlowRule& r : gen.Generate(3000)) {
+    if (ids.insert(r.id).second) rules.push_back(std::move(r));
+  }
+  ReferenceBackend be;
+  FlowBatch b;
+  b.upserts = rules;
+  ASSERT_TRUE(be.Apply(b).ok());
+  std::mt19937_64 rng(5);
+  Verdict v;
+  int self_hits = 0;
+  for (const FlowRule& r : rules) {
+    const Bytes pkt = PacketFor(r, rng);
+    ASSERT_TRUE(VerifyChecksums(pkt).ok()) << VerifyChecksums(pkt);
+    const std::string port = r.in_port.empty() ? "any" : r.in_port.name();
+    PacketMetadata md;
+    md.ct_state = r.match.ct_state ? r.match.ct_state->value : 0;
+    md.time_ns = 1;
+    be.Process(port, pkt, md, v);
+    // The linear scan's winner in chain 0.
+    const ParsedPacket pp = ParsePacket(pkt);
+    const FlowRule* best = nullptr;
+    for (const FlowRule& c : rules) {
+      if (c.chain != 0 || !NaiveMatches(c, port, pp, md.ct_state)) continue;
+      if (best == nullptr || c.priority > best->priority || (c.priority == best->priority && c.id < best->id)) best = &c;
+    }
+    if (r.chain == 0 && r.match.enc_dst_port.value_or(4789) != 4789 && r.match.enc_dst_port != 6081) {
+      // A tunnel on a port the parser does not know is plain UDP: the rule cannot match.
+    } else if (r.chain == 0) {
+      ASSERT_NE(best, nullptr) << FormatRule(r);  // At least r itself matches its packet.
+      // The winner is r or beats it.
+      EXPECT_TRUE(best->id == r.id || best->priority > r.priority ||
+                  (best->priority == r.priority && best->id < r.id));
+      self_hits += best->id == r.id;
+    }
+    if (best == nullptr) {
+      EXPECT_TRUE(v.hits.empty());
+    } else {
+      ASSERT_FALSE(v.hits.empty()) << FormatRule(*best);
+      EXPECT_EQ(v.hits[0].id, best->id) << FormatRule(*best);
+    }
+    EXPECT_TRUE(VerifyChecksums(v.packet).ok()) << VerifyChecksums(v.packet) << "\n" << v.ToString();
+    for (const MirroredPacket& mp : v.mirrors) EXPECT_TRUE(VerifyChecksums(mp.bytes).ok());
+  }
+  EXPECT_GT(self_hits, 50);  // Broad high-priority rules win most packets.
 }
 
 }  // namespace
