@@ -71,9 +71,15 @@ struct EntryHash {
 struct EntryEq {
   using is_transparent = void;
   const WordSet* words;
-  bool operator()(const ClassifierEntry* a, const ClassifierEntry* b) const { return words->Equal(a->value, b->value); }
-  bool operator()(const ClassifierEntry* a, const FlowKey& b) const { return words->Equal(a->value, b); }
-  bool operator()(const FlowKey& a, const ClassifierEntry* b) const { return words->Equal(a, b->value); }
+  bool operator()(const ClassifierEntry* a, const ClassifierEntry* b) const {
+    return words->Equal(a->value, b->value);
+  }
+  bool operator()(const ClassifierEntry* a, const FlowKey& b) const {
+    return words->Equal(a->value, b);
+  }
+  bool operator()(const FlowKey& a, const ClassifierEntry* b) const {
+    return words->Equal(a, b->value);
+  }
 };
 
 struct Subtable {

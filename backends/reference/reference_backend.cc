@@ -105,7 +105,8 @@ class ReferenceBackend::Impl {
 
   // Builds the state of `rule` and its classifier mask (the subtable keeps the mask; the rule
   // does not need its own copy).
-  std::unique_ptr<RuleState> Compile(const FlowRule& rule, FlowKey& mask) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  std::unique_ptr<RuleState> Compile(const FlowRule& rule, FlowKey& mask)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto rs = std::make_unique<RuleState>();
     rs->rule = rule;
     const bool has_port = !rule.in_port.empty();
