@@ -80,6 +80,7 @@ class PcapReader {
 class PcapWriter {
  public:
   /// Creates (truncates) the file at @p path and writes the global header.
+  /// @param path the file to create.
   /// @param nanosecond write the nanosecond magic (else microsecond timestamps).
   /// @param snaplen the snapshot length recorded in the header.
   static absl::StatusOr<PcapWriter> Open(const std::string& path, bool nanosecond = false,
