@@ -101,19 +101,34 @@ void Classifier::Clear() {
 const ClassifierEntry* Classifier::Lookup(uint32_t chain, const FlowKey& key) const {
   auto cit = chains_.find(chain);
   if (cit == chains_.end()) return nullptr;
+  const std::vector<std::unique_ptr<Subtable>>& subs = cit->second.subtables;
+  const size_t n = subs.size();
   const ClassifierEntry* best = nullptr;
-  FlowKey masked;  // Only the words of the current subtable are written and read.
-  for (const std::unique_ptr<Subtable>& stp : cit->second.subtables) {
-    const Subtable& st = *stp;
-    if (best != nullptr && st.max_priority < best->priority) break;
-    for (int i = 0; i < st.words.n; ++i) {
-      const int j = st.words.idx[i];
-      masked.w[j] = key.w[j] & st.mask.w[j];
+  // Subtables are probed in groups: first every masked key of the group is hashed and its table
+  // slot prefetched, then the tables are probed, so the cache misses of a group overlap.
+  constexpr size_t kGroup = 8;
+  FlowKey masked[kGroup];  // Only the words of each subtable are written and read.
+  size_t hashes[kGroup];
+  for (size_t base = 0; base < n; base += kGroup) {
+    if (best != nullptr && subs[base]->max_priority < best->priority) break;
+    const size_t m = std::min(kGroup, n - base);
+    for (size_t i = 0; i < m; ++i) {
+      const Subtable& st = *subs[base + i];
+      for (int k = 0; k < st.words.n; ++k) {
+        const int j = st.words.idx[k];
+        masked[i].w[j] = key.w[j] & st.mask.w[j];
+      }
+      hashes[i] = st.words.Hash(masked[i]);
+      st.table.prefetch(masked[i]);
     }
-    auto it = st.table.find(masked);
-    if (it == st.table.end()) continue;
-    const ClassifierEntry* e = *it;
-    if (best == nullptr || e->Beats(*best)) best = e;
+    for (size_t i = 0; i < m; ++i) {
+      const Subtable& st = *subs[base + i];
+      if (best != nullptr && st.max_priority < best->priority) return best;
+      auto it = st.table.find(masked[i], hashes[i]);
+      if (it == st.table.end()) continue;
+      const ClassifierEntry* e = *it;
+      if (best == nullptr || e->Beats(*best)) best = e;
+    }
   }
   return best;
 }

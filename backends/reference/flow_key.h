@@ -50,8 +50,10 @@ inline constexpr uint32_t kEncIpv4 = 1u << 7;
 inline constexpr uint32_t kEncIpv6 = 1u << 8;
 }  // namespace keyflag
 
+// Not zeroed on construction (lookups build partial keys on the stack); ExtractKey() and
+// CompileMatch() fill every word.
 struct FlowKey {
-  alignas(8) uint64_t w[kKeyWords] = {};
+  alignas(8) uint64_t w[kKeyWords];
 
   uint8_t* bytes() { return reinterpret_cast<uint8_t*>(w); }
   const uint8_t* bytes() const { return reinterpret_cast<const uint8_t*>(w); }

@@ -35,6 +35,16 @@ void operator delete(void* p) noexcept {
   std::free(p);
 }
 void operator delete(void* p, size_t) noexcept { operator delete(p); }
+void* operator new(size_t n, std::align_val_t al) {
+  void* p = std::aligned_alloc(
+      static_cast<size_t>(al),
+      (n + static_cast<size_t>(al) - 1) / static_cast<size_t>(al) * static_cast<size_t>(al));
+  if (p == nullptr) throw std::bad_alloc();
+  g_allocated.fetch_add(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
+  return p;
+}
+void operator delete(void* p, std::align_val_t) noexcept { operator delete(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { operator delete(p); }
 
 namespace dpu {
 namespace {
@@ -116,37 +126,56 @@ Workload MakeAcl(int n_rules, int n_packets, uint32_t seed) {
     PacketBuilder b;
     std::string port = "vf" + std::to_string(rng() % 64);
     const FlowRule* r = (i % 2 == 0) ? &w.rules[rng() % w.rules.size()] : nullptr;
-    const int shape = r != nullptr ? static_cast<int>((r->id.lo() - 1) % 7) : static_cast<int>(rng() % 7);
+    const int shape =
+        r != nullptr ? static_cast<int>((r->id.lo() - 1) % 7) : static_cast<int>(rng() % 7);
     const Match* m = r != nullptr ? &r->match : nullptr;
-    auto v4 = [&](const std::optional<IpPrefix>& p) { return m && p ? p->address() : IpAddress::V4(u32()); };
-    auto port16 = [&](const std::optional<Masked<uint16_t>>& p) { return m && p ? p->value : static_cast<uint16_t>(u32()); };
+    auto v4 = [&](const std::optional<IpPrefix>& p) {
+      return m && p ? p->address() : IpAddress::V4(u32());
+    };
+    auto port16 = [&](const std::optional<Masked<uint16_t>>& p) {
+      return m && p ? p->value : static_cast<uint16_t>(u32());
+    };
     switch (shape) {
       case 0:
-        b.Eth(MacN(1), MacN(u32())).Ipv4(v4(m ? m->src_ip : std::nullopt), v4(m ? m->dst_ip : std::nullopt))
+        b.Eth(MacN(1), MacN(u32()))
+            .Ipv4(v4(m ? m->src_ip : std::nullopt), v4(m ? m->dst_ip : std::nullopt))
             .Tcp(port16(m ? m->src_port : std::nullopt), port16(m ? m->dst_port : std::nullopt));
         break;
       case 1:
-        b.Eth(MacN(1), MacN(u32())).Ipv4(IpAddress::V4(u32()), v4(m ? m->dst_ip : std::nullopt))
+        b.Eth(MacN(1), MacN(u32()))
+            .Ipv4(IpAddress::V4(u32()), v4(m ? m->dst_ip : std::nullopt))
             .Udp(static_cast<uint16_t>(u32()), port16(m ? m->dst_port : std::nullopt));
         break;
       case 2:
-        b.Eth(MacN(1), MacN(u32())).Ipv4(v4(m ? m->src_ip : std::nullopt), IpAddress::V4(u32())).Udp(1, 2);
+        b.Eth(MacN(1), MacN(u32()))
+            .Ipv4(v4(m ? m->src_ip : std::nullopt), IpAddress::V4(u32()))
+            .Udp(1, 2);
         break;
       case 3:
         if (r != nullptr) port = r->in_port.name();
-        b.Eth(MacN(1), MacN(u32())).Vlan(m ? *m->vlan_id : static_cast<uint16_t>(rng() % 4096)).Ipv4(IpAddress::V4(u32()), IpAddress::V4(u32())).Udp(1, 2);
+        b.Eth(MacN(1), MacN(u32()))
+            .Vlan(m ? *m->vlan_id : static_cast<uint16_t>(rng() % 4096))
+            .Ipv4(IpAddress::V4(u32()), IpAddress::V4(u32()))
+            .Udp(1, 2);
         break;
       case 4:
-        b.Eth(MacN(1), m ? m->dst_mac->value : MacN(u32())).Ipv4(IpAddress::V4(u32()), IpAddress::V4(u32())).Tcp(1, 2);
+        b.Eth(MacN(1), m ? m->dst_mac->value : MacN(u32()))
+            .Ipv4(IpAddress::V4(u32()), IpAddress::V4(u32()))
+            .Tcp(1, 2);
         break;
       case 5:
-        b.Eth(MacN(1), MacN(u32())).Ipv6(V6N(rng()), m ? m->dst_ip->address() : V6N(rng()))
+        b.Eth(MacN(1), MacN(u32()))
+            .Ipv6(V6N(rng()), m ? m->dst_ip->address() : V6N(rng()))
             .Tcp(1, port16(m ? m->dst_port : std::nullopt));
         break;
       case 6:
-        b.Eth(MacN(1), MacN(2)).Ipv4(IpAddress::V4(0xc0a80001), IpAddress::V4(0xc0a80002)).Udp(50000, 4789)
+        b.Eth(MacN(1), MacN(2))
+            .Ipv4(IpAddress::V4(0xc0a80001), IpAddress::V4(0xc0a80002))
+            .Udp(50000, 4789)
             .Vxlan(m ? *m->enc_key_id : (u32() & 0xffffff))
-            .Eth(MacN(3), MacN(4)).Ipv4(IpAddress::V4(u32()), v4(m ? m->dst_ip : std::nullopt)).Udp(1, 2);
+            .Eth(MacN(3), MacN(4))
+            .Ipv4(IpAddress::V4(u32()), v4(m ? m->dst_ip : std::nullopt))
+            .Udp(1, 2);
         break;
     }
     b.Payload(18);
@@ -180,7 +209,8 @@ void BM_Classify(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.counters["tuples"] = static_cast<double>(be.tuple_count());
-  state.counters["hit_ratio"] = static_cast<double>(matched) / static_cast<double>(state.iterations());
+  state.counters["hit_ratio"] =
+      static_cast<double>(matched) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_Classify)->Arg(1000)->Arg(100000)->Unit(benchmark::kNanosecond);
 
