@@ -142,10 +142,11 @@ absl::Status NetlinkBackend::Validate(const FlowRule& rule) const { return Check
 absl::Status NetlinkBackend::EnsureLoaded() {
   if (loaded_) return absl::OkStatus();
   if (absl::Status s = RefreshLinks(); !s.ok()) return s;
-  return Reload(nullptr);
+  return Reload(nullptr, nullptr);
 }
 
-absl::Status NetlinkBackend::Reload(std::vector<FlowEntry>* foreign) {
+absl::Status NetlinkBackend::Reload(std::vector<FlowEntry>* owned,
+                                    std::vector<FlowEntry>* foreign) {
   rules_.clear();
   used_.clear();
   loaded_ = false;
@@ -162,12 +163,15 @@ absl::Status NetlinkBackend::Reload(std::vector<FlowEntry>* foreign) {
       if (!f.ok() || !f->is_filter) return absl::OkStatus();
       used_.insert(f->loc);
       if (!f->flower) return absl::OkStatus();  // not expressible as a FlowRule
-      const bool owned = f->cookie_id && f->protocol == 0x0003 /* ETH_P_ALL */ &&
-                         IsCandidateHandle(*f->cookie_id, f->loc.handle) && f->exact.ok() &&
-                         !rules_.contains(*f->cookie_id);
-      if (owned) {
-        f->rule.id = *f->cookie_id;
-        rules_[f->rule.id] = Installed{std::move(f->rule), f->loc};
+      const bool mine = f->cookie_id && f->protocol == 0x0003 /* ETH_P_ALL */ &&
+                        IsCandidateHandle(*f->cookie_id, f->loc.handle) && f->exact.ok() &&
+                        !rules_.contains(*f->cookie_id);
+      if (mine) {
+        rules_[*f->cookie_id] = f->loc;
+        if (owned != nullptr) {
+          f->rule.id = *f->cookie_id;
+          owned->push_back(FlowEntry{std::move(f->rule), false});
+        }
       } else if (foreign != nullptr && f->exact.ok()) {
         f->rule.id = FlowId::FromName(absl::StrCat("netlink-foreign:", f->rule.in_port.name(), "/",
                                                    f->loc.chain, "/", f->loc.pref, "/",
@@ -183,13 +187,59 @@ absl::Status NetlinkBackend::Reload(std::vector<FlowEntry>* foreign) {
   return absl::OkStatus();
 }
 
-absl::Status NetlinkBackend::Send(const std::vector<Msg>& msgs, bool undo, bool stop_on_error,
-                                  std::vector<NlError>* errors, std::vector<size_t>* failed,
-                                  size_t* sent) {
+absl::StatusOr<std::vector<FlowRule>> NetlinkBackend::ReadRules(
+    const std::vector<Location>& locs) {
+  std::vector<FlowRule> out(locs.size());
+  if (locs.empty()) return out;
+  absl::flat_hash_map<Location, size_t> want;
+  for (size_t i = 0; i < locs.size(); ++i) want[locs[i]] = i;
+  std::vector<bool> found(locs.size());
+  PortNameFn names = Names();
+  auto take = [&](const nlmsghdr* nlh) -> absl::Status {
+    if (nlh->nlmsg_type != RTM_NEWTFILTER) return absl::OkStatus();
+    absl::StatusOr<DecodedFilter> f = DecodeFilter(nlh, names);
+    if (!f.ok() || !f->is_filter) return absl::OkStatus();
+    auto it = want.find(f->loc);
+    if (it == want.end() || !f->exact.ok() || !f->cookie_id) return absl::OkStatus();
+    f->rule.id = *f->cookie_id;
+    out[it->second] = std::move(f->rule);
+    found[it->second] = true;
+    return absl::OkStatus();
+  };
+  if (locs.size() <= 32) {
+    for (const Location& loc : locs) {
+      MsgBuffer req;
+      EncodeGetFilter(req, loc);
+      absl::Status s = sock_->Request(req.At(0), take);
+      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
+    }
+  } else {
+    absl::flat_hash_set<int> devices;
+    for (const Location& loc : locs) devices.insert(loc.ifindex);
+    for (int ifindex : devices) {
+      MsgBuffer req;
+      EncodeDumpFilters(req, ifindex);
+      if (absl::Status s = sock_->Dump(req.At(0), take); !s.ok()) return s;
+    }
+  }
+  for (size_t i = 0; i < locs.size(); ++i) {
+    if (!found[i]) {
+      return absl::NotFoundError(absl::StrCat("the filter at ifindex ", locs[i].ifindex, " chain ",
+                                              locs[i].chain, " pref ", locs[i].pref, " handle 0x",
+                                              absl::Hex(locs[i].handle),
+                                              " is no longer in the kernel"));
+    }
+  }
+  return out;
+}
+
+absl::Status NetlinkBackend::Send(const std::vector<Msg>& msgs, const RuleOf& rule_of, bool undo,
+                                  bool stop_on_error, std::vector<NlError>* errors,
+                                  std::vector<size_t>* failed, size_t* sent) {
   *sent = 0;
   if (msgs.empty()) return absl::OkStatus();
   PortIndexFn ports = Ports();
-  MsgBuffer buf;
+  buf_.Clear();
   // Sequence numbers base+0..base+n-1 identify messages in error replies.
   uint32_t base = sock_->NextSeq();
   for (size_t i = 1; i < msgs.size(); ++i) sock_->NextSeq();
@@ -198,35 +248,35 @@ absl::Status NetlinkBackend::Send(const std::vector<Msg>& msgs, bool undo, bool 
   for (size_t i = 0; i < msgs.size(); ++i) {
     const Msg& m = msgs[i];
     const uint32_t seq = base + static_cast<uint32_t>(i);
-    last_off = buf.size();
+    last_off = buf_.size();
     MsgKind kind = m.kind;
     if (undo) {
       // The inverse of each forward message.
-      kind = m.kind == MsgKind::kCreate ? MsgKind::kDelete
+      kind = m.kind == MsgKind::kCreate   ? MsgKind::kDelete
              : m.kind == MsgKind::kDelete ? MsgKind::kCreate
                                           : MsgKind::kReplace;
     }
     absl::Status s;
     switch (kind) {
       case MsgKind::kCreate:
-        s = EncodeNewFilter(buf, *m.rule, m.loc, NLM_F_CREATE | NLM_F_EXCL, seq,
+        s = EncodeNewFilter(buf_, rule_of(i), m.loc, NLM_F_CREATE | NLM_F_EXCL, seq,
                             options_.flower_flags, ports);
         break;
       case MsgKind::kReplace:
-        s = EncodeNewFilter(buf, *m.rule, m.loc, NLM_F_CREATE | NLM_F_REPLACE, seq,
+        s = EncodeNewFilter(buf_, rule_of(i), m.loc, NLM_F_CREATE | NLM_F_REPLACE, seq,
                             options_.flower_flags, ports);
         break;
       case MsgKind::kDelete:
-        EncodeDelFilter(buf, m.loc, seq);
+        EncodeDelFilter(buf_, m.loc, seq);
         break;
     }
     if (!s.ok()) return s;
     const bool last = i + 1 == msgs.size();
-    if (last || buf.size() >= chunk_bytes_ || i + 1 - chunk_begin >= kMaxChunkMsgs) {
+    if (last || buf_.size() >= chunk_bytes_ || i + 1 - chunk_begin >= kMaxChunkMsgs) {
       // Only the chunk's last message asks for an ack: errors are always reported, and the
       // kernel handles a sendmsg()'s messages in order, so that ack closes the whole chunk.
-      buf.At(last_off)->nlmsg_flags |= NLM_F_ACK;
-      if (absl::Status st = sock_->Send(buf.data(), buf.size()); !st.ok()) return st;
+      buf_.At(last_off)->nlmsg_flags |= NLM_F_ACK;
+      if (absl::Status st = sock_->Send(buf_.data(), buf_.size()); !st.ok()) return st;
       size_t before = errors->size();
       if (absl::Status st = sock_->Collect(seq, errors); !st.ok()) return st;
       for (size_t e = before; e < errors->size(); ++e) {
@@ -234,7 +284,7 @@ absl::Status NetlinkBackend::Send(const std::vector<Msg>& msgs, bool undo, bool 
         failed->push_back(d < msgs.size() ? d : msgs.size() - 1);
       }
       *sent = i + 1;
-      buf.Clear();
+      buf_.Clear();
       chunk_begin = i + 1;
       if (stop_on_error && errors->size() > before) return absl::OkStatus();
     }
@@ -248,68 +298,92 @@ absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
   if (absl::Status s = RefreshLinks(); !s.ok()) return s;
   if (absl::Status s = EnsureLoaded(); !s.ok()) return s;
   const size_t num_deletes = batch.deletes.size();
+  auto upsert = [&](uint32_t op) -> const FlowRule& { return batch.upserts[op - num_deletes]; };
+  auto id_of = [&](uint32_t op) -> const FlowId& {
+    return op < num_deletes ? batch.deletes[op] : upsert(op).id;
+  };
 
-  // 1. Everything is checked before anything is written.
+  // 1. Everything is checked, and the messages planned, before anything is written. Locations
+  //    freed by this batch are not reused by it.
+  std::vector<Msg> msgs;
+  msgs.reserve(batch.size());
   for (size_t i = 0; i < num_deletes; ++i) {
-    if (!rules_.contains(batch.deletes[i])) {
+    auto it = rules_.find(batch.deletes[i]);
+    if (it == rules_.end()) {
       return BatchError(absl::StatusCode::kNotFound, i, true, batch.deletes[i],
                         "not installed by this backend");
     }
+    msgs.push_back(Msg{static_cast<uint32_t>(i), MsgKind::kDelete, false, it->second});
   }
-  std::vector<int> in_ifindex(batch.upserts.size());
+  std::vector<Location> taken;  // new locations, released again if planning fails
+  auto release = [&] {
+    for (const Location& l : taken) used_.erase(l);
+  };
+  used_.reserve(used_.size() + batch.upserts.size());
   for (size_t j = 0; j < batch.upserts.size(); ++j) {
     const FlowRule& r = batch.upserts[j];
+    const uint32_t op = static_cast<uint32_t>(num_deletes + j);
     if (absl::Status s = CheckRule(r); !s.ok()) {
-      return BatchError(s.code(), num_deletes + j, false, r.id, std::string(s.message()));
+      release();
+      return BatchError(s.code(), op, false, r.id, std::string(s.message()));
     }
-    in_ifindex[j] = ifindex_.at(r.in_port.name());
-  }
-
-  // 2. Plan the messages; locations are allocated without reusing any freed in this batch.
-  std::vector<Msg> msgs;
-  msgs.reserve(batch.size() + 8);
-  absl::flat_hash_set<Location> taken;
-  for (size_t i = 0; i < num_deletes; ++i) {
-    const Installed& old = rules_.at(batch.deletes[i]);
-    msgs.push_back(Msg{i, MsgKind::kDelete, old.loc, &old.rule});
-  }
-  for (size_t j = 0; j < batch.upserts.size(); ++j) {
-    const FlowRule& r = batch.upserts[j];
-    const size_t pos = num_deletes + j;
-    Location want{in_ifindex[j], r.chain, PrefForPriority(r.priority), 0};
+    Location want{ifindex_.at(r.in_port.name()), r.chain, PrefForPriority(r.priority), 0};
     auto it = rules_.find(r.id);
-    if (it != rules_.end() && it->second.loc.SameProto(want)) {
-      msgs.push_back(Msg{pos, MsgKind::kReplace, it->second.loc, &r});
+    if (it != rules_.end() && it->second.SameProto(want)) {
+      msgs.push_back(Msg{op, MsgKind::kReplace, false, it->second});
       continue;
     }
     bool found = false;
     for (int a = 0; a < kHandleAttempts && !found; ++a) {
       want.handle = HandleFor(r.id, a);
-      found = !used_.contains(want) && taken.insert(want).second;
+      found = used_.insert(want).second;
     }
     if (!found) {
-      return BatchError(absl::StatusCode::kResourceExhausted, pos, false, r.id,
+      release();
+      return BatchError(absl::StatusCode::kResourceExhausted, op, false, r.id,
                         "no free flower handle for this id on its device/chain/priority");
     }
-    msgs.push_back(Msg{pos, MsgKind::kCreate, want, &r});
-    if (it != rules_.end()) {
-      msgs.push_back(Msg{pos, MsgKind::kDelete, it->second.loc, &it->second.rule, true});
+    taken.push_back(want);
+    msgs.push_back(Msg{op, MsgKind::kCreate, false, want});
+    if (it != rules_.end()) msgs.push_back(Msg{op, MsgKind::kDelete, true, it->second});
+  }
+  std::vector<Location>().swap(taken);  // from here on, failures release through msgs
+
+  // 2. What deletes and replaces overwrite is read back first, for a possible rollback.
+  std::vector<Location> old_locs;
+  for (Msg& m : msgs) {
+    if (m.kind != MsgKind::kCreate) {
+      m.old = static_cast<uint32_t>(old_locs.size());
+      old_locs.push_back(m.loc);
     }
   }
+  auto drop_new = [&] {
+    for (const Msg& m : msgs) {
+      if (m.kind == MsgKind::kCreate) used_.erase(m.loc);
+    }
+  };
+  absl::StatusOr<std::vector<FlowRule>> old_rules = ReadRules(old_locs);
+  if (!old_rules.ok()) {
+    drop_new();
+    loaded_ = false;  // the kernel changed behind our back: re-read it next time
+    return absl::Status(old_rules.status().code(),
+                        absl::StrCat("netlink: reading rules to replace: ", old_rules.status().message()));
+  }
 
-  // 3. Make sure every device has a clsact qdisc (remember which we add, to undo them).
+  // 3. Every device gets a clsact qdisc (remember which we add, to undo them).
   std::vector<int> created_qdiscs;
   {
     absl::flat_hash_set<int> seen;
-    for (size_t j = 0; j < batch.upserts.size(); ++j) {
-      if (!seen.insert(in_ifindex[j]).second) continue;
+    for (const Msg& m : msgs) {
+      if (m.kind == MsgKind::kDelete || !seen.insert(m.loc.ifindex).second) continue;
       bool created = false;
-      absl::Status s = EnsureClsact(*sock_, in_ifindex[j], &created);
+      absl::Status s = EnsureClsact(*sock_, m.loc.ifindex, &created);
       if (!s.ok()) {
         for (int q : created_qdiscs) (void)DeleteClsact(*sock_, q);
-        return BatchError(s.code(), num_deletes + j, false, batch.upserts[j].id, std::string(s.message()));
+        drop_new();
+        return BatchError(s.code(), m.op, false, id_of(m.op), std::string(s.message()));
       }
-      if (created) created_qdiscs.push_back(in_ifindex[j]);
+      if (created) created_qdiscs.push_back(m.loc.ifindex);
     }
   }
 
@@ -317,20 +391,17 @@ absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
   std::vector<NlError> errors;
   std::vector<size_t> failed;
   size_t sent = 0;
-  absl::Status io = Send(msgs, /*undo=*/false, /*stop_on_error=*/true, &errors, &failed, &sent);
+  auto forward_rule = [&](size_t i) -> const FlowRule& { return upsert(msgs[i].op); };
+  absl::Status io = Send(msgs, forward_rule, /*undo=*/false, /*stop_on_error=*/true, &errors,
+                         &failed, &sent);
   if (io.ok() && errors.empty()) {
+    rules_.reserve(rules_.size() + batch.upserts.size());
     for (const Msg& m : msgs) {
-      switch (m.kind) {
-        case MsgKind::kDelete:
-          used_.erase(m.loc);
-          if (!m.move_old) rules_.erase(batch.deletes[m.op]);
-          break;
-        case MsgKind::kCreate:
-        case MsgKind::kReplace: {
-          used_.insert(m.loc);
-          rules_[m.rule->id] = Installed{*m.rule, m.loc};
-          break;
-        }
+      if (m.kind == MsgKind::kDelete) {
+        used_.erase(m.loc);
+        if (!m.move_old) rules_.erase(batch.deletes[m.op]);
+      } else {
+        rules_[upsert(m.op).id] = m.loc;
       }
     }
     return absl::OkStatus();
@@ -341,33 +412,26 @@ absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
   size_t first_failed = failed.empty() ? sent : *std::min_element(failed.begin(), failed.end());
   std::vector<Msg> undo;
   for (size_t i = sent; i-- > 0;) {
-    if (failed_set.contains(i)) continue;
-    Msg u = msgs[i];
-    if (u.kind == MsgKind::kReplace) {
-      // Put the old content back.
-      u.rule = &rules_.at(u.rule->id).rule;
-    }
-    undo.push_back(u);
+    if (!failed_set.contains(i)) undo.push_back(msgs[i]);
   }
+  auto undo_rule = [&](size_t u) -> const FlowRule& { return (*old_rules)[undo[u].old]; };
   std::vector<NlError> undo_errors;
   std::vector<size_t> undo_failed;
   size_t undo_sent = 0;
-  absl::Status undo_io =
-      Send(undo, /*undo=*/true, /*stop_on_error=*/false, &undo_errors, &undo_failed, &undo_sent);
+  absl::Status undo_io = Send(undo, undo_rule, /*undo=*/true, /*stop_on_error=*/false,
+                              &undo_errors, &undo_failed, &undo_sent);
   for (int q : created_qdiscs) (void)DeleteClsact(*sock_, q);
+  drop_new();
 
   std::string reason;
   absl::StatusCode code = absl::StatusCode::kInternal;
   size_t pos = 0;
-  bool is_delete = false;
-  FlowId id;
   if (!io.ok()) {
     reason = absl::StrCat("netlink I/O failed: ", io.message());
     code = io.code();
     pos = first_failed < msgs.size() ? msgs[first_failed].op : 0;
   } else {
-    const Msg& m = msgs[first_failed];
-    pos = m.op;
+    pos = msgs[first_failed].op;
     const NlError* err = nullptr;
     for (size_t e = 0; e < failed.size(); ++e) {
       if (failed[e] == first_failed) err = &errors[e];
@@ -375,26 +439,22 @@ absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
     reason = absl::StrCat("kernel refused: ", err ? err->Describe() : "unknown error");
     code = CodeForErrno(err ? err->error : EIO);
   }
-  is_delete = pos < num_deletes;
-  id = is_delete ? batch.deletes[pos] : batch.upserts[pos - num_deletes].id;
   if (!undo_io.ok() || !undo_errors.empty()) {
     loaded_ = false;  // re-read the kernel next time
     absl::StrAppend(&reason, "; ROLLBACK INCOMPLETE: ",
                     undo_io.ok() ? undo_errors.front().Describe() : undo_io.message());
     code = absl::StatusCode::kDataLoss;
   }
-  return BatchError(code, pos, is_delete, id, reason);
+  return BatchError(code, pos, pos < num_deletes, id_of(static_cast<uint32_t>(pos)), reason);
 }
 
 absl::StatusOr<std::vector<FlowEntry>> NetlinkBackend::Dump() {
   if (absl::Status s = RefreshLinks(); !s.ok()) return s;
-  std::vector<FlowEntry> foreign;
-  if (absl::Status s = Reload(&foreign); !s.ok()) return s;
-  std::vector<FlowEntry> out;
-  out.reserve(rules_.size() + foreign.size());
-  for (const auto& [id, inst] : rules_) out.push_back(FlowEntry{inst.rule, false});
+  std::vector<FlowEntry> out, foreign;
+  if (absl::Status s = Reload(&out, &foreign); !s.ok()) return s;
   std::sort(out.begin(), out.end(),
             [](const FlowEntry& a, const FlowEntry& b) { return a.rule.id < b.rule.id; });
+  out.reserve(out.size() + foreign.size());
   for (FlowEntry& f : foreign) out.push_back(std::move(f));
   return out;
 }
@@ -420,14 +480,16 @@ std::optional<Location> NetlinkBackend::LocationOf(const FlowId& id) {
   if (!EnsureLoaded().ok()) return std::nullopt;
   auto it = rules_.find(id);
   if (it == rules_.end()) return std::nullopt;
-  return it->second.loc;
+  return it->second;
 }
 
 absl::StatusOr<FlowRule> NetlinkBackend::Get(const FlowId& id) {
   if (absl::Status s = EnsureLoaded(); !s.ok()) return s;
   auto it = rules_.find(id);
-  if (it == rules_.end()) return absl::NotFoundError(absl::StrCat("flow ", id.ToString(), " not installed"));
-  absl::StatusOr<DecodedFilter> f = GetFilter(it->second.loc);
+  if (it == rules_.end()) {
+    return absl::NotFoundError(absl::StrCat("flow ", id.ToString(), " not installed"));
+  }
+  absl::StatusOr<DecodedFilter> f = GetFilter(it->second);
   if (!f.ok() || f->cookie_id != id || !f->exact.ok()) {
     loaded_ = false;
     return absl::NotFoundError(absl::StrCat("flow ", id.ToString(), " is no longer in the kernel",
@@ -440,8 +502,10 @@ absl::StatusOr<FlowRule> NetlinkBackend::Get(const FlowId& id) {
 absl::StatusOr<FlowStats> NetlinkBackend::Stats(const FlowId& id) {
   if (absl::Status s = EnsureLoaded(); !s.ok()) return s;
   auto it = rules_.find(id);
-  if (it == rules_.end()) return absl::NotFoundError(absl::StrCat("flow ", id.ToString(), " not installed"));
-  absl::StatusOr<DecodedFilter> f = GetFilter(it->second.loc);
+  if (it == rules_.end()) {
+    return absl::NotFoundError(absl::StrCat("flow ", id.ToString(), " not installed"));
+  }
+  absl::StatusOr<DecodedFilter> f = GetFilter(it->second);
   if (!f.ok() || f->cookie_id != id) {
     loaded_ = false;
     return absl::NotFoundError(absl::StrCat("flow ", id.ToString(), " is no longer in the kernel"));
@@ -458,19 +522,23 @@ absl::StatusOr<FlowStats> NetlinkBackend::Stats(const FlowId& id) {
 
 absl::Status NetlinkBackend::Flush() {
   if (absl::Status s = RefreshLinks(); !s.ok()) return s;
-  if (absl::Status s = Reload(nullptr); !s.ok()) return s;
+  if (absl::Status s = Reload(nullptr, nullptr); !s.ok()) return s;
   std::vector<Msg> msgs;
-  for (const auto& [id, inst] : rules_) msgs.push_back(Msg{0, MsgKind::kDelete, inst.loc, &inst.rule});
+  msgs.reserve(rules_.size());
+  for (const auto& [id, loc] : rules_) msgs.push_back(Msg{0, MsgKind::kDelete, false, loc});
   std::vector<NlError> errors;
   std::vector<size_t> failed;
   size_t sent = 0;
-  absl::Status s = Send(msgs, false, false, &errors, &failed, &sent);
+  static const FlowRule kNone;
+  absl::Status s = Send(
+      msgs, [](size_t) -> const FlowRule& { return kNone; }, false, false, &errors, &failed, &sent);
   loaded_ = false;
   if (!s.ok()) return s;
   for (const NlError& e : errors) {
-    if (e.error != ENOENT) return absl::Status(CodeForErrno(e.error), absl::StrCat("flush: ", e.Describe()));
+    if (e.error != ENOENT) {
+      return absl::Status(CodeForErrno(e.error), absl::StrCat("flush: ", e.Describe()));
+    }
   }
-  rules_.clear();
   return EnsureLoaded();
 }
 

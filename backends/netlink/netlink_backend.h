@@ -5,6 +5,7 @@
 #define DPU_BACKENDS_NETLINK_NETLINK_BACKEND_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,31 +54,35 @@ class NetlinkBackend final : public Backend {
   std::optional<Location> LocationOf(const FlowId& id);
 
  private:
-  struct Installed {
-    FlowRule rule;
-    Location loc;
-  };
   enum class MsgKind : uint8_t { kCreate, kReplace, kDelete };
+  // One planned netlink message (28 bytes: batches of 100k rules stay small).
   struct Msg {
-    size_t op;                 // batch position
+    uint32_t op;            // batch position
     MsgKind kind;
+    bool move_old = false;  // kDelete of the old location of a moved rule
     Location loc;
-    const FlowRule* rule;      // new content (create/replace) or old content (delete)
-    bool move_old = false;     // kDelete of the old location of a moved rule
+    uint32_t old = UINT32_MAX;  // index of the overwritten rule's content (delete/replace)
   };
+  // Returns the rule message @p i carries (forward: the new content; undo: the old content).
+  using RuleOf = std::function<const FlowRule&(size_t i)>;
 
   NetlinkBackend(std::unique_ptr<NlSocket> sock, Options options, dpu::Capabilities caps);
   absl::Status RefreshLinks() const;
   absl::StatusOr<int> ResolvePort(const PortRef& port, std::string_view what) const;
   absl::Status CheckRule(const FlowRule& rule) const;
   absl::Status EnsureLoaded();
-  // Reads every ingress filter back; rebuilds rules_/used_; foreign rules go to @p foreign.
-  absl::Status Reload(std::vector<FlowEntry>* foreign);
+  // Reads every ingress filter back and rebuilds rules_/used_. Rules are decoded into @p owned /
+  // @p foreign when given.
+  absl::Status Reload(std::vector<FlowEntry>* owned, std::vector<FlowEntry>* foreign);
   absl::StatusOr<DecodedFilter> GetFilter(const Location& loc);
-  // Encodes and sends @p msgs (forward or undo), chunked, stopping after the first chunk with an
-  // error when @p stop_on_error. @p sent: number of messages the kernel processed.
-  absl::Status Send(const std::vector<Msg>& msgs, bool undo, bool stop_on_error,
-                    std::vector<NlError>* errors, std::vector<size_t>* failed, size_t* sent);
+  // Reads the current content of the filters at @p locs (for rollback), in order.
+  absl::StatusOr<std::vector<FlowRule>> ReadRules(const std::vector<Location>& locs);
+  // Encodes and sends @p msgs (forward, or their inverses when @p undo), chunked, stopping after
+  // the first chunk with an error when @p stop_on_error. @p sent: messages the kernel processed;
+  // @p failed: indexes of refused messages, matching @p errors.
+  absl::Status Send(const std::vector<Msg>& msgs, const RuleOf& rule_of, bool undo,
+                    bool stop_on_error, std::vector<NlError>* errors, std::vector<size_t>* failed,
+                    size_t* sent);
   PortIndexFn Ports() const;
   PortNameFn Names() const;
 
@@ -85,11 +90,12 @@ class NetlinkBackend final : public Backend {
   Options options_;
   dpu::Capabilities caps_;
   size_t chunk_bytes_;
+  MsgBuffer buf_;  // reused by every Send()
   mutable absl::flat_hash_map<std::string, int> ifindex_;
   mutable absl::flat_hash_map<int, std::string> ifname_;
   bool loaded_ = false;
-  absl::flat_hash_map<FlowId, Installed> rules_;
-  absl::flat_hash_set<Location> used_;  // every filter location seen (ours and foreign)
+  absl::flat_hash_map<FlowId, Location> rules_;  // what this backend owns, by id
+  absl::flat_hash_set<Location> used_;           // every filter location seen (ours and foreign)
 };
 
 /// Registers "netlink" in @p registry.
