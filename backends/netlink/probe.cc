@@ -12,6 +12,12 @@
 #include "backends/netlink/links.h"
 #include "backends/netlink/netlink_backend.h"
 
+// GCC 12 reports -Wmaybe-uninitialized false positives for the std::variant (Action) temporaries
+// of the initializer lists below.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace dpu::netlink {
 namespace {
 
