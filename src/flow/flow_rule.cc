@@ -15,8 +15,8 @@ using internal::AV;
 
 // Serializes a rule's key into a byte stream for hashing. The layout is part of KeyId()'s
 // stability promise: version byte, priority (BE16), chain (BE32), in_port (BE32 length + bytes),
-// then for each set match field in MatchField order a tag byte and its fixed-size encoding, then
-// 0xff.
+// then for each set match field in MatchField order a tag byte and its fixed-size encoding (a
+// prefix is family, 4 or 16 address bytes, length), then 0xff.
 class KeyWriter {
  public:
   void U8(uint8_t v) {
@@ -42,7 +42,7 @@ class KeyWriter {
   }
   void Prefix(const IpPrefix& p) {
     U8(static_cast<uint8_t>(p.family()));
-    Bytes(p.address().bytes().data(), 16);
+    Bytes(p.address().bytes().data(), static_cast<size_t>(p.address().size()));
     U8(static_cast<uint8_t>(p.length()));
   }
   FlowId Finish() {
@@ -236,11 +236,11 @@ absl::Status ValidateRuleAt(const FlowRule& rule, RuleErrorSite* site) {
   // --- Actions.
   const bool has_enc = m.enc_key_id || m.enc_src_ip || m.enc_dst_ip || m.enc_dst_port;
   int counts = 0, polices = 0;
+  ActionKind prev = ActionKind::kCount;
   for (size_t i = 0; i < rule.actions.size(); ++i) {
     const Action& a = rule.actions[i];
     const ActionKind k = KindOf(a);
     if (i > 0) {
-      const ActionKind prev = KindOf(rule.actions[i - 1]);
       if (prev == ActionKind::kDrop || prev == ActionKind::kRedirect ||
           prev == ActionKind::kGotoChain) {
         return r.Action(i, k,
@@ -248,6 +248,7 @@ absl::Status ValidateRuleAt(const FlowRule& rule, RuleErrorSite* site) {
                                      " (it ends processing)"));
       }
     }
+    prev = k;
     switch (k) {
       case ActionKind::kDrop:
       case ActionKind::kTunnelDecap:
