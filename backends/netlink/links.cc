@@ -76,7 +76,8 @@ absl::Status CreateVethPair(NlSocket& sock, const std::string& a, const std::str
   nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
   auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
   ifm->ifi_family = AF_UNSPEC;
-  const std::string& an = a; const std::string& bn = b;
+  const std::string& an = a;
+  const std::string& bn = b;
   mnl_attr_put_strz(nlh, IFLA_IFNAME, an.c_str());
   nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
   mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
@@ -89,7 +90,8 @@ absl::Status CreateVethPair(NlSocket& sock, const std::string& a, const std::str
   mnl_attr_nest_end(nlh, data);
   mnl_attr_nest_end(nlh, linkinfo);
   absl::Status s = sock.Request(nlh);
-  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("create veth ", a, "/", b, ": ", s.message()));
+  if (!s.ok())
+    return absl::Status(s.code(), absl::StrCat("create veth ", a, "/", b, ": ", s.message()));
   return s;
 }
 

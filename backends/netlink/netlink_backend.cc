@@ -173,9 +173,9 @@ absl::Status NetlinkBackend::Reload(std::vector<FlowEntry>* owned,
           owned->push_back(FlowEntry{std::move(f->rule), false});
         }
       } else if (foreign != nullptr && f->exact.ok()) {
-        f->rule.id = FlowId::FromName(absl::StrCat("netlink-foreign:", f->rule.in_port.name(), "/",
-                                                   f->loc.chain, "/", f->loc.pref, "/",
-                                                   f->loc.handle));
+        f->rule.id =
+            FlowId::FromName(absl::StrCat("netlink-foreign:", f->rule.in_port.name(), "/",
+                                          f->loc.chain, "/", f->loc.pref, "/", f->loc.handle));
         foreign->push_back(FlowEntry{std::move(f->rule), true});
       }
       return absl::OkStatus();
@@ -187,8 +187,7 @@ absl::Status NetlinkBackend::Reload(std::vector<FlowEntry>* owned,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<FlowRule>> NetlinkBackend::ReadRules(
-    const std::vector<Location>& locs) {
+absl::StatusOr<std::vector<FlowRule>> NetlinkBackend::ReadRules(const std::vector<Location>& locs) {
   std::vector<FlowRule> out(locs.size());
   if (locs.empty()) return out;
   absl::flat_hash_map<Location, size_t> want;
@@ -224,10 +223,9 @@ absl::StatusOr<std::vector<FlowRule>> NetlinkBackend::ReadRules(
   }
   for (size_t i = 0; i < locs.size(); ++i) {
     if (!found[i]) {
-      return absl::NotFoundError(absl::StrCat("the filter at ifindex ", locs[i].ifindex, " chain ",
-                                              locs[i].chain, " pref ", locs[i].pref, " handle 0x",
-                                              absl::Hex(locs[i].handle),
-                                              " is no longer in the kernel"));
+      return absl::NotFoundError(absl::StrCat(
+          "the filter at ifindex ", locs[i].ifindex, " chain ", locs[i].chain, " pref ",
+          locs[i].pref, " handle 0x", absl::Hex(locs[i].handle), " is no longer in the kernel"));
     }
   }
   return out;
@@ -366,8 +364,9 @@ absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
   if (!old_rules.ok()) {
     drop_new();
     loaded_ = false;  // the kernel changed behind our back: re-read it next time
-    return absl::Status(old_rules.status().code(),
-                        absl::StrCat("netlink: reading rules to replace: ", old_rules.status().message()));
+    return absl::Status(
+        old_rules.status().code(),
+        absl::StrCat("netlink: reading rules to replace: ", old_rules.status().message()));
   }
 
   // 3. Every device gets a clsact qdisc (remember which we add, to undo them).
@@ -392,8 +391,8 @@ absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
   std::vector<size_t> failed;
   size_t sent = 0;
   auto forward_rule = [&](size_t i) -> const FlowRule& { return upsert(msgs[i].op); };
-  absl::Status io = Send(msgs, forward_rule, /*undo=*/false, /*stop_on_error=*/true, &errors,
-                         &failed, &sent);
+  absl::Status io =
+      Send(msgs, forward_rule, /*undo=*/false, /*stop_on_error=*/true, &errors, &failed, &sent);
   if (io.ok() && errors.empty()) {
     rules_.reserve(rules_.size() + batch.upserts.size());
     for (const Msg& m : msgs) {
@@ -418,8 +417,8 @@ absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
   std::vector<NlError> undo_errors;
   std::vector<size_t> undo_failed;
   size_t undo_sent = 0;
-  absl::Status undo_io = Send(undo, undo_rule, /*undo=*/true, /*stop_on_error=*/false,
-                              &undo_errors, &undo_failed, &undo_sent);
+  absl::Status undo_io = Send(undo, undo_rule, /*undo=*/true, /*stop_on_error=*/false, &undo_errors,
+                              &undo_failed, &undo_sent);
   for (int q : created_qdiscs) (void)DeleteClsact(*sock_, q);
   drop_new();
 
@@ -492,8 +491,9 @@ absl::StatusOr<FlowRule> NetlinkBackend::Get(const FlowId& id) {
   absl::StatusOr<DecodedFilter> f = GetFilter(it->second);
   if (!f.ok() || f->cookie_id != id || !f->exact.ok()) {
     loaded_ = false;
-    return absl::NotFoundError(absl::StrCat("flow ", id.ToString(), " is no longer in the kernel",
-                                            f.ok() ? "" : absl::StrCat(": ", f.status().message())));
+    return absl::NotFoundError(
+        absl::StrCat("flow ", id.ToString(), " is no longer in the kernel",
+                     f.ok() ? "" : absl::StrCat(": ", f.status().message())));
   }
   f->rule.id = id;
   return f->rule;
@@ -543,14 +543,14 @@ absl::Status NetlinkBackend::Flush() {
 }
 
 void RegisterBackend(BackendRegistry& registry) {
-  (void)registry.Register("netlink", [](std::string_view args)
-                                         -> absl::StatusOr<std::unique_ptr<Backend>> {
-    absl::StatusOr<Options> o = ParseOptions(args);
-    if (!o.ok()) return o.status();
-    absl::StatusOr<std::unique_ptr<NetlinkBackend>> b = NetlinkBackend::Create(*o);
-    if (!b.ok()) return b.status();
-    return std::unique_ptr<Backend>(std::move(*b));
-  });
+  (void)registry.Register(
+      "netlink", [](std::string_view args) -> absl::StatusOr<std::unique_ptr<Backend>> {
+        absl::StatusOr<Options> o = ParseOptions(args);
+        if (!o.ok()) return o.status();
+        absl::StatusOr<std::unique_ptr<NetlinkBackend>> b = NetlinkBackend::Create(*o);
+        if (!b.ok()) return b.status();
+        return std::unique_ptr<Backend>(std::move(*b));
+      });
 }
 
 }  // namespace dpu::netlink

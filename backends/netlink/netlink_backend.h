@@ -57,7 +57,7 @@ class NetlinkBackend final : public Backend {
   enum class MsgKind : uint8_t { kCreate, kReplace, kDelete };
   // One planned netlink message (28 bytes: batches of 100k rules stay small).
   struct Msg {
-    uint32_t op;            // batch position
+    uint32_t op;  // batch position
     MsgKind kind;
     bool move_old = false;  // kDelete of the old location of a moved rule
     Location loc;

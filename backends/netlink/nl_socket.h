@@ -37,7 +37,8 @@ void ForEachAttr(const nlmsghdr* nlh, size_t offset, F f) {
 template <typename F>
 void ForEachNested(const nlattr* nest, F f) {
   const auto* a = static_cast<const nlattr*>(mnl_attr_get_payload(nest));
-  const char* end = static_cast<const char*>(mnl_attr_get_payload(nest)) + mnl_attr_get_payload_len(nest);
+  const char* end =
+      static_cast<const char*>(mnl_attr_get_payload(nest)) + mnl_attr_get_payload_len(nest);
   while (mnl_attr_ok(a, static_cast<int>(end - reinterpret_cast<const char*>(a)))) {
     f(a);
     a = mnl_attr_next(a);
@@ -46,9 +47,9 @@ void ForEachNested(const nlattr* nest, F f) {
 
 /// The kernel's answer to one request message that failed.
 struct NlError {
-  uint32_t seq = 0;   ///< Sequence number of the refused message.
-  int error = 0;      ///< Positive errno.
-  std::string msg;    ///< Extended ack text (may be empty).
+  uint32_t seq = 0;  ///< Sequence number of the refused message.
+  int error = 0;     ///< Positive errno.
+  std::string msg;   ///< Extended ack text (may be empty).
   /// "extack text (strerror)" or just "strerror".
   std::string Describe() const;
 };

@@ -29,9 +29,10 @@ uint64_t Bit(int i) { return uint64_t{1} << i; }
 absl::StatusOr<dpu::Capabilities> Probe() {
   absl::StatusOr<std::unique_ptr<NlSocket>> sock_or = NlSocket::OpenInNewNetns();
   if (!sock_or.ok()) {
-    return absl::Status(sock_or.status().code(),
-                        absl::StrCat(sock_or.status().message(),
-                                     " (the netlink backend needs CAP_NET_ADMIN and CAP_SYS_ADMIN)"));
+    return absl::Status(
+        sock_or.status().code(),
+        absl::StrCat(sock_or.status().message(),
+                     " (the netlink backend needs CAP_NET_ADMIN and CAP_SYS_ADMIN)"));
   }
   NlSocket& sock = **sock_or;
   if (absl::Status s = CreateVethPair(sock, kDev0, kDev1); !s.ok()) return s;
@@ -81,28 +82,64 @@ absl::StatusOr<dpu::Capabilities> Probe() {
     std::function<void(FlowRule&)> masked;
   };
   std::vector<FieldProbe> fields = {
-      {MatchField::kSrcMac, [&](FlowRule& r) { r.match.src_mac = Masked<MacAddress>{mac, full}; },
-       [&](FlowRule& r) { r.match.src_mac = Masked<MacAddress>{MacAddress({2, 0, 0, 0, 0, 0}), half}; }},
-      {MatchField::kDstMac, [&](FlowRule& r) { r.match.dst_mac = Masked<MacAddress>{mac, full}; },
-       [&](FlowRule& r) { r.match.dst_mac = Masked<MacAddress>{MacAddress({2, 0, 0, 0, 0, 0}), half}; }},
+      {MatchField::kSrcMac,
+       [&](FlowRule& r) {
+         r.match.src_mac = Masked<MacAddress>{mac, full};
+       },
+       [&](FlowRule& r) {
+         r.match.src_mac = Masked<MacAddress>{MacAddress({2, 0, 0, 0, 0, 0}), half};
+       }},
+      {MatchField::kDstMac,
+       [&](FlowRule& r) {
+         r.match.dst_mac = Masked<MacAddress>{mac, full};
+       },
+       [&](FlowRule& r) {
+         r.match.dst_mac = Masked<MacAddress>{MacAddress({2, 0, 0, 0, 0, 0}), half};
+       }},
       {MatchField::kEthType, [&](FlowRule& r) { r = ip4; }, nullptr},
       {MatchField::kVlanId, [&](FlowRule& r) { r.match.vlan_id = 10; }, nullptr},
-      {MatchField::kVlanPrio, [&](FlowRule& r) { r.match.vlan_id = 10, r.match.vlan_prio = 3; }, nullptr},
+      {MatchField::kVlanPrio, [&](FlowRule& r) { r.match.vlan_id = 10, r.match.vlan_prio = 3; },
+       nullptr},
       {MatchField::kIpProto, [&](FlowRule& r) { r = tcp; }, nullptr},
       {MatchField::kSrcIp, [&](FlowRule& r) { r = ip4, r.match.src_ip = IpPrefix::Host(a1); },
        [&](FlowRule& r) { r = ip4, r.match.src_ip = IpPrefix::Masked(a1, 8); }},
       {MatchField::kDstIp, [&](FlowRule& r) { r = ip4, r.match.dst_ip = IpPrefix::Host(a1); },
        [&](FlowRule& r) { r = ip4, r.match.dst_ip = IpPrefix::Masked(a1, 8); }},
-      {MatchField::kIpTos, [&](FlowRule& r) { r = ip4, r.match.ip_tos = Masked<uint8_t>{0x10, 0xff}; },
-       [&](FlowRule& r) { r = ip4, r.match.ip_tos = Masked<uint8_t>{0x10, 0xf0}; }},
-      {MatchField::kIpTtl, [&](FlowRule& r) { r = ip4, r.match.ip_ttl = Masked<uint8_t>{64, 0xff}; },
-       [&](FlowRule& r) { r = ip4, r.match.ip_ttl = Masked<uint8_t>{64, 0xc0}; }},
-      {MatchField::kSrcPort, [&](FlowRule& r) { r = tcp, r.match.src_port = Masked<uint16_t>{80, 0xffff}; },
-       [&](FlowRule& r) { r = tcp, r.match.src_port = Masked<uint16_t>{0x100, 0xff00}; }},
-      {MatchField::kDstPort, [&](FlowRule& r) { r = tcp, r.match.dst_port = Masked<uint16_t>{80, 0xffff}; },
-       [&](FlowRule& r) { r = tcp, r.match.dst_port = Masked<uint16_t>{0x100, 0xff00}; }},
-      {MatchField::kTcpFlags, [&](FlowRule& r) { r = tcp, r.match.tcp_flags = Masked<uint16_t>{2, 0xfff}; },
-       [&](FlowRule& r) { r = tcp, r.match.tcp_flags = Masked<uint16_t>{2, 0x12}; }},
+      {MatchField::kIpTos,
+       [&](FlowRule& r) {
+         r = ip4, r.match.ip_tos = Masked<uint8_t>{0x10, 0xff};
+       },
+       [&](FlowRule& r) {
+         r = ip4, r.match.ip_tos = Masked<uint8_t>{0x10, 0xf0};
+       }},
+      {MatchField::kIpTtl,
+       [&](FlowRule& r) {
+         r = ip4, r.match.ip_ttl = Masked<uint8_t>{64, 0xff};
+       },
+       [&](FlowRule& r) {
+         r = ip4, r.match.ip_ttl = Masked<uint8_t>{64, 0xc0};
+       }},
+      {MatchField::kSrcPort,
+       [&](FlowRule& r) {
+         r = tcp, r.match.src_port = Masked<uint16_t>{80, 0xffff};
+       },
+       [&](FlowRule& r) {
+         r = tcp, r.match.src_port = Masked<uint16_t>{0x100, 0xff00};
+       }},
+      {MatchField::kDstPort,
+       [&](FlowRule& r) {
+         r = tcp, r.match.dst_port = Masked<uint16_t>{80, 0xffff};
+       },
+       [&](FlowRule& r) {
+         r = tcp, r.match.dst_port = Masked<uint16_t>{0x100, 0xff00};
+       }},
+      {MatchField::kTcpFlags,
+       [&](FlowRule& r) {
+         r = tcp, r.match.tcp_flags = Masked<uint16_t>{2, 0xfff};
+       },
+       [&](FlowRule& r) {
+         r = tcp, r.match.tcp_flags = Masked<uint16_t>{2, 0x12};
+       }},
       {MatchField::kEncKeyId, [&](FlowRule& r) { r.match.enc_key_id = 42; }, nullptr},
       {MatchField::kEncSrcIp, [&](FlowRule& r) { r.match.enc_src_ip = IpPrefix::Host(a1); },
        [&](FlowRule& r) { r.match.enc_src_ip = IpPrefix::Masked(a1, 8); }},
@@ -110,8 +147,12 @@ absl::StatusOr<dpu::Capabilities> Probe() {
        [&](FlowRule& r) { r.match.enc_dst_ip = IpPrefix::Masked(a1, 8); }},
       {MatchField::kEncDstPort, [&](FlowRule& r) { r.match.enc_dst_port = 4789; }, nullptr},
       {MatchField::kCtState,
-       [&](FlowRule& r) { r.match.ct_state = Masked<uint8_t>{ct::kTracked | ct::kEstablished, ct::kAll}; },
-       [&](FlowRule& r) { r.match.ct_state = Masked<uint8_t>{ct::kTracked, ct::kTracked}; }},
+       [&](FlowRule& r) {
+         r.match.ct_state = Masked<uint8_t>{ct::kTracked | ct::kEstablished, ct::kAll};
+       },
+       [&](FlowRule& r) {
+         r.match.ct_state = Masked<uint8_t>{ct::kTracked, ct::kTracked};
+       }},
   };
   for (const FieldProbe& p : fields) {
     FlowRule r;

@@ -68,8 +68,12 @@ FlowId IdFromBytes(const uint8_t* b) {
 
 // ----------------------------------------------------------------------------------- encoding
 
-void PutBe16(nlmsghdr* nlh, uint16_t type, uint16_t host) { mnl_attr_put_u16(nlh, type, htons(host)); }
-void PutBe32(nlmsghdr* nlh, uint16_t type, uint32_t host) { mnl_attr_put_u32(nlh, type, htonl(host)); }
+void PutBe16(nlmsghdr* nlh, uint16_t type, uint16_t host) {
+  mnl_attr_put_u16(nlh, type, htons(host));
+}
+void PutBe32(nlmsghdr* nlh, uint16_t type, uint32_t host) {
+  mnl_attr_put_u32(nlh, type, htonl(host));
+}
 
 void PutPrefix(nlmsghdr* nlh, const IpPrefix& p, uint16_t v4, uint16_t v4mask, uint16_t v6,
                uint16_t v6mask) {
@@ -309,7 +313,8 @@ class ActionWriter {
     std::array<uint32_t, 256> rtab{};
     for (int i = 0; i < 256; ++i) {
       unsigned __int128 size = static_cast<unsigned __int128>(i + 1) << kPoliceCellLog;
-      unsigned __int128 ticks = size * 1000000000u / (static_cast<unsigned __int128>(tp.rate_bytes) * 64);
+      unsigned __int128 ticks =
+          size * 1000000000u / (static_cast<unsigned __int128>(tp.rate_bytes) * 64);
       rtab[i] = ticks > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(ticks);
     }
     mnl_attr_put(nlh_, TCA_POLICE_TBF, sizeof(p), &p);
@@ -480,8 +485,10 @@ int MaskLength(const uint8_t* m, int n) {
   for (int i = 0; i < n * 8; ++i) {
     bool bit = (m[i / 8] >> (7 - i % 8)) & 1;
     if (bit && zero) return -1;
-    if (bit) ++len;
-    else zero = true;
+    if (bit)
+      ++len;
+    else
+      zero = true;
   }
   return len;
 }
@@ -502,7 +509,8 @@ std::optional<IpPrefix> GetPrefix(const nlattr* v4, const nlattr* v4m, const nla
     std::array<uint8_t, 16> a{}, m{};
     m.fill(0xff);
     std::memcpy(a.data(), mnl_attr_get_payload(v6), 16);
-    if (v6m && mnl_attr_get_payload_len(v6m) == 16) std::memcpy(m.data(), mnl_attr_get_payload(v6m), 16);
+    if (v6m && mnl_attr_get_payload_len(v6m) == 16)
+      std::memcpy(m.data(), mnl_attr_get_payload(v6m), 16);
     int len = MaskLength(m.data(), 16);
     if (len < 0) return std::nullopt;
     auto p = IpPrefix::Create(IpAddress::V6(a), len);
@@ -513,18 +521,22 @@ std::optional<IpPrefix> GetPrefix(const nlattr* v4, const nlattr* v4m, const nla
 }
 
 absl::Status NotExact(std::string_view why) {
-  return absl::UnimplementedError(absl::StrCat("not expressible in the flow model: ", std::string(why)));
+  return absl::UnimplementedError(
+      absl::StrCat("not expressible in the flow model: ", std::string(why)));
 }
 
 absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
   // Keys the model has no field for make the rule inexact.
   static constexpr int kUnmodelled[] = {
-      TCA_FLOWER_KEY_ARP_SIP,         TCA_FLOWER_KEY_ARP_TIP,      TCA_FLOWER_KEY_ICMPV4_TYPE,
-      TCA_FLOWER_KEY_ICMPV6_TYPE,     TCA_FLOWER_KEY_MPLS_LABEL,   TCA_FLOWER_KEY_CVLAN_ID,
-      TCA_FLOWER_KEY_FLAGS,           TCA_FLOWER_KEY_ENC_IP_TOS,   TCA_FLOWER_KEY_ENC_OPTS,
-      TCA_FLOWER_KEY_CT_ZONE,         TCA_FLOWER_KEY_CT_MARK,      TCA_FLOWER_KEY_CT_LABELS,
-      TCA_FLOWER_KEY_HASH,            TCA_FLOWER_KEY_PORT_SRC_MIN, TCA_FLOWER_KEY_PORT_DST_MIN,
-      TCA_FLOWER_KEY_ENC_UDP_SRC_PORT, TCA_FLOWER_KEY_NUM_OF_VLANS, TCA_FLOWER_KEY_PPPOE_SID,
+      TCA_FLOWER_KEY_ARP_SIP,      TCA_FLOWER_KEY_ARP_TIP,
+      TCA_FLOWER_KEY_ICMPV4_TYPE,  TCA_FLOWER_KEY_ICMPV6_TYPE,
+      TCA_FLOWER_KEY_MPLS_LABEL,   TCA_FLOWER_KEY_CVLAN_ID,
+      TCA_FLOWER_KEY_FLAGS,        TCA_FLOWER_KEY_ENC_IP_TOS,
+      TCA_FLOWER_KEY_ENC_OPTS,     TCA_FLOWER_KEY_CT_ZONE,
+      TCA_FLOWER_KEY_CT_MARK,      TCA_FLOWER_KEY_CT_LABELS,
+      TCA_FLOWER_KEY_HASH,         TCA_FLOWER_KEY_PORT_SRC_MIN,
+      TCA_FLOWER_KEY_PORT_DST_MIN, TCA_FLOWER_KEY_ENC_UDP_SRC_PORT,
+      TCA_FLOWER_KEY_NUM_OF_VLANS, TCA_FLOWER_KEY_PPPOE_SID,
   };
   for (int k : kUnmodelled) {
     if (tb[k] != nullptr) return NotExact(absl::StrCat("flower key ", k));
@@ -593,13 +605,15 @@ absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
   be16m(TCA_FLOWER_KEY_TCP_FLAGS, TCA_FLOWER_KEY_TCP_FLAGS_MASK, &m->tcp_flags);
   if (tb[TCA_FLOWER_KEY_ENC_KEY_ID]) m->enc_key_id = Be32(tb[TCA_FLOWER_KEY_ENC_KEY_ID]);
   if (tb[TCA_FLOWER_KEY_ENC_IPV4_SRC] || tb[TCA_FLOWER_KEY_ENC_IPV6_SRC]) {
-    m->enc_src_ip = GetPrefix(tb[TCA_FLOWER_KEY_ENC_IPV4_SRC], tb[TCA_FLOWER_KEY_ENC_IPV4_SRC_MASK],
-                              tb[TCA_FLOWER_KEY_ENC_IPV6_SRC], tb[TCA_FLOWER_KEY_ENC_IPV6_SRC_MASK]);
+    m->enc_src_ip =
+        GetPrefix(tb[TCA_FLOWER_KEY_ENC_IPV4_SRC], tb[TCA_FLOWER_KEY_ENC_IPV4_SRC_MASK],
+                  tb[TCA_FLOWER_KEY_ENC_IPV6_SRC], tb[TCA_FLOWER_KEY_ENC_IPV6_SRC_MASK]);
     if (!m->enc_src_ip) return NotExact("non-prefix enc_src_ip mask");
   }
   if (tb[TCA_FLOWER_KEY_ENC_IPV4_DST] || tb[TCA_FLOWER_KEY_ENC_IPV6_DST]) {
-    m->enc_dst_ip = GetPrefix(tb[TCA_FLOWER_KEY_ENC_IPV4_DST], tb[TCA_FLOWER_KEY_ENC_IPV4_DST_MASK],
-                              tb[TCA_FLOWER_KEY_ENC_IPV6_DST], tb[TCA_FLOWER_KEY_ENC_IPV6_DST_MASK]);
+    m->enc_dst_ip =
+        GetPrefix(tb[TCA_FLOWER_KEY_ENC_IPV4_DST], tb[TCA_FLOWER_KEY_ENC_IPV4_DST_MASK],
+                  tb[TCA_FLOWER_KEY_ENC_IPV6_DST], tb[TCA_FLOWER_KEY_ENC_IPV6_DST_MASK]);
     if (!m->enc_dst_ip) return NotExact("non-prefix enc_dst_ip mask");
   }
   if (tb[TCA_FLOWER_KEY_ENC_UDP_DST_PORT]) {
@@ -610,8 +624,9 @@ absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
     m->enc_dst_port = Be16(tb[TCA_FLOWER_KEY_ENC_UDP_DST_PORT]);
   }
   if (tb[TCA_FLOWER_KEY_CT_STATE]) {
-    uint16_t k = tb[TCA_FLOWER_KEY_CT_STATE_MASK] ? mnl_attr_get_u16(tb[TCA_FLOWER_KEY_CT_STATE_MASK])
-                                                  : 0xffff;
+    uint16_t k = tb[TCA_FLOWER_KEY_CT_STATE_MASK]
+                     ? mnl_attr_get_u16(tb[TCA_FLOWER_KEY_CT_STATE_MASK])
+                     : 0xffff;
     uint16_t v = mnl_attr_get_u16(tb[TCA_FLOWER_KEY_CT_STATE]) & k;
     if (k > 0xff) return NotExact("ct_state bits beyond the model");
     m->ct_state = Masked<uint8_t>{static_cast<uint8_t>(v), static_cast<uint8_t>(k)};
@@ -633,10 +648,12 @@ absl::StatusOr<SetFieldAction> DecodePedit(const Table<TCA_PEDIT_MAX>& t) {
     bool add = false;
     ForEachNested(t[TCA_PEDIT_KEYS_EX], [&](const nlattr* k) {
       auto kt = ParseNest<TCA_PEDIT_KEY_EX_MAX>(k);
-      if (kt[TCA_PEDIT_KEY_EX_CMD] && mnl_attr_get_u16(kt[TCA_PEDIT_KEY_EX_CMD]) != TCA_PEDIT_KEY_EX_CMD_SET) {
+      if (kt[TCA_PEDIT_KEY_EX_CMD] &&
+          mnl_attr_get_u16(kt[TCA_PEDIT_KEY_EX_CMD]) != TCA_PEDIT_KEY_EX_CMD_SET) {
         add = true;
       }
-      htypes.push_back(kt[TCA_PEDIT_KEY_EX_HTYPE] ? mnl_attr_get_u16(kt[TCA_PEDIT_KEY_EX_HTYPE]) : 0);
+      htypes.push_back(kt[TCA_PEDIT_KEY_EX_HTYPE] ? mnl_attr_get_u16(kt[TCA_PEDIT_KEY_EX_HTYPE])
+                                                  : 0);
     });
     if (add) return NotExact("pedit add");
   }
@@ -652,12 +669,15 @@ absl::StatusOr<SetFieldAction> DecodePedit(const Table<TCA_PEDIT_MAX>& t) {
     std::memcpy(val, &k.val, 4);
     std::memcpy(keep, &k.mask, 4);
     for (int b = 0; b < 4; ++b) {
-      if (keep[b] == 0) bytes[k.off + b] = val[b];
-      else if (keep[b] != 0xff) return NotExact("pedit partial byte");
+      if (keep[b] == 0)
+        bytes[k.off + b] = val[b];
+      else if (keep[b] != 0xff)
+        return NotExact("pedit partial byte");
     }
   }
   auto range = [&](uint32_t from, uint32_t n, uint8_t* out) {
-    if (bytes.size() != n || bytes.begin()->first != from || bytes.rbegin()->first != from + n - 1) {
+    if (bytes.size() != n || bytes.begin()->first != from ||
+        bytes.rbegin()->first != from + n - 1) {
       return false;
     }
     uint32_t i = 0;
@@ -669,30 +689,42 @@ absl::StatusOr<SetFieldAction> DecodePedit(const Table<TCA_PEDIT_MAX>& t) {
   switch (htype) {
     case TCA_PEDIT_KEY_EX_HDR_TYPE_ETH: {
       std::array<uint8_t, 6> mac{};
-      if (range(0, 6, mac.data())) f.field = SetField::kDstMac;
-      else if (range(6, 6, mac.data())) f.field = SetField::kSrcMac;
-      else return NotExact("pedit eth bytes");
+      if (range(0, 6, mac.data()))
+        f.field = SetField::kDstMac;
+      else if (range(6, 6, mac.data()))
+        f.field = SetField::kSrcMac;
+      else
+        return NotExact("pedit eth bytes");
       f.mac = MacAddress(mac);
       return f;
     }
     case TCA_PEDIT_KEY_EX_HDR_TYPE_IP4:
-      if (range(12, 4, buf.data())) f.field = SetField::kSrcIp;
-      else if (range(16, 4, buf.data())) f.field = SetField::kDstIp;
-      else return NotExact("pedit ip4 bytes");
+      if (range(12, 4, buf.data()))
+        f.field = SetField::kSrcIp;
+      else if (range(16, 4, buf.data()))
+        f.field = SetField::kDstIp;
+      else
+        return NotExact("pedit ip4 bytes");
       f.ip = IpAddress::V4((uint32_t{buf[0]} << 24) | (uint32_t{buf[1]} << 16) |
                            (uint32_t{buf[2]} << 8) | buf[3]);
       return f;
     case TCA_PEDIT_KEY_EX_HDR_TYPE_IP6:
-      if (range(8, 16, buf.data())) f.field = SetField::kSrcIp;
-      else if (range(24, 16, buf.data())) f.field = SetField::kDstIp;
-      else return NotExact("pedit ip6 bytes");
+      if (range(8, 16, buf.data()))
+        f.field = SetField::kSrcIp;
+      else if (range(24, 16, buf.data()))
+        f.field = SetField::kDstIp;
+      else
+        return NotExact("pedit ip6 bytes");
       f.ip = IpAddress::V6(buf);
       return f;
     case TCA_PEDIT_KEY_EX_HDR_TYPE_TCP:
     case TCA_PEDIT_KEY_EX_HDR_TYPE_UDP:
-      if (range(0, 2, buf.data())) f.field = SetField::kSrcPort;
-      else if (range(2, 2, buf.data())) f.field = SetField::kDstPort;
-      else return NotExact("pedit l4 bytes");
+      if (range(0, 2, buf.data()))
+        f.field = SetField::kSrcPort;
+      else if (range(2, 2, buf.data()))
+        f.field = SetField::kDstPort;
+      else
+        return NotExact("pedit l4 bytes");
       f.port = static_cast<uint16_t>((buf[0] << 8) | buf[1]);
       return f;
     default:
@@ -714,12 +746,14 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
     if (!at[TCA_ACT_KIND]) return absl::InvalidArgumentError("action without kind");
     std::string kind = mnl_attr_get_str(at[TCA_ACT_KIND]);
     if (n == 1 && at[TCA_ACT_COOKIE] && mnl_attr_get_payload_len(at[TCA_ACT_COOKIE]) == 16) {
-      out->cookie_id = IdFromBytes(static_cast<const uint8_t*>(mnl_attr_get_payload(at[TCA_ACT_COOKIE])));
+      out->cookie_id =
+          IdFromBytes(static_cast<const uint8_t*>(mnl_attr_get_payload(at[TCA_ACT_COOKIE])));
     }
     ActionStats stats;
     if (at[TCA_ACT_STATS]) {
       auto st = ParseNest<TCA_STATS_MAX>(at[TCA_ACT_STATS]);
-      if (st[TCA_STATS_BASIC] && mnl_attr_get_payload_len(st[TCA_STATS_BASIC]) >= sizeof(gnet_stats_basic)) {
+      if (st[TCA_STATS_BASIC] &&
+          mnl_attr_get_payload_len(st[TCA_STATS_BASIC]) >= sizeof(gnet_stats_basic)) {
         gnet_stats_basic b;
         std::memcpy(&b, mnl_attr_get_payload(st[TCA_STATS_BASIC]), sizeof(b));
         stats.bytes = b.bytes;
@@ -738,7 +772,8 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
         tcf_t tm;
         std::memcpy(&tm, mnl_attr_get_payload(t[TCA_GACT_TM]), sizeof(tm));
         if (stats.packets > 0) {
-          stats.last_used = absl::Now() - absl::Milliseconds(tm.lastuse * 1000 / sysconf(_SC_CLK_TCK));
+          stats.last_used =
+              absl::Now() - absl::Milliseconds(tm.lastuse * 1000 / sysconf(_SC_CLK_TCK));
         }
       }
       int action = static_cast<const tc_gact*>(mnl_attr_get_payload(t[TCA_GACT_PARMS]))->action;
@@ -780,7 +815,8 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
         }
         VlanPushAction v;
         if (t[TCA_VLAN_PUSH_VLAN_ID]) v.vlan_id = mnl_attr_get_u16(t[TCA_VLAN_PUSH_VLAN_ID]);
-        if (t[TCA_VLAN_PUSH_VLAN_PRIORITY]) v.vlan_prio = mnl_attr_get_u8(t[TCA_VLAN_PUSH_VLAN_PRIORITY]);
+        if (t[TCA_VLAN_PUSH_VLAN_PRIORITY])
+          v.vlan_prio = mnl_attr_get_u8(t[TCA_VLAN_PUSH_VLAN_PRIORITY]);
         actions.push_back(v);
       } else {
         return NotExact("vlan modify");
@@ -793,13 +829,15 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
     } else if (kind == "csum") {
       auto t = ParseNest<TCA_CSUM_MAX>(opts);
       if (!was_pedit || !t[TCA_CSUM_PARMS]) return NotExact("csum not after pedit");
-      if (static_cast<const tc_csum*>(mnl_attr_get_payload(t[TCA_CSUM_PARMS]))->action != TC_ACT_PIPE) {
+      if (static_cast<const tc_csum*>(mnl_attr_get_payload(t[TCA_CSUM_PARMS]))->action !=
+          TC_ACT_PIPE) {
         return NotExact("csum control action");
       }
     } else if (kind == "tunnel_key") {
       auto t = ParseNest<TCA_TUNNEL_KEY_MAX>(opts);
       if (!t[TCA_TUNNEL_KEY_PARMS]) return NotExact("tunnel_key without parms");
-      const auto* p = static_cast<const tc_tunnel_key*>(mnl_attr_get_payload(t[TCA_TUNNEL_KEY_PARMS]));
+      const auto* p =
+          static_cast<const tc_tunnel_key*>(mnl_attr_get_payload(t[TCA_TUNNEL_KEY_PARMS]));
       if (p->action != TC_ACT_PIPE) return NotExact("tunnel_key control action");
       if (p->t_action == TCA_TUNNEL_KEY_ACT_RELEASE) {
         actions.push_back(TunnelDecapAction{});
@@ -875,8 +913,9 @@ absl::StatusOr<TcPolice> PoliceToTc(uint64_t rate_bps, uint32_t burst_bytes) {
     return absl::InvalidArgumentError("police: rate and burst must be non-zero");
   }
   if (rate_bps % 8 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "police: rate ", rate_bps, " bit/s is not a whole number of bytes per second (TC polices bytes/s)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("police: rate ", rate_bps,
+                     " bit/s is not a whole number of bytes per second (TC polices bytes/s)"));
   }
   TcPolice tp;
   tp.rate_bytes = rate_bps / 8;
@@ -884,8 +923,8 @@ absl::StatusOr<TcPolice> PoliceToTc(uint64_t rate_bps, uint32_t burst_bytes) {
   unsigned __int128 den = static_cast<unsigned __int128>(tp.rate_bytes) * 64;
   unsigned __int128 ticks = (num + den / 2) / den;
   if (ticks == 0 || ticks > 0xffffffffu) {
-    return absl::InvalidArgumentError(absl::StrCat("police: burst ", burst_bytes,
-                                                   " bytes is out of TC's range at this rate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("police: burst ", burst_bytes, " bytes is out of TC's range at this rate"));
   }
   tp.burst_ticks = static_cast<uint32_t>(ticks);
   uint32_t back = PoliceBurstBytes(tp.rate_bytes, tp.burst_ticks);
@@ -909,8 +948,8 @@ absl::Status CheckEncodable(const FlowRule& rule) {
         "in_port: required by backend 'netlink' (TC attaches rules to a device)");
   }
   if (rule.priority > kMaxPriority) {
-    return absl::OutOfRangeError(absl::StrCat("priority: ", rule.priority,
-                                              " is above backend 'netlink' maximum ", kMaxPriority));
+    return absl::OutOfRangeError(absl::StrCat(
+        "priority: ", rule.priority, " is above backend 'netlink' maximum ", kMaxPriority));
   }
   if (rule.chain > kMaxChain) {
     return absl::OutOfRangeError(
@@ -927,9 +966,10 @@ absl::Status CheckEncodable(const FlowRule& rule) {
     tc_actions += TcActionCount(a);
     if (const auto* t = std::get_if<TunnelEncapAction>(&a)) {
       if (t->type == TunnelType::kGeneve && t->dst_port != kGenevePort) {
-        return absl::UnimplementedError(absl::StrCat(
-            "geneve_encap: dport ", t->dst_port, " is not supported by backend 'netlink' (TC "
-            "tells Geneve from VXLAN only by port ", kGenevePort, ")"));
+        return absl::UnimplementedError(absl::StrCat("geneve_encap: dport ", t->dst_port,
+                                                     " is not supported by backend 'netlink' (TC "
+                                                     "tells Geneve from VXLAN only by port ",
+                                                     kGenevePort, ")"));
       }
       if (t->type == TunnelType::kVxlan && t->dst_port == kGenevePort) {
         return absl::UnimplementedError(absl::StrCat(
@@ -944,15 +984,15 @@ absl::Status CheckEncodable(const FlowRule& rule) {
       }
     } else if (const auto* g = std::get_if<GotoChainAction>(&a)) {
       if (g->chain > kMaxChain) {
-        return absl::OutOfRangeError(absl::StrCat("goto: chain ", g->chain,
-                                                  " is above backend 'netlink' maximum ", kMaxChain));
+        return absl::OutOfRangeError(absl::StrCat(
+            "goto: chain ", g->chain, " is above backend 'netlink' maximum ", kMaxChain));
       }
     } else if (const auto* s = std::get_if<SetFieldAction>(&a)) {
       if ((s->field == SetField::kSrcPort || s->field == SetField::kDstPort) &&
           rule.match.ip_proto != IPPROTO_TCP && rule.match.ip_proto != IPPROTO_UDP) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            s->field == SetField::kSrcPort ? "set_src_port" : "set_dst_port",
-            ": requires ip_proto tcp or udp"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(s->field == SetField::kSrcPort ? "set_src_port" : "set_dst_port",
+                         ": requires ip_proto tcp or udp"));
       }
     }
   }
@@ -1046,8 +1086,10 @@ absl::StatusOr<DecodedFilter> DecodeFilter(const nlmsghdr* nlh, const PortNameFn
       s = NotExact("protocol with vlan match");
     }
   }
-  if (s.ok()) s = DecodeActions(fb[TCA_FLOWER_ACT], names, &out);
-  else (void)DecodeActions(fb[TCA_FLOWER_ACT], names, &out);  // still find the cookie
+  if (s.ok())
+    s = DecodeActions(fb[TCA_FLOWER_ACT], names, &out);
+  else
+    (void)DecodeActions(fb[TCA_FLOWER_ACT], names, &out);  // still find the cookie
   out.exact = s;
   return out;
 }

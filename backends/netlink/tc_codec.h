@@ -52,7 +52,9 @@ struct Location {
 };
 
 /// Model priority (larger wins) -> tc pref (smaller first): 65535 - priority.
-inline uint16_t PrefForPriority(uint16_t priority) { return static_cast<uint16_t>(65535 - priority); }
+inline uint16_t PrefForPriority(uint16_t priority) {
+  return static_cast<uint16_t>(65535 - priority);
+}
 /// tc pref -> model priority.
 inline uint16_t PriorityForPref(uint16_t pref) { return static_cast<uint16_t>(65535 - pref); }
 /// Candidate flower handle number @p attempt (0..kHandleAttempts-1) of @p id; never 0.
@@ -110,8 +112,8 @@ absl::StatusOr<DecodedFilter> DecodeFilter(const nlmsghdr* nlh, const PortNameFn
 
 /// Police parameters as TC stores them: bytes/s and burst in 64 ns ticks.
 struct TcPolice {
-  uint64_t rate_bytes = 0;  ///< Rate, bytes per second.
-  uint32_t burst_ticks = 0; ///< Bucket depth, in psched ticks (64 ns).
+  uint64_t rate_bytes = 0;   ///< Rate, bytes per second.
+  uint32_t burst_ticks = 0;  ///< Bucket depth, in psched ticks (64 ns).
 };
 /// @p rate_bps / @p burst_bytes as TC would store them. @return InvalidArgument when TC cannot
 /// store them exactly (rate not a whole number of bytes/s, burst not representable).

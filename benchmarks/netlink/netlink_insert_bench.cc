@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "backends/netlink/netlink_backend.h"
 
 namespace {
@@ -73,6 +74,24 @@ std::vector<dpu::FlowRule> MakeRules(size_t n) {
   return rules;
 }
 
+// The flower handle of each rule, chosen as libdpu chooses it (first free candidate), so that
+// all three methods install identical filters.
+std::vector<uint32_t> Handles(const std::vector<dpu::FlowRule>& rules) {
+  std::vector<uint32_t> out;
+  out.reserve(rules.size());
+  absl::flat_hash_set<uint32_t> used;
+  for (const dpu::FlowRule& r : rules) {
+    for (int a = 0; a < dpu::netlink::kHandleAttempts; ++a) {
+      uint32_t h = dpu::netlink::HandleFor(r.id, a);
+      if (used.insert(h).second) {
+        out.push_back(h);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 size_t CountFilters() {
   auto b = dpu::netlink::NetlinkBackend::Create({});
   if (!b.ok()) return 0;
@@ -82,7 +101,7 @@ size_t CountFilters() {
 
 std::string CookieHex(const dpu::FlowId& id) { return id.ToString(); }
 
-double RunTcBatch(const std::vector<dpu::FlowRule>& rules) {
+double RunTcBatch(const std::vector<dpu::FlowRule>& rules, const std::vector<uint32_t>& handles) {
   std::string path = "/tmp/netlink_bench.tc";
   {
     std::ofstream f(path);
@@ -92,9 +111,8 @@ double RunTcBatch(const std::vector<dpu::FlowRule>& rules) {
       std::snprintf(line, sizeof(line),
                     "filter add dev %s ingress protocol ip pref %u handle 0x%x flower ip_proto tcp "
                     "dst_ip %u.%u.%u.%u dst_port 80 action drop cookie %s\n",
-                    kDev, dpu::netlink::PrefForPriority(kPriority),
-                    dpu::netlink::HandleFor(rules[i].id, 0), ip >> 24, (ip >> 16) & 255,
-                    (ip >> 8) & 255, ip & 255, CookieHex(rules[i].id).c_str());
+                    kDev, dpu::netlink::PrefForPriority(kPriority), handles[i], ip >> 24,
+                    (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, CookieHex(rules[i].id).c_str());
       f << line;
     }
   }
@@ -110,7 +128,7 @@ double RunTcBatch(const std::vector<dpu::FlowRule>& rules) {
 }
 
 // The floor: the same RTM_NEWTFILTER messages libdpu sends, written by hand.
-double RunFloor(const std::vector<dpu::FlowRule>& rules) {
+double RunFloor(const std::vector<dpu::FlowRule>& rules, const std::vector<uint32_t>& handles) {
   mnl_socket* nl = mnl_socket_open(NETLINK_ROUTE);
   if (nl == nullptr || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) std::exit(1);
   int size = 32 << 20;
@@ -143,7 +161,8 @@ double RunFloor(const std::vector<dpu::FlowRule>& rules) {
     }
     used = 0;
   };
-  for (const dpu::FlowRule& r : rules) {
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const dpu::FlowRule& r = rules[i];
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data() + used);
     nlh->nlmsg_type = RTM_NEWTFILTER;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
@@ -152,9 +171,10 @@ double RunFloor(const std::vector<dpu::FlowRule>& rules) {
     auto* tcm = static_cast<tcmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(tcmsg)));
     tcm->tcm_family = AF_UNSPEC;
     tcm->tcm_ifindex = static_cast<int>(ifindex);
-    tcm->tcm_handle = dpu::netlink::HandleFor(r.id, 0);
+    tcm->tcm_handle = handles[i];
     tcm->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
-    tcm->tcm_info = TC_H_MAKE(uint32_t{dpu::netlink::PrefForPriority(kPriority)} << 16, htons(ETH_P_ALL));
+    tcm->tcm_info =
+        TC_H_MAKE(uint32_t{dpu::netlink::PrefForPriority(kPriority)} << 16, htons(ETH_P_ALL));
     mnl_attr_put_strz(nlh, TCA_KIND, "flower");
     mnl_attr_put_u32(nlh, TCA_CHAIN, 0);
     nlattr* opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
@@ -249,6 +269,7 @@ int main(int argc, char** argv) {
               "tc/libdpu", "libdpu/floor");
   for (size_t n : sizes) {
     std::vector<dpu::FlowRule> rules = MakeRules(n);
+    std::vector<uint32_t> handles = Handles(rules);
     // tc -batch once (it is slow); floor and libdpu interleaved, kRounds each, best and median
     // kept. Between runs the device is reset and the kernel given time to free the old filters.
     auto settle = [] {
@@ -263,12 +284,12 @@ int main(int argc, char** argv) {
       }
     };
     settle();
-    double tc = RunTcBatch(rules);
+    double tc = RunTcBatch(rules, handles);
     check("tc -batch");
     std::vector<double> floor, lib;
     for (int round = 0; round < kRounds; ++round) {
       settle();
-      floor.push_back(RunFloor(rules));
+      floor.push_back(RunFloor(rules, handles));
       check("floor");
       settle();
       lib.push_back(RunLibdpu(rules));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/netlink/netlink_backend.h"
+#include "dpu/backend_registry.h"
 #include "dpu/plan.h"
 #include "dpu/rule_text.h"
 #include "gmock/gmock.h"
@@ -57,7 +58,8 @@ std::vector<FlowRule> ParseAll(const std::vector<std::string>& texts) {
 // Removes the fields that name kernel objects rather than rules (action index, refcounts).
 void StripVolatile(json& j) {
   if (j.is_object()) {
-    for (const char* k : {"index", "ref", "bind", "installed", "last_used", "first_used", "stats"}) {
+    for (const char* k :
+         {"index", "ref", "bind", "installed", "last_used", "first_used", "stats"}) {
       j.erase(k);
     }
     for (auto& [k, v] : j.items()) StripVolatile(v);
@@ -89,7 +91,8 @@ json TcFilter(const json& all, uint16_t pref, uint32_t handle) {
 }
 
 uint64_t RxPackets(const std::string& ns, const std::string& dev) {
-  auto [rc, out] = Shell("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/statistics/rx_packets");
+  auto [rc, out] =
+      Shell("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/statistics/rx_packets");
   return rc == 0 ? std::stoull(out) : 0;
 }
 
@@ -106,9 +109,9 @@ class NetlinkKernelTest : public ::testing::Test {
     Sh("ip link add name v1 netns nl1 type veth peer name v2 netns nl2");
     Sh("ip link add name v3 netns nl2 type veth peer name v4 netns nl3");
     Sh("ip -n nl1 addr add 10.9.0.1/24 dev v1 && ip -n nl2 addr add 10.9.0.2/24 dev v2");
-    for (const char* cmd : {"ip -n nl1 link set v1 up", "ip -n nl2 link set v2 up",
-                            "ip -n nl2 link set v3 up", "ip -n nl3 link set v4 up",
-                            "ip -n nl1 link set lo up", "ip -n nl2 link set lo up"}) {
+    for (const char* cmd :
+         {"ip -n nl1 link set v1 up", "ip -n nl2 link set v2 up", "ip -n nl2 link set v3 up",
+          "ip -n nl3 link set v4 up", "ip -n nl1 link set lo up", "ip -n nl2 link set lo up"}) {
       Sh(cmd);
     }
     absl::StatusOr<std::unique_ptr<NetlinkBackend>> b = NetlinkBackend::Create({"nl2", 0});
@@ -132,10 +135,12 @@ class NetlinkKernelTest : public ::testing::Test {
 TEST_F(NetlinkKernelTest, CapabilitiesCoverTheWholeModelOnThisKernel) {
   const dpu::Capabilities& caps = backend_->Capabilities();
   for (int f = 0; f < kNumMatchFields; ++f) {
-    EXPECT_TRUE(caps.Supports(static_cast<MatchField>(f))) << MatchFieldName(static_cast<MatchField>(f));
+    EXPECT_TRUE(caps.Supports(static_cast<MatchField>(f)))
+        << MatchFieldName(static_cast<MatchField>(f));
   }
   for (int k = 0; k < kNumActionKinds; ++k) {
-    EXPECT_TRUE(caps.Supports(static_cast<ActionKind>(k))) << ActionKindName(static_cast<ActionKind>(k));
+    EXPECT_TRUE(caps.Supports(static_cast<ActionKind>(k)))
+        << ActionKindName(static_cast<ActionKind>(k));
   }
   for (MatchField f : {MatchField::kSrcMac, MatchField::kDstIp, MatchField::kDstPort,
                        MatchField::kTcpFlags, MatchField::kIpTos, MatchField::kCtState}) {
@@ -156,45 +161,78 @@ TEST_F(NetlinkKernelTest, EveryFieldAndActionReadsBackExactly) {
     std::vector<std::string> actions;  // expected action kinds, in order
   };
   std::vector<Case> cases = {
-      {"priority=100 in_port=v2 src_mac=02:00:00:00:00:01 dst_mac=02:aa:00:00:00:00/ff:ff:00:00:00:00 actions=drop",
+      {"priority=100 in_port=v2 src_mac=02:00:00:00:00:01 "
+       "dst_mac=02:aa:00:00:00:00/ff:ff:00:00:00:00 actions=drop",
        {{"src_mac", "02:00:00:00:00:01"}, {"dst_mac", "02:aa:00:00:00:00/16"}},
        {"gact"}},
-      {"priority=101 in_port=v2 eth_type=arp actions=count,drop", {{"eth_type", "arp"}}, {"gact", "gact"}},
+      {"priority=101 in_port=v2 eth_type=arp actions=count,drop",
+       {{"eth_type", "arp"}},
+       {"gact", "gact"}},
       {"priority=102 in_port=v2 vlan_id=100 vlan_prio=5 eth_type=ipv4 actions=vlan_pop,redirect:v3",
-       {{"vlan_id", 100}, {"vlan_prio", 5}, {"vlan_ethtype", "ip"}, {"eth_type", "ipv4"}}, {"vlan", "mirred"}},
+       {{"vlan_id", 100}, {"vlan_prio", 5}, {"vlan_ethtype", "ip"}, {"eth_type", "ipv4"}},
+       {"vlan", "mirred"}},
       {"priority=103 in_port=v2 eth_type=ipv4 ip_proto=tcp src_ip=10.0.0.0/8 dst_ip=192.168.1.1/32 "
        "src_port=1024/0xfc00 dst_port=443 tcp_flags=0x2/0x12 actions=mirror:v3,drop",
-       {{"eth_type", "ipv4"}, {"ip_proto", "tcp"}, {"src_ip", "10.0.0.0/8"}, {"dst_ip", "192.168.1.1"},
-        {"src_port", 1024}, {"src_port_mask", "fc00"}, {"dst_port", 443}, {"tcp_flags", "0x2/12"}},
+       {{"eth_type", "ipv4"},
+        {"ip_proto", "tcp"},
+        {"src_ip", "10.0.0.0/8"},
+        {"dst_ip", "192.168.1.1"},
+        {"src_port", 1024},
+        {"src_port_mask", "fc00"},
+        {"dst_port", 443},
+        {"tcp_flags", "0x2/12"}},
        {"mirred", "gact"}},
-      {"priority=104 in_port=v2 eth_type=ipv6 ip_proto=udp src_ip=2001:db8::/32 dst_ip=2001:db8::1/128 "
+      {"priority=104 in_port=v2 eth_type=ipv6 ip_proto=udp src_ip=2001:db8::/32 "
+       "dst_ip=2001:db8::1/128 "
        "dst_port=53 ip_tos=0x10/0xf0 ip_ttl=64 actions=count,redirect:v3",
-       {{"eth_type", "ipv6"}, {"ip_proto", "udp"}, {"src_ip", "2001:db8::/32"}, {"dst_ip", "2001:db8::1"},
-        {"dst_port", 53}, {"ip_tos", 16}, {"ip_tos_mask", "f0"}, {"ip_ttl", 64}},
+       {{"eth_type", "ipv6"},
+        {"ip_proto", "udp"},
+        {"src_ip", "2001:db8::/32"},
+        {"dst_ip", "2001:db8::1"},
+        {"dst_port", 53},
+        {"ip_tos", 16},
+        {"ip_tos_mask", "f0"},
+        {"ip_ttl", 64}},
        {"gact", "mirred"}},
       {"priority=105 in_port=v2 eth_type=ipv4 ip_proto=sctp src_port=9 dst_port=10 actions=drop",
-       {{"eth_type", "ipv4"}, {"ip_proto", "sctp"}, {"src_port", 9}, {"dst_port", 10}}, {"gact"}},
+       {{"eth_type", "ipv4"}, {"ip_proto", "sctp"}, {"src_port", 9}, {"dst_port", 10}},
+       {"gact"}},
       {"priority=106 in_port=v2 enc_key_id=42 enc_src_ip=10.0.0.1/32 enc_dst_ip=10.0.0.0/24 "
        "enc_dst_port=4789 actions=tunnel_decap,redirect:v3",
-       {{"enc_key_id", 42}, {"enc_src_ip", "10.0.0.1"}, {"enc_dst_ip", "10.0.0.0/24"}, {"enc_dst_port", 4789}},
+       {{"enc_key_id", 42},
+        {"enc_src_ip", "10.0.0.1"},
+        {"enc_dst_ip", "10.0.0.0/24"},
+        {"enc_dst_port", 4789}},
        {"tunnel_key", "mirred"}},
       {"priority=107 in_port=v2 eth_type=ipv4 ct_state=+trk+est actions=drop",
-       {{"eth_type", "ipv4"}, {"ct_state", "+trk+est"}}, {"gact"}},
-      {"priority=108 in_port=v2 actions=vlan_push:100:3,redirect:v3", json::object(), {"vlan", "mirred"}},
+       {{"eth_type", "ipv4"}, {"ct_state", "+trk+est"}},
+       {"gact"}},
+      {"priority=108 in_port=v2 actions=vlan_push:100:3,redirect:v3",
+       json::object(),
+       {"vlan", "mirred"}},
       {"priority=109 in_port=v2 eth_type=ipv4 ip_proto=tcp actions=set_src_mac:02:00:00:00:00:aa,"
        "set_dst_ip:10.2.2.2,set_dst_port:2000,redirect:v3",
        {{"eth_type", "ipv4"}, {"ip_proto", "tcp"}},
        {"pedit", "pedit", "csum", "pedit", "csum", "mirred"}},
-      {"priority=110 in_port=v2 eth_type=ipv6 ip_proto=udp actions=set_src_ip:2001:db8::5,set_src_port:53",
-       {{"eth_type", "ipv6"}, {"ip_proto", "udp"}}, {"pedit", "csum", "pedit", "csum"}},
+      {"priority=110 in_port=v2 eth_type=ipv6 ip_proto=udp "
+       "actions=set_src_ip:2001:db8::5,set_src_port:53",
+       {{"eth_type", "ipv6"}, {"ip_proto", "udp"}},
+       {"pedit", "csum", "pedit", "csum"}},
       {"priority=111 in_port=v2 actions=vxlan_encap:vni=5000,src=10.0.0.1,dst=10.0.0.2,redirect:v3",
-       json::object(), {"tunnel_key", "mirred"}},
-      {"priority=112 in_port=v2 actions=geneve_encap:vni=7,src=2001:db8::1,dst=2001:db8::2,redirect:v3",
-       json::object(), {"tunnel_key", "mirred"}},
-      {"priority=113 in_port=v2 actions=police:rate=1m,burst=10000,count", json::object(), {"police", "gact"}},
-      {"priority=114 chain=5 in_port=v2 eth_type=ipv4 actions=count,goto:7", {{"eth_type", "ipv4"}},
+       json::object(),
+       {"tunnel_key", "mirred"}},
+      {"priority=112 in_port=v2 "
+       "actions=geneve_encap:vni=7,src=2001:db8::1,dst=2001:db8::2,redirect:v3",
+       json::object(),
+       {"tunnel_key", "mirred"}},
+      {"priority=113 in_port=v2 actions=police:rate=1m,burst=10000,count",
+       json::object(),
+       {"police", "gact"}},
+      {"priority=114 chain=5 in_port=v2 eth_type=ipv4 actions=count,goto:7",
+       {{"eth_type", "ipv4"}},
        {"gact", "gact"}},
-      {"priority=115 in_port=v2 eth_type=ipv4 ip_proto=icmp", {{"eth_type", "ipv4"}, {"ip_proto", "icmp"}},
+      {"priority=115 in_port=v2 eth_type=ipv4 ip_proto=icmp",
+       {{"eth_type", "ipv4"}, {"ip_proto", "icmp"}},
        {"gact"}},
   };
   std::vector<FlowRule> rules;
@@ -206,7 +244,8 @@ TEST_F(NetlinkKernelTest, EveryFieldAndActionReadsBackExactly) {
   ASSERT_TRUE(dump.ok()) << dump.status();
   ASSERT_EQ(dump->size(), rules.size());
   for (const FlowRule& r : rules) {
-    auto it = std::find_if(dump->begin(), dump->end(), [&](const FlowEntry& e) { return e.rule.id == r.id; });
+    auto it = std::find_if(dump->begin(), dump->end(),
+                           [&](const FlowEntry& e) { return e.rule.id == r.id; });
     ASSERT_NE(it, dump->end()) << FormatRule(r);
     EXPECT_FALSE(it->foreign);
     EXPECT_EQ(FormatRule(it->rule), FormatRule(r));
@@ -279,7 +318,8 @@ TEST_F(NetlinkKernelTest, RealPacketsAreDroppedRedirectedAndVlanTagged) {
   std::vector<FlowRule> rules = ParseAll({
       "priority=10 in_port=v2 eth_type=ipv4 ip_proto=icmp src_ip=10.9.0.1/32 actions=count,drop",
       "priority=10 in_port=v2 eth_type=ipv4 ip_proto=udp dst_port=5000 actions=count,redirect:v3",
-      "priority=10 in_port=v2 eth_type=ipv4 ip_proto=udp dst_port=5001 actions=count,vlan_push:100,redirect:v3",
+      "priority=10 in_port=v2 eth_type=ipv4 ip_proto=udp dst_port=5001 "
+      "actions=count,vlan_push:100,redirect:v3",
   });
   // Baseline: ping works before the drop rule exists.
   Sh("ip netns exec nl1 ping -c 1 -W 2 10.9.0.2");
@@ -337,8 +377,9 @@ TEST_F(NetlinkKernelTest, BatchWithKernelRefusedRuleIsAllOrNothing) {
     FlowBatch batch;
     batch.deletes = {before[0].id, before[1].id};
     for (int i = 0; i < 1000; ++i) {
-      FlowRule r = Parse("priority=20 in_port=v2 eth_type=ipv4 ip_proto=udp dst_ip=10.50." +
-                         std::to_string(i / 250) + "." + std::to_string(i % 250) + "/32 actions=count,drop");
+      FlowRule r =
+          Parse("priority=20 in_port=v2 eth_type=ipv4 ip_proto=udp dst_ip=10.50." +
+                std::to_string(i / 250) + "." + std::to_string(i % 250) + "/32 actions=count,drop");
       if (static_cast<size_t>(i) == k) {
         // ct_state "new" without "trk": valid in the model, refused by the kernel.
         r = Parse("priority=20 in_port=v2 eth_type=ipv4 ct_state=+new actions=drop");
@@ -368,7 +409,8 @@ TEST_F(NetlinkKernelTest, BatchWithKernelRefusedRuleIsAllOrNothing) {
     ASSERT_TRUE(dump_after.ok());
     ASSERT_EQ(dump_after->size(), dump_before->size());
     for (size_t i = 0; i < dump_after->size(); ++i) {
-      EXPECT_TRUE((*dump_after)[i].rule == (*dump_before)[i].rule) << FormatRule((*dump_after)[i].rule);
+      EXPECT_TRUE((*dump_after)[i].rule == (*dump_before)[i].rule)
+          << FormatRule((*dump_after)[i].rule);
     }
   }
   // And the same batch without the bad rule applies completely.
@@ -376,7 +418,8 @@ TEST_F(NetlinkKernelTest, BatchWithKernelRefusedRuleIsAllOrNothing) {
   ok.deletes = {before[0].id};
   for (int i = 0; i < 1000; ++i) {
     ok.upserts.push_back(Parse("priority=20 in_port=v2 eth_type=ipv4 ip_proto=udp dst_ip=10.60." +
-                               std::to_string(i / 250) + "." + std::to_string(i % 250) + "/32 actions=drop"));
+                               std::to_string(i / 250) + "." + std::to_string(i % 250) +
+                               "/32 actions=drop"));
   }
   ASSERT_TRUE(backend_->Apply(ok).ok());
   absl::StatusOr<std::vector<FlowEntry>> dump = backend_->Dump();
@@ -387,8 +430,10 @@ TEST_F(NetlinkKernelTest, BatchWithKernelRefusedRuleIsAllOrNothing) {
 TEST_F(NetlinkKernelTest, RestartedProcessRecoversStateFromTheKernel) {
   std::vector<FlowRule> desired = ParseAll({
       "priority=10 in_port=v2 eth_type=ipv4 ip_proto=tcp dst_port=80 actions=count,drop",
-      "priority=20 in_port=v2 eth_type=ipv6 ip_proto=udp dst_ip=2001:db8::/64 actions=vlan_push:7,redirect:v3",
-      "priority=30 chain=2 in_port=v2 src_mac=02:00:00:00:00:01 actions=police:rate=8m,burst=20000,goto:4",
+      "priority=20 in_port=v2 eth_type=ipv6 ip_proto=udp dst_ip=2001:db8::/64 "
+      "actions=vlan_push:7,redirect:v3",
+      "priority=30 chain=2 in_port=v2 src_mac=02:00:00:00:00:01 "
+      "actions=police:rate=8m,burst=20000,goto:4",
       "priority=40 in_port=v3 eth_type=arp actions=mirror:v2,drop",
   });
   desired[0].id = FlowId::FromName("web");
@@ -461,7 +506,8 @@ TEST_F(NetlinkKernelTest, BadInputGetsAClearErrorAndChangesNothing) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("redirect: device 'nosuchdev' not found"));
   // v1 exists, but in another namespace.
   s = Install(ParseAll({"priority=2 in_port=v1 actions=drop"}));
-  EXPECT_THAT(std::string(s.message()), HasSubstr("in_port: device 'v1' not found in network namespace 'nl2'"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("in_port: device 'v1' not found in network namespace 'nl2'"));
   EXPECT_EQ(TcShow(), tc_before);
 
   // Refused by Validate() before anything is sent.
@@ -520,6 +566,33 @@ TEST_F(NetlinkKernelTest, UpsertReplacesInPlaceOrMovesAndDeleteRemoves) {
   del.deletes = {r.id};
   ASSERT_TRUE(backend_->Apply(del).ok());
   EXPECT_TRUE(backend_->Dump()->empty());
+}
+
+TEST_F(NetlinkKernelTest, CreatedByItsSpecThroughTheRegistry) {
+  absl::StatusOr<std::unique_ptr<Backend>> b = CreateBackend("netlink:netns=nl2,skip_hw");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->name(), "netlink");
+  FlowRule r = Parse("priority=5 in_port=v2 eth_type=ipv4 ip_proto=udp dst_port=4000 actions=drop");
+  FlowBatch batch;
+  batch.upserts = {r};
+  ASSERT_TRUE((*b)->Apply(batch).ok());
+  auto [rc, out] = Shell("tc -n nl2 -j filter show dev v2 ingress");
+  ASSERT_EQ(rc, 0);
+  json all = json::parse(out);
+  bool found = false;
+  for (const json& f : all) {
+    if (f.contains("options") && f["options"]["keys"].value("dst_port", 0) == 4000) {
+      found = true;
+      EXPECT_EQ(f["options"].value("skip_hw", false), true) << f.dump();
+    }
+  }
+  EXPECT_TRUE(found) << out;
+  absl::StatusOr<FlowRule> got = (*b)->Get(r.id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == r);
+  absl::StatusOr<std::unique_ptr<Backend>> missing = CreateBackend("netlink:netns=nosuchns");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("nosuchns"));
 }
 
 }  // namespace

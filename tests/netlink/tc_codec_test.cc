@@ -172,15 +172,16 @@ TEST_P(RoundTrip, EncodeDecodeIsIdentity) {
 INSTANTIATE_TEST_SUITE_P(
     AllFieldsAndActions, RoundTrip,
     ::testing::Values(
-        "priority=1 in_port=va actions=drop",
-        "priority=2 in_port=va",
-        "priority=3 in_port=va src_mac=02:00:00:00:00:01 dst_mac=02:00:00:00:00:00/ff:ff:ff:00:00:00 actions=drop",
+        "priority=1 in_port=va actions=drop", "priority=2 in_port=va",
+        "priority=3 in_port=va src_mac=02:00:00:00:00:01 "
+        "dst_mac=02:00:00:00:00:00/ff:ff:ff:00:00:00 actions=drop",
         "priority=4 in_port=va eth_type=arp actions=count,drop",
         "priority=5 in_port=va vlan_id=100 actions=vlan_pop,redirect:vb",
         "priority=6 in_port=va vlan_id=100 vlan_prio=5 eth_type=ipv4 actions=drop",
         "priority=7 in_port=va eth_type=ipv4 ip_proto=tcp src_ip=10.0.0.0/8 dst_ip=192.168.1.1/32 "
         "src_port=1024/0xfc00 dst_port=443 tcp_flags=0x2/0x12 actions=mirror:vb,drop",
-        "priority=8 in_port=va eth_type=ipv6 ip_proto=udp src_ip=2001:db8::/32 dst_ip=2001:db8::1/128 "
+        "priority=8 in_port=va eth_type=ipv6 ip_proto=udp src_ip=2001:db8::/32 "
+        "dst_ip=2001:db8::1/128 "
         "dst_port=53 ip_tos=0x10/0xf0 ip_ttl=64 actions=count,redirect:vb",
         "priority=9 in_port=va eth_type=ipv4 ip_proto=sctp src_port=9 dst_port=10 actions=drop",
         "priority=10 in_port=va enc_key_id=42 enc_src_ip=10.0.0.1/32 enc_dst_ip=10.0.0.0/24 "
@@ -194,8 +195,10 @@ INSTANTIATE_TEST_SUITE_P(
         "priority=15 in_port=va eth_type=ipv6 ip_proto=udp actions=set_src_ip:2001:db8::5,"
         "set_dst_ip:2001:db8::6,set_dst_port:53",
         "priority=16 in_port=va actions=vxlan_encap:vni=5000,src=10.0.0.1,dst=10.0.0.2,redirect:vb",
-        "priority=17 in_port=va actions=geneve_encap:vni=7,src=2001:db8::1,dst=2001:db8::2,redirect:vb",
-        "priority=18 in_port=va actions=vxlan_encap:vni=1,src=10.0.0.1,dst=10.0.0.2,dport=8472,mirror:vb,drop",
+        "priority=17 in_port=va "
+        "actions=geneve_encap:vni=7,src=2001:db8::1,dst=2001:db8::2,redirect:vb",
+        "priority=18 in_port=va "
+        "actions=vxlan_encap:vni=1,src=10.0.0.1,dst=10.0.0.2,dport=8472,mirror:vb,drop",
         "priority=19 in_port=va actions=police:rate=1m,burst=10000,count",
         "priority=20 in_port=va actions=police:rate=40g,burst=1000000",
         "priority=21 chain=5 in_port=va eth_type=ipv4 actions=count,goto:7",
@@ -210,8 +213,9 @@ TEST(TcCodec, CheckEncodableRefusesWhatTcCannotHold) {
   EXPECT_THAT(std::string(CheckEncodable(no_port).message()), HasSubstr("in_port"));
   EXPECT_THAT(msg("priority=65535 in_port=va actions=drop"), HasSubstr("priority"));
   EXPECT_THAT(msg("priority=1 in_port=va eth_type=0x8100 actions=drop"), HasSubstr("eth_type"));
-  EXPECT_THAT(msg("priority=1 in_port=va actions=geneve_encap:vni=7,src=10.0.0.1,dst=10.0.0.2,dport=7000"),
-              HasSubstr("geneve_encap"));
+  EXPECT_THAT(
+      msg("priority=1 in_port=va actions=geneve_encap:vni=7,src=10.0.0.1,dst=10.0.0.2,dport=7000"),
+      HasSubstr("geneve_encap"));
   EXPECT_THAT(msg("priority=1 in_port=va actions=police:rate=1001,burst=100"), HasSubstr("police"));
 }
 
