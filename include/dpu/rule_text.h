@@ -14,7 +14,7 @@
 namespace dpu {
 
 /// Parses one rule, e.g.
-/// `priority=10 in_port=va eth_type=ipv4 ip_proto=tcp dst_ip=10.0.0.1/32 dst_port=80 actions=vlan_push:100,redirect:vb`
+/// `priority=10 in_port=va eth_type=ipv4 ip_proto=tcp dst_port=80 actions=redirect:vb`
 ///
 /// Grammar: space-separated `key=value` tokens in any order, each key at most once; `actions=`
 /// takes a comma-separated list. Keys: id chain priority in_port, the match keywords of

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -1031,6 +1032,9 @@ std::string FormatRule(const FlowRule& rule) {
 absl::StatusOr<std::vector<FlowRule>> ParseRules(std::string_view text) {
   std::vector<FlowRule> rules;
   absl::flat_hash_map<FlowId, int> first_line;
+  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  rules.reserve(lines);
+  first_line.reserve(lines);
   size_t pos = 0;
   int line_no = 0;
   while (pos < text.size()) {
