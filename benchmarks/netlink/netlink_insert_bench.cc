@@ -9,7 +9,7 @@
 // floor and libdpu run kRounds times each, interleaved; the best and the median are printed.
 //
 // Usage: netlink_insert_bench [N...]   (default 20000 100000). Outside user-mode-linux it re-runs
-// itself inside one (tests/kernel/run-in-uml --mem 2G), because the host kernel may lack flower.
+// itself inside one (tests/kernel/run-in-uml --mem 4G), because the host kernel may lack flower.
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_ether.h>
@@ -241,7 +241,7 @@ int main(int argc, char** argv) {
     std::string runner = std::string(DPU_SOURCE_DIR) + "/tests/kernel/run-in-uml";
     std::vector<char*> args = {runner.data(),
                                const_cast<char*>("--mem"),
-                               const_cast<char*>("2G"),
+                               const_cast<char*>("4G"),
                                const_cast<char*>("--timeout"),
                                const_cast<char*>("5400"),
                                const_cast<char*>("--"),
