@@ -40,7 +40,9 @@ absl::Status EnsurePortStarted(uint16_t port, uint16_t rxq, const std::string& n
   }
   uint16_t nrx = std::max<uint16_t>(1, std::min<uint16_t>(rxq, info.max_rx_queues));
   rte_eth_conf conf{};
-  rc = rte_eth_dev_configure(port, nrx, 1, &conf);
+  // Some PMDs (net_tap) require as many tx queues as rx queues.
+  uint16_t ntx = std::max<uint16_t>(1, std::min<uint16_t>(nrx, info.max_tx_queues));
+  rc = rte_eth_dev_configure(port, nrx, ntx, &conf);
   if (rc != 0) {
     return absl::InternalError(
         absl::StrCat("dpdk: configuring port ", name, ": ", rte_strerror(-rc)));
@@ -52,9 +54,12 @@ absl::Status EnsurePortStarted(uint16_t port, uint16_t rxq, const std::string& n
           absl::StrCat("dpdk: rx queue ", q, " of port ", name, ": ", rte_strerror(-rc)));
     }
   }
-  rc = rte_eth_tx_queue_setup(port, 0, kTxDesc, rte_eth_dev_socket_id(port), nullptr);
-  if (rc != 0) {
-    return absl::InternalError(absl::StrCat("dpdk: tx queue of port ", name, ": ", rte_strerror(-rc)));
+  for (uint16_t q = 0; q < ntx; ++q) {
+    rc = rte_eth_tx_queue_setup(port, q, kTxDesc, rte_eth_dev_socket_id(port), nullptr);
+    if (rc != 0) {
+      return absl::InternalError(
+          absl::StrCat("dpdk: tx queue ", q, " of port ", name, ": ", rte_strerror(-rc)));
+    }
   }
   rc = rte_eth_dev_start(port);
   if (rc != 0) {
@@ -257,15 +262,26 @@ void ProbePort(PortState& p) {
   dpu::Capabilities& c = p.caps;
   c = dpu::Capabilities{};
   // Priorities: the largest raw rte_flow priority the PMD accepts.
-  for (uint32_t cand : {65535u, 32767u, 4095u, 1023u, 255u, 15u, 7u, 3u, 1u}) {
-    if (TryValidate(base, p.id, o, cand).empty()) {
-      o.priority_levels = cand + 1;
-      break;
+  // Binary search over 0..65535 (acceptance is monotone in the priority value).
+  uint32_t lo = 0, hi = 65535;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo + 1) / 2;
+    if (TryValidate(base, p.id, o, mid).empty()) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
     }
   }
+  o.priority_levels = lo + 1;
   c.max_priority = o.priority_levels - 1;
-  // Chains: group 1 accepted means groups work.
-  c.max_chain = TryValidate(base, p.id, o, UINT32_MAX, 1).empty() ? 65535 : 0;
+  // Chains: a rule in group 1 and a JUMP to it must both be accepted (some PMDs, net_tap among
+  // them, ignore attr.group, which would silently put every chain into one table).
+  FlowRule jump = base;
+  jump.actions = {GotoChainAction{1}};
+  c.max_chain = TryValidate(base, p.id, o, UINT32_MAX, 1).empty() &&
+                        TryValidate(jump, p.id, o).empty()
+                    ? 65535
+                    : 0;
   for (const FieldProbe& f : FieldProbes()) {
     FlowRule r = base;
     r.match = f.exact;
