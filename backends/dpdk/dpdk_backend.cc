@@ -27,12 +27,14 @@ rte_mempool* SharedPool() {
   return pool;
 }
 
-// Configures and starts @p port with @p rxq rx queues and one tx queue, if nobody did.
+// Configures and starts @p port with @p rxq rx queues (and as many tx queues), unless libdpu
+// already did.
 absl::Status EnsurePortStarted(uint16_t port, uint16_t rxq, const std::string& name) {
+  // libdpu owns the EAL, so nobody but libdpu can have configured the port.
+  if (ConfiguredByLibdpu(port)) return absl::OkStatus();
   rte_eth_dev_info info{};
   int rc = rte_eth_dev_info_get(port, &info);
   if (rc != 0) return absl::InternalError(absl::StrCat("dpdk: port ", name, ": ", rte_strerror(-rc)));
-  if (info.nb_rx_queues > 0) return absl::OkStatus();  // Configured by someone already.
   rte_mempool* pool = SharedPool();
   if (pool == nullptr) {
     return absl::ResourceExhaustedError(
@@ -601,6 +603,18 @@ absl::Status DpdkBackend::Uninstall(const Installed& in) {
   return st;
 }
 
+absl::Status DpdkBackend::Reinstall(Installed& in) {
+  auto t = std::make_unique<FlowTranslation>();
+  const PortState* port = nullptr;
+  absl::Status st = Prepare(in.rule, in.meter_id, t.get(), &port);
+  if (!st.ok()) return st;
+  absl::StatusOr<CreatedFlow> f = CreateSync(t->port_id, *t);
+  if (!f.ok()) return f.status();
+  in.flow = *f;
+  in.async = false;
+  return absl::OkStatus();
+}
+
 absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
   absl::Status st = CheckBatchIds(batch);
   if (!st.ok()) return st;
@@ -611,54 +625,90 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
                         "no such rule installed");
     }
   }
-  // Check and translate everything before touching the device.
+  // 1. Check and translate everything before touching the device.
   std::vector<std::unique_ptr<FlowTranslation>> tr(batch.upserts.size());
-  std::vector<bool> skip(batch.upserts.size(), false);
   for (size_t i = 0; i < batch.upserts.size(); ++i) {
     const FlowRule& r = batch.upserts[i];
     auto it = installed_.find(r.id);
-    if (it != installed_.end() && it->second.rule == r) {
-      skip[i] = true;  // Already installed exactly so.
-      continue;
-    }
+    if (it != installed_.end() && it->second.rule == r) continue;  // Already so: no-op.
     tr[i] = std::make_unique<FlowTranslation>();
     const PortState* port = nullptr;
     st = Prepare(r, 0, tr[i].get(), &port);
     if (!st.ok()) return BatchError(st.code(), nd + i, false, r.id, SV(st.message()));
   }
-  // Create the new flows (replacements are created before the rules they replace go away).
-  struct New {
-    size_t index;
-    Installed in;
+
+  // Undo log: flows removed from the device (re-created on failure) and flows created (destroyed
+  // on failure).
+  std::vector<FlowId> removed;
+  std::vector<Installed> created;
+  auto rollback = [&]() -> std::string {
+    std::string problems;
+    for (auto it = created.rbegin(); it != created.rend(); ++it) {
+      absl::Status s = Uninstall(*it);
+      if (!s.ok()) absl::StrAppend(&problems, "; rollback could not destroy a new flow: ", s.message());
+    }
+    for (const FlowId& id : removed) {
+      Installed& old = installed_.at(id);
+      absl::Status s = Reinstall(old);
+      if (!s.ok()) {
+        absl::StrAppend(&problems, "; rollback could not restore ", id.ToString(), ": ",
+                        s.message());
+        FreeMeter(old.flow.port_id, old.meter_id);
+        installed_.erase(id);
+      }
+    }
+    return problems;
   };
-  std::vector<New> created;
-  auto undo_created = [&]() {
-    for (auto it = created.rbegin(); it != created.rend(); ++it) (void)Uninstall(it->in);
+
+  // 2. Remove deleted and replaced rules first: PMDs (net_tap/TC flower among them) refuse a
+  // second flow with the same key, so a replacement cannot coexist with its predecessor.
+  auto remove = [&](const FlowId& id, size_t index, bool is_delete) -> absl::Status {
+    Installed& old = installed_.at(id);
+    absl::Status s = DestroyFlow(old.flow, old.async);
+    if (!s.ok()) {
+      std::string extra = rollback();
+      return BatchError(absl::StatusCode::kInternal, index, is_delete, id,
+                        absl::StrCat("rte_flow_destroy failed: ", s.message(), extra));
+    }
+    removed.push_back(id);
+    return absl::OkStatus();
   };
-  // Group async-capable creations per port; everything else goes one by one.
+  for (size_t i = 0; i < nd; ++i) {
+    st = remove(batch.deletes[i], i, true);
+    if (!st.ok()) return st;
+  }
   for (size_t i = 0; i < batch.upserts.size(); ++i) {
-    if (skip[i]) continue;
+    if (tr[i] && installed_.contains(batch.upserts[i].id)) {
+      st = remove(batch.upserts[i].id, nd + i, false);
+      if (!st.ok()) return st;
+    }
+  }
+
+  // 3. Create the new flows.
+  for (size_t i = 0; i < batch.upserts.size(); ++i) {
+    if (!tr[i]) continue;
     const FlowRule& r = batch.upserts[i];
     FlowTranslation& t = *tr[i];
     const PortState* port = PortFor(t.port_id);
     Installed in;
     in.rule = r;
     for (const Action& a : r.actions) {
-      if (const auto* p = std::get_if<PoliceAction>(&a)) {
-        absl::StatusOr<uint32_t> m = MakeMeter(t.port_id, *p);
-        if (!m.ok()) {
-          undo_created();
-          return BatchError(m.status().code(), nd + i, false, r.id, SV(m.status().message()));
-        }
-        in.meter_id = *m;
-        TranslateOptions o = port->translate;
-        o.meter_id = *m;
-        st = Translate(r, *this, o, &t);
-        if (!st.ok()) {
-          FreeMeter(t.port_id, in.meter_id);
-          undo_created();
-          return BatchError(st.code(), nd + i, false, r.id, SV(st.message()));
-        }
+      const auto* p = std::get_if<PoliceAction>(&a);
+      if (p == nullptr) continue;
+      absl::StatusOr<uint32_t> m = MakeMeter(t.port_id, *p);
+      if (!m.ok()) {
+        std::string extra = rollback();
+        return BatchError(m.status().code(), nd + i, false, r.id,
+                          absl::StrCat(m.status().message(), extra));
+      }
+      in.meter_id = *m;
+      TranslateOptions o = port->translate;
+      o.meter_id = *m;
+      st = Translate(r, *this, o, &t);
+      if (!st.ok()) {
+        FreeMeter(t.port_id, in.meter_id);
+        std::string extra = rollback();
+        return BatchError(st.code(), nd + i, false, r.id, absl::StrCat(st.message(), extra));
       }
     }
     absl::StatusOr<CreatedFlow> f;
@@ -676,50 +726,25 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
     }
     if (!f.ok()) {
       FreeMeter(t.port_id, in.meter_id);
-      undo_created();
+      std::string extra = rollback();
       return BatchError(absl::StatusCode::kFailedPrecondition, nd + i, false, r.id,
                         absl::StrCat("port '", port->name, "' refused the rule: ",
-                                     f.status().message()));
+                                     f.status().message(), extra));
     }
     in.flow = *f;
-    created.push_back({i, std::move(in)});
+    created.push_back(std::move(in));
   }
-  // Remove deleted and replaced rules. A destroy failing here is unexpected (the flow exists);
-  // the new flows are then removed again and the already-destroyed ones re-created.
-  std::vector<std::pair<size_t, bool>> to_remove;  // (index, is_delete)
-  for (size_t i = 0; i < nd; ++i) to_remove.push_back({i, true});
-  for (const New& n : created) {
-    if (installed_.contains(batch.upserts[n.index].id)) to_remove.push_back({n.index, false});
-  }
-  std::vector<Installed> removed;
-  for (const auto& [index, is_delete] : to_remove) {
-    const FlowId& id = is_delete ? batch.deletes[index] : batch.upserts[index].id;
+
+  // 4. Commit.
+  for (const FlowId& id : removed) {
     Installed& old = installed_.at(id);
-    st = Uninstall(old);
-    if (!st.ok()) {
-      undo_created();
-      std::string extra;
-      for (const Installed& r : removed) {
-        auto t = std::make_unique<FlowTranslation>();
-        const PortState* port = nullptr;
-        absl::Status rs = Prepare(r.rule, 0, t.get(), &port);
-        absl::StatusOr<CreatedFlow> f =
-            rs.ok() ? CreateSync(t->port_id, *t) : absl::StatusOr<CreatedFlow>(rs);
-        if (f.ok()) {
-          installed_[r.rule.id].flow = *f;
-        } else {
-          installed_.erase(r.rule.id);
-          absl::StrAppend(&extra, "; rollback could not restore ", r.rule.id.ToString(), ": ",
-                          f.status().message());
-        }
-      }
-      return BatchError(absl::StatusCode::kInternal, is_delete ? index : nd + index, is_delete,
-                        id, absl::StrCat("rte_flow_destroy failed: ", st.message(), extra));
-    }
-    removed.push_back(old);
+    FreeMeter(old.flow.port_id, old.meter_id);
+    installed_.erase(id);
   }
-  for (size_t i = 0; i < nd; ++i) installed_.erase(batch.deletes[i]);
-  for (New& n : created) installed_[n.in.rule.id] = std::move(n.in);
+  for (Installed& in : created) {
+    FlowId id = in.rule.id;
+    installed_[id] = std::move(in);
+  }
   return absl::OkStatus();
 }
 

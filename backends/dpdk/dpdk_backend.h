@@ -94,6 +94,8 @@ class DpdkBackend final : public Backend, private PortResolver {
   absl::StatusOr<uint32_t> MakeMeter(uint16_t port_id, const PoliceAction& p);
   void FreeMeter(uint16_t port_id, uint32_t meter_id);
   absl::Status Uninstall(const Installed& in);
+  // Creates @p in's rule again (rollback), updating its flow handle.
+  absl::Status Reinstall(Installed& in);
 
   std::unique_ptr<EalRef> eal_;
   Options options_;

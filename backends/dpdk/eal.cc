@@ -181,4 +181,13 @@ void NoteConfiguredPort(uint16_t port_id) {
   g.configured_ports.push_back(port_id);
 }
 
+bool ConfiguredByLibdpu(uint16_t port_id) {
+  Global& g = G();
+  absl::MutexLock lock(&g.mu);
+  for (uint16_t p : g.configured_ports) {
+    if (p == port_id) return true;
+  }
+  return false;
+}
+
 }  // namespace dpu::dpdk

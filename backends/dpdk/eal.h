@@ -49,6 +49,8 @@ absl::StatusOr<std::unique_ptr<EalRef>> AcquireEal(const std::vector<std::string
 // Records that libdpu configured and started @p port_id (closed at exit when libdpu owns the
 // EAL).
 void NoteConfiguredPort(uint16_t port_id);
+// True when libdpu configured and started @p port_id (NoteConfiguredPort()).
+bool ConfiguredByLibdpu(uint16_t port_id);
 
 }  // namespace dpu::dpdk
 

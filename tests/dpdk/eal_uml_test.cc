@@ -29,6 +29,7 @@ TEST(DpdkEalTest, Lifecycle) {
   EXPECT_TRUE((*first)->owns_eal());
   ASSERT_EQ((*first)->ports().size(), 1u);
   EXPECT_EQ((*first)->ports()[0].name, "net_null0");
+  EXPECT_TRUE(ConfiguredByLibdpu((*first)->ports()[0].id));  // Owned EAL: libdpu starts ports.
 
   // 3. A second backend joins with the same or no arguments; other arguments are refused.
   auto same = DpdkBackend::Create(kEal);

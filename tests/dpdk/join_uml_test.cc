@@ -20,10 +20,8 @@ TEST(DpdkJoinTest, JoinsTheApplicationsEal) {
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_FALSE((*b)->owns_eal());
   ASSERT_EQ((*b)->ports().size(), 1u);
-  // libdpu did not configure the application's port.
-  rte_eth_dev_info info{};
-  ASSERT_EQ(rte_eth_dev_info_get((*b)->ports()[0].id, &info), 0);
-  EXPECT_EQ(info.nb_rx_queues, 0);
+  // libdpu did not configure or start the application's port.
+  EXPECT_FALSE(ConfiguredByLibdpu((*b)->ports()[0].id));
   // EAL options cannot be applied to the application's EAL, --vdev can (hot-plug).
   auto other = DpdkBackend::Create("-m 64");
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);

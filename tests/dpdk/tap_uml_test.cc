@@ -42,6 +42,12 @@ FlowRule R(const std::string& text) {
   return r.ok() ? *r : FlowRule{};
 }
 
+// The first action of a tc filter: its kind and (for skbedit) queue_mapping, -1 when absent.
+std::string Kind(const nlohmann::json& f) {
+  return f["options"]["actions"][0].value("kind", std::string());
+}
+int Queue(const nlohmann::json& f) { return f["options"]["actions"][0].value("queue_mapping", -1); }
+
 const PortState* Port(DpdkBackend& b, const std::string& name) {
   for (const PortState& p : b.ports()) {
     if (p.name == name) return &p;
@@ -88,7 +94,13 @@ TEST_F(TapTest, PortsAreProbed) {
   EXPECT_FALSE(c.Supports(ActionKind::kCount));  // net_tap has no COUNT action.
   EXPECT_FALSE(c.counters);
   EXPECT_EQ(c.max_chain, 0u);  // net_tap ignores groups and has no JUMP.
-  EXPECT_EQ(c.max_priority, 1023u);
+  // The highest priority is probed: accepted at the limit, OutOfRange beyond it.
+  EXPECT_GT(c.max_priority, 0u);
+  FlowRule top = R("in_port=net_tap0 eth_type=ipv4 actions=drop");
+  top.priority = static_cast<uint16_t>(c.max_priority);
+  EXPECT_TRUE(b().Validate(top).ok());
+  top.priority = static_cast<uint16_t>(c.max_priority + 1);
+  EXPECT_EQ(b().Validate(top).code(), absl::StatusCode::kOutOfRange);
   EXPECT_TRUE(c.requires_in_port);  // Two ports.
 }
 
@@ -144,19 +156,18 @@ TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
   ASSERT_EQ(filters.size(), 3u);
   int drops = 0, queue2 = 0, queue1 = 0;
   for (const auto& f : filters) {
-    const auto& opt = f["options"];
-    const auto& act = opt["actions"][0];
-    if (act["kind"] == "gact") {
+    const auto& keys = f["options"]["keys"];
+    if (Kind(f) == "gact") {
       ++drops;
-      EXPECT_EQ(opt["keys"]["ip_proto"], "tcp");
-      EXPECT_EQ(opt["keys"]["dst_port"], 80);
-    } else if (act["kind"] == "skbedit" && act["queue_mapping"] == 2) {
+      EXPECT_EQ(keys.value("ip_proto", ""), "tcp");
+      EXPECT_EQ(keys.value("dst_port", 0), 80);
+    } else if (Kind(f) == "skbedit" && Queue(f) == 2) {
       ++queue2;
-      EXPECT_EQ(opt["keys"]["ip_proto"], "udp");
-      EXPECT_EQ(opt["keys"]["dst_port"], 53);
-    } else if (act["kind"] == "skbedit" && act["queue_mapping"] == 1) {
+      EXPECT_EQ(keys.value("ip_proto", ""), "udp");
+      EXPECT_EQ(keys.value("dst_port", 0), 53);
+    } else if (Kind(f) == "skbedit" && Queue(f) == 1) {
       ++queue1;
-      EXPECT_EQ(opt["keys"]["src_ip"], "10.1.0.0/16");
+      EXPECT_EQ(keys.value("src_ip", ""), "10.1.0.0/16");
     }
   }
   EXPECT_EQ(drops, 1);
@@ -165,8 +176,8 @@ TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
   // Higher model priority = lower TC preference number (evaluated first).
   int pref_drop = 0, pref_q1 = 0;
   for (const auto& f : filters) {
-    if (f["options"]["actions"][0]["kind"] == "gact") pref_drop = f["pref"];
-    if (f["options"]["actions"][0]["queue_mapping"] == 1) pref_q1 = f["pref"];
+    if (Kind(f) == "gact") pref_drop = f.value("pref", 0);
+    if (Queue(f) == 1) pref_q1 = f.value("pref", 0);
   }
   EXPECT_LT(pref_drop, pref_q1);
 
@@ -195,8 +206,8 @@ TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
   ASSERT_EQ(filters.size(), 2u);
   bool saw3 = false;
   for (const auto& f : filters) {
-    EXPECT_NE(f["options"]["actions"][0]["queue_mapping"], 2);
-    if (f["options"]["actions"][0]["queue_mapping"] == 3) saw3 = true;
+    EXPECT_NE(Queue(f), 2);
+    if (Queue(f) == 3) saw3 = true;
   }
   EXPECT_TRUE(saw3);
   EXPECT_EQ(*b().Get(q2.id), q2b);
@@ -246,7 +257,7 @@ TEST_F(TapTest, BatchIsAllOrNothingWhenTheKernelRefuses) {
   EXPECT_EQ(*b().Get(a.id), a);
   auto filters = TcFilters("dtap0");
   ASSERT_EQ(filters.size(), 1u);
-  EXPECT_EQ(filters[0]["options"]["actions"][0]["kind"], "gact");
+  EXPECT_EQ(Kind(filters[0]), "gact");
 }
 
 TEST_F(TapTest, StatsSayWhyThereAreNone) {
@@ -300,7 +311,7 @@ TEST_F(TapTest, RealPacketsAreDroppedOrQueued) {
       R("priority=10 in_port=net_tap0 eth_type=ipv4 ip_proto=udp dst_port=53 "
         "actions=redirect:queue:2"),
       R("priority=5 in_port=net_tap0 eth_type=ipv4 src_ip=10.1.0.0/16 actions=redirect:queue:3"),
-      R("priority=1 in_port=net_tap0 eth_type=ipv4 actions="),  // pass = queue 0
+      R("priority=1 in_port=net_tap0 eth_type=ipv4"),  // No actions: pass = queue 0.
   };
   ASSERT_TRUE(b().Apply(batch).ok());
   testing::PacketSocket sock("dtap0");
