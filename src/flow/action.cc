@@ -54,7 +54,11 @@ std::string_view ActionKindName(ActionKind k) {
 
 std::optional<ActionKind> ActionKindFromName(std::string_view name) {
   for (size_t i = 0; i < kActionNames.size(); ++i) {
-    if (kActionNames[i] == name) return static_cast<ActionKind>(i);
+    const std::string_view k = kActionNames[i];
+    if (k.size() == name.size() && !name.empty() && k[0] == name[0] && k.back() == name.back() &&
+        k == name) {
+      return static_cast<ActionKind>(i);
+    }
   }
   return std::nullopt;
 }

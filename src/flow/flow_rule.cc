@@ -15,8 +15,8 @@ using internal::AV;
 
 // Serializes a rule's key into a byte stream for hashing. The layout is part of KeyId()'s
 // stability promise: version byte, priority (BE16), chain (BE32), in_port (BE32 length + bytes),
-// then for each set match field in MatchField order a tag byte and its fixed-size encoding, then
-// 0xff.
+// then for each set match field in MatchField order a tag byte and its fixed-size encoding (a
+// prefix is family, 4 or 16 address bytes, length), then 0xff.
 class KeyWriter {
  public:
   void U8(uint8_t v) {
@@ -42,7 +42,7 @@ class KeyWriter {
   }
   void Prefix(const IpPrefix& p) {
     U8(static_cast<uint8_t>(p.family()));
-    Bytes(p.address().bytes().data(), 16);
+    Bytes(p.address().bytes().data(), static_cast<size_t>(p.address().size()));
     U8(static_cast<uint8_t>(p.length()));
   }
   FlowId Finish() {

@@ -30,20 +30,112 @@ constexpr int kKeyInPort = kNumMatchFields + 3;
 constexpr int kKeyActions = kNumMatchFields + 4;
 constexpr int kNumKeys = kNumMatchFields + 5;
 
+constexpr std::array<std::string_view, kNumKeys> kKeyNames = {
+    "src_mac",   "dst_mac",    "eth_type",   "vlan_id",    "vlan_prio",    "ip_proto",
+    "src_ip",    "dst_ip",     "ip_tos",     "ip_ttl",     "src_port",     "dst_port",
+    "tcp_flags", "enc_key_id", "enc_src_ip", "enc_dst_ip", "enc_dst_port", "ct_state",
+    "id",        "priority",   "chain",      "in_port",    "actions",
+};
+
+// The key index of @p name, or -1. Picks the one candidate by length and a distinguishing
+// character, then compares once.
 int KeyFromName(std::string_view name) {
-  static constexpr std::array<std::string_view, kNumKeys> kNames = {
-      "src_mac",   "dst_mac",    "eth_type",   "vlan_id",    "vlan_prio",    "ip_proto",
-      "src_ip",    "dst_ip",     "ip_tos",     "ip_ttl",     "src_port",     "dst_port",
-      "tcp_flags", "enc_key_id", "enc_src_ip", "enc_dst_ip", "enc_dst_port", "ct_state",
-      "id",        "priority",   "chain",      "in_port",    "actions",
-  };
-  for (int i = 0; i < kNumKeys; ++i) {
-    if (kNames[i].size() == name.size() &&
-        std::memcmp(kNames[i].data(), name.data(), name.size()) == 0) {
-      return i;
-    }
+  constexpr auto F = [](MatchField f) { return static_cast<int>(f); };
+  int k = -1;
+  switch (name.size()) {
+    case 2:
+      k = kKeyId;
+      break;
+    case 5:
+      k = kKeyChain;
+      break;
+    case 6:
+      switch (name[0]) {
+        case 's':
+          k = F(MatchField::kSrcIp);
+          break;
+        case 'd':
+          k = F(MatchField::kDstIp);
+          break;
+        case 'i':
+          k = name[4] == 'o' ? F(MatchField::kIpTos) : F(MatchField::kIpTtl);
+          break;
+        default:
+          break;
+      }
+      break;
+    case 7:
+      switch (name[0]) {
+        case 'i':
+          k = kKeyInPort;
+          break;
+        case 's':
+          k = F(MatchField::kSrcMac);
+          break;
+        case 'd':
+          k = F(MatchField::kDstMac);
+          break;
+        case 'v':
+          k = F(MatchField::kVlanId);
+          break;
+        case 'a':
+          k = kKeyActions;
+          break;
+        default:
+          break;
+      }
+      break;
+    case 8:
+      switch (name[0]) {
+        case 'p':
+          k = kKeyPriority;
+          break;
+        case 'e':
+          k = F(MatchField::kEthType);
+          break;
+        case 'i':
+          k = F(MatchField::kIpProto);
+          break;
+        case 's':
+          k = F(MatchField::kSrcPort);
+          break;
+        case 'd':
+          k = F(MatchField::kDstPort);
+          break;
+        case 'c':
+          k = F(MatchField::kCtState);
+          break;
+        default:
+          break;
+      }
+      break;
+    case 9:
+      k = name[0] == 'v' ? F(MatchField::kVlanPrio) : F(MatchField::kTcpFlags);
+      break;
+    case 10:
+      switch (name[4]) {
+        case 'k':
+          k = F(MatchField::kEncKeyId);
+          break;
+        case 's':
+          k = F(MatchField::kEncSrcIp);
+          break;
+        case 'd':
+          k = F(MatchField::kEncDstIp);
+          break;
+        default:
+          break;
+      }
+      break;
+    case 12:
+      k = F(MatchField::kEncDstPort);
+      break;
+    default:
+      break;
   }
-  return -1;
+  if (k < 0) return -1;
+  const std::string_view want = kKeyNames[k];
+  return std::memcmp(want.data(), name.data(), name.size()) == 0 ? k : -1;
 }
 
 struct NamedValue {
@@ -278,7 +370,16 @@ class RuleParser {
       while (pos < line_.size() && IsSpace(line_[pos])) ++pos;
       if (pos >= line_.size()) break;
       const size_t start = pos;
-      while (pos < line_.size() && !IsSpace(line_[pos])) ++pos;
+      {
+        // End of token: the next space (memchr is vectorised), or an earlier tab.
+        const char* base = line_.data();
+        const void* sp = std::memchr(base + pos, ' ', line_.size() - pos);
+        size_t end = sp ? static_cast<size_t>(static_cast<const char*>(sp) - base) : line_.size();
+        if (const void* tab = std::memchr(base + pos, '\t', end - pos)) {
+          end = static_cast<size_t>(static_cast<const char*>(tab) - base);
+        }
+        pos = end;
+      }
       const std::string_view tok = line_.substr(start, pos - start);
       any = true;
       const size_t eq = tok.find('=');
@@ -289,13 +390,13 @@ class RuleParser {
       const std::string_view value = tok.substr(eq + 1);
       const int k = KeyFromName(key);
       if (k < 0) return Error(start, tok, Cat("unknown key '", key, "'"));
-      if (seen_[k]) {
+      if (seen_ & (uint32_t{1} << k)) {
         return Error(start, tok,
                      Cat("duplicate key '", key, "' (first at column ", key_col_[k] + 1, ")"));
       }
-      seen_[k] = true;
+      seen_ |= uint32_t{1} << k;
       key_col_[k] = start;
-      key_tok_[k] = tok;
+      key_len_[k] = tok.size();
       if (value.empty()) {
         return Error(start, tok, Cat(key, ": missing value"));
       }
@@ -342,9 +443,9 @@ class RuleParser {
     if (absl::Status s = internal::ValidateRuleAt(rule_, &site); !s.ok()) {
       switch (site.kind) {
         case internal::RuleErrorSite::kField:
-          return Error(key_col_[site.index], key_tok_[site.index], SV(s.message()));
+          return Error(key_col_[site.index], KeyToken(site.index), SV(s.message()));
         case internal::RuleErrorSite::kInPort:
-          return Error(key_col_[kKeyInPort], key_tok_[kKeyInPort], SV(s.message()));
+          return Error(key_col_[kKeyInPort], KeyToken(kKeyInPort), SV(s.message()));
         case internal::RuleErrorSite::kAction: {
           const ActionSpan& a = action_spans_[site.index];
           return Error(a.offset, line_.substr(a.offset, a.size), SV(s.message()));
@@ -482,7 +583,7 @@ class RuleParser {
       case MatchField::kDstMac:
         return ParseMac(key, v, m.dst_mac);
       case MatchField::kEthType: {
-        uint32_t t;
+        uint32_t t = 0;
         if (auto s = ParseNamed(key, v, kEthTypes, std::size(kEthTypes), 0xffff, t); !s.ok()) {
           return s;
         }
@@ -490,19 +591,19 @@ class RuleParser {
         return absl::OkStatus();
       }
       case MatchField::kVlanId: {
-        uint16_t x;
+        uint16_t x = 0;
         if (auto s = ParseNum(key, v, 0xffff, x); !s.ok()) return s;
         m.vlan_id = x;
         return absl::OkStatus();
       }
       case MatchField::kVlanPrio: {
-        uint8_t x;
+        uint8_t x = 0;
         if (auto s = ParseNum(key, v, 0xff, x); !s.ok()) return s;
         m.vlan_prio = x;
         return absl::OkStatus();
       }
       case MatchField::kIpProto: {
-        uint32_t p;
+        uint32_t p = 0;
         if (auto s = ParseNamed(key, v, kIpProtos, std::size(kIpProtos), 0xff, p); !s.ok()) {
           return s;
         }
@@ -524,7 +625,7 @@ class RuleParser {
       case MatchField::kTcpFlags:
         return ParseMaskedNum<uint16_t>(key, v, tcpflag::kAll, m.tcp_flags);
       case MatchField::kEncKeyId: {
-        uint32_t x;
+        uint32_t x = 0;
         if (auto s = ParseNum(key, v, 0xffffffffu, x); !s.ok()) return s;
         m.enc_key_id = x;
         return absl::OkStatus();
@@ -534,7 +635,7 @@ class RuleParser {
       case MatchField::kEncDstIp:
         return ParsePrefix(key, v, m.enc_dst_ip);
       case MatchField::kEncDstPort: {
-        uint16_t x;
+        uint16_t x = 0;
         if (auto s = ParseNum(key, v, 0xffff, x); !s.ok()) return s;
         m.enc_dst_port = x;
         return absl::OkStatus();
@@ -598,11 +699,11 @@ class RuleParser {
       std::string reason;
       if (encap) {
         if (which == 0) {
-          uint64_t x;
+          uint64_t x = 0;
           if (!ParseU64(val, x) || x > 0xffffffffu) reason = "vni: expected a number";
           e.vni = static_cast<uint32_t>(x);
         } else if (which == 3) {
-          uint64_t x;
+          uint64_t x = 0;
           if (!ParseU64(val, x) || x > 0xffff) reason = "dport: expected a number 0-65535";
           e.dst_port = static_cast<uint16_t>(x);
         } else {
@@ -614,7 +715,7 @@ class RuleParser {
           }
         }
       } else {
-        uint64_t x;
+        uint64_t x = 0;
         if (!ParseScaled(val, x)) {
           reason = Cat(name, ": expected a number with optional k/m/g suffix");
         } else if (which == 0) {
@@ -792,9 +893,12 @@ class RuleParser {
 
   std::string_view line_;
   FlowRule rule_;
-  std::array<bool, kNumKeys> seen_{};
-  std::array<size_t, kNumKeys> key_col_{};
-  std::array<std::string_view, kNumKeys> key_tok_{};
+  std::string_view KeyToken(int k) const { return line_.substr(key_col_[k], key_len_[k]); }
+
+  uint32_t seen_ = 0;  // Bit per key already given.
+  // Column (offset) and length of each given key's token; read only for keys in seen_.
+  std::array<size_t, kNumKeys> key_col_;
+  std::array<size_t, kNumKeys> key_len_;
   absl::InlinedVector<ActionSpan, 8> action_spans_;
 };
 

@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/internal/hex.h"
 #include "src/internal/string_view.h"
 #include "src/types/fnv128.h"
 
@@ -21,14 +22,8 @@ absl::StatusOr<FlowId> FlowId::Parse(std::string_view text) {
   uint64_t half[2] = {0, 0};
   for (size_t i = 0; i < 32; ++i) {
     const char c = text[i];
-    int v;
-    if (c >= '0' && c <= '9') {
-      v = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      v = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      v = c - 'A' + 10;
-    } else {
+    const int v = internal::HexDigit(c);
+    if (v < 0) {
       return absl::InvalidArgumentError(
           internal::Cat("flow id '", text, "': non-hex character at position ", i + 1));
     }

@@ -2,22 +2,29 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/internal/hex.h"
 #include "src/internal/string_view.h"
 
 namespace dpu {
 namespace {
 
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+int HexVal(char c) { return internal::HexDigit(c); }
 
 }  // namespace
 
 absl::StatusOr<MacAddress> MacAddress::Parse(std::string_view text) {
   std::array<uint8_t, 6> o{};
+  // Fast path: the canonical 17-character form.
+  if (text.size() == 17) {
+    const char sep = text[2];
+    bool ok = sep == ':' || sep == '-';
+    for (int i = 0; i < 6 && ok; ++i) {
+      const int hi = HexVal(text[i * 3]), lo = HexVal(text[i * 3 + 1]);
+      ok = hi >= 0 && lo >= 0 && (i == 5 || text[i * 3 + 2] == sep);
+      o[i] = static_cast<uint8_t>(hi * 16 + lo);
+    }
+    if (ok) return MacAddress(o);
+  }
   size_t pos = 0;
   char sep = 0;
   for (int i = 0; i < 6; ++i) {

@@ -7,10 +7,18 @@
 namespace dpu {
 namespace {
 
-bool IsPortChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == ':' || c == '@' || c == '+' || c == '-';
-}
+struct PortCharTable {
+  bool ok[256] = {};
+  constexpr PortCharTable() {
+    for (int c = 'a'; c <= 'z'; ++c) ok[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) ok[c] = true;
+    for (int c = '0'; c <= '9'; ++c) ok[c] = true;
+    for (char c : {'_', '.', ':', '@', '+', '-'}) ok[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr PortCharTable kPortChars;
+
+bool IsPortChar(char c) { return kPortChars.ok[static_cast<unsigned char>(c)]; }
 
 }  // namespace
 

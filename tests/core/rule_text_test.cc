@@ -1,7 +1,9 @@
 // The rule language: parsing valid and invalid rules, formatting, rule files.
 #include "dpu/rule_text.h"
 
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -361,6 +363,55 @@ TEST(ParseRules, SkipsCommentsAndBlankLinesAndReportsLines) {
   auto empty = ParseRules("");
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
+}
+
+}  // namespace
+}  // namespace dpu
+
+namespace dpu {
+namespace {
+
+// docs/rule-language.md is executable: every rule line in its code blocks must parse and be in
+// canonical form, every "→" line is the exact error of the rule above it, and "$ input"/"$ output"
+// pairs show FormatRule(ParseRule(input)).
+TEST(RuleLanguageDoc, ExamplesAreTrue) {
+  std::ifstream in(std::string(DPU_SOURCE_DIR) + "/docs/rule-language.md");
+  ASSERT_TRUE(in) << "docs/rule-language.md not found";
+  std::vector<std::string> lines;
+  bool in_code = false;
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind("```", 0) == 0) {
+      in_code = !in_code;
+      continue;
+    }
+    if (in_code) lines.push_back(l);
+  }
+  int rules = 0, errors = 0, pairs = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    const bool next_is_error = i + 1 < lines.size() && lines[i + 1].rfind("→ ", 0) == 0;
+    if (l.rfind("$ input : ", 0) == 0 && i + 1 < lines.size() &&
+        lines[i + 1].rfind("$ output: ", 0) == 0) {
+      auto r = ParseRule(l.substr(10));
+      ASSERT_TRUE(r.ok()) << l << ": " << r.status();
+      EXPECT_EQ(FormatRule(*r), lines[i + 1].substr(10));
+      ++pairs;
+    } else if (next_is_error) {
+      auto r = ParseRule(l);
+      ASSERT_FALSE(r.ok()) << l;
+      EXPECT_EQ(std::string(r.status().message()), lines[i + 1].substr(std::string("→ ").size()))
+          << l;
+      ++errors;
+    } else if (l.rfind("priority=", 0) == 0 || l.rfind("id=", 0) == 0) {
+      auto r = ParseRule(l);
+      ASSERT_TRUE(r.ok()) << l << ": " << r.status();
+      EXPECT_EQ(FormatRule(*r), l) << "not canonical";
+      ++rules;
+    }
+  }
+  EXPECT_GE(rules, 6);
+  EXPECT_GE(errors, 5);
+  EXPECT_GE(pairs, 1);
 }
 
 }  // namespace
