@@ -275,7 +275,7 @@ void ProbePort(PortState& p) {
     }
   }
   o.priority_levels = lo + 1;
-  c.max_priority = o.priority_levels - 1;
+  c.max_priority = ModelPriorityLevels(o.priority_levels) - 1;
   // Chains: a rule in group 1 and a JUMP to it must both be accepted (some PMDs, net_tap among
   // them, ignore attr.group, which would silently put every chain into one table).
   FlowRule jump = base;
@@ -504,7 +504,7 @@ const PortState* DpdkBackend::PortFor(uint16_t id) const {
   return nullptr;
 }
 
-absl::Status DpdkBackend::Prepare(const FlowRule& rule, uint32_t meter_id, FlowTranslation* t,
+absl::Status DpdkBackend::Prepare(const FlowRule& rule, uint32_t meter_id, Translations* out,
                                   const PortState** port) const {
   absl::Status st = ValidateRule(rule);
   if (!st.ok()) return st;
@@ -528,28 +528,62 @@ absl::Status DpdkBackend::Prepare(const FlowRule& rule, uint32_t meter_id, FlowT
   if (!st.ok()) return st;
   TranslateOptions o = p->translate;
   o.meter_id = meter_id;
-  st = Translate(rule, *this, o, t);
+  out->clear();
+  out->push_back(std::make_unique<FlowTranslation>());
+  st = Translate(rule, *this, o, out->back().get());
   if (!st.ok()) return st;
+  if (NeedsVlanTwin(rule)) {
+    o.vlan_twin = true;
+    out->push_back(std::make_unique<FlowTranslation>());
+    st = Translate(rule, *this, o, out->back().get());
+    if (!st.ok()) return st;
+  }
   *port = p;
   return absl::OkStatus();
 }
 
 absl::Status DpdkBackend::Validate(const FlowRule& rule) const {
-  auto t = std::make_unique<FlowTranslation>();
+  Translations ts;
   const PortState* port = nullptr;
-  absl::Status st = Prepare(rule, 0, t.get(), &port);
+  absl::Status st = Prepare(rule, 0, &ts, &port);
   if (!st.ok()) return st;
   bool police = std::any_of(rule.actions.begin(), rule.actions.end(), [](const Action& a) {
     return std::holds_alternative<PoliceAction>(a);
   });
   if (police) return absl::OkStatus();  // The meter object exists only at Apply() time.
-  rte_flow_error err{};
-  int rc = rte_flow_validate(t->port_id, &t->attr, t->items, t->actions, &err);
-  if (rc != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dpdk: port '", port->name, "' refuses the rule: ", FlowErrorText(err, rc)));
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const FlowTranslation& t = *ts[i];
+    rte_flow_error err{};
+    int rc = rte_flow_validate(t.port_id, &t.attr, t.items, t.actions, &err);
+    if (rc != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dpdk: port '", port->name, "' refuses the rule",
+                       i == 1 ? " (its VLAN-tagged twin)" : "", ": ", FlowErrorText(err, rc)));
+    }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<CreatedFlow>> DpdkBackend::CreateAll(const PortState& port,
+                                                                const Translations& ts,
+                                                                bool* async) {
+  std::vector<CreatedFlow> out;
+  *async = port.flow_api.api == FlowApi::kAsync;
+  if (*async) {
+    std::vector<const FlowTranslation*> batch;
+    for (const auto& t : ts) batch.push_back(t.get());
+    size_t failed = 0;
+    return CreateAsync(port.id, batch, &failed);
+  }
+  for (const auto& t : ts) {
+    absl::StatusOr<CreatedFlow> f = CreateSync(t->port_id, *t);
+    if (!f.ok()) {
+      for (const CreatedFlow& c : out) (void)DestroyFlow(c, false);
+      return f.status();
+    }
+    out.push_back(*f);
+  }
+  return out;
 }
 
 absl::StatusOr<uint32_t> DpdkBackend::MakeMeter(uint16_t port_id, const PoliceAction& p) {
@@ -597,21 +631,32 @@ void DpdkBackend::FreeMeter(uint16_t port_id, uint32_t meter_id) {
   rte_mtr_meter_profile_delete(port_id, meter_id, &err);
 }
 
-absl::Status DpdkBackend::Uninstall(const Installed& in) {
-  absl::Status st = DestroyFlow(in.flow, in.async);
-  FreeMeter(in.flow.port_id, in.meter_id);
+absl::Status DpdkBackend::DestroyFlows(Installed& in) {
+  while (!in.flows.empty()) {
+    absl::Status st = DestroyFlow(in.flows.back(), in.async);
+    if (!st.ok()) return st;
+    in.flows.pop_back();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DpdkBackend::Uninstall(Installed& in) {
+  absl::Status st = DestroyFlows(in);
+  FreeMeter(in.port_id, in.meter_id);
+  in.meter_id = 0;
   return st;
 }
 
 absl::Status DpdkBackend::Reinstall(Installed& in) {
-  auto t = std::make_unique<FlowTranslation>();
+  Translations ts;
   const PortState* port = nullptr;
-  absl::Status st = Prepare(in.rule, in.meter_id, t.get(), &port);
+  absl::Status st = Prepare(in.rule, in.meter_id, &ts, &port);
   if (!st.ok()) return st;
-  absl::StatusOr<CreatedFlow> f = CreateSync(t->port_id, *t);
+  bool async = false;
+  absl::StatusOr<std::vector<CreatedFlow>> f = CreateAll(*port, ts, &async);
   if (!f.ok()) return f.status();
-  in.flow = *f;
-  in.async = false;
+  in.flows = *std::move(f);
+  in.async = async;
   return absl::OkStatus();
 }
 
@@ -626,14 +671,13 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
     }
   }
   // 1. Check and translate everything before touching the device.
-  std::vector<std::unique_ptr<FlowTranslation>> tr(batch.upserts.size());
+  std::vector<Translations> tr(batch.upserts.size());
+  std::vector<const PortState*> ports(batch.upserts.size(), nullptr);
   for (size_t i = 0; i < batch.upserts.size(); ++i) {
     const FlowRule& r = batch.upserts[i];
     auto it = installed_.find(r.id);
     if (it != installed_.end() && it->second.rule == r) continue;  // Already so: no-op.
-    tr[i] = std::make_unique<FlowTranslation>();
-    const PortState* port = nullptr;
-    st = Prepare(r, 0, tr[i].get(), &port);
+    st = Prepare(r, 0, &tr[i], &ports[i]);
     if (!st.ok()) return BatchError(st.code(), nd + i, false, r.id, SV(st.message()));
   }
 
@@ -649,11 +693,12 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
     }
     for (const FlowId& id : removed) {
       Installed& old = installed_.at(id);
-      absl::Status s = Reinstall(old);
+      absl::Status s = DestroyFlows(old);  // What a failed destroy left behind.
+      if (s.ok()) s = Reinstall(old);
       if (!s.ok()) {
         absl::StrAppend(&problems, "; rollback could not restore ", id.ToString(), ": ",
                         s.message());
-        FreeMeter(old.flow.port_id, old.meter_id);
+        FreeMeter(old.port_id, old.meter_id);
         installed_.erase(id);
       }
     }
@@ -664,8 +709,9 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
   // second flow with the same key, so a replacement cannot coexist with its predecessor.
   auto remove = [&](const FlowId& id, size_t index, bool is_delete) -> absl::Status {
     Installed& old = installed_.at(id);
-    absl::Status s = DestroyFlow(old.flow, old.async);
+    absl::Status s = DestroyFlows(old);
     if (!s.ok()) {
+      removed.push_back(id);  // Partly destroyed: re-create it whole.
       std::string extra = rollback();
       return BatchError(absl::StatusCode::kInternal, index, is_delete, id,
                         absl::StrCat("rte_flow_destroy failed: ", s.message(), extra));
@@ -678,7 +724,7 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
     if (!st.ok()) return st;
   }
   for (size_t i = 0; i < batch.upserts.size(); ++i) {
-    if (tr[i] && installed_.contains(batch.upserts[i].id)) {
+    if (!tr[i].empty() && installed_.contains(batch.upserts[i].id)) {
       st = remove(batch.upserts[i].id, nd + i, false);
       if (!st.ok()) return st;
     }
@@ -686,59 +732,45 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
 
   // 3. Create the new flows.
   for (size_t i = 0; i < batch.upserts.size(); ++i) {
-    if (!tr[i]) continue;
+    if (tr[i].empty()) continue;
     const FlowRule& r = batch.upserts[i];
-    FlowTranslation& t = *tr[i];
-    const PortState* port = PortFor(t.port_id);
+    const PortState* port = ports[i];
     Installed in;
     in.rule = r;
+    in.port_id = port->id;
     for (const Action& a : r.actions) {
       const auto* p = std::get_if<PoliceAction>(&a);
       if (p == nullptr) continue;
-      absl::StatusOr<uint32_t> m = MakeMeter(t.port_id, *p);
+      absl::StatusOr<uint32_t> m = MakeMeter(port->id, *p);
       if (!m.ok()) {
         std::string extra = rollback();
         return BatchError(m.status().code(), nd + i, false, r.id,
                           absl::StrCat(m.status().message(), extra));
       }
       in.meter_id = *m;
-      TranslateOptions o = port->translate;
-      o.meter_id = *m;
-      st = Translate(r, *this, o, &t);
+      st = Prepare(r, in.meter_id, &tr[i], &port);
       if (!st.ok()) {
-        FreeMeter(t.port_id, in.meter_id);
+        FreeMeter(port->id, in.meter_id);
         std::string extra = rollback();
         return BatchError(st.code(), nd + i, false, r.id, absl::StrCat(st.message(), extra));
       }
     }
-    absl::StatusOr<CreatedFlow> f;
-    if (port->flow_api.api == FlowApi::kAsync) {
-      size_t failed = 0;
-      absl::StatusOr<std::vector<CreatedFlow>> v = CreateAsync(t.port_id, {&t}, &failed);
-      if (v.ok()) {
-        f = v->front();
-      } else {
-        f = v.status();
-      }
-      in.async = true;
-    } else {
-      f = CreateSync(t.port_id, t);
-    }
+    absl::StatusOr<std::vector<CreatedFlow>> f = CreateAll(*port, tr[i], &in.async);
     if (!f.ok()) {
-      FreeMeter(t.port_id, in.meter_id);
+      FreeMeter(port->id, in.meter_id);
       std::string extra = rollback();
       return BatchError(absl::StatusCode::kFailedPrecondition, nd + i, false, r.id,
                         absl::StrCat("port '", port->name, "' refused the rule: ",
                                      f.status().message(), extra));
     }
-    in.flow = *f;
+    in.flows = *std::move(f);
     created.push_back(std::move(in));
   }
 
   // 4. Commit.
   for (const FlowId& id : removed) {
     Installed& old = installed_.at(id);
-    FreeMeter(old.flow.port_id, old.meter_id);
+    FreeMeter(old.port_id, old.meter_id);
     installed_.erase(id);
   }
   for (Installed& in : created) {
@@ -781,16 +813,21 @@ absl::StatusOr<FlowStats> DpdkBackend::Stats(const FlowId& id) {
   rte_flow_action_count conf{};
   rte_flow_action action[2] = {{RTE_FLOW_ACTION_TYPE_COUNT, &conf},
                                {RTE_FLOW_ACTION_TYPE_END, nullptr}};
-  rte_flow_query_count q{};
-  rte_flow_error err{};
-  int rc = rte_flow_query(in.flow.port_id, in.flow.flow, action, &q, &err);
-  if (rc != 0) {
-    return absl::UnimplementedError(absl::StrCat(
-        "dpdk: the PMD cannot query the COUNT action: ", FlowErrorText(err, rc)));
+  uint64_t packets = 0, bytes = 0;
+  for (const CreatedFlow& f : in.flows) {  // The rule and its VLAN twin count together.
+    rte_flow_query_count q{};
+    rte_flow_error err{};
+    int rc = rte_flow_query(f.port_id, f.flow, action, &q, &err);
+    if (rc != 0) {
+      return absl::UnimplementedError(absl::StrCat(
+          "dpdk: the PMD cannot query the COUNT action: ", FlowErrorText(err, rc)));
+    }
+    if (q.hits_set) packets += q.hits;
+    if (q.bytes_set) bytes += q.bytes;
   }
   FlowStats s;
-  s.packets = q.hits_set ? q.hits : 0;
-  s.bytes = q.bytes_set ? q.bytes : 0;
+  s.packets = packets;
+  s.bytes = bytes;
   return s;
 }
 
@@ -812,7 +849,8 @@ absl::Status DpdkBackend::Flush() {
 
 rte_flow* DpdkBackend::FlowHandle(const FlowId& id) const {
   auto it = installed_.find(id);
-  return it == installed_.end() ? nullptr : it->second.flow.flow;
+  return it == installed_.end() || it->second.flows.empty() ? nullptr
+                                                           : it->second.flows[0].flow;
 }
 
 void RegisterBackend(BackendRegistry& registry) {

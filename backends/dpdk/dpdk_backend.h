@@ -80,21 +80,29 @@ class DpdkBackend final : public Backend, private PortResolver {
  private:
   struct Installed {
     FlowRule rule;
-    CreatedFlow flow;
+    uint16_t port_id = 0;
+    std::vector<CreatedFlow> flows;  // The rule, and its VLAN twin when NeedsVlanTwin().
     bool async = false;
     uint32_t meter_id = 0;  // Non-zero when a meter object was made for police.
   };
+  using Translations = std::vector<std::unique_ptr<FlowTranslation>>;
 
   DpdkBackend(std::unique_ptr<EalRef> eal, Options options);
   absl::Status Init();
   const PortState* PortFor(uint16_t id) const;
-  // Checks and translates @p rule; @p meter_id goes into a police action.
-  absl::Status Prepare(const FlowRule& rule, uint32_t meter_id, FlowTranslation* t,
+  // Checks and translates @p rule (and its VLAN twin); @p meter_id goes into a police action.
+  absl::Status Prepare(const FlowRule& rule, uint32_t meter_id, Translations* out,
                        const PortState** port) const;
+  // Creates every flow of @p ts on @p port; all or none.
+  absl::StatusOr<std::vector<CreatedFlow>> CreateAll(const PortState& port, const Translations& ts,
+                                                     bool* async);
   absl::StatusOr<uint32_t> MakeMeter(uint16_t port_id, const PoliceAction& p);
   void FreeMeter(uint16_t port_id, uint32_t meter_id);
-  absl::Status Uninstall(const Installed& in);
-  // Creates @p in's rule again (rollback), updating its flow handle.
+  // Destroys @p in's flows (not its meter). Stops at the first failure.
+  absl::Status DestroyFlows(Installed& in);
+  // Destroys @p in's flows and meter.
+  absl::Status Uninstall(Installed& in);
+  // Creates @p in's rule again (rollback), updating its flow handles.
   absl::Status Reinstall(Installed& in);
 
   std::unique_ptr<EalRef> eal_;

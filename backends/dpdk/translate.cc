@@ -178,9 +178,10 @@ absl::Status AddOuterItems(const Match& m, Builder& b, bool* geneve) {
   return absl::OkStatus();
 }
 
-absl::Status AddInnerItems(const Match& m, Builder& b) {
+absl::Status AddInnerItems(const Match& m, bool vlan_twin, Builder& b) {
   bool l3 = m.eth_type == ethertype::kIpv4 || m.eth_type == ethertype::kIpv6;
-  bool vlan = m.vlan_id || m.vlan_prio;
+  bool vlan_match = m.vlan_id || m.vlan_prio;
+  bool vlan = vlan_match || vlan_twin;
   bool l4 = IsL4(m.ip_proto) && (m.src_port || m.dst_port || m.tcp_flags);
   if (!l3 && (m.ip_proto || m.src_ip || m.dst_ip || m.ip_tos || m.ip_ttl)) {
     return absl::InvalidArgumentError("eth_type: IP fields require eth_type ipv4 or ipv6");
@@ -204,22 +205,26 @@ absl::Status AddInnerItems(const Match& m, Builder& b) {
   }
   // VLAN.
   if (vlan) {
-    rte_flow_item_vlan *s, *k;
-    DPU_RETURN_IF_ERROR(b.Item(RTE_FLOW_ITEM_TYPE_VLAN, true, &s, &k));
-    uint16_t tci = 0, tci_mask = 0;
-    if (m.vlan_id) {
-      tci |= *m.vlan_id & 0x0fff;
-      tci_mask |= 0x0fff;
-    }
-    if (m.vlan_prio) {
-      tci |= static_cast<uint16_t>((*m.vlan_prio & 7) << 13);
-      tci_mask |= 0xe000;
-    }
-    s->hdr.vlan_tci = Be16(tci);
-    k->hdr.vlan_tci = Be16(tci_mask);
-    if (m.eth_type && !l3) {
-      s->hdr.eth_proto = Be16(*m.eth_type);
-      k->hdr.eth_proto = 0xffff;
+    rte_flow_item_vlan *s = nullptr, *k = nullptr;
+    DPU_RETURN_IF_ERROR(
+        b.Item(RTE_FLOW_ITEM_TYPE_VLAN, vlan_match || (m.eth_type && !l3), &s, &k));
+    if (s != nullptr) {  // Else: the VLAN twin of an IP rule, any tag.
+      uint16_t tci = 0, tci_mask = 0;
+      if (m.vlan_id) {
+        tci |= *m.vlan_id & 0x0fff;
+        tci_mask |= 0x0fff;
+      }
+      if (m.vlan_prio) {
+        tci |= static_cast<uint16_t>((*m.vlan_prio & 7) << 13);
+        tci_mask |= 0xe000;
+      }
+      s->hdr.vlan_tci = Be16(tci);
+      k->hdr.vlan_tci = Be16(tci_mask);
+      if (m.eth_type && !l3) {
+        s->hdr.eth_proto = Be16(*m.eth_type);
+        k->hdr.eth_proto = 0xffff;
+      }
+  
     }
   }
   // IP.
@@ -529,6 +534,16 @@ absl::Status AddEncap(const TunnelEncapAction& a, FlowTranslation* t, Builder& b
 
 }  // namespace
 
+uint32_t ModelPriorityLevels(uint32_t rte_flow_levels) {
+  return rte_flow_levels >= 2 ? rte_flow_levels / 2 : 1;
+}
+
+bool NeedsVlanTwin(const FlowRule& rule) {
+  const Match& m = rule.match;
+  bool tunnel = m.enc_key_id || m.enc_src_ip || m.enc_dst_ip || m.enc_dst_port;
+  return m.eth_type.has_value() && !m.vlan_id && !m.vlan_prio && !tunnel;
+}
+
 absl::Status ParseTarget(std::string_view name, const PortResolver& ports, std::string_view field,
                          Target* out) {
   if (name == "rss") {
@@ -570,14 +585,18 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
         absl::StrCat("in_port: unknown DPDK port '", rule.in_port.name(), "'"));
   }
   t->port_id = *in;
-  if (rule.priority >= o.priority_levels) {
+  const uint32_t levels = ModelPriorityLevels(o.priority_levels);
+  if (rule.priority >= levels) {
     return absl::OutOfRangeError(absl::StrCat("priority: ", rule.priority,
                                               " exceeds the port's highest priority ",
-                                              o.priority_levels - 1));
+                                              levels - 1));
   }
   t->attr = rte_flow_attr{};
   t->attr.group = rule.chain;
-  t->attr.priority = o.priority_levels - 1 - rule.priority;
+  // Two rte_flow levels per model priority: the rule, then its VLAN twin (TC, behind net_tap,
+  // allows only one protocol per priority, and the twin's protocol is 802.1Q).
+  const uint32_t step = o.priority_levels >= 2 ? 2 : 1;
+  t->attr.priority = (levels - 1 - rule.priority) * step + (o.vlan_twin && step == 2 ? 1 : 0);
   if (o.transfer) {
     t->attr.transfer = 1;
   } else {
@@ -600,7 +619,10 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
   bool tunnel = m.enc_key_id || m.enc_src_ip || m.enc_dst_ip || m.enc_dst_port;
   bool geneve = false;
   if (tunnel) DPU_RETURN_IF_ERROR(AddOuterItems(m, b, &geneve));
-  if (!tunnel || HasInnerFields(m)) DPU_RETURN_IF_ERROR(AddInnerItems(m, b));
+  if (o.vlan_twin && (tunnel || !NeedsVlanTwin(rule))) {
+    return absl::InvalidArgumentError("vlan_twin: the rule needs no VLAN twin");
+  }
+  if (!tunnel || HasInnerFields(m)) DPU_RETURN_IF_ERROR(AddInnerItems(m, o.vlan_twin, b));
   b.EndItems();
 
   // Actions.

@@ -16,8 +16,11 @@
 //    inner headers; otherwise ETH [/ VLAN] [/ IPV4|IPV6] [/ TCP|UDP|SCTP]. A header implied by
 //    the next item is not repeated: eth_type goes into ETH.type (or VLAN.inner_type) only when
 //    no IP item follows, ip_proto into the IP header only when no L4 item follows.
-//  - Priority: rte_flow's lower number wins, the model's larger priority wins, so
-//    attr.priority = priority_levels - 1 - rule.priority. chain -> attr.group.
+//  - VLAN twin: see NeedsVlanTwin().
+//  - Priority: rte_flow's lower number wins, the model's larger priority wins, and every model
+//    priority takes two rte_flow levels (the rule, then its VLAN twin), so with L =
+//    ModelPriorityLevels(priority_levels): attr.priority = 2 * (L - 1 - rule.priority) (+1 for
+//    the twin). chain -> attr.group.
 //  - Actions: drop -> DROP; redirect:queue:N -> QUEUE N; redirect:rss -> RSS over all rx
 //    queues of the port; redirect:PORT -> PORT_ID (ingress) or REPRESENTED_PORT (transfer);
 //    mirror:X -> SAMPLE ratio 1 with X's fate; vlan_push -> OF_PUSH_VLAN + OF_SET_VLAN_VID
@@ -65,7 +68,19 @@ struct TranslateOptions {
   uint32_t priority_levels = 1;   // rte_flow priorities the PMD accepts (0..levels-1).
   uint16_t nb_rx_queues = 1;      // rx queues of the ingress port (queue:N range, RSS).
   uint32_t meter_id = 0;          // rte_mtr object for a police action (the backend makes it).
+  bool vlan_twin = false;         // Translate the rule's VLAN twin (see NeedsVlanTwin()).
 };
+
+// The model's eth_type is the ethertype *after* a VLAN tag, if any: "eth_type=ipv4" matches
+// tagged and untagged IPv4. An rte_flow pattern ETH / IPV4 matches only untagged packets, so
+// such a rule (eth_type set, no vlan_id/vlan_prio, not a tunnel rule) becomes two flows: the
+// rule itself and its VLAN twin ETH / VLAN (any tag) / IPV4 ..., made with
+// TranslateOptions::vlan_twin.
+bool NeedsVlanTwin(const FlowRule& rule);
+
+// Model priorities available on a port that accepts rte_flow priorities 0..@p rte_flow_levels-1
+// (two rte_flow levels per model priority, see Translate()).
+uint32_t ModelPriorityLevels(uint32_t rte_flow_levels);
 
 // What a redirect/mirror target names, per the DPDK backend's port convention.
 struct Target {

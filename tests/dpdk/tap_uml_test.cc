@@ -20,7 +20,7 @@ using ::testing::HasSubstr;
 using testing::TcFilters;
 
 constexpr char kEal[] =
-    "--no-huge --no-pci -m 256 --no-shconf --lcores=0@0,1@0 --vdev=net_tap0,iface=dtap0 "
+    "--no-huge --no-pci -m 128 --no-shconf --lcores=0@0,1@0 --vdev=net_tap0,iface=dtap0 "
     "--vdev=net_null0";
 
 DpdkBackend& Shared() {
@@ -82,6 +82,7 @@ TEST_F(TapTest, PortsAreProbed) {
   EXPECT_THAT(tap->flow_api.reason, HasSubstr("rte_flow_info_get"));
 
   const dpu::Capabilities& c = b().Capabilities();
+  std::printf("net_tap capabilities (probed):\n%s\n", c.ToString().c_str());
   for (MatchField f : {MatchField::kSrcMac, MatchField::kDstMac, MatchField::kEthType,
                        MatchField::kVlanId, MatchField::kIpProto, MatchField::kSrcIp,
                        MatchField::kDstIp, MatchField::kSrcPort, MatchField::kDstPort}) {
@@ -152,11 +153,13 @@ TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
   add.upserts = {drop80, q2, q1};
   ASSERT_TRUE(b().Apply(add).ok());
 
+  // Each IP rule is two TC filters: untagged (protocol ip) and its VLAN twin (802.1Q).
   auto filters = TcFilters("dtap0");
-  ASSERT_EQ(filters.size(), 3u);
-  int drops = 0, queue2 = 0, queue1 = 0;
+  ASSERT_EQ(filters.size(), 6u);
+  int drops = 0, queue2 = 0, queue1 = 0, tagged = 0;
   for (const auto& f : filters) {
     const auto& keys = f["options"]["keys"];
+    if (f.value("protocol", "") == "802.1Q") ++tagged;
     if (Kind(f) == "gact") {
       ++drops;
       EXPECT_EQ(keys.value("ip_proto", ""), "tcp");
@@ -170,9 +173,10 @@ TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
       EXPECT_EQ(keys.value("src_ip", ""), "10.1.0.0/16");
     }
   }
-  EXPECT_EQ(drops, 1);
-  EXPECT_EQ(queue2, 1);
-  EXPECT_EQ(queue1, 1);
+  EXPECT_EQ(drops, 2);
+  EXPECT_EQ(queue2, 2);
+  EXPECT_EQ(queue1, 2);
+  EXPECT_EQ(tagged, 3);
   // Higher model priority = lower TC preference number (evaluated first).
   int pref_drop = 0, pref_q1 = 0;
   for (const auto& f : filters) {
@@ -189,12 +193,12 @@ TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
   FlowBatch del;
   del.deletes = {drop80.id};
   ASSERT_TRUE(b().Apply(del).ok());
-  EXPECT_EQ(TcFilters("dtap0").size(), 2u);
+  EXPECT_EQ(TcFilters("dtap0").size(), 4u);
   EXPECT_EQ(b().Get(drop80.id).status().code(), absl::StatusCode::kNotFound);
   // Deleting it again is NotFound and changes nothing.
   absl::Status st = b().Apply(del);
   EXPECT_EQ(st.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(TcFilters("dtap0").size(), 2u);
+  EXPECT_EQ(TcFilters("dtap0").size(), 4u);
 
   // Upsert with new actions under the same id replaces the rule.
   FlowRule q2b = q2;
@@ -203,7 +207,7 @@ TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
   change.upserts = {q2b};
   ASSERT_TRUE(b().Apply(change).ok());
   filters = TcFilters("dtap0");
-  ASSERT_EQ(filters.size(), 2u);
+  ASSERT_EQ(filters.size(), 4u);
   bool saw3 = false;
   for (const auto& f : filters) {
     EXPECT_NE(Queue(f), 2);
@@ -256,8 +260,9 @@ TEST_F(TapTest, BatchIsAllOrNothingWhenTheKernelRefuses) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(*b().Get(a.id), a);
   auto filters = TcFilters("dtap0");
-  ASSERT_EQ(filters.size(), 1u);
+  ASSERT_EQ(filters.size(), 2u);  // a and its VLAN twin.
   EXPECT_EQ(Kind(filters[0]), "gact");
+  EXPECT_EQ(Kind(filters[1]), "gact");
 }
 
 TEST_F(TapTest, StatsSayWhyThereAreNone) {
@@ -316,6 +321,11 @@ TEST_F(TapTest, RealPacketsAreDroppedOrQueued) {
   ASSERT_TRUE(b().Apply(batch).ok());
   testing::PacketSocket sock("dtap0");
   ASSERT_TRUE(sock.ok());
+  // VLAN 7 on top of the tap: frames sent there leave dtap0 tagged (the kernel's usual
+  // accelerated tag, which TC flower sees as 802.1Q; tun puts the tag into the frame).
+  testing::Run("ip link add link dtap0 name dtap0.7 type vlan id 7 && ip link set dtap0.7 up");
+  testing::PacketSocket vlan7("dtap0.7");
+  ASSERT_TRUE(vlan7.ok());
   const uint16_t port = Port(b(), "net_tap0")->id;
   (void)testing::ReceiveTagged(port, 4, std::chrono::milliseconds(50));  // Drain chatter.
   ASSERT_TRUE(sock.Send(Frame(0x0a000001, 0x0a000002, 6, 1234, 80, 1)));   // drop
@@ -323,6 +333,9 @@ TEST_F(TapTest, RealPacketsAreDroppedOrQueued) {
   ASSERT_TRUE(sock.Send(Frame(0x0a010005, 0x0a000002, 6, 1234, 443, 3)));  // queue 3
   ASSERT_TRUE(sock.Send(Frame(0x0a010005, 0x0a000002, 6, 1234, 80, 4)));   // drop (prio 10)
   ASSERT_TRUE(sock.Send(Frame(0x0b000001, 0x0a000002, 6, 1234, 22, 5)));   // pass: queue 0
+  // eth_type=ipv4 also matches IPv4 behind a VLAN tag (the rule's VLAN twin).
+  ASSERT_TRUE(vlan7.Send(Frame(0x0a000001, 0x0a000002, 6, 1234, 80, 7)));   // drop
+  ASSERT_TRUE(vlan7.Send(Frame(0x0a000001, 0x0a000002, 17, 1234, 53, 8)));  // queue 2
   auto got = testing::ReceiveTagged(port, 4, std::chrono::milliseconds(500));
   EXPECT_EQ(got.count(1), 0u) << "dropped";
   EXPECT_EQ(got.count(4), 0u) << "dropped";
@@ -332,12 +345,16 @@ TEST_F(TapTest, RealPacketsAreDroppedOrQueued) {
   EXPECT_EQ(got[3], 3);
   ASSERT_EQ(got.count(5), 1u);
   EXPECT_EQ(got[5], 0);
+  EXPECT_EQ(got.count(7), 0u) << "tagged, dropped";
+  ASSERT_EQ(got.count(8), 1u);
+  EXPECT_EQ(got[8], 2);
 
   // After a flush the same TCP/80 frame is delivered again.
   ASSERT_TRUE(b().Flush().ok());
   ASSERT_TRUE(sock.Send(Frame(0x0a000001, 0x0a000002, 6, 1234, 80, 6)));
   got = testing::ReceiveTagged(port, 4, std::chrono::milliseconds(500));
   EXPECT_EQ(got.count(6), 1u);
+  testing::Run("ip link del dtap0.7");
 }
 
 TEST_F(TapTest, DestroyingABackendRemovesItsRulesAndTheEalStays) {
@@ -347,14 +364,14 @@ TEST_F(TapTest, DestroyingABackendRemovesItsRulesAndTheEalStays) {
     FlowBatch batch;
     batch.upserts = {R("in_port=net_tap0 eth_type=ipv4 ip_proto=tcp dst_port=9 actions=drop")};
     ASSERT_TRUE((*other)->Apply(batch).ok());
-    EXPECT_EQ(TcFilters("dtap0").size(), 1u);
+    EXPECT_EQ(TcFilters("dtap0").size(), 2u);
   }
   EXPECT_TRUE(TcFilters("dtap0").empty());
   // The process EAL is still usable.
   FlowBatch batch;
   batch.upserts = {R("in_port=net_tap0 eth_type=ipv4 ip_proto=tcp dst_port=9 actions=drop")};
   ASSERT_TRUE(b().Apply(batch).ok());
-  EXPECT_EQ(TcFilters("dtap0").size(), 1u);
+  EXPECT_EQ(TcFilters("dtap0").size(), 2u);
 }
 
 TEST_F(TapTest, OneEalPerProcess) {

@@ -158,7 +158,7 @@ TEST_F(TranslateTest, EmptyRuleIsEthAnyWithPassToQueue0) {
   EXPECT_EQ(t_.attr.ingress, 1u);
   EXPECT_EQ(t_.attr.transfer, 0u);
   EXPECT_EQ(t_.attr.group, 0u);
-  EXPECT_EQ(t_.attr.priority, 1023u - 7u);
+  EXPECT_EQ(t_.attr.priority, 2 * (511u - 7u));  // 1024 rte_flow levels = 512 model levels.
   ExpectPattern(t_, {Any(RTE_FLOW_ITEM_TYPE_ETH)});
   ExpectActions(t_, {Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
 }
@@ -168,15 +168,58 @@ TEST_F(TranslateTest, PriorityAndChainMapToAttr) {
   r.priority = 0;
   r.chain = 3;
   ASSERT_TRUE(Run(r, Opts(16)).ok());
-  EXPECT_EQ(t_.attr.priority, 15u);  // Lowest model priority = highest rte_flow number.
+  EXPECT_EQ(t_.attr.priority, 14u);  // Lowest model priority = highest rte_flow number.
   EXPECT_EQ(t_.attr.group, 3u);
-  r.priority = 15;
+  r.match.eth_type = ethertype::kIpv4;  // Its VLAN twin sits one level lower.
+  TranslateOptions twin = Opts(16);
+  twin.vlan_twin = true;
+  ASSERT_TRUE(Run(r, twin).ok());
+  EXPECT_EQ(t_.attr.priority, 15u);
+  r.priority = 7;
   ASSERT_TRUE(Run(r, Opts(16)).ok());
   EXPECT_EQ(t_.attr.priority, 0u);
-  r.priority = 16;
+  ASSERT_TRUE(Run(r, twin).ok());
+  EXPECT_EQ(t_.attr.priority, 1u);
+  EXPECT_EQ(ModelPriorityLevels(16), 8u);
+  EXPECT_EQ(ModelPriorityLevels(1), 1u);
+  r.priority = 8;
   absl::Status st = Run(r, Opts(16));
   EXPECT_EQ(st.code(), absl::StatusCode::kOutOfRange);
   EXPECT_THAT(std::string(st.message()), HasSubstr("priority"));
+}
+
+TEST_F(TranslateTest, VlanTwinMatchesTheSameRuleBehindAnyTag) {
+  FlowRule r = Rule();
+  r.match.eth_type = ethertype::kIpv4;
+  r.match.ip_proto = ipproto::kTcp;
+  r.match.dst_port = Masked<uint16_t>{80, 0xffff};
+  EXPECT_TRUE(NeedsVlanTwin(r));
+  TranslateOptions o = Opts();
+  o.vlan_twin = true;
+  ASSERT_TRUE(Run(r, o).ok());
+  rte_flow_item_tcp s{}, m{};
+  s.hdr.dst_port = RTE_BE16(80);
+  m.hdr.dst_port = RTE_BE16(0xffff);
+  ExpectPattern(t_, {Any(RTE_FLOW_ITEM_TYPE_ETH), Any(RTE_FLOW_ITEM_TYPE_VLAN),
+                     Any(RTE_FLOW_ITEM_TYPE_IPV4), It(RTE_FLOW_ITEM_TYPE_TCP, s, m)});
+  // A non-IP ethertype moves into the VLAN item.
+  FlowRule arp = Rule();
+  arp.match.eth_type = ethertype::kArp;
+  ASSERT_TRUE(Run(arp, o).ok());
+  rte_flow_item_vlan vs{}, vm{};
+  vs.hdr.eth_proto = RTE_BE16(0x0806);
+  vm.hdr.eth_proto = RTE_BE16(0xffff);
+  ExpectPattern(t_, {Any(RTE_FLOW_ITEM_TYPE_ETH), It(RTE_FLOW_ITEM_TYPE_VLAN, vs, vm)});
+  // Rules that match a VLAN, match any frame, or match a tunnel have no twin.
+  FlowRule tagged = r;
+  tagged.match.vlan_id = 5;
+  EXPECT_FALSE(NeedsVlanTwin(tagged));
+  EXPECT_EQ(Run(tagged, o).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(NeedsVlanTwin(Rule()));
+  FlowRule tun = Rule();
+  tun.match.enc_key_id = 3;
+  tun.match.eth_type = ethertype::kIpv4;
+  EXPECT_FALSE(NeedsVlanTwin(tun));
 }
 
 TEST_F(TranslateTest, MacAddressesWithMasks) {
