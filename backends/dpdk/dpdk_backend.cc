@@ -424,6 +424,7 @@ absl::Status DpdkBackend::Init() {
     rte_eth_dev_info_get(id, &info);
     p.nb_rx_queues = info.nb_rx_queues;
     p.translate.transfer = options_.transfer;
+    p.translate.tap_vlan_quirk = p.driver == "net_tap";
     p.translate.nb_rx_queues = p.nb_rx_queues;
     ports_.push_back(std::move(p));
   }

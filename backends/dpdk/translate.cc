@@ -178,7 +178,7 @@ absl::Status AddOuterItems(const Match& m, Builder& b, bool* geneve) {
   return absl::OkStatus();
 }
 
-absl::Status AddInnerItems(const Match& m, bool vlan_twin, Builder& b) {
+absl::Status AddInnerItems(const Match& m, bool vlan_twin, bool tap_quirk, Builder& b) {
   bool l3 = m.eth_type == ethertype::kIpv4 || m.eth_type == ethertype::kIpv6;
   bool vlan_match = m.vlan_id || m.vlan_prio;
   bool vlan = vlan_match || vlan_twin;
@@ -217,6 +217,17 @@ absl::Status AddInnerItems(const Match& m, bool vlan_twin, Builder& b) {
       if (m.vlan_prio) {
         tci |= static_cast<uint16_t>((*m.vlan_prio & 7) << 13);
         tci_mask |= 0xe000;
+      }
+      if (tap_quirk && vlan_match) {
+        // net_tap computes ntohs(spec) & mask with the mask still in network order and keeps
+        // the id in 8 bits: with mask 0xefff (the most it accepts) that is right exactly for
+        // ids below 256 whose bit 4 is clear. See TranslateOptions::tap_vlan_quirk.
+        if (m.vlan_id && (*m.vlan_id > 255 || (*m.vlan_id & 0x10) != 0)) {
+          return absl::UnimplementedError(absl::StrCat(
+              "vlan_id: net_tap (DPDK 22.11) would program VLAN ", *m.vlan_id,
+              " as a different id (it matches only ids below 256 with bit 4 clear correctly)"));
+        }
+        tci_mask = 0xefff;
       }
       s->hdr.vlan_tci = Be16(tci);
       k->hdr.vlan_tci = Be16(tci_mask);
@@ -622,7 +633,7 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
   if (o.vlan_twin && (tunnel || !NeedsVlanTwin(rule))) {
     return absl::InvalidArgumentError("vlan_twin: the rule needs no VLAN twin");
   }
-  if (!tunnel || HasInnerFields(m)) DPU_RETURN_IF_ERROR(AddInnerItems(m, o.vlan_twin, b));
+  if (!tunnel || HasInnerFields(m)) DPU_RETURN_IF_ERROR(AddInnerItems(m, o.vlan_twin, o.tap_vlan_quirk, b));
   b.EndItems();
 
   // Actions.

@@ -69,6 +69,11 @@ struct TranslateOptions {
   uint16_t nb_rx_queues = 1;      // rx queues of the ingress port (queue:N range, RSS).
   uint32_t meter_id = 0;          // rte_mtr object for a police action (the backend makes it).
   bool vlan_twin = false;         // Translate the rule's VLAN twin (see NeedsVlanTwin()).
+  // net_tap in DPDK 22.11 applies the VLAN item's TCI mask in the wrong byte order and keeps the
+  // VLAN id in 8 bits (with the standard mask 0x0fff, VLAN 100 becomes VLAN 4). With this quirk
+  // VLAN matches use mask 0xefff, which net_tap programs correctly for ids below 256 with bit 4
+  // clear (and for the PCP); other ids are refused (Unimplemented) instead of programmed wrong.
+  bool tap_vlan_quirk = false;
 };
 
 // The model's eth_type is the ethertype *after* a VLAN tag, if any: "eth_type=ipv4" matches

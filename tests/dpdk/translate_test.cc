@@ -261,6 +261,29 @@ TEST_F(TranslateTest, VlanIdPrioAndInnerType) {
   ExpectPattern(t_, {Any(RTE_FLOW_ITEM_TYPE_ETH), It(RTE_FLOW_ITEM_TYPE_VLAN, s, m)});
 }
 
+TEST_F(TranslateTest, TapVlanQuirkUsesMaskEfffAndRefusesWhatTapGetsWrong) {
+  FlowRule r = Rule();
+  r.match.vlan_id = 100;
+  r.match.vlan_prio = 3;
+  r.match.eth_type = ethertype::kIpv4;
+  TranslateOptions o = Opts();
+  o.tap_vlan_quirk = true;
+  ASSERT_TRUE(Run(r, o).ok());
+  rte_flow_item_vlan s{}, m{};
+  s.hdr.vlan_tci = RTE_BE16((3 << 13) | 100);
+  m.hdr.vlan_tci = RTE_BE16(0xefff);
+  ExpectPattern(t_, {Any(RTE_FLOW_ITEM_TYPE_ETH), It(RTE_FLOW_ITEM_TYPE_VLAN, s, m),
+                     Any(RTE_FLOW_ITEM_TYPE_IPV4)});
+  for (uint16_t bad : {300, 16, 0x7f}) {
+    r.match.vlan_id = bad;
+    absl::Status st = Run(r, o);
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented) << bad;
+    EXPECT_THAT(std::string(st.message()), HasSubstr("vlan_id")) << bad;
+  }
+  r.match.vlan_id = 7;
+  EXPECT_TRUE(Run(r, o).ok());
+}
+
 TEST_F(TranslateTest, VlanThenIpv4OmitsInnerType) {
   FlowRule r = Rule();
   r.match.vlan_id = 7;
