@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "benchmark/benchmark.h"
 #include "dpu/rule_text.h"
 #include "tests/common/rule_generator.h"
@@ -78,6 +79,29 @@ void BM_ParseValidate(benchmark::State& state) {
   state.SetLabel(state.range(0) == 0 ? "random corpus" : "typical corpus");
 }
 BENCHMARK(BM_ParseValidate)->Arg(0)->Arg(1);
+
+// A whole rule file: ParseRules() over 10,000 lines (includes the duplicate-id check).
+void BM_ParseRulesFile(benchmark::State& state) {
+  const auto& corpus = Corpus(static_cast<int>(state.range(0)));
+  // A rule file holds each id once (the random corpus may repeat a key).
+  std::string file;
+  absl::flat_hash_set<dpu::FlowId> ids;
+  int64_t n = 0;
+  for (const auto& line : corpus) {
+    if (!ids.insert(dpu::ParseRule(line)->id).second) continue;
+    file += line + "\n";
+    ++n;
+  }
+  for (auto _ : state) {
+    auto rules = dpu::ParseRules(file);
+    if (!rules.ok()) state.SkipWithError("parse failed");
+    benchmark::DoNotOptimize(rules);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(file.size()));
+  state.SetLabel(state.range(0) == 0 ? "random corpus" : "typical corpus");
+}
+BENCHMARK(BM_ParseRulesFile)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_Validate(benchmark::State& state) {
   const auto& corpus = Corpus(static_cast<int>(state.range(0)));

@@ -101,8 +101,8 @@ struct CountAction {
 };
 /// Polices to a rate: packets over the rate/burst are dropped, the rest continue.
 struct PoliceAction {
-  uint64_t rate_bps = 0;      ///< Rate in bits per second (> 0).
-  uint32_t burst_bytes = 0;   ///< Bucket size in bytes (> 0).
+  uint64_t rate_bps = 0;     ///< Rate in bits per second (> 0).
+  uint32_t burst_bytes = 0;  ///< Bucket size in bytes (> 0).
   /// Equality.
   friend bool operator==(const PoliceAction&, const PoliceAction&) = default;
 };

@@ -33,8 +33,8 @@ struct FlowBatch {
 
 /// Counters of one rule.
 struct FlowStats {
-  uint64_t packets = 0;  ///< Packets that hit the rule.
-  uint64_t bytes = 0;    ///< Bytes of those packets.
+  uint64_t packets = 0;                 ///< Packets that hit the rule.
+  uint64_t bytes = 0;                   ///< Bytes of those packets.
   std::optional<absl::Time> last_used;  ///< When the rule last matched, if the device knows.
 };
 

@@ -19,9 +19,9 @@ namespace dpu {
 /// CheckRule() is the common part of every Backend::Validate(): a rule that uses something not
 /// listed here is refused before anything is written.
 struct Capabilities {
-  uint64_t match_fields = 0;  ///< Bit (1 << MatchField) per supported field.
-  uint64_t masked_fields = 0;  ///< Bit per field that accepts a partial mask (not only exact).
-  uint64_t actions = 0;       ///< Bit (1 << ActionKind) per supported action kind.
+  uint64_t match_fields = 0;      ///< Bit (1 << MatchField) per supported field.
+  uint64_t masked_fields = 0;     ///< Bit per field that accepts a partial mask (not only exact).
+  uint64_t actions = 0;           ///< Bit (1 << ActionKind) per supported action kind.
   uint32_t max_priority = 65535;  ///< Highest FlowRule::priority accepted.
   uint32_t max_chain = 0;         ///< Highest FlowRule::chain accepted (0: chains unsupported).
   bool requires_in_port = false;  ///< Rules must name in_port (e.g. TC attaches to a device).
@@ -46,7 +46,8 @@ struct Capabilities {
 
   /// Checks @p rule against these capabilities (not ValidateRule(); call that first).
   /// @return OK, or Unimplemented naming the field or action ("match field 'ct_state' is not
-  /// supported by backend 'dpdk'"), or OutOfRange for priority/chain beyond the limits.
+  /// supported by backend 'dpdk'"), or OutOfRange for a priority, chain or goto target chain
+  /// beyond the limits.
   absl::Status CheckRule(const FlowRule& rule, std::string_view backend_name) const;
 
   /// Human-readable summary, one line per category.

@@ -61,13 +61,15 @@ class FlowId {
 
 }  // namespace dpu
 
+namespace std {
 /// std::hash support, so FlowId can key standard containers.
 template <>
-struct std::hash<dpu::FlowId> {
+struct hash<dpu::FlowId> {
   /// Mixes both halves.
   size_t operator()(const dpu::FlowId& id) const noexcept {
     return static_cast<size_t>(id.hi() * 0x9e3779b97f4a7c15ULL ^ id.lo());
   }
 };
+}  // namespace std
 
 #endif  // DPU_FLOW_ID_H_

@@ -26,7 +26,7 @@ namespace dpu {
 ///   path (kernel stack, PMD queue 0, P4 default action) receives it.
 /// - Actions run in order on the packet as modified by earlier actions.
 struct FlowRule {
-  FlowId id;          ///< Stable key; zero means "derive with KeyId()" (the parser does this).
+  FlowId id;              ///< Stable key; zero means "derive with KeyId()" (the parser does this).
   uint16_t priority = 0;  ///< Larger wins. Backends may support a smaller range (Capabilities).
   uint32_t chain = 0;     ///< Classification chain (table); packets start in chain 0.
   PortRef in_port;        ///< Ingress port; empty means "any port" where the backend allows it.

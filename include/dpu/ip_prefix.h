@@ -62,7 +62,8 @@ class IpPrefix {
   }
 
  private:
-  constexpr IpPrefix(const IpAddress& a, int len) : address_(a), length_(static_cast<uint8_t>(len)) {}
+  constexpr IpPrefix(const IpAddress& a, int len)
+      : address_(a), length_(static_cast<uint8_t>(len)) {}
   IpAddress address_;
   uint8_t length_ = 0;
 };

@@ -29,7 +29,9 @@ class MacAddress {
   /// @return InvalidArgument naming the bad octet on malformed input.
   static absl::StatusOr<MacAddress> Parse(std::string_view text);
   /// The broadcast address ff:ff:ff:ff:ff:ff.
-  static constexpr MacAddress Broadcast() { return MacAddress({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}); }
+  static constexpr MacAddress Broadcast() {
+    return MacAddress({0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+  }
 
   /// Lower-case colon-separated form.
   std::string ToString() const;

@@ -22,10 +22,10 @@ struct RuleChange {
 /// What applying a desired rule set would do, computed by ComputePlan(). Rules are keyed by id.
 /// Foreign rules (FlowEntry::foreign) are never planned for deletion; they are listed apart.
 struct Plan {
-  std::vector<FlowRule> adds;        ///< Desired ids not installed, in desired order.
-  std::vector<RuleChange> changes;   ///< Installed ids whose content differs, in desired order.
-  std::vector<FlowRule> deletes;     ///< Installed, owned ids not desired, sorted by id.
-  std::vector<FlowRule> foreign;     ///< Installed rules libdpu does not own (left alone).
+  std::vector<FlowRule> adds;       ///< Desired ids not installed, in desired order.
+  std::vector<RuleChange> changes;  ///< Installed ids whose content differs, in desired order.
+  std::vector<FlowRule> deletes;    ///< Installed, owned ids not desired, sorted by id.
+  std::vector<FlowRule> foreign;    ///< Installed rules libdpu does not own (left alone).
 
   /// True when applying would change nothing.
   bool empty() const { return adds.empty() && changes.empty() && deletes.empty(); }
@@ -41,7 +41,9 @@ struct Plan {
 absl::StatusOr<Plan> ComputePlan(const std::vector<FlowRule>& desired,
                                  const std::vector<FlowEntry>& current);
 
-/// Dumps @p backend and diffs @p desired against it.
+/// Dumps @p backend and diffs @p desired against it, then checks every rule the plan would
+/// upsert with Backend::Validate(), so a plan the backend would refuse fails here (naming the
+/// rule) instead of at Apply(). Sends nothing but the dump.
 absl::StatusOr<Plan> PlanAgainst(Backend& backend, const std::vector<FlowRule>& desired);
 
 }  // namespace dpu

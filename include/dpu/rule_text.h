@@ -14,7 +14,7 @@
 namespace dpu {
 
 /// Parses one rule, e.g.
-/// `priority=10 in_port=va eth_type=ipv4 ip_proto=tcp dst_ip=10.0.0.1/32 dst_port=80 actions=vlan_push:100,redirect:vb`
+/// `priority=10 in_port=va eth_type=ipv4 ip_proto=tcp dst_port=80 actions=redirect:vb`
 ///
 /// Grammar: space-separated `key=value` tokens in any order, each key at most once; `actions=`
 /// takes a comma-separated list. Keys: id chain priority in_port, the match keywords of
@@ -28,12 +28,17 @@ namespace dpu {
 ///
 /// The result is also checked with ValidateRule(), so a parsed rule is always valid.
 ///
+/// An explicit `id=` is kept as given (even all zeros), so ParseRule(FormatRule(r)) == r holds for
+/// every valid rule. docs/rule-language.md has the full grammar and every error form.
+///
 /// @return InvalidArgument "column C: token 'T': reason" (columns from 1) on a syntax or value
-/// error, or the ValidateRule() message prefixed with the column of the offending key.
+/// error; for a ValidateRule() error the reason is its message and C/T are the offending
+/// `key=value` token or action, e.g. "column 12: token 'dst_port=80': dst_port: requires ...".
 absl::StatusOr<FlowRule> ParseRule(std::string_view line);
 
 /// Formats @p rule in the canonical form: keys in a fixed order (id only when it differs from
-/// KeyId(), chain only when non-zero), values in canonical spelling, so that
+/// KeyId(), chain only when non-zero, in_port only when set, actions only when non-empty), values
+/// in canonical spelling, so that
 /// ParseRule(FormatRule(r)) == r for every valid rule r, and FormatRule(ParseRule(s)) is stable.
 std::string FormatRule(const FlowRule& rule);
 

@@ -34,7 +34,6 @@ using discovery_internal::GlobUnder;
 using discovery_internal::IsValidIfName;
 using discovery_internal::ListDir;
 using discovery_internal::ParsePciName;
-using discovery_internal::ParseUnsigned;
 using discovery_internal::ParseVpd;
 using discovery_internal::ReadAttribute;
 using discovery_internal::ReadBinary;

@@ -138,8 +138,9 @@ absl::StatusOr<uint64_t> ReadUnsigned(const std::string& path, bool hex, uint64_
   absl::StatusOr<std::string> text = ReadAttribute(path, 64);
   if (!text.ok()) return text.status();
   absl::StatusOr<uint64_t> v = ParseUnsigned(*text, hex, max);
-  if (!v.ok())
+  if (!v.ok()) {
     return absl::Status(v.status().code(), absl::StrCat(path, ": ", v.status().message()));
+  }
   return v;
 }
 

@@ -45,7 +45,31 @@ struct KindVisitor {
 
 }  // namespace
 
-ActionKind KindOf(const Action& a) { return std::visit(KindVisitor{}, a); }
+ActionKind KindOf(const Action& a) {
+  // The variant's alternatives map 1:1 onto kinds except set-field and encap.
+  switch (a.index()) {
+    case 0:
+      return ActionKind::kDrop;
+    case 1:
+      return ActionKind::kRedirect;
+    case 2:
+      return ActionKind::kMirror;
+    case 3:
+      return ActionKind::kVlanPush;
+    case 4:
+      return ActionKind::kVlanPop;
+    case 7:
+      return ActionKind::kTunnelDecap;
+    case 8:
+      return ActionKind::kCount;
+    case 9:
+      return ActionKind::kPolice;
+    case 10:
+      return ActionKind::kGotoChain;
+    default:
+      return std::visit(KindVisitor{}, a);
+  }
+}
 
 std::string_view ActionKindName(ActionKind k) {
   const auto i = static_cast<size_t>(k);
@@ -63,4 +87,12 @@ std::optional<ActionKind> ActionKindFromName(std::string_view name) {
   return std::nullopt;
 }
 
+}  // namespace dpu
+
+namespace dpu {
+// KindOf() relies on the order of Action's alternatives.
+static_assert(std::is_same_v<std::variant_alternative_t<0, Action>, DropAction>);
+static_assert(std::is_same_v<std::variant_alternative_t<4, Action>, VlanPopAction>);
+static_assert(std::is_same_v<std::variant_alternative_t<7, Action>, TunnelDecapAction>);
+static_assert(std::is_same_v<std::variant_alternative_t<10, Action>, GotoChainAction>);
 }  // namespace dpu

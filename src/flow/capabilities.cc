@@ -114,6 +114,11 @@ absl::Status Capabilities::CheckRule(const FlowRule& rule, std::string_view back
                                                    "' is not supported by backend '",
                                                    AV(backend_name), "'"));
     }
+    if (k == ActionKind::kGotoChain && std::get<GotoChainAction>(a).chain > max_chain) {
+      return absl::OutOfRangeError(
+          absl::StrCat("goto: target chain ", std::get<GotoChainAction>(a).chain,
+                       " exceeds the maximum ", max_chain, " of backend '", AV(backend_name), "'"));
+    }
   }
   return absl::OkStatus();
 }

@@ -236,11 +236,11 @@ absl::Status ValidateRuleAt(const FlowRule& rule, RuleErrorSite* site) {
   // --- Actions.
   const bool has_enc = m.enc_key_id || m.enc_src_ip || m.enc_dst_ip || m.enc_dst_port;
   int counts = 0, polices = 0;
+  ActionKind prev = ActionKind::kCount;
   for (size_t i = 0; i < rule.actions.size(); ++i) {
     const Action& a = rule.actions[i];
     const ActionKind k = KindOf(a);
     if (i > 0) {
-      const ActionKind prev = KindOf(rule.actions[i - 1]);
       if (prev == ActionKind::kDrop || prev == ActionKind::kRedirect ||
           prev == ActionKind::kGotoChain) {
         return r.Action(i, k,
@@ -248,6 +248,7 @@ absl::Status ValidateRuleAt(const FlowRule& rule, RuleErrorSite* site) {
                                      " (it ends processing)"));
       }
     }
+    prev = k;
     switch (k) {
       case ActionKind::kDrop:
       case ActionKind::kTunnelDecap:

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -158,6 +159,19 @@ constexpr NamedValue kCtFlags[] = {{"trk", ct::kTracked},     {"new", ct::kNew},
                                    {"rpl", ct::kReply},       {"inv", ct::kInvalid}};
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+
+// Character classes for the tokenizer: 0 ordinary, kSpaceClass for space/tab, kEqualClass '='.
+constexpr uint8_t kSpaceClass = 1;
+constexpr uint8_t kEqualClass = 2;
+struct CharClassTable {
+  uint8_t cls[256] = {};
+  constexpr CharClassTable() {
+    cls[static_cast<unsigned char>(' ')] = kSpaceClass;
+    cls[static_cast<unsigned char>('\t')] = kSpaceClass;
+    cls[static_cast<unsigned char>('=')] = kEqualClass;
+  }
+};
+constexpr CharClassTable kCharClass;
 
 // Parses a decimal or 0x-hex unsigned number that must be the whole of @p s.
 bool ParseU64(std::string_view s, uint64_t& out) {
@@ -370,19 +384,16 @@ class RuleParser {
       while (pos < line_.size() && IsSpace(line_[pos])) ++pos;
       if (pos >= line_.size()) break;
       const size_t start = pos;
-      {
-        // End of token: the next space (memchr is vectorised), or an earlier tab.
-        const char* base = line_.data();
-        const void* sp = std::memchr(base + pos, ' ', line_.size() - pos);
-        size_t end = sp ? static_cast<size_t>(static_cast<const char*>(sp) - base) : line_.size();
-        if (const void* tab = std::memchr(base + pos, '\t', end - pos)) {
-          end = static_cast<size_t>(static_cast<const char*>(tab) - base);
-        }
-        pos = end;
+      // One pass over the token: find its end (space or tab) and its first '='.
+      size_t eq = std::string_view::npos;
+      for (; pos < line_.size(); ++pos) {
+        const uint8_t c = kCharClass.cls[static_cast<unsigned char>(line_[pos])];
+        if (c == 0) continue;
+        if (c == kSpaceClass) break;
+        if (eq == std::string_view::npos) eq = pos - start;
       }
       const std::string_view tok = line_.substr(start, pos - start);
       any = true;
-      const size_t eq = tok.find('=');
       if (eq == std::string_view::npos) {
         return Error(start, tok, "expected key=value");
       }
@@ -1021,6 +1032,9 @@ std::string FormatRule(const FlowRule& rule) {
 absl::StatusOr<std::vector<FlowRule>> ParseRules(std::string_view text) {
   std::vector<FlowRule> rules;
   absl::flat_hash_map<FlowId, int> first_line;
+  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  rules.reserve(lines);
+  first_line.reserve(lines);
   size_t pos = 0;
   int line_no = 0;
   while (pos < text.size()) {

@@ -7,13 +7,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "dpu/ip_prefix.h"
+#include "src/internal/hex.h"
 #include "src/internal/string_view.h"
 
 namespace dpu {
 namespace {
 
-// Fast strict dotted-quad parser (the same language inet_pton(AF_INET) accepts: four decimal
-// octets 0-255 without leading zeros beyond a single "0").
+// Strict dotted quad (the language inet_pton(AF_INET) accepts): four decimal octets 0-255
+// without leading zeros beyond a single "0".
 bool ParseV4(std::string_view s, uint32_t& out) {
   uint32_t v = 0;
   size_t pos = 0;
@@ -37,6 +38,61 @@ bool ParseV4(std::string_view s, uint32_t& out) {
   return true;
 }
 
+// IPv6 text as RFC 4291 section 2.2 defines it (the language inet_pton(AF_INET6) accepts):
+// eight groups of 1-4 hex digits separated by ':', one "::" standing for one or more zero
+// groups, and optionally the last 32 bits as a dotted quad.
+bool ParseV6(std::string_view s, std::array<uint8_t, 16>& out) {
+  uint16_t groups[8];
+  int n = 0;     // Groups parsed.
+  int gap = -1;  // Group index where "::" stands, if any.
+  size_t i = 0;
+  if (s.size() >= 2 && s[0] == ':' && s[1] == ':') {
+    gap = 0;
+    i = 2;
+  } else if (s.empty() || s[0] == ':') {
+    return false;
+  }
+  while (i < s.size()) {
+    const size_t start = i;
+    uint32_t v = 0;
+    int digits = 0;
+    for (int h; i < s.size() && (h = internal::HexDigit(s[i])) >= 0; ++i) {
+      if (++digits > 4) return false;
+      v = (v << 4) | static_cast<uint32_t>(h);
+    }
+    if (i < s.size() && s[i] == '.') {  // Dotted-quad tail: the last two groups.
+      uint32_t v4;
+      if (n > 6 || !ParseV4(s.substr(start), v4)) return false;
+      groups[n++] = static_cast<uint16_t>(v4 >> 16);
+      groups[n++] = static_cast<uint16_t>(v4);
+      break;
+    }
+    if (digits == 0 || n == 8) return false;
+    groups[n++] = static_cast<uint16_t>(v);
+    if (i == s.size()) break;
+    if (s[i] != ':') return false;
+    if (++i == s.size()) return false;  // Trailing single ':'.
+    if (s[i] == ':') {
+      if (gap >= 0) return false;  // A second "::".
+      gap = n;
+      ++i;
+    }
+  }
+  if (gap < 0 ? n != 8 : n == 8) return false;
+  out.fill(0);
+  const int tail = gap < 0 ? 0 : n - gap;
+  for (int g = 0; g < n - tail; ++g) {
+    out[2 * g] = static_cast<uint8_t>(groups[g] >> 8);
+    out[2 * g + 1] = static_cast<uint8_t>(groups[g]);
+  }
+  for (int g = 0; g < tail; ++g) {
+    const int dst = 8 - tail + g;
+    out[2 * dst] = static_cast<uint8_t>(groups[gap + g] >> 8);
+    out[2 * dst + 1] = static_cast<uint8_t>(groups[gap + g]);
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<IpAddress> IpAddress::Parse(std::string_view text) {
@@ -45,14 +101,8 @@ absl::StatusOr<IpAddress> IpAddress::Parse(std::string_view text) {
     if (ParseV4(text, v4)) return IpAddress::V4(v4);
     return absl::InvalidArgumentError(internal::Cat("invalid IPv4 address '", text, "'"));
   }
-  char buf[INET6_ADDRSTRLEN + 1];
-  if (text.size() >= sizeof(buf)) {
-    return absl::InvalidArgumentError(internal::Cat("invalid IPv6 address '", text, "'"));
-  }
-  std::memcpy(buf, text.data(), text.size());
-  buf[text.size()] = '\0';
-  std::array<uint8_t, 16> b{};
-  if (inet_pton(AF_INET6, buf, b.data()) != 1) {
+  std::array<uint8_t, 16> b;
+  if (!ParseV6(text, b)) {
     return absl::InvalidArgumentError(internal::Cat("invalid IPv6 address '", text, "'"));
   }
   return IpAddress::V6(b);

@@ -198,8 +198,9 @@ class RuleGenerator {
           break;
       }
     }
-    r.id = Chance(opt_.explicit_id_probability) ? FlowId::FromName(PortName() + "/" + PortName())
-                                                : r.KeyId();
+    r.id = Chance(opt_.explicit_id_probability)
+               ? FlowId::FromName("rule-" + std::to_string(Uniform(0, UINT64_MAX)))
+               : r.KeyId();
     return r;
   }
 

@@ -66,6 +66,13 @@ TEST(Capabilities, RefusesUnsupportedFieldsActionsAndLimits) {
   EXPECT_EQ(s.code(), absl::StatusCode::kOutOfRange);
   EXPECT_THAT(std::string(s.message()), HasSubstr("chain: 1"));
 
+  c.Add(ActionKind::kGotoChain);
+  c.max_chain = 2;
+  EXPECT_TRUE(c.CheckRule(Rule("chain=1 actions=goto:2"), "dpdk").ok());
+  s = c.CheckRule(Rule("chain=1 actions=goto:3"), "dpdk");
+  EXPECT_EQ(s.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(s.message(), "goto: target chain 3 exceeds the maximum 2 of backend 'dpdk'");
+
   c.requires_in_port = true;
   s = c.CheckRule(Rule("priority=1"), "netlink");
   EXPECT_THAT(std::string(s.message()), HasSubstr("in_port"));

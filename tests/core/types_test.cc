@@ -295,3 +295,65 @@ TEST(FlowId, ParsesAndFormats) {
 
 }  // namespace
 }  // namespace dpu
+
+#include <arpa/inet.h>
+
+#include <random>
+
+namespace dpu {
+namespace {
+
+// IpAddress::Parse() promises the language of inet_pton(); check it against libc on random and
+// mutated strings.
+TEST(IpAddress, AgreesWithInetPton) {
+  std::mt19937_64 rng(6);
+  static constexpr char kAlphabet[] = "0123456789abcdefABCDEF::::....g ";
+  int v6_ok = 0, v4_ok = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    if (i % 2 == 0) {
+      // A valid address (v6 with random zero runs and maybe a v4 tail, or v4), then mutated.
+      if (rng() % 4 == 0) {
+        s = IpAddress::V4(static_cast<uint32_t>(rng())).ToString();
+      } else {
+        std::array<uint8_t, 16> b{};
+        for (auto& x : b) x = (rng() % 3 == 0) ? static_cast<uint8_t>(rng()) : 0;
+        s = IpAddress::V6(b).ToString();
+      }
+      const int mutations = static_cast<int>(rng() % 3);
+      for (int m = 0; m < mutations && !s.empty(); ++m) {
+        const size_t pos = rng() % s.size();
+        switch (rng() % 3) {
+          case 0:
+            s[pos] = kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+            break;
+          case 1:
+            s.erase(pos, 1);
+            break;
+          default:
+            s.insert(s.begin() + static_cast<long>(pos),
+                     kAlphabet[rng() % (sizeof(kAlphabet) - 1)]);
+        }
+      }
+    } else {
+      const size_t len = rng() % 24;
+      for (size_t k = 0; k < len; ++k) s += kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+    }
+    const bool v6 = s.find(':') != std::string::npos;
+    std::array<uint8_t, 16> ref{};
+    const bool ref_ok = inet_pton(v6 ? AF_INET6 : AF_INET, s.c_str(), ref.data()) == 1;
+    auto got = IpAddress::Parse(s);
+    ASSERT_EQ(got.ok(), ref_ok) << "'" << s << "': " << got.status();
+    if (!ref_ok) continue;
+    (v6 ? v6_ok : v4_ok)++;
+    ASSERT_EQ(got->is_v6(), v6) << s;
+    for (int k = 0; k < got->size(); ++k) ASSERT_EQ(got->bytes()[k], ref[k]) << s;
+    // And formatting gives text that parses back to the same address.
+    ASSERT_EQ(*IpAddress::Parse(got->ToString()), *got) << s;
+  }
+  EXPECT_GT(v6_ok, 10000);
+  EXPECT_GT(v4_ok, 5000);
+}
+
+}  // namespace
+}  // namespace dpu

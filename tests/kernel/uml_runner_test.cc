@@ -59,9 +59,9 @@ TEST(UmlRunner, FlowerOnVethInNamespace) {
   ASSERT_EQ(Sh("ip -n umlt link add name va type veth peer name vb").first, 0);
   ASSERT_EQ(Sh("ip -n umlt link set va up && ip -n umlt link set vb up").first, 0);
   ASSERT_EQ(Sh("tc -n umlt qdisc add dev va clsact").first, 0);
-  auto add = Sh(
-      "tc -n umlt filter add dev va ingress protocol ip pref 10 flower ip_proto tcp "
-      "dst_port 80 action drop");
+  auto add =
+      Sh("tc -n umlt filter add dev va ingress protocol ip pref 10 flower ip_proto tcp "
+         "dst_port 80 action drop");
   ASSERT_EQ(add.first, 0) << add.second;
   auto show = Sh("tc -n umlt -j filter show dev va ingress");
   EXPECT_EQ(show.first, 0);

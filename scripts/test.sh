@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds libdpu and runs every test, as CI does (.ci/run):
+#   1. the `dev` preset (Debug): build everything, run the whole CTest suite (all labels);
+#   2. the `asan` preset (ASan+UBSan): build and run the unit suite (label "unit");
+#   3. clang-format --dry-run --Werror over include/ src/ backends/ examples/ tests/ benchmarks/;
+#   4. optionally (DPU_LINT=1) scripts/lint.sh (clang-tidy over src/).
+# Every step runs even when an earlier one failed; the script ends with the CTest summaries and
+# exits non-zero if any step failed. DPU_JOBS sets the build parallelism (default 2).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${DPU_JOBS:-2}
+logs=$root/build/test-logs
+mkdir -p "$logs"
+declare -a failed=()
+start=$(date +%s)
+
+step() { echo; echo "==== $* ($(date -u +%H:%M:%S), +$(($(date +%s) - start))s)"; }
+
+step "dev: configure and build"
+if cmake --preset dev && cmake --build --preset dev -j"$jobs"; then
+  step "dev: ctest (all labels)"
+  ctest --preset dev -j2 --output-on-failure 2>&1 | tee "$logs/ctest-dev.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("ctest dev")
+else
+  failed+=("build dev")
+fi
+
+step "asan: configure and build the unit tests"
+if cmake --preset asan; then
+  # Only the binaries of tests labelled "unit" (and libdpu) are built, to stay within CI's budget.
+  mapfile -t unit_targets < <(ctest --preset asan -L unit --show-only=json-v1 |
+    /usr/bin/python3 -c '
+import json, os, sys
+for t in json.load(sys.stdin).get("tests", []):
+    cmd = t.get("command") or []
+    if cmd:
+        print(os.path.basename(cmd[0]))' | sort -u)
+  echo "asan: ${#unit_targets[@]} unit test binaries"
+  if cmake --build --preset asan -j"$jobs" --target dpu "${unit_targets[@]}"; then
+    step "asan: ctest -L unit"
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+      ctest --preset asan -L unit -j2 --output-on-failure 2>&1 | tee "$logs/ctest-asan.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("ctest asan (unit)")
+  else
+    failed+=("build asan")
+  fi
+else
+  failed+=("configure asan")
+fi
+
+step "clang-format --dry-run --Werror"
+mapfile -t sources < <(git ls-files -co --exclude-standard -- include src backends examples tests \
+  benchmarks 2>/dev/null | grep -E '\.(h|hh|hpp|cc|cpp)$' || true)
+if ((${#sources[@]} == 0)); then
+  mapfile -t sources < <(find include src backends examples tests benchmarks -type f \
+    \( -name '*.h' -o -name '*.cc' -o -name '*.hpp' -o -name '*.cpp' \) 2>/dev/null | sort)
+fi
+if clang-format --dry-run --Werror "${sources[@]}" >"$logs/clang-format.log" 2>&1; then
+  echo "clang-format: ${#sources[@]} files formatted"
+else
+  grep -E '^[^ ].*(warning|error):' "$logs/clang-format.log" | cut -d: -f1 | sort -u |
+    sed 's/^/clang-format: needs formatting: /'
+  echo "(details in $logs/clang-format.log; fix with clang-format -i FILE)"
+  failed+=("clang-format")
+fi
+
+if [ "${DPU_LINT:-0}" = 1 ]; then
+  step "clang-tidy (scripts/lint.sh)"
+  bash scripts/lint.sh || failed+=("clang-tidy")
+fi
+
+step "summary (wall time $(($(date +%s) - start))s)"
+for log in ctest-dev ctest-asan; do
+  [ -f "$logs/$log.log" ] || continue
+  echo "-- $log:"
+  sed -n '/tests passed\|tests failed/,$p' "$logs/$log.log"
+done
+if ((${#failed[@]})); then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "ALL PASSED"
