@@ -34,7 +34,8 @@ absl::Status EnsurePortStarted(uint16_t port, uint16_t rxq, const std::string& n
   if (ConfiguredByLibdpu(port)) return absl::OkStatus();
   rte_eth_dev_info info{};
   int rc = rte_eth_dev_info_get(port, &info);
-  if (rc != 0) return absl::InternalError(absl::StrCat("dpdk: port ", name, ": ", rte_strerror(-rc)));
+  if (rc != 0)
+    return absl::InternalError(absl::StrCat("dpdk: port ", name, ": ", rte_strerror(-rc)));
   rte_mempool* pool = SharedPool();
   if (pool == nullptr) {
     return absl::ResourceExhaustedError(
@@ -280,10 +281,10 @@ void ProbePort(PortState& p) {
   // them, ignore attr.group, which would silently put every chain into one table).
   FlowRule jump = base;
   jump.actions = {GotoChainAction{1}};
-  c.max_chain = TryValidate(base, p.id, o, UINT32_MAX, 1).empty() &&
-                        TryValidate(jump, p.id, o).empty()
-                    ? 65535
-                    : 0;
+  c.max_chain =
+      TryValidate(base, p.id, o, UINT32_MAX, 1).empty() && TryValidate(jump, p.id, o).empty()
+          ? 65535
+          : 0;
   for (const FieldProbe& f : FieldProbes()) {
     FlowRule r = base;
     r.match = f.exact;
@@ -439,8 +440,7 @@ absl::Status DpdkBackend::Init() {
       int rc = rte_flow_pick_transfer_proxy(p.id, &proxy, &err);
       if (rc != 0) {
         p.flows_supported = false;
-        p.unsupported_reason =
-            absl::StrCat("no transfer proxy (", FlowErrorText(err, rc), ")");
+        p.unsupported_reason = absl::StrCat("no transfer proxy (", FlowErrorText(err, rc), ")");
         continue;
       }
     }
@@ -515,15 +515,14 @@ absl::Status DpdkBackend::Prepare(const FlowRule& rule, uint32_t meter_id, Trans
       return absl::InvalidArgumentError(
           "in_port: required (the DPDK backend manages more than one port)");
     }
-    return absl::InvalidArgumentError(absl::StrCat("in_port: unknown DPDK port '",
-                                                   rule.in_port.name(),
-                                                   "' (neither a port name nor an id)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "in_port: unknown DPDK port '", rule.in_port.name(), "' (neither a port name nor an id)"));
   }
   const PortState* p = PortFor(*in);
   if (!p->flows_supported) {
-    return absl::UnimplementedError(absl::StrCat("dpdk: port '", p->name, "' (driver ",
-                                                 p->driver, ") supports no rte_flow rules: ",
-                                                 p->unsupported_reason));
+    return absl::UnimplementedError(
+        absl::StrCat("dpdk: port '", p->name, "' (driver ", p->driver,
+                     ") supports no rte_flow rules: ", p->unsupported_reason));
   }
   st = p->caps.CheckRule(rule, "dpdk");
   if (!st.ok()) return st;
@@ -597,8 +596,8 @@ absl::StatusOr<uint32_t> DpdkBackend::MakeMeter(uint16_t port_id, const PoliceAc
   prof.srtcm_rfc2697.ebs = 0;
   int rc = rte_mtr_meter_profile_add(port_id, id, &prof, &err);
   if (rc != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "police: meter profile: ", err.message ? err.message : rte_strerror(-rc)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("police: meter profile: ", err.message ? err.message : rte_strerror(-rc)));
   }
   static const rte_flow_action kRedDrop[] = {{RTE_FLOW_ACTION_TYPE_DROP, nullptr},
                                              {RTE_FLOW_ACTION_TYPE_END, nullptr}};
@@ -607,8 +606,8 @@ absl::StatusOr<uint32_t> DpdkBackend::MakeMeter(uint16_t port_id, const PoliceAc
   rc = rte_mtr_meter_policy_add(port_id, id, &policy, &err);
   if (rc != 0) {
     rte_mtr_meter_profile_delete(port_id, id, &err);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "police: meter policy: ", err.message ? err.message : rte_strerror(-rc)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("police: meter policy: ", err.message ? err.message : rte_strerror(-rc)));
   }
   rte_mtr_params params{};
   params.meter_profile_id = id;
@@ -690,7 +689,8 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
     std::string problems;
     for (auto it = created.rbegin(); it != created.rend(); ++it) {
       absl::Status s = Uninstall(*it);
-      if (!s.ok()) absl::StrAppend(&problems, "; rollback could not destroy a new flow: ", s.message());
+      if (!s.ok())
+        absl::StrAppend(&problems, "; rollback could not destroy a new flow: ", s.message());
     }
     for (const FlowId& id : removed) {
       Installed& old = installed_.at(id);
@@ -760,9 +760,9 @@ absl::Status DpdkBackend::Apply(const FlowBatch& batch) {
     if (!f.ok()) {
       FreeMeter(port->id, in.meter_id);
       std::string extra = rollback();
-      return BatchError(absl::StatusCode::kFailedPrecondition, nd + i, false, r.id,
-                        absl::StrCat("port '", port->name, "' refused the rule: ",
-                                     f.status().message(), extra));
+      return BatchError(
+          absl::StatusCode::kFailedPrecondition, nd + i, false, r.id,
+          absl::StrCat("port '", port->name, "' refused the rule: ", f.status().message(), extra));
     }
     in.flows = *std::move(f);
     created.push_back(std::move(in));
@@ -804,9 +804,8 @@ absl::StatusOr<FlowStats> DpdkBackend::Stats(const FlowId& id) {
     return absl::NotFoundError(absl::StrCat("dpdk: no rule ", id.ToString()));
   }
   const Installed& in = it->second;
-  bool count = std::any_of(in.rule.actions.begin(), in.rule.actions.end(), [](const Action& a) {
-    return std::holds_alternative<CountAction>(a);
-  });
+  bool count = std::any_of(in.rule.actions.begin(), in.rule.actions.end(),
+                           [](const Action& a) { return std::holds_alternative<CountAction>(a); });
   if (!count) {
     return absl::UnimplementedError(
         absl::StrCat("dpdk: rule ", id.ToString(), " has no count action"));
@@ -820,8 +819,8 @@ absl::StatusOr<FlowStats> DpdkBackend::Stats(const FlowId& id) {
     rte_flow_error err{};
     int rc = rte_flow_query(f.port_id, f.flow, action, &q, &err);
     if (rc != 0) {
-      return absl::UnimplementedError(absl::StrCat(
-          "dpdk: the PMD cannot query the COUNT action: ", FlowErrorText(err, rc)));
+      return absl::UnimplementedError(
+          absl::StrCat("dpdk: the PMD cannot query the COUNT action: ", FlowErrorText(err, rc)));
     }
     if (q.hits_set) packets += q.hits;
     if (q.bytes_set) bytes += q.bytes;
@@ -850,17 +849,16 @@ absl::Status DpdkBackend::Flush() {
 
 rte_flow* DpdkBackend::FlowHandle(const FlowId& id) const {
   auto it = installed_.find(id);
-  return it == installed_.end() || it->second.flows.empty() ? nullptr
-                                                           : it->second.flows[0].flow;
+  return it == installed_.end() || it->second.flows.empty() ? nullptr : it->second.flows[0].flow;
 }
 
 void RegisterBackend(BackendRegistry& registry) {
-  (void)registry.Register("dpdk", [](std::string_view args)
-                                      -> absl::StatusOr<std::unique_ptr<Backend>> {
-    absl::StatusOr<std::unique_ptr<DpdkBackend>> b = DpdkBackend::Create(args);
-    if (!b.ok()) return b.status();
-    return std::unique_ptr<Backend>(*std::move(b));
-  });
+  (void)registry.Register(
+      "dpdk", [](std::string_view args) -> absl::StatusOr<std::unique_ptr<Backend>> {
+        absl::StatusOr<std::unique_ptr<DpdkBackend>> b = DpdkBackend::Create(args);
+        if (!b.ok()) return b.status();
+        return std::unique_ptr<Backend>(*std::move(b));
+      });
 }
 
 }  // namespace dpu::dpdk

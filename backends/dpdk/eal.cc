@@ -61,8 +61,8 @@ absl::Status PlugVdevs(const std::vector<std::string>& args) {
     if (rte_eth_dev_get_port_by_name(name.c_str(), &id) == 0) continue;
     int rc = rte_vdev_init(name.c_str(), dev_args.c_str());
     if (rc < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("dpdk: cannot hot-plug --vdev=", spec, ": ",
-                                                     rte_strerror(-rc)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("dpdk: cannot hot-plug --vdev=", spec, ": ", rte_strerror(-rc)));
     }
   }
   return absl::OkStatus();
@@ -159,11 +159,11 @@ absl::StatusOr<std::unique_ptr<EalRef>> AcquireEal(const std::vector<std::string
       // Past argument parsing DPDK does not allow another attempt.
       g.state = EalState::kBroken;
       g.broken_reason = reason;
-      return absl::FailedPreconditionError(absl::StrCat("dpdk: ", reason, " (EAL arguments '",
-                                                        absl::StrJoin(args, " "), "')"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("dpdk: ", reason, " (EAL arguments '", absl::StrJoin(args, " "), "')"));
     }
-    return absl::InvalidArgumentError(absl::StrCat("dpdk: bad EAL arguments '",
-                                                   absl::StrJoin(args, " "), "': ", reason));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dpdk: bad EAL arguments '", absl::StrJoin(args, " "), "': ", reason));
   }
   g.state = EalState::kOwned;
   g.args = args;

@@ -7,7 +7,7 @@
 namespace dpu::dpdk {
 namespace {
 
-constexpr uint32_t kQueue = 0;      // The one flow queue the async path uses.
+constexpr uint32_t kQueue = 0;  // The one flow queue the async path uses.
 constexpr uint32_t kQueueSize = 64;
 
 void DestroyTemplates(const CreatedFlow& f) {
@@ -25,7 +25,8 @@ absl::Status PullAll(uint16_t port_id, size_t n, std::vector<void*>* failed) {
   for (int spins = 0; done < n && spins < 1000000; ++spins) {
     rte_flow_error err{};
     int got = rte_flow_pull(port_id, kQueue, res, 32, &err);
-    if (got < 0) return absl::InternalError(absl::StrCat("rte_flow_pull: ", FlowErrorText(err, got)));
+    if (got < 0)
+      return absl::InternalError(absl::StrCat("rte_flow_pull: ", FlowErrorText(err, got)));
     for (int i = 0; i < got; ++i) {
       if (res[i].status != RTE_FLOW_OP_SUCCESS) failed->push_back(res[i].user_data);
     }
@@ -70,8 +71,7 @@ absl::StatusOr<FlowApiDecision> DecideFromConfigure(FlowApiPreference pref, int 
   }
   std::string why = absl::StrCat("rte_flow_configure: ", AV(message));
   if (pref == FlowApiPreference::kAsync) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("dpdk: flow_api=async requested but ", why));
+    return absl::FailedPreconditionError(absl::StrCat("dpdk: flow_api=async requested but ", why));
   }
   return FlowApiDecision{FlowApi::kSync, absl::StrCat("sync: ", why)};
 }
@@ -194,7 +194,8 @@ absl::Status DestroyFlow(const CreatedFlow& f, bool async) {
   absl::Status st = PullAll(f.port_id, 1, &failed);
   DestroyTemplates(f);
   if (!st.ok()) return st;
-  if (!failed.empty()) return absl::InternalError("the PMD reported the asynchronous destroy as failed");
+  if (!failed.empty())
+    return absl::InternalError("the PMD reported the asynchronous destroy as failed");
   return absl::OkStatus();
 }
 

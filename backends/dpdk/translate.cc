@@ -107,18 +107,18 @@ class Builder {
   int last_ = -1;
 };
 
-#define DPU_RETURN_IF_ERROR(expr)              \
-  do {                                         \
-    absl::Status _st = (expr);                 \
-    if (!_st.ok()) return _st;                 \
+#define DPU_RETURN_IF_ERROR(expr) \
+  do {                            \
+    absl::Status _st = (expr);    \
+    if (!_st.ok()) return _st;    \
   } while (0)
 
-#define DPU_ASSIGN_CONF(var, type_t, action_type)          \
-  type_t* var;                                             \
-  do {                                                     \
-    auto _r = b.Action<type_t>(action_type);               \
-    if (!_r.ok()) return _r.status();                      \
-    var = *_r;                                             \
+#define DPU_ASSIGN_CONF(var, type_t, action_type) \
+  type_t* var;                                    \
+  do {                                            \
+    auto _r = b.Action<type_t>(action_type);      \
+    if (!_r.ok()) return _r.status();             \
+    var = *_r;                                    \
   } while (0)
 
 bool IsL4(std::optional<uint8_t> proto) {
@@ -206,8 +206,7 @@ absl::Status AddInnerItems(const Match& m, bool vlan_twin, bool tap_quirk, Build
   // VLAN.
   if (vlan) {
     rte_flow_item_vlan *s = nullptr, *k = nullptr;
-    DPU_RETURN_IF_ERROR(
-        b.Item(RTE_FLOW_ITEM_TYPE_VLAN, vlan_match || (m.eth_type && !l3), &s, &k));
+    DPU_RETURN_IF_ERROR(b.Item(RTE_FLOW_ITEM_TYPE_VLAN, vlan_match || (m.eth_type && !l3), &s, &k));
     if (s != nullptr) {  // Else: the VLAN twin of an IP rule, any tag.
       uint16_t tci = 0, tci_mask = 0;
       if (m.vlan_id) {
@@ -235,7 +234,6 @@ absl::Status AddInnerItems(const Match& m, bool vlan_twin, bool tap_quirk, Build
         s->hdr.eth_proto = Be16(*m.eth_type);
         k->hdr.eth_proto = 0xffff;
       }
-  
     }
   }
   // IP.
@@ -248,12 +246,12 @@ absl::Status AddInnerItems(const Match& m, bool vlan_twin, bool tap_quirk, Build
       if (m.src_ip) {
         if (!m.src_ip->is_v4()) return absl::InvalidArgumentError("src_ip: not an IPv4 prefix");
         s->hdr.src_addr = Addr4(*m.src_ip);
-    k->hdr.src_addr = Mask4(*m.src_ip);
+        k->hdr.src_addr = Mask4(*m.src_ip);
       }
       if (m.dst_ip) {
         if (!m.dst_ip->is_v4()) return absl::InvalidArgumentError("dst_ip: not an IPv4 prefix");
         s->hdr.dst_addr = Addr4(*m.dst_ip);
-    k->hdr.dst_addr = Mask4(*m.dst_ip);
+        k->hdr.dst_addr = Mask4(*m.dst_ip);
       }
       if (m.ip_tos) {
         s->hdr.type_of_service = m.ip_tos->value;
@@ -397,8 +395,8 @@ rte_flow_field_id PortField(const FlowRule& r, bool src) {
 
 absl::Status AddSetField(const FlowRule& r, const SetFieldAction& a, const TranslateOptions& o,
                          Builder& b) {
-  bool src = a.field == SetField::kSrcMac || a.field == SetField::kSrcIp ||
-             a.field == SetField::kSrcPort;
+  bool src =
+      a.field == SetField::kSrcMac || a.field == SetField::kSrcIp || a.field == SetField::kSrcPort;
   if (o.use_modify_field) {
     DPU_ASSIGN_CONF(c, rte_flow_action_modify_field, RTE_FLOW_ACTION_TYPE_MODIFY_FIELD);
     c->operation = RTE_FLOW_MODIFY_SET;
@@ -574,16 +572,16 @@ absl::Status ParseTarget(std::string_view name, const PortResolver& ports, std::
   }
   std::optional<uint16_t> id = ports.Resolve(name);
   if (!id) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AV(field), ": unknown DPDK port '", AV(name), "' (neither a port name nor an id)"));
+    return absl::InvalidArgumentError(absl::StrCat(AV(field), ": unknown DPDK port '", AV(name),
+                                                   "' (neither a port name nor an id)"));
   }
   out->kind = Target::kPort;
   out->value = *id;
   return absl::OkStatus();
 }
 
-absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
-                       const TranslateOptions& o, FlowTranslation* t) {
+absl::Status Translate(const FlowRule& rule, const PortResolver& ports, const TranslateOptions& o,
+                       FlowTranslation* t) {
   t->num_items = 0;
   t->num_actions = 0;
   std::optional<uint16_t> in = ports.Resolve(rule.in_port.name());
@@ -599,8 +597,7 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
   const uint32_t levels = ModelPriorityLevels(o.priority_levels);
   if (rule.priority >= levels) {
     return absl::OutOfRangeError(absl::StrCat("priority: ", rule.priority,
-                                              " exceeds the port's highest priority ",
-                                              levels - 1));
+                                              " exceeds the port's highest priority ", levels - 1));
   }
   t->attr = rte_flow_attr{};
   t->attr.group = rule.chain;
@@ -633,7 +630,8 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
   if (o.vlan_twin && (tunnel || !NeedsVlanTwin(rule))) {
     return absl::InvalidArgumentError("vlan_twin: the rule needs no VLAN twin");
   }
-  if (!tunnel || HasInnerFields(m)) DPU_RETURN_IF_ERROR(AddInnerItems(m, o.vlan_twin, o.tap_vlan_quirk, b));
+  if (!tunnel || HasInnerFields(m))
+    DPU_RETURN_IF_ERROR(AddInnerItems(m, o.vlan_twin, o.tap_vlan_quirk, b));
   b.EndItems();
 
   // Actions.
@@ -644,9 +642,9 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
       Target target;
       DPU_RETURN_IF_ERROR(ParseTarget(r->port.name(), ports, "redirect", &target));
       if (target.kind == Target::kQueue && target.value >= o.nb_rx_queues) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("redirect: queue ", target.value, " out of range (port has ",
-                         o.nb_rx_queues, " rx queues)"));
+        return absl::InvalidArgumentError(absl::StrCat("redirect: queue ", target.value,
+                                                       " out of range (port has ", o.nb_rx_queues,
+                                                       " rx queues)"));
       }
       DPU_RETURN_IF_ERROR(b.BareAction(RTE_FLOW_ACTION_TYPE_VOID));
       int i = b.last_action();
@@ -656,9 +654,9 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
       Target target;
       DPU_RETURN_IF_ERROR(ParseTarget(mi->port.name(), ports, "mirror", &target));
       if (target.kind == Target::kQueue && target.value >= o.nb_rx_queues) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("mirror: queue ", target.value, " out of range (port has ",
-                         o.nb_rx_queues, " rx queues)"));
+        return absl::InvalidArgumentError(absl::StrCat("mirror: queue ", target.value,
+                                                       " out of range (port has ", o.nb_rx_queues,
+                                                       " rx queues)"));
       }
       DPU_ASSIGN_CONF(c, rte_flow_action_sample, RTE_FLOW_ACTION_TYPE_SAMPLE);
       int i = b.last_action();
@@ -676,13 +674,11 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
         c->ethertype = Be16(ethertype::kVlan);
       }
       {
-        DPU_ASSIGN_CONF(c, rte_flow_action_of_set_vlan_vid,
-                        RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_VID);
+        DPU_ASSIGN_CONF(c, rte_flow_action_of_set_vlan_vid, RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_VID);
         c->vlan_vid = Be16(p->vlan_id);
       }
       if (p->vlan_prio != 0) {
-        DPU_ASSIGN_CONF(c, rte_flow_action_of_set_vlan_pcp,
-                        RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_PCP);
+        DPU_ASSIGN_CONF(c, rte_flow_action_of_set_vlan_pcp, RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_PCP);
         c->vlan_pcp = p->vlan_prio;
       }
     } else if (std::holds_alternative<VlanPopAction>(action)) {
@@ -696,8 +692,8 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
         return absl::InvalidArgumentError("tunnel_decap: requires an enc_* match");
       }
       if (geneve) {
-        bool v6 = (m.enc_src_ip && m.enc_src_ip->is_v6()) ||
-                  (m.enc_dst_ip && m.enc_dst_ip->is_v6());
+        bool v6 =
+            (m.enc_src_ip && m.enc_src_ip->is_v6()) || (m.enc_dst_ip && m.enc_dst_ip->is_v6());
         DPU_ASSIGN_CONF(c, rte_flow_action_raw_decap, RTE_FLOW_ACTION_TYPE_RAW_DECAP);
         c->data = nullptr;
         c->size = 14 + (v6 ? 40 : 20) + 8 + 8;
@@ -731,52 +727,93 @@ absl::Status Translate(const FlowRule& rule, const PortResolver& ports,
 
 std::string_view ItemTypeName(rte_flow_item_type type) {
   switch (type) {
-    case RTE_FLOW_ITEM_TYPE_END: return "END";
-    case RTE_FLOW_ITEM_TYPE_ETH: return "ETH";
-    case RTE_FLOW_ITEM_TYPE_VLAN: return "VLAN";
-    case RTE_FLOW_ITEM_TYPE_IPV4: return "IPV4";
-    case RTE_FLOW_ITEM_TYPE_IPV6: return "IPV6";
-    case RTE_FLOW_ITEM_TYPE_TCP: return "TCP";
-    case RTE_FLOW_ITEM_TYPE_UDP: return "UDP";
-    case RTE_FLOW_ITEM_TYPE_SCTP: return "SCTP";
-    case RTE_FLOW_ITEM_TYPE_VXLAN: return "VXLAN";
-    case RTE_FLOW_ITEM_TYPE_GENEVE: return "GENEVE";
-    case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT: return "REPRESENTED_PORT";
-    default: return "OTHER";
+    case RTE_FLOW_ITEM_TYPE_END:
+      return "END";
+    case RTE_FLOW_ITEM_TYPE_ETH:
+      return "ETH";
+    case RTE_FLOW_ITEM_TYPE_VLAN:
+      return "VLAN";
+    case RTE_FLOW_ITEM_TYPE_IPV4:
+      return "IPV4";
+    case RTE_FLOW_ITEM_TYPE_IPV6:
+      return "IPV6";
+    case RTE_FLOW_ITEM_TYPE_TCP:
+      return "TCP";
+    case RTE_FLOW_ITEM_TYPE_UDP:
+      return "UDP";
+    case RTE_FLOW_ITEM_TYPE_SCTP:
+      return "SCTP";
+    case RTE_FLOW_ITEM_TYPE_VXLAN:
+      return "VXLAN";
+    case RTE_FLOW_ITEM_TYPE_GENEVE:
+      return "GENEVE";
+    case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT:
+      return "REPRESENTED_PORT";
+    default:
+      return "OTHER";
   }
 }
 
 std::string_view ActionTypeName(rte_flow_action_type type) {
   switch (type) {
-    case RTE_FLOW_ACTION_TYPE_END: return "END";
-    case RTE_FLOW_ACTION_TYPE_DROP: return "DROP";
-    case RTE_FLOW_ACTION_TYPE_QUEUE: return "QUEUE";
-    case RTE_FLOW_ACTION_TYPE_RSS: return "RSS";
-    case RTE_FLOW_ACTION_TYPE_PORT_ID: return "PORT_ID";
-    case RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT: return "REPRESENTED_PORT";
-    case RTE_FLOW_ACTION_TYPE_PORT_REPRESENTOR: return "PORT_REPRESENTOR";
-    case RTE_FLOW_ACTION_TYPE_SAMPLE: return "SAMPLE";
-    case RTE_FLOW_ACTION_TYPE_OF_PUSH_VLAN: return "OF_PUSH_VLAN";
-    case RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_VID: return "OF_SET_VLAN_VID";
-    case RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_PCP: return "OF_SET_VLAN_PCP";
-    case RTE_FLOW_ACTION_TYPE_OF_POP_VLAN: return "OF_POP_VLAN";
-    case RTE_FLOW_ACTION_TYPE_SET_MAC_SRC: return "SET_MAC_SRC";
-    case RTE_FLOW_ACTION_TYPE_SET_MAC_DST: return "SET_MAC_DST";
-    case RTE_FLOW_ACTION_TYPE_SET_IPV4_SRC: return "SET_IPV4_SRC";
-    case RTE_FLOW_ACTION_TYPE_SET_IPV4_DST: return "SET_IPV4_DST";
-    case RTE_FLOW_ACTION_TYPE_SET_IPV6_SRC: return "SET_IPV6_SRC";
-    case RTE_FLOW_ACTION_TYPE_SET_IPV6_DST: return "SET_IPV6_DST";
-    case RTE_FLOW_ACTION_TYPE_SET_TP_SRC: return "SET_TP_SRC";
-    case RTE_FLOW_ACTION_TYPE_SET_TP_DST: return "SET_TP_DST";
-    case RTE_FLOW_ACTION_TYPE_MODIFY_FIELD: return "MODIFY_FIELD";
-    case RTE_FLOW_ACTION_TYPE_VXLAN_ENCAP: return "VXLAN_ENCAP";
-    case RTE_FLOW_ACTION_TYPE_VXLAN_DECAP: return "VXLAN_DECAP";
-    case RTE_FLOW_ACTION_TYPE_RAW_ENCAP: return "RAW_ENCAP";
-    case RTE_FLOW_ACTION_TYPE_RAW_DECAP: return "RAW_DECAP";
-    case RTE_FLOW_ACTION_TYPE_COUNT: return "COUNT";
-    case RTE_FLOW_ACTION_TYPE_METER: return "METER";
-    case RTE_FLOW_ACTION_TYPE_JUMP: return "JUMP";
-    default: return "OTHER";
+    case RTE_FLOW_ACTION_TYPE_END:
+      return "END";
+    case RTE_FLOW_ACTION_TYPE_DROP:
+      return "DROP";
+    case RTE_FLOW_ACTION_TYPE_QUEUE:
+      return "QUEUE";
+    case RTE_FLOW_ACTION_TYPE_RSS:
+      return "RSS";
+    case RTE_FLOW_ACTION_TYPE_PORT_ID:
+      return "PORT_ID";
+    case RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT:
+      return "REPRESENTED_PORT";
+    case RTE_FLOW_ACTION_TYPE_PORT_REPRESENTOR:
+      return "PORT_REPRESENTOR";
+    case RTE_FLOW_ACTION_TYPE_SAMPLE:
+      return "SAMPLE";
+    case RTE_FLOW_ACTION_TYPE_OF_PUSH_VLAN:
+      return "OF_PUSH_VLAN";
+    case RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_VID:
+      return "OF_SET_VLAN_VID";
+    case RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_PCP:
+      return "OF_SET_VLAN_PCP";
+    case RTE_FLOW_ACTION_TYPE_OF_POP_VLAN:
+      return "OF_POP_VLAN";
+    case RTE_FLOW_ACTION_TYPE_SET_MAC_SRC:
+      return "SET_MAC_SRC";
+    case RTE_FLOW_ACTION_TYPE_SET_MAC_DST:
+      return "SET_MAC_DST";
+    case RTE_FLOW_ACTION_TYPE_SET_IPV4_SRC:
+      return "SET_IPV4_SRC";
+    case RTE_FLOW_ACTION_TYPE_SET_IPV4_DST:
+      return "SET_IPV4_DST";
+    case RTE_FLOW_ACTION_TYPE_SET_IPV6_SRC:
+      return "SET_IPV6_SRC";
+    case RTE_FLOW_ACTION_TYPE_SET_IPV6_DST:
+      return "SET_IPV6_DST";
+    case RTE_FLOW_ACTION_TYPE_SET_TP_SRC:
+      return "SET_TP_SRC";
+    case RTE_FLOW_ACTION_TYPE_SET_TP_DST:
+      return "SET_TP_DST";
+    case RTE_FLOW_ACTION_TYPE_MODIFY_FIELD:
+      return "MODIFY_FIELD";
+    case RTE_FLOW_ACTION_TYPE_VXLAN_ENCAP:
+      return "VXLAN_ENCAP";
+    case RTE_FLOW_ACTION_TYPE_VXLAN_DECAP:
+      return "VXLAN_DECAP";
+    case RTE_FLOW_ACTION_TYPE_RAW_ENCAP:
+      return "RAW_ENCAP";
+    case RTE_FLOW_ACTION_TYPE_RAW_DECAP:
+      return "RAW_DECAP";
+    case RTE_FLOW_ACTION_TYPE_COUNT:
+      return "COUNT";
+    case RTE_FLOW_ACTION_TYPE_METER:
+      return "METER";
+    case RTE_FLOW_ACTION_TYPE_JUMP:
+      return "JUMP";
+    default:
+      return "OTHER";
   }
 }
 

@@ -47,8 +47,8 @@ namespace dpu::dpdk {
 inline absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 inline std::string_view SV(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
-inline constexpr int kMaxItems = 16;     // Longest pattern: transfer + tunnel + 5 inner + END.
-inline constexpr int kMaxActions = 32;   // Actions of one rule after expansion, with END.
+inline constexpr int kMaxItems = 16;    // Longest pattern: transfer + tunnel + 5 inner + END.
+inline constexpr int kMaxActions = 32;  // Actions of one rule after expansion, with END.
 inline constexpr int kMaxRssQueues = 128;
 inline constexpr size_t kMaxRawEncap = 80;  // Outer ETH + IPv6 + UDP + Geneve = 70 bytes.
 inline constexpr uint16_t kGenevePort = 6081;

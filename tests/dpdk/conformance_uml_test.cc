@@ -126,7 +126,8 @@ TEST(DpdkConformanceTest, SameVerdictsAsTheReferenceBackend) {
   const uint16_t port = (*dpdk)->ports()[0].id;
 
   testing::Run("ip link add link dtap0 name dtap0.7 type vlan id 7 && ip link set dtap0.7 up");
-  testing::Run("ip link add link dtap0 name dtap0.100 type vlan id 100 && ip link set dtap0.100 up");
+  testing::Run(
+      "ip link add link dtap0 name dtap0.100 type vlan id 100 && ip link set dtap0.100 up");
   testing::PacketSocket plain("dtap0"), v7("dtap0.7"), v100("dtap0.100");
   ASSERT_TRUE(plain.ok() && v7.ok() && v100.ok());
   (void)testing::ReceiveTagged(port, 4, std::chrono::milliseconds(100));  // Drain chatter.
@@ -163,14 +164,15 @@ TEST(DpdkConformanceTest, SameVerdictsAsTheReferenceBackend) {
     int dpdk_queue = got.count(i) ? got[i] : -1;
     if (dpdk_queue != expected[i]) {
       ++mismatches;
-      ADD_FAILURE() << "packet " << i << " (" << packets[i].what << "): reference "
-                    << expected[i] << ", net_tap " << dpdk_queue << " (-1 = dropped)";
+      ADD_FAILURE() << "packet " << i << " (" << packets[i].what << "): reference " << expected[i]
+                    << ", net_tap " << dpdk_queue << " (-1 = dropped)";
     }
   }
   EXPECT_EQ(mismatches, 0);
-  std::printf("conformance: %d packets, outcomes drop=%d pass=%d q1=%d q2=%d q3=%d, %d mismatches\n",
-              kPackets, per_outcome[-1], per_outcome[0], per_outcome[1], per_outcome[2],
-              per_outcome[3], mismatches);
+  std::printf(
+      "conformance: %d packets, outcomes drop=%d pass=%d q1=%d q2=%d q3=%d, %d mismatches\n",
+      kPackets, per_outcome[-1], per_outcome[0], per_outcome[1], per_outcome[2], per_outcome[3],
+      mismatches);
   testing::Run("ip link del dtap0.7; ip link del dtap0.100");
 }
 

@@ -13,8 +13,8 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(DpdkJoinTest, JoinsTheApplicationsEal) {
-  const char* args[] = {"app", "--no-huge", "--no-pci", "-m", "128", "--no-shconf",
-                        "--lcores=0@0,1@0", "--vdev=net_null0", nullptr};
+  const char* args[] = {"app",         "--no-huge",        "--no-pci",         "-m",   "128",
+                        "--no-shconf", "--lcores=0@0,1@0", "--vdev=net_null0", nullptr};
   ASSERT_GE(rte_eal_init(8, const_cast<char**>(args)), 0);
   auto b = DpdkBackend::Create("");
   ASSERT_TRUE(b.ok()) << b.status();

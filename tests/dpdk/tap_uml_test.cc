@@ -143,12 +143,15 @@ TEST_F(TapTest, ValidateReturnsThePmdsMessage) {
 }
 
 TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
-  FlowRule drop80 = R("priority=10 in_port=net_tap0 eth_type=ipv4 ip_proto=tcp dst_port=80 "
-                      "actions=drop");
-  FlowRule q2 = R("priority=10 in_port=net_tap0 eth_type=ipv4 ip_proto=udp dst_port=53 "
-                  "actions=redirect:queue:2");
-  FlowRule q1 = R("priority=5 in_port=net_tap0 eth_type=ipv4 src_ip=10.1.0.0/16 "
-                  "actions=redirect:queue:1");
+  FlowRule drop80 =
+      R("priority=10 in_port=net_tap0 eth_type=ipv4 ip_proto=tcp dst_port=80 "
+        "actions=drop");
+  FlowRule q2 =
+      R("priority=10 in_port=net_tap0 eth_type=ipv4 ip_proto=udp dst_port=53 "
+        "actions=redirect:queue:2");
+  FlowRule q1 =
+      R("priority=5 in_port=net_tap0 eth_type=ipv4 src_ip=10.1.0.0/16 "
+        "actions=redirect:queue:1");
   FlowBatch add;
   add.upserts = {drop80, q2, q1};
   ASSERT_TRUE(b().Apply(add).ok());
@@ -222,10 +225,12 @@ TEST_F(TapTest, CreateListDestroyFlushAsSeenByTheKernel) {
 }
 
 TEST_F(TapTest, BatchIsAllOrNothingWhenTheKernelRefuses) {
-  FlowRule a = R("priority=3 in_port=net_tap0 eth_type=ipv4 ip_proto=tcp dst_port=22 "
-                 "actions=drop");
-  FlowRule b2 = R("priority=3 in_port=net_tap0 eth_type=ipv4 ip_proto=tcp dst_port=23 "
-                  "actions=drop");
+  FlowRule a =
+      R("priority=3 in_port=net_tap0 eth_type=ipv4 ip_proto=tcp dst_port=22 "
+        "actions=drop");
+  FlowRule b2 =
+      R("priority=3 in_port=net_tap0 eth_type=ipv4 ip_proto=tcp dst_port=23 "
+        "actions=drop");
   // Same key and priority as a, different id: rte_flow_validate accepts it, but TC flower
   // refuses a second filter with an identical key (EEXIST) when it is created.
   FlowRule dup = a;
@@ -327,7 +332,7 @@ TEST_F(TapTest, RealPacketsAreDroppedOrQueued) {
   testing::PacketSocket vlan7("dtap0.7");
   ASSERT_TRUE(vlan7.ok());
   const uint16_t port = Port(b(), "net_tap0")->id;
-  (void)testing::ReceiveTagged(port, 4, std::chrono::milliseconds(50));  // Drain chatter.
+  (void)testing::ReceiveTagged(port, 4, std::chrono::milliseconds(50));    // Drain chatter.
   ASSERT_TRUE(sock.Send(Frame(0x0a000001, 0x0a000002, 6, 1234, 80, 1)));   // drop
   ASSERT_TRUE(sock.Send(Frame(0x0a000001, 0x0a000002, 17, 1234, 53, 2)));  // queue 2
   ASSERT_TRUE(sock.Send(Frame(0x0a010005, 0x0a000002, 6, 1234, 443, 3)));  // queue 3

@@ -64,17 +64,28 @@ ExpAction Bare(rte_flow_action_type type) { return {type, ""}; }
 
 size_t SizeOfItem(rte_flow_item_type t) {
   switch (t) {
-    case RTE_FLOW_ITEM_TYPE_ETH: return sizeof(rte_flow_item_eth);
-    case RTE_FLOW_ITEM_TYPE_VLAN: return sizeof(rte_flow_item_vlan);
-    case RTE_FLOW_ITEM_TYPE_IPV4: return sizeof(rte_flow_item_ipv4);
-    case RTE_FLOW_ITEM_TYPE_IPV6: return sizeof(rte_flow_item_ipv6);
-    case RTE_FLOW_ITEM_TYPE_TCP: return sizeof(rte_flow_item_tcp);
-    case RTE_FLOW_ITEM_TYPE_UDP: return sizeof(rte_flow_item_udp);
-    case RTE_FLOW_ITEM_TYPE_SCTP: return sizeof(rte_flow_item_sctp);
-    case RTE_FLOW_ITEM_TYPE_VXLAN: return sizeof(rte_flow_item_vxlan);
-    case RTE_FLOW_ITEM_TYPE_GENEVE: return sizeof(rte_flow_item_geneve);
-    case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT: return sizeof(rte_flow_item_ethdev);
-    default: return 0;
+    case RTE_FLOW_ITEM_TYPE_ETH:
+      return sizeof(rte_flow_item_eth);
+    case RTE_FLOW_ITEM_TYPE_VLAN:
+      return sizeof(rte_flow_item_vlan);
+    case RTE_FLOW_ITEM_TYPE_IPV4:
+      return sizeof(rte_flow_item_ipv4);
+    case RTE_FLOW_ITEM_TYPE_IPV6:
+      return sizeof(rte_flow_item_ipv6);
+    case RTE_FLOW_ITEM_TYPE_TCP:
+      return sizeof(rte_flow_item_tcp);
+    case RTE_FLOW_ITEM_TYPE_UDP:
+      return sizeof(rte_flow_item_udp);
+    case RTE_FLOW_ITEM_TYPE_SCTP:
+      return sizeof(rte_flow_item_sctp);
+    case RTE_FLOW_ITEM_TYPE_VXLAN:
+      return sizeof(rte_flow_item_vxlan);
+    case RTE_FLOW_ITEM_TYPE_GENEVE:
+      return sizeof(rte_flow_item_geneve);
+    case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT:
+      return sizeof(rte_flow_item_ethdev);
+    default:
+      return 0;
   }
 }
 
@@ -324,7 +335,8 @@ TEST_F(TranslateTest, Ipv6AllFields) {
   r.match.eth_type = ethertype::kIpv6;
   r.match.ip_proto = ipproto::kIcmpv6;
   r.match.src_ip = IpPrefix::Masked(A6({0x20, 0x01, 0x0d, 0xb8}), 32);
-  r.match.dst_ip = IpPrefix::Masked(A6({0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128);
+  r.match.dst_ip =
+      IpPrefix::Masked(A6({0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128);
   r.match.ip_tos = Masked<uint8_t>{0xb8, 0xff};
   r.match.ip_ttl = Masked<uint8_t>{255, 0xff};
   ASSERT_TRUE(Run(r).ok());
@@ -577,10 +589,10 @@ TEST_F(TranslateTest, VlanPushPopActions) {
   vid.vlan_vid = RTE_BE16(100);
   rte_flow_action_of_set_vlan_pcp pcp{};
   pcp.vlan_pcp = 3;
-  ExpectActions(t_, {Ac(RTE_FLOW_ACTION_TYPE_OF_PUSH_VLAN, push),
-                     Ac(RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_VID, vid),
-                     Ac(RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_PCP, pcp),
-                     Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
+  ExpectActions(
+      t_,
+      {Ac(RTE_FLOW_ACTION_TYPE_OF_PUSH_VLAN, push), Ac(RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_VID, vid),
+       Ac(RTE_FLOW_ACTION_TYPE_OF_SET_VLAN_PCP, pcp), Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
   r.actions = {VlanPushAction{100, 0}};
   ASSERT_TRUE(Run(r).ok());
   ExpectActions(t_, {Ac(RTE_FLOW_ACTION_TYPE_OF_PUSH_VLAN, push),
@@ -589,8 +601,8 @@ TEST_F(TranslateTest, VlanPushPopActions) {
   r.match.vlan_id = 100;
   r.actions = {VlanPopAction{}};
   ASSERT_TRUE(Run(r).ok());
-  ExpectActions(t_, {Bare(RTE_FLOW_ACTION_TYPE_OF_POP_VLAN),
-                     Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
+  ExpectActions(t_,
+                {Bare(RTE_FLOW_ACTION_TYPE_OF_POP_VLAN), Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
 }
 
 SetFieldAction Set(SetField f) {
@@ -606,8 +618,12 @@ TEST_F(TranslateTest, SetFieldAsSetActions) {
   FlowRule r = Rule();
   r.match.eth_type = ethertype::kIpv4;
   r.match.ip_proto = ipproto::kUdp;
-  r.actions = {Set(SetField::kSrcMac), Set(SetField::kDstMac), Set(SetField::kSrcIp),
-               Set(SetField::kDstIp), Set(SetField::kSrcPort), Set(SetField::kDstPort),
+  r.actions = {Set(SetField::kSrcMac),
+               Set(SetField::kDstMac),
+               Set(SetField::kSrcIp),
+               Set(SetField::kDstIp),
+               Set(SetField::kSrcPort),
+               Set(SetField::kDstPort),
                DropAction{}};
   ASSERT_TRUE(Run(r).ok());
   rte_flow_action_set_mac mac{};
@@ -617,12 +633,11 @@ TEST_F(TranslateTest, SetFieldAsSetActions) {
   ip.ipv4_addr = RTE_BE32(0x0a000063);
   rte_flow_action_set_tp tp{};
   tp.port = RTE_BE16(8080);
-  ExpectActions(t_, {Ac(RTE_FLOW_ACTION_TYPE_SET_MAC_SRC, mac),
-                     Ac(RTE_FLOW_ACTION_TYPE_SET_MAC_DST, mac),
-                     Ac(RTE_FLOW_ACTION_TYPE_SET_IPV4_SRC, ip),
-                     Ac(RTE_FLOW_ACTION_TYPE_SET_IPV4_DST, ip),
-                     Ac(RTE_FLOW_ACTION_TYPE_SET_TP_SRC, tp),
-                     Ac(RTE_FLOW_ACTION_TYPE_SET_TP_DST, tp), Bare(RTE_FLOW_ACTION_TYPE_DROP)});
+  ExpectActions(
+      t_, {Ac(RTE_FLOW_ACTION_TYPE_SET_MAC_SRC, mac), Ac(RTE_FLOW_ACTION_TYPE_SET_MAC_DST, mac),
+           Ac(RTE_FLOW_ACTION_TYPE_SET_IPV4_SRC, ip), Ac(RTE_FLOW_ACTION_TYPE_SET_IPV4_DST, ip),
+           Ac(RTE_FLOW_ACTION_TYPE_SET_TP_SRC, tp), Ac(RTE_FLOW_ACTION_TYPE_SET_TP_DST, tp),
+           Bare(RTE_FLOW_ACTION_TYPE_DROP)});
 
   SetFieldAction v6 = Set(SetField::kDstIp);
   v6.ip = A6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9});
@@ -631,8 +646,8 @@ TEST_F(TranslateTest, SetFieldAsSetActions) {
   ASSERT_TRUE(Run(r).ok());
   rte_flow_action_set_ipv6 ip6{};
   std::memcpy(ip6.ipv6_addr, v6.ip.bytes().data(), 16);
-  ExpectActions(t_, {Ac(RTE_FLOW_ACTION_TYPE_SET_IPV6_DST, ip6),
-                     Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
+  ExpectActions(
+      t_, {Ac(RTE_FLOW_ACTION_TYPE_SET_IPV6_DST, ip6), Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
 }
 
 rte_flow_action_modify_field Modify(rte_flow_field_id dst, const void* value, size_t n,
@@ -657,19 +672,17 @@ TEST_F(TranslateTest, SetFieldAsModifyField) {
   const uint8_t mac[6] = {2, 0, 0, 0, 0, 0xaa};
   const uint8_t ip[4] = {10, 0, 0, 99};
   const uint8_t port[2] = {0x1f, 0x90};
-  ExpectActions(t_, {Ac(RTE_FLOW_ACTION_TYPE_MODIFY_FIELD,
-                        Modify(RTE_FLOW_FIELD_MAC_SRC, mac, 6, 48)),
-                     Ac(RTE_FLOW_ACTION_TYPE_MODIFY_FIELD,
-                        Modify(RTE_FLOW_FIELD_IPV4_DST, ip, 4, 32)),
-                     Ac(RTE_FLOW_ACTION_TYPE_MODIFY_FIELD,
-                        Modify(RTE_FLOW_FIELD_TCP_PORT_DST, port, 2, 16)),
-                     Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
+  ExpectActions(
+      t_, {Ac(RTE_FLOW_ACTION_TYPE_MODIFY_FIELD, Modify(RTE_FLOW_FIELD_MAC_SRC, mac, 6, 48)),
+           Ac(RTE_FLOW_ACTION_TYPE_MODIFY_FIELD, Modify(RTE_FLOW_FIELD_IPV4_DST, ip, 4, 32)),
+           Ac(RTE_FLOW_ACTION_TYPE_MODIFY_FIELD, Modify(RTE_FLOW_FIELD_TCP_PORT_DST, port, 2, 16)),
+           Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
   r.match.ip_proto = ipproto::kUdp;
   r.actions = {Set(SetField::kSrcPort)};
   ASSERT_TRUE(Run(r, o).ok());
-  ExpectActions(t_, {Ac(RTE_FLOW_ACTION_TYPE_MODIFY_FIELD,
-                        Modify(RTE_FLOW_FIELD_UDP_PORT_SRC, port, 2, 16)),
-                     Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
+  ExpectActions(
+      t_, {Ac(RTE_FLOW_ACTION_TYPE_MODIFY_FIELD, Modify(RTE_FLOW_FIELD_UDP_PORT_SRC, port, 2, 16)),
+           Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
 }
 
 TEST_F(TranslateTest, VxlanEncapDefinition) {
@@ -718,10 +731,11 @@ TEST_F(TranslateTest, GeneveEncapIsRawEncapBytes) {
   ASSERT_EQ(t_.actions[0].type, RTE_FLOW_ACTION_TYPE_RAW_ENCAP);
   const auto* raw = static_cast<const rte_flow_action_raw_encap*>(t_.actions[0].conf);
   const uint8_t want[50] = {
-      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00,                // Ethernet
-      0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,  // IPv4
-      0, 0, 0x17, 0xc1, 0, 0, 0, 0,                                  // UDP dport 6081
-      0, 0, 0x65, 0x58, 0x00, 0x01, 0x02, 0};                        // Geneve
+      0,    0, 0,    0,    0,    0,    0,    0, 0,  0,  0, 0, 0x08, 0x00,  // Ethernet
+      0x45, 0, 0,    0,    0,    0,    0,    0, 64, 17, 0, 0, 10,   0,
+      0,    1, 10,   0,    0,    2,               // IPv4
+      0,    0, 0x17, 0xc1, 0,    0,    0,    0,   // UDP dport 6081
+      0,    0, 0x65, 0x58, 0x00, 0x01, 0x02, 0};  // Geneve
   ASSERT_EQ(raw->size, sizeof want);
   EXPECT_EQ(std::memcmp(raw->data, want, sizeof want), 0);
   EXPECT_EQ(raw->preserve, nullptr);
@@ -732,14 +746,14 @@ TEST_F(TranslateTest, DecapByTunnelKind) {
   r.match.enc_key_id = 9;
   r.actions = {TunnelDecapAction{}};
   ASSERT_TRUE(Run(r).ok());
-  ExpectActions(t_, {Bare(RTE_FLOW_ACTION_TYPE_VXLAN_DECAP),
-                     Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
+  ExpectActions(t_,
+                {Bare(RTE_FLOW_ACTION_TYPE_VXLAN_DECAP), Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
   r.match.enc_dst_port = 6081;
   ASSERT_TRUE(Run(r).ok());
   rte_flow_action_raw_decap d{};
   d.size = 14 + 20 + 8 + 8;
-  ExpectActions(t_, {Ac(RTE_FLOW_ACTION_TYPE_RAW_DECAP, d),
-                     Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
+  ExpectActions(t_,
+                {Ac(RTE_FLOW_ACTION_TYPE_RAW_DECAP, d), Ac(RTE_FLOW_ACTION_TYPE_QUEUE, Queue(0))});
 }
 
 TEST_F(TranslateTest, PoliceIsMeterWithTheBackendsMeterId) {
@@ -804,8 +818,8 @@ TEST(DpdkSpecTest, SplitsEalArgsAndOptions) {
   absl::StatusOr<Options> o =
       ParseSpec("--no-huge -m 256 --vdev='net_tap0,iface=dtap0' -- rxq=2 transfer flow_api=sync");
   ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_THAT(o->eal_args, ::testing::ElementsAre("--no-huge", "-m", "256",
-                                                  "--vdev=net_tap0,iface=dtap0"));
+  EXPECT_THAT(o->eal_args,
+              ::testing::ElementsAre("--no-huge", "-m", "256", "--vdev=net_tap0,iface=dtap0"));
   EXPECT_EQ(o->rxq, 2);
   EXPECT_TRUE(o->transfer);
   EXPECT_EQ(o->flow_api, FlowApiPreference::kSync);
@@ -823,8 +837,7 @@ TEST(DpdkSpecTest, SplitsEalArgsAndOptions) {
   EXPECT_THAT(std::string(ParseSpec("-- rxq=0").status().message()), HasSubstr("rxq"));
   EXPECT_THAT(std::string(ParseSpec("-- bogus").status().message()),
               HasSubstr("unknown option 'bogus'"));
-  EXPECT_THAT(std::string(ParseSpec("-- flow_api=fast").status().message()),
-              HasSubstr("flow_api"));
+  EXPECT_THAT(std::string(ParseSpec("-- flow_api=fast").status().message()), HasSubstr("flow_api"));
   EXPECT_THAT(std::string(ParseSpec("--vdev='x").status().message()), HasSubstr("quote"));
 }
 
