@@ -11,8 +11,6 @@
 namespace dpu {
 namespace {
 
-using internal::AV;
-
 // Serializes a rule's key into a byte stream for hashing. The layout is part of KeyId()'s
 // stability promise: version byte, priority (BE16), chain (BE32), in_port (BE32 length + bytes),
 // then for each set match field in MatchField order a tag byte and its fixed-size encoding (a

@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "dpu/clock.h"
+#include "dpu/discovery.h"
+#include "dpu/dpu_fleet.h"
 #include "dpu/health.h"
 #include "dpu/provisioning.h"
 #include "gmock/gmock.h"
@@ -405,6 +407,61 @@ TEST(ProvisioningFaultTest, RefusedImageLeavesAReadyDpuReadyAndWritesNothing) {
   EXPECT_THAT(s.message(), HasSubstr("excludes the running services 1.9.0"));
   EXPECT_EQ(dpu.state(), DpuState::kReady);
   EXPECT_FALSE(fs::exists(o.target_path));
+}
+
+}  // namespace
+}  // namespace dpu
+
+namespace dpu {
+namespace {
+
+DiscoveryReport DiscoverFixture(const std::string& name) {
+  DiscoveryOptions o;
+  o.sysfs_root = std::string(DPU_SOURCE_DIR) + "/tests/fixtures/sysfs/" + name;
+  absl::StatusOr<DiscoveryReport> r = DiscoverDpus(o);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : DiscoveryReport{};
+}
+
+TEST(DpuFleetTest, FollowsDiscoveryAcrossCardsComingAndGoing) {
+  SimulatedClock clock;
+  DpuFleet fleet(&clock);
+  std::vector<std::string> events;
+  fleet.Subscribe([&](const DpuTransition& t) {
+    events.push_back(absl::StrCat(t.dpu, ":", std::string(DpuStateName(t.to))));
+  });
+  FleetSyncResult r = fleet.Sync(DiscoverFixture("mixed-node"));
+  EXPECT_THAT(r.added, ElementsAre("bf3-0000-03-00.0-host", "bf3-0000-81-00.0-host",
+                                   "netsec-0000-17-00.0-host"));
+  EXPECT_EQ((*fleet.Lifecycle("bf3-0000-81-00.0-host"))->state(), DpuState::kDiscovered);
+  EXPECT_EQ(fleet.Info("bf3-0000-03-00.0-host")->serial, "MT2334XZ0ABC");
+  // Bring one card up.
+  DpuLifecycle* bf3 = *fleet.Lifecycle("bf3-0000-03-00.0-host");
+  ASSERT_TRUE(bf3->TransitionTo(DpuState::kReady, "adopted").ok());
+
+  // Only the first BlueField-3 remains in the next walk.
+  r = fleet.Sync(DiscoverFixture("bf3-host"));
+  EXPECT_TRUE(r.added.empty());
+  EXPECT_THAT(r.removed, ElementsAre("bf3-0000-81-00.0-host", "netsec-0000-17-00.0-host"));
+  EXPECT_FALSE(fleet.Present("netsec-0000-17-00.0-host"));
+  EXPECT_EQ((*fleet.Lifecycle("netsec-0000-17-00.0-host"))->state(), DpuState::kFailed);
+  EXPECT_EQ(bf3->state(), DpuState::kReady);
+
+  // They come back: same lifecycles, history kept.
+  r = fleet.Sync(DiscoverFixture("mixed-node"));
+  EXPECT_THAT(r.returned, ElementsAre("bf3-0000-81-00.0-host", "netsec-0000-17-00.0-host"));
+  EXPECT_EQ((*fleet.Lifecycle("netsec-0000-17-00.0-host"))->History().size(), 1u);
+  EXPECT_THAT(events, ::testing::UnorderedElementsAre("bf3-0000-03-00.0-host:Ready",
+                                                      "bf3-0000-81-00.0-host:Failed",
+                                                      "netsec-0000-17-00.0-host:Failed"));
+  EXPECT_THAT(fleet.Names(), ElementsAre("bf3-0000-03-00.0-host", "bf3-0000-81-00.0-host",
+                                         "netsec-0000-17-00.0-host"));
+  EXPECT_EQ(fleet.Lifecycle("nope").status().code(), absl::StatusCode::kNotFound);
+
+  // The ready card loses its heartbeat; the fleet's monitors notice.
+  clock.Advance(absl::Seconds(6));
+  fleet.TickAll();
+  EXPECT_EQ(bf3->state(), DpuState::kFailed);
 }
 
 }  // namespace

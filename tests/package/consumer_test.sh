@@ -53,7 +53,9 @@ for exe in consumer consumer_static; do
   "$work/cmake-build/$exe" | tee "$work/$exe.out" || fail "$exe (find_package) exited non-zero"
   check_output "$exe" "$work/$exe.out"
 done
-ldd "$work/cmake-build/consumer" | grep -q "$libdir/$soname" ||
+# Capture first: with pipefail, `ldd | grep -q` fails when grep exits early and ldd gets SIGPIPE.
+ldd_out=$(ldd "$work/cmake-build/consumer")
+grep -q "$libdir/$soname" <<<"$ldd_out" ||
   fail "consumer is not linked against the installed $soname"
 
 echo "== pkg-config --cflags --libs libdpu"
