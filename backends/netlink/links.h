@@ -1,0 +1,31 @@
+// Network devices and qdiscs over rtnetlink, for the netlink backend. Internal to libdpu.
+#ifndef DPU_BACKENDS_NETLINK_LINKS_H_
+#define DPU_BACKENDS_NETLINK_LINKS_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "backends/netlink/nl_socket.h"
+
+namespace dpu::netlink {
+
+/// The ifindex of device @p name. @return NotFound naming the device.
+absl::StatusOr<int> LinkIndex(NlSocket& sock, const std::string& name);
+/// ifindex -> name of every device in the socket's namespace.
+absl::StatusOr<absl::flat_hash_map<int, std::string>> ListLinks(NlSocket& sock);
+/// Creates a veth pair @p a / @p b (both in the socket's namespace).
+absl::Status CreateVethPair(NlSocket& sock, const std::string& a, const std::string& b);
+/// Sets device @p ifindex administratively up.
+absl::Status SetLinkUp(NlSocket& sock, int ifindex);
+/// Adds a clsact qdisc to @p ifindex. Sets @p created to false when an ingress-capable qdisc
+/// (clsact or ingress) was already there.
+absl::Status EnsureClsact(NlSocket& sock, int ifindex, bool* created);
+/// Removes the clsact qdisc of @p ifindex (and with it every TC filter attached to it).
+absl::Status DeleteClsact(NlSocket& sock, int ifindex);
+
+}  // namespace dpu::netlink
+
+#endif  // DPU_BACKENDS_NETLINK_LINKS_H_

@@ -1,0 +1,254 @@
+#include "backends/netlink/nl_socket.h"
+
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace dpu::netlink {
+namespace {
+
+constexpr size_t kRecvBufferSize = 256 * 1024;
+constexpr int kSocketBufferSize = 32 * 1024 * 1024;
+
+absl::Status ErrnoStatus(int err, std::string_view what) {
+  return absl::Status(CodeForErrno(err), absl::StrCat(std::string(what), ": ", strerror(err)));
+}
+
+// Parses the error reply @p nlh into @p out.
+void ParseError(const nlmsghdr* nlh, NlError* out) {
+  const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+  out->seq = e->msg.nlmsg_seq;
+  out->error = -e->error;
+  out->msg.clear();
+  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return;
+  size_t off = sizeof(nlmsgerr);
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+  if (off >= mnl_nlmsg_get_payload_len(nlh)) return;
+  ForEachAttr(nlh, off, [&](const nlattr* attr) {
+    if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) {
+      const char* s = mnl_attr_get_str(attr);
+      out->msg.assign(s, strnlen(s, mnl_attr_get_payload_len(attr)));
+    }
+  });
+}
+
+}  // namespace
+
+std::string NlError::Describe() const {
+  if (msg.empty()) return strerror(error);
+  return absl::StrCat(msg, " (", strerror(error), ")");
+}
+
+absl::StatusCode CodeForErrno(int err) {
+  switch (err) {
+    case 0:
+      return absl::StatusCode::kOk;
+    case EINVAL:
+    case ERANGE:
+    case E2BIG:
+      return absl::StatusCode::kInvalidArgument;
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+    case ESRCH:
+      return absl::StatusCode::kNotFound;
+    case EEXIST:
+      return absl::StatusCode::kAlreadyExists;
+    case EPERM:
+    case EACCES:
+      return absl::StatusCode::kPermissionDenied;
+    case EOPNOTSUPP:
+    case EPROTONOSUPPORT:
+    case EAFNOSUPPORT:
+      return absl::StatusCode::kUnimplemented;
+    case ENOMEM:
+    case ENOSPC:
+    case ENOBUFS:
+    case EMSGSIZE:
+      return absl::StatusCode::kResourceExhausted;
+    case EBUSY:
+    case EAGAIN:
+      return absl::StatusCode::kUnavailable;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+nlmsghdr* MsgBuffer::Begin(size_t max_len) {
+  if (buf_.size() < used_ + max_len) buf_.resize(std::max(buf_.size() * 2, used_ + max_len));
+  std::memset(buf_.data() + used_, 0, MNL_NLMSG_HDRLEN);
+  return mnl_nlmsg_put_header(buf_.data() + used_);
+}
+
+void MsgBuffer::Commit(nlmsghdr* nlh) { used_ += MNL_ALIGN(nlh->nlmsg_len); }
+
+NlSocket::NlSocket(mnl_socket* s) : sock_(s), rbuf_(kRecvBufferSize) {}
+
+NlSocket::~NlSocket() {
+  if (sock_ != nullptr) mnl_socket_close(sock_);
+}
+
+absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::Configure(mnl_socket* s) {
+  std::unique_ptr<NlSocket> sock(new NlSocket(s));
+  if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) return ErrnoStatus(errno, "netlink bind");
+  sock->portid_ = mnl_socket_get_portid(s);
+  int one = 1;
+  // Error replies without the request echoed, plus the kernel's extended-ack text.
+  mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof(one));
+  mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof(one));
+  int fd = mnl_socket_get_fd(s);
+  int size = kSocketBufferSize;
+  // Large batches are sent in one sendmsg(): raise the buffers (FORCE needs CAP_NET_ADMIN).
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  }
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  }
+  sock->seq_ = static_cast<uint32_t>(time(nullptr));
+  return sock;
+}
+
+absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::Open() {
+  mnl_socket* s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  if (s == nullptr) return ErrnoStatus(errno, "netlink socket");
+  return Configure(s);
+}
+
+absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::OpenInNetns(const std::string& netns_path) {
+  int nsfd = open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      return absl::NotFoundError(absl::StrCat("network namespace ", netns_path, " not found"));
+    }
+    return ErrnoStatus(err, absl::StrCat("open ", netns_path));
+  }
+  absl::StatusOr<std::unique_ptr<NlSocket>> result = absl::InternalError("not run");
+  // setns() changes only the calling thread; a short-lived thread keeps ours where it is. The
+  // socket stays in the namespace it was created in.
+  std::thread t([&] {
+    if (setns(nsfd, CLONE_NEWNET) != 0) {
+      result = ErrnoStatus(errno, absl::StrCat("setns ", netns_path));
+      return;
+    }
+    result = Open();
+  });
+  t.join();
+  close(nsfd);
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::OpenInNewNetns() {
+  absl::StatusOr<std::unique_ptr<NlSocket>> result = absl::InternalError("not run");
+  std::thread t([&] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      result = ErrnoStatus(errno, "unshare(CLONE_NEWNET)");
+      return;
+    }
+    result = Open();
+  });
+  t.join();
+  return result;
+}
+
+size_t NlSocket::SendBufferBytes() const {
+  int v = 0;
+  socklen_t len = sizeof(v);
+  if (getsockopt(mnl_socket_get_fd(sock_), SOL_SOCKET, SO_SNDBUF, &v, &len) != 0) return 65536;
+  return static_cast<size_t>(v);
+}
+
+absl::Status NlSocket::Send(const char* data, size_t len) {
+  ssize_t n = mnl_socket_sendto(sock_, data, len);
+  if (n < 0) return ErrnoStatus(errno, "netlink sendmsg");
+  if (static_cast<size_t>(n) != len) return absl::InternalError("netlink sendmsg: short write");
+  return absl::OkStatus();
+}
+
+absl::Status NlSocket::Collect(uint32_t last_seq, std::vector<NlError>* errors,
+                               const std::function<absl::Status(const nlmsghdr*)>& on_data) {
+  absl::Status data_status;
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(sock_, rbuf_.data(), rbuf_.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "netlink recvmsg");
+    }
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rbuf_.data());
+    int len = static_cast<int>(n);
+    bool done = false;
+    for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_pid != portid_ && nlh->nlmsg_pid != 0) continue;
+      if (nlh->nlmsg_type == NLMSG_ERROR) {
+        NlError e;
+        ParseError(nlh, &e);
+        if (e.error != 0) errors->push_back(e);
+        if (e.seq == last_seq) done = true;
+      } else if (nlh->nlmsg_type == NLMSG_DONE) {
+        if (nlh->nlmsg_seq == last_seq) {
+          // A dump ends with DONE; its payload is an error code (0 or negative errno).
+          if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
+            int err = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
+            if (err < 0) {
+              NlError e;
+              e.seq = nlh->nlmsg_seq;
+              e.error = -err;
+              errors->push_back(e);
+            }
+          }
+          done = true;
+        }
+      } else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && on_data && data_status.ok()) {
+        data_status = on_data(nlh);
+      }
+    }
+    if (done) return data_status;
+  }
+}
+
+absl::StatusOr<NlError> NlSocket::RequestRaw(
+    nlmsghdr* req, const std::function<absl::Status(const nlmsghdr*)>& on_data) {
+  req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  req->nlmsg_seq = NextSeq();
+  if (absl::Status s = Send(reinterpret_cast<const char*>(req), req->nlmsg_len); !s.ok()) return s;
+  std::vector<NlError> errors;
+  absl::Status s = Collect(req->nlmsg_seq, &errors, on_data);
+  if (!s.ok()) return s;
+  NlError result;
+  result.seq = req->nlmsg_seq;
+  if (!errors.empty()) result = errors.front();
+  return result;
+}
+
+absl::Status NlSocket::Request(nlmsghdr* req,
+                               const std::function<absl::Status(const nlmsghdr*)>& on_data) {
+  absl::StatusOr<NlError> e = RequestRaw(req, on_data);
+  if (!e.ok()) return e.status();
+  if (e->error == 0) return absl::OkStatus();
+  return absl::Status(CodeForErrno(e->error), e->Describe());
+}
+
+absl::Status NlSocket::Dump(nlmsghdr* req,
+                            const std::function<absl::Status(const nlmsghdr*)>& on_msg) {
+  req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+  req->nlmsg_seq = NextSeq();
+  if (absl::Status s = Send(reinterpret_cast<const char*>(req), req->nlmsg_len); !s.ok()) return s;
+  std::vector<NlError> errors;
+  absl::Status s = Collect(req->nlmsg_seq, &errors, on_msg);
+  if (!s.ok()) return s;
+  if (!errors.empty()) {
+    return absl::Status(CodeForErrno(errors.front().error), errors.front().Describe());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dpu::netlink
