@@ -8,6 +8,11 @@ if [ ! -f examples/demo/CMakeLists.txt ]; then
   exit 1
 fi
 cmake --preset release
+if ! ninja -C build/release -t targets all 2>/dev/null | grep -q '^demo:'; then
+  echo "demo.sh: examples/demo defines no 'demo' target in this build (see the configure" \
+    "messages above: it needs the reference backend)" >&2
+  exit 1
+fi
 cmake --build --preset release -j"${DPU_JOBS:-2}" --target demo
 exe=build/release/examples/demo/demo
 if [ ! -x "$exe" ]; then
