@@ -29,34 +29,6 @@ bool IsPrefixField(MatchField f) {
          f == MatchField::kEncDstIp;
 }
 
-// The width of a model field, or 0 when it follows the P4 width (IP prefixes: 32 or 128).
-int ModelWidth(MatchField f) {
-  switch (f) {
-    case MatchField::kSrcMac:
-    case MatchField::kDstMac:
-      return 48;
-    case MatchField::kEthType:
-    case MatchField::kSrcPort:
-    case MatchField::kDstPort:
-    case MatchField::kEncDstPort:
-      return 16;
-    case MatchField::kVlanId:
-    case MatchField::kTcpFlags:
-      return 12;
-    case MatchField::kVlanPrio:
-      return 3;
-    case MatchField::kIpProto:
-    case MatchField::kIpTos:
-    case MatchField::kIpTtl:
-    case MatchField::kCtState:
-      return 8;
-    case MatchField::kEncKeyId:
-      return 24;
-    default:
-      return 0;
-  }
-}
-
 std::string MacBytes(const MacAddress& m) { return EncodeBytes(m.octets()); }
 std::string IpBytes(const IpAddress& a) {
   return EncodeBytes(std::span<const uint8_t>(a.bytes().data(), static_cast<size_t>(a.size())));
@@ -551,7 +523,7 @@ class Loader {
       km.bitwidth = mf->bitwidth();
       km.kind = mf->match_type();
       if (km.field) {
-        int want = ModelWidth(*km.field);
+        int want = MatchFieldBits(*km.field);
         if (IsPrefixField(*km.field)) {
           if (km.bitwidth != 32 && km.bitwidth != 128) {
             return Err(kp, absl::StrCat("match field '", p4name, "' is ", km.bitwidth,
@@ -862,7 +834,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       auto got = GetField(m, *km.field, km.bitwidth);
       if (!got.ok()) return got.status();
       t = std::move(*got);
-      if (!IsPrefixField(*km.field)) model_width = ModelWidth(*km.field);
+      if (!IsPrefixField(*km.field)) model_width = MatchFieldBits(*km.field);
     }
     bool full = t.mask == OnesMask(model_width);
     p4v1::FieldMatch* fm = e.add_match();
@@ -1013,7 +985,7 @@ absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* own
           absl::StrCat("field id ", fm.field_id(), " of table '", tm->name, "' is not mapped"));
     }
     int model_width = km->bitwidth;
-    if (km->field && !IsPrefixField(*km->field)) model_width = ModelWidth(*km->field);
+    if (km->field && !IsPrefixField(*km->field)) model_width = MatchFieldBits(*km->field);
     Tern t;
     switch (fm.field_match_type_case()) {
       case p4v1::FieldMatch::kExact:

@@ -235,34 +235,6 @@ struct Pipeline {
   uint32_t pi_ingress = 0, pi_egress = 0, pi_verdict = 0;
 };
 
-int ModelWidth(dpu::MatchField f) {
-  using dpu::MatchField;
-  switch (f) {
-    case MatchField::kSrcMac:
-    case MatchField::kDstMac:
-      return 48;
-    case MatchField::kEthType:
-    case MatchField::kSrcPort:
-    case MatchField::kDstPort:
-    case MatchField::kEncDstPort:
-      return 16;
-    case MatchField::kVlanId:
-    case MatchField::kTcpFlags:
-      return 12;
-    case MatchField::kVlanPrio:
-      return 3;
-    case MatchField::kEncKeyId:
-      return 24;
-    case MatchField::kSrcIp:
-    case MatchField::kDstIp:
-    case MatchField::kEncSrcIp:
-    case MatchField::kEncDstIp:
-      return 0;  // 32 or 128
-    default:
-      return 8;
-  }
-}
-
 absl::StatusOr<std::shared_ptr<Pipeline>> Compile(const p4v1::ForwardingPipelineConfig& cfg) {
   if (!cfg.has_p4info()) return absl::InvalidArgumentError("config.p4info: missing");
   auto p = std::make_shared<Pipeline>();
@@ -311,7 +283,7 @@ absl::StatusOr<std::shared_ptr<Pipeline>> Compile(const p4v1::ForwardingPipeline
                                                        "': no binding for key '", mf.name(), "'"));
       }
       if (!k->second.in_port) {
-        int w = ModelWidth(k->second.field);
+        int w = dpu::MatchFieldBits(k->second.field);
         bool ok = w == 0 ? (mf.bitwidth() == 32 || mf.bitwidth() == 128) : mf.bitwidth() == w;
         if (!ok) {
           return absl::InvalidArgumentError(

@@ -210,6 +210,8 @@ class ChainManager {
     Plan plan;
   };
   absl::StatusOr<Prepared> Prepare(std::vector<ServiceChain> chains, const std::string* scope);
+  absl::StatusOr<Prepared> PrepareUpsert(const ServiceChain& chain);
+  absl::StatusOr<Prepared> PrepareRemove(std::string_view name);
   absl::Status Commit(Prepared prepared);
 
   Backend& backend_;

@@ -98,6 +98,12 @@ inline constexpr int kNumMatchFields = static_cast<int>(MatchField::kCtState) + 
 std::string_view MatchFieldName(MatchField f);
 /// The field whose keyword is @p name, if any.
 std::optional<MatchField> MatchFieldFromName(std::string_view name);
+/// Width in bits of the value a rule carries for @p f: 48 for MAC addresses, 16 for ethertype
+/// and ports, 12 for vlan_id and tcp_flags, 3 for vlan_prio, 24 for enc_key_id, 8 for ip_proto,
+/// ip_tos, ip_ttl and ct_state. 0 for the IP prefix fields (src_ip, dst_ip, enc_src_ip,
+/// enc_dst_ip), whose width is the address family's (32 or 128). Backends that lay fields out in
+/// fixed-width keys (P4 tables, hardware parsers) use it to check widths.
+int MatchFieldBits(MatchField f);
 
 /// The set of packet fields a rule matches on. Every field is optional; an unset field matches
 /// any packet. A packet matches when it matches every set field. Fields of a header the packet

@@ -76,8 +76,7 @@ absl::Status ChainManager::Commit(Prepared prepared) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Plan> ChainManager::PlanUpsert(const ServiceChain& chain) {
-  const std::string key = chain.name;
+absl::StatusOr<ChainManager::Prepared> ChainManager::PrepareUpsert(const ServiceChain& chain) {
   std::vector<ServiceChain> next = chains_;
   bool replaced = false;
   for (ServiceChain& c : next) {
@@ -87,51 +86,41 @@ absl::StatusOr<Plan> ChainManager::PlanUpsert(const ServiceChain& chain) {
     }
   }
   if (!replaced) next.push_back(chain);
-  absl::StatusOr<Prepared> p = Prepare(std::move(next), &key);
+  return Prepare(std::move(next), &chain.name);
+}
+
+absl::StatusOr<ChainManager::Prepared> ChainManager::PrepareRemove(std::string_view name) {
+  if (Find(name) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("chain \"", Av(name), "\" is not managed here"));
+  }
+  const std::string key(name);
+  std::vector<ServiceChain> next;
+  for (const ServiceChain& c : chains_) {
+    if (c.name != name) next.push_back(c);
+  }
+  return Prepare(std::move(next), &key);
+}
+
+absl::StatusOr<Plan> ChainManager::PlanUpsert(const ServiceChain& chain) {
+  absl::StatusOr<Prepared> p = PrepareUpsert(chain);
   if (!p.ok()) return p.status();
   return std::move(p->plan);
 }
 
 absl::Status ChainManager::Upsert(const ServiceChain& chain) {
-  const std::string key = chain.name;
-  std::vector<ServiceChain> next = chains_;
-  bool replaced = false;
-  for (ServiceChain& c : next) {
-    if (c.name == chain.name) {
-      c = chain;
-      replaced = true;
-    }
-  }
-  if (!replaced) next.push_back(chain);
-  absl::StatusOr<Prepared> p = Prepare(std::move(next), &key);
+  absl::StatusOr<Prepared> p = PrepareUpsert(chain);
   if (!p.ok()) return p.status();
   return Commit(*std::move(p));
 }
 
 absl::StatusOr<Plan> ChainManager::PlanRemove(std::string_view name) {
-  if (Find(name) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("chain \"", Av(name), "\" is not managed here"));
-  }
-  const std::string key(name);
-  std::vector<ServiceChain> next;
-  for (const ServiceChain& c : chains_) {
-    if (c.name != name) next.push_back(c);
-  }
-  absl::StatusOr<Prepared> p = Prepare(std::move(next), &key);
+  absl::StatusOr<Prepared> p = PrepareRemove(name);
   if (!p.ok()) return p.status();
   return std::move(p->plan);
 }
 
 absl::Status ChainManager::Remove(std::string_view name) {
-  if (Find(name) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("chain \"", Av(name), "\" is not managed here"));
-  }
-  const std::string key(name);
-  std::vector<ServiceChain> next;
-  for (const ServiceChain& c : chains_) {
-    if (c.name != name) next.push_back(c);
-  }
-  absl::StatusOr<Prepared> p = Prepare(std::move(next), &key);
+  absl::StatusOr<Prepared> p = PrepareRemove(name);
   if (!p.ok()) return p.status();
   return Commit(*std::move(p));
 }

@@ -25,6 +25,37 @@ std::optional<MatchField> MatchFieldFromName(std::string_view name) {
   return std::nullopt;
 }
 
+int MatchFieldBits(MatchField f) {
+  switch (f) {
+    case MatchField::kSrcMac:
+    case MatchField::kDstMac:
+      return 48;
+    case MatchField::kEthType:
+    case MatchField::kSrcPort:
+    case MatchField::kDstPort:
+    case MatchField::kEncDstPort:
+      return 16;
+    case MatchField::kVlanId:
+    case MatchField::kTcpFlags:
+      return 12;
+    case MatchField::kVlanPrio:
+      return 3;
+    case MatchField::kEncKeyId:
+      return 24;
+    case MatchField::kIpProto:
+    case MatchField::kIpTos:
+    case MatchField::kIpTtl:
+    case MatchField::kCtState:
+      return 8;
+    case MatchField::kSrcIp:
+    case MatchField::kDstIp:
+    case MatchField::kEncSrcIp:
+    case MatchField::kEncDstIp:
+      return 0;
+  }
+  return 0;
+}
+
 bool Match::Has(MatchField f) const {
   switch (f) {
     case MatchField::kSrcMac:
