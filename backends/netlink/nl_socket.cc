@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <thread>
 
@@ -22,8 +24,9 @@ absl::Status ErrnoStatus(int err, std::string_view what) {
   return absl::Status(CodeForErrno(err), absl::StrCat(std::string(what), ": ", strerror(err)));
 }
 
-// Parses the error reply @p nlh into @p out.
-void ParseError(const nlmsghdr* nlh, NlError* out) {
+}  // namespace
+
+void ParseErrorReply(const nlmsghdr* nlh, NlError* out) {
   const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
   out->seq = e->msg.nlmsg_seq;
   out->error = -e->error;
@@ -40,7 +43,40 @@ void ParseError(const nlmsghdr* nlh, NlError* out) {
   });
 }
 
-}  // namespace
+bool ProcessReplies(const char* buf, size_t len, uint32_t portid, uint32_t last_seq,
+                    std::vector<NlError>* errors,
+                    const std::function<absl::Status(const nlmsghdr*)>& on_data,
+                    absl::Status* data_status) {
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
+  int left = static_cast<int>(std::min<size_t>(len, INT32_MAX));
+  bool done = false;
+  for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+    if (nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0) continue;
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+      NlError e;
+      ParseErrorReply(nlh, &e);
+      if (e.error != 0) errors->push_back(e);
+      if (e.seq == last_seq) done = true;
+    } else if (nlh->nlmsg_type == NLMSG_DONE) {
+      if (nlh->nlmsg_seq == last_seq) {
+        // A dump ends with DONE; its payload is an error code (0 or negative errno).
+        if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
+          int err = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
+          if (err < 0) {
+            NlError e;
+            e.seq = nlh->nlmsg_seq;
+            e.error = -err;
+            errors->push_back(e);
+          }
+        }
+        done = true;
+      }
+    } else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && on_data && data_status->ok()) {
+      *data_status = on_data(nlh);
+    }
+  }
+  return done;
+}
 
 std::string NlError::Describe() const {
   if (msg.empty()) return strerror(error);
@@ -183,34 +219,8 @@ absl::Status NlSocket::Collect(uint32_t last_seq, std::vector<NlError>* errors,
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "netlink recvmsg");
     }
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rbuf_.data());
-    int len = static_cast<int>(n);
-    bool done = false;
-    for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-      if (nlh->nlmsg_pid != portid_ && nlh->nlmsg_pid != 0) continue;
-      if (nlh->nlmsg_type == NLMSG_ERROR) {
-        NlError e;
-        ParseError(nlh, &e);
-        if (e.error != 0) errors->push_back(e);
-        if (e.seq == last_seq) done = true;
-      } else if (nlh->nlmsg_type == NLMSG_DONE) {
-        if (nlh->nlmsg_seq == last_seq) {
-          // A dump ends with DONE; its payload is an error code (0 or negative errno).
-          if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
-            int err = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
-            if (err < 0) {
-              NlError e;
-              e.seq = nlh->nlmsg_seq;
-              e.error = -err;
-              errors->push_back(e);
-            }
-          }
-          done = true;
-        }
-      } else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && on_data && data_status.ok()) {
-        data_status = on_data(nlh);
-      }
-    }
+    const bool done = ProcessReplies(rbuf_.data(), static_cast<size_t>(n), portid_, last_seq,
+                                     errors, on_data, &data_status);
     if (done) return data_status;
   }
 }
