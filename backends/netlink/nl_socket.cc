@@ -27,14 +27,26 @@ absl::Status ErrnoStatus(int err, std::string_view what) {
 }  // namespace
 
 void ParseErrorReply(const nlmsghdr* nlh, NlError* out) {
+  out->msg.clear();
+  const size_t payload_len = mnl_nlmsg_get_payload_len(nlh);
+  if (payload_len < sizeof(nlmsgerr)) {
+    // Too short to say which request failed: a protocol error, never an "ack".
+    out->seq = nlh->nlmsg_seq;
+    out->error = EPROTO;
+    return;
+  }
   const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
   out->seq = e->msg.nlmsg_seq;
-  out->error = -e->error;
-  out->msg.clear();
+  // -INT_MIN is not an int; any error code outside errno's range is a protocol error.
+  out->error = (e->error > 0 || e->error < -4095) ? EPROTO : -e->error;
   if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return;
+  // The TLVs follow the echoed request: its header only (NLM_F_CAPPED) or all of it.
   size_t off = sizeof(nlmsgerr);
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-  if (off >= mnl_nlmsg_get_payload_len(nlh)) return;
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+    if (e->msg.nlmsg_len < NLMSG_HDRLEN) return;
+    off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+  }
+  if (off >= payload_len) return;
   ForEachAttr(nlh, off, [&](const nlattr* attr) {
     if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) {
       const char* s = mnl_attr_get_str(attr);
@@ -50,7 +62,13 @@ bool ProcessReplies(const char* buf, size_t len, uint32_t portid, uint32_t last_
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
   int left = static_cast<int>(std::min<size_t>(len, INT32_MAX));
   bool done = false;
-  for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+  // Not mnl_nlmsg_ok(): it compares (int)nlmsg_len, so a length of 2 GiB or more passes as
+  // negative and mnl_nlmsg_next() then jumps outside the buffer.
+  auto message_ok = [](const nlmsghdr* m, int bytes) {
+    return bytes >= static_cast<int>(sizeof(nlmsghdr)) && m->nlmsg_len >= sizeof(nlmsghdr) &&
+           m->nlmsg_len <= static_cast<uint32_t>(bytes);
+  };
+  for (; message_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
     if (nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0) continue;
     if (nlh->nlmsg_type == NLMSG_ERROR) {
       NlError e;
@@ -61,11 +79,12 @@ bool ProcessReplies(const char* buf, size_t len, uint32_t portid, uint32_t last_
       if (nlh->nlmsg_seq == last_seq) {
         // A dump ends with DONE; its payload is an error code (0 or negative errno).
         if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
-          int err = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
+          int err;
+          std::memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
           if (err < 0) {
             NlError e;
             e.seq = nlh->nlmsg_seq;
-            e.error = -err;
+            e.error = err < -4095 ? EPROTO : -err;
             errors->push_back(e);
           }
         }

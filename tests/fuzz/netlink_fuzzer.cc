@@ -35,7 +35,7 @@ std::string NameOf(int ifindex) {
 }
 
 absl::StatusOr<int> IndexOf(const dpu::PortRef& port) {
-  std::string_view name = port.name();
+  absl::string_view name = port.name();
   int index = 0;
   if (absl::ConsumePrefix(&name, "eth") && absl::SimpleAtoi(name, &index)) return index;
   if (absl::SimpleAtoi(port.name(), &index)) return index;

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
-#include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "backends/p4runtime/mapping.h"
 #include "backends/p4runtime/p4info.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view contents(reinterpret_cast<const char*>(data), size);
+  absl::string_view contents(reinterpret_cast<const char*>(data), size);
   auto info = dpu::p4rt::ParseP4Info(contents, "fuzz.p4info");
   if (!info.ok()) {
     DPU_FUZZ_CHECK(info.status().code() == absl::StatusCode::kInvalidArgument,

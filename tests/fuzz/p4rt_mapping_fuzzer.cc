@@ -4,12 +4,12 @@
 // turns back into the same rule.
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "tests/fuzz/p4rt_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view text(reinterpret_cast<const char*>(data), size);
+  absl::string_view text(reinterpret_cast<const char*>(data), size);
   auto mapping = dpu::p4rt::Mapping::Parse(text, "fuzz.yaml", dpu::fuzz::RefP4Info());
   if (!mapping.ok()) {
     DPU_FUZZ_CHECK(mapping.status().code() == absl::StatusCode::kInvalidArgument,

@@ -32,7 +32,7 @@ priority=5 in_port=pb enc_key_id=42 actions=tunnel_decap,goto:2
 priority=4 in_port=pb enc_key_id=7 actions=tunnel_decap,vlan_push:5,redirect:out
 chain=2 priority=3 in_port=pb eth_type=ipv4 ip_proto=tcp actions=set_dst_ip:10.7.7.7,set_src_port:99,redirect:out
 chain=2 priority=2 in_port=pb actions=vlan_push:200,vlan_push:300,mirror:tap,count
-priority=3 in_port=pc vlan_id=100 actions=vlan_pop,set_src_ip:10.6.6.6/255.255.255.255,redirect:out
+priority=3 in_port=pc vlan_id=100 eth_type=ipv4 actions=vlan_pop,set_src_ip:10.6.6.6,redirect:out
 priority=2 in_port=pc eth_type=ipv4 ip_proto=icmp actions=set_dst_mac:02:00:00:00:00:0b,geneve_encap:vni=1,src=192.0.2.1,dst=192.0.2.9,dport=6081,redirect:out
 priority=1 in_port=pc actions=drop
 )";

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "dpu/discovery.h"
 #include "src/discovery/pci_config.h"
 #include "src/discovery/sysfs.h"
@@ -72,14 +73,14 @@ Tree& GetTree() {
   return *tree;
 }
 
-void ParseDirectly(std::string_view text) {
+void ParseDirectly(absl::string_view text) {
   namespace di = dpu::discovery_internal;
   (void)di::ParseUnsigned(text, /*hex=*/true, 0xffff);
   (void)di::ParseUnsigned(text, /*hex=*/false, UINT64_MAX);
   (void)di::ParsePciName(text);
   (void)di::IsValidIfName(text);
   size_t split = text.find('\0');
-  if (split != std::string_view::npos) {
+  if (split != absl::string_view::npos) {
     (void)di::GlobMatch(text.substr(0, split), text.substr(split + 1));
   }
   if (auto dsn = di::FindDeviceSerialNumber(text); dsn.ok()) {
@@ -92,7 +93,7 @@ void ParseDirectly(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  ParseDirectly(input);
+  ParseDirectly(absl::string_view(input.data(), input.size()));
 
   Tree& tree = GetTree();
   std::vector<size_t> touched;
