@@ -50,7 +50,11 @@ void WriteAll(const fs::path& p, std::string_view bytes) {
 Tree& GetTree() {
   static Tree* tree = [] {
     auto* t = new Tree;
-    std::string tmpl = (fs::temp_directory_path() / "dpu-sysfs-fuzz.XXXXXX").string();
+    // tmpfs when there is one: every execution rewrites and re-reads the tree.
+    std::error_code shm_ec;
+    const fs::path base =
+        fs::is_directory("/dev/shm", shm_ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    std::string tmpl = (base / "dpu-sysfs-fuzz.XXXXXX").string();
     DPU_FUZZ_CHECK(mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
     t->root = fs::path(tmpl) / "sys";
     fs::copy(fs::path(DPU_SOURCE_DIR) / "tests/fixtures/sysfs/bf3-dpu", t->root,
