@@ -119,6 +119,11 @@ def stub_params(params, method):
     return ", ".join(out)
 
 
+def md_text(text):
+    """Doc text for docs/python.md, which Doxygen also reads: '@' and '\\' start commands there."""
+    return text.replace("\\", "\\\\").replace("@", "\\@")
+
+
 def first_line(text):
     return text.strip().split("\n")[0] if text.strip() else ""
 
@@ -196,7 +201,7 @@ def generate(mod):
         sigs, text = signatures(f)
         for _, params, ret in sigs:
             md.append(f"- `{n}({stub_params(params, False)})" + (f" -> {clean_type(ret)}`" if ret else "`"))
-        md.append(f"  {text.replace(chr(10), ' ')}" if text else "")
+        md.append(f"  {md_text(text).replace(chr(10), ' ')}" if text else "")
         md.append("")
     stub.append("")
 
@@ -215,17 +220,17 @@ def generate(mod):
                          "    def __init__(self, message: str = ..., code: Optional[StatusCode] = ...,"
                          " operation_index: Optional[int] = ...) -> None: ..."]
             stub.append("")
-            md += [f"### `{n}({bases})`", "", doc, ""]
+            md += [f"### `{n}({bases})`", "", md_text(doc), ""]
             continue
         base = cls.__bases__[0]
         base_s = f"({base.__name__})" if base is not object and base.__module__ == "libdpu" else ""
         stub += [f"class {n}{base_s}:", f'    """{first_line(doc)}"""']
-        md += [f"### `{n}`" + (f" ({base.__name__})" if base_s else ""), "", doc, ""]
+        md += [f"### `{n}`" + (f" ({base.__name__})" if base_s else ""), "", md_text(doc), ""]
         if is_pybind_enum(cls):
             for k, d in enum_members(cls):
                 require_doc(missing, f"{n}.{k}", d)
                 stub.append(f"    {k}: {n}")
-                md.append(f"- `{n}.{k}`: {d}")
+                md.append(f"- `{n}.{k}`: {md_text(d)}")
             stub += ["    @property", "    def name(self) -> str: ...", "    @property",
                      "    def value(self) -> int: ...", "    def __init__(self, value: int) -> None: ...",
                      "    def __int__(self) -> int: ...", ""]
@@ -239,7 +244,7 @@ def generate(mod):
                 if mv.fset is not None:
                     stub += [f"    @{mn}.setter", f"    def {mn}(self, value: Any) -> None: ..."]
                 ro = "" if mv.fset is not None else " (read-only)"
-                md.append(f"- `{mn}: {prop_type(mv)}`{ro}: {(mv.__doc__ or '').strip()}")
+                md.append(f"- `{mn}: {prop_type(mv)}`{ro}: {md_text((mv.__doc__ or '').strip())}")
             elif isinstance(mv, staticmethod) or callable(mv):
                 f = mv.__func__ if isinstance(mv, staticmethod) else mv
                 if mn == "__init__" and not signatures(f)[0]:
@@ -255,7 +260,7 @@ def generate(mod):
                     ps = ps[len("self, "):] if ps.startswith("self, ") else ("" if ps == "self" else ps)
                     shown = n if mn == "__init__" else mn
                     md.append(f"- `{shown}({ps})" + (f" -> {clean_type(ret)}`" if ret and mn != "__init__" else "`"))
-                md.append(f"  {text.replace(chr(10), ' ')}")
+                md.append(f"  {md_text(text).replace(chr(10), ' ')}")
         stub.append("")
         md.append("")
     return "\n".join(stub).rstrip() + "\n", "\n".join(md).rstrip() + "\n", missing
