@@ -28,6 +28,14 @@ std::optional<bool> Tristate(uint32_t v) {
   return v != 0;
 }
 
+// A nest without NLA_F_NESTED (which libmnl sets), byte for byte as ip-link(8) sends
+// IFLA_VFINFO_LIST and its children; rtnetlink accepts both.
+nlattr* NestStart(nlmsghdr* nlh, uint16_t type) {
+  nlattr* a = mnl_attr_nest_start(nlh, type);
+  a->nla_type &= static_cast<uint16_t>(~NLA_F_NESTED);
+  return a;
+}
+
 }  // namespace
 
 std::string_view VfFieldName(VfField field) {
@@ -56,8 +64,8 @@ nlmsghdr* EncodeVfSet(char* buf, size_t size, int ifindex, uint32_t vf, VfField 
   auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
   ifm->ifi_family = AF_UNSPEC;
   ifm->ifi_index = ifindex;
-  nlattr* list = mnl_attr_nest_start(nlh, IFLA_VFINFO_LIST);
-  nlattr* info = mnl_attr_nest_start(nlh, IFLA_VF_INFO);
+  nlattr* list = NestStart(nlh, IFLA_VFINFO_LIST);
+  nlattr* info = NestStart(nlh, IFLA_VF_INFO);
   switch (field) {
     case VfField::kMac: {
       ifla_vf_mac m{};
@@ -74,7 +82,7 @@ nlmsghdr* EncodeVfSet(char* buf, size_t size, int ifindex, uint32_t vf, VfField 
         v.qos = value.vlan.qos;
         mnl_attr_put(nlh, IFLA_VF_VLAN, sizeof(v), &v);
       } else {
-        nlattr* vlist = mnl_attr_nest_start(nlh, IFLA_VF_VLAN_LIST);
+        nlattr* vlist = NestStart(nlh, IFLA_VF_VLAN_LIST);
         ifla_vf_vlan_info v{};
         v.vf = vf;
         v.vlan = value.vlan.id;

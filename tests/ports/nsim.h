@@ -79,13 +79,8 @@ class NsimDevice {
     }
     return "";
   }
-  /// The first port's netdev.
-  std::string Pf() const {
-    std::string p = ByPortName("p0");
-    if (!p.empty()) return p;
-    std::vector<std::string> n = Netdevs();
-    return n.empty() ? "" : n.front();
-  }
+  /// The first port's netdev (netdevsim names its physical ports p1, p2, ...).
+  std::string Pf() const { return ByPortName("p1"); }
   int id() const { return id_; }
 
  private:

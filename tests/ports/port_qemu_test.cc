@@ -2,23 +2,34 @@
 // count, every VF setting read back through libdpu and through iproute2, eswitch mode and
 // representors, devlink ports, refusals (clear errors, nothing changed), rollback of partially
 // refused requests.
+#include <linux/devlink.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "backends/netlink/devlink.h"
+#include "backends/netlink/nl_socket.h"
 #include "dpu/discovery.h"
 #include "dpu/port.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/ports/nlmon.h"
 #include "tests/ports/nsim.h"
 
 namespace dpu {
 namespace {
 
+using ::dpu::testing::CanonicalAttrs;
+using ::dpu::testing::NlCapture;
+using ::dpu::testing::NlMonitor;
 using ::dpu::testing::NsimDevice;
 using ::dpu::testing::ReadFile;
 using ::dpu::testing::Sh;
@@ -310,6 +321,197 @@ TEST_F(PortQemuTest, SwitchdevRepresentorsPortsAndRefusals) {
   ASSERT_TRUE(ports_->SetEswitchMode(pf, EswitchMode::kLegacy).ok());
   EXPECT_TRUE(dev.ByPortName("pf0vf0").empty());
   EXPECT_EQ(*ports_->GetEswitchMode(pf), EswitchMode::kLegacy);
+}
+
+// What a VF request carries: message type, device index and the IFLA_VFINFO_LIST bytes.
+struct VfRequest {
+  uint16_t type = 0;
+  int ifindex = 0;
+  std::string top_level;  // canonical top-level attributes other than the VF list
+  std::string vf_list;    // the IFLA_VFINFO_LIST attribute, hex, byte for byte
+  friend bool operator==(const VfRequest&, const VfRequest&) = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const VfRequest& r) {
+  return os << "type " << r.type << " ifindex " << r.ifindex << " attrs [" << r.top_level
+            << "] vf_list [" << r.vf_list << "]";
+}
+
+// The last rtnetlink request in @p msgs that carries IFLA_VFINFO_LIST.
+std::optional<VfRequest> LastVfRequest(const std::vector<NlCapture>& msgs) {
+  std::optional<VfRequest> found;
+  for (const NlCapture& c : msgs) {
+    if (c.protocol != NETLINK_ROUTE || c.hdr()->nlmsg_type != RTM_NEWLINK) continue;
+    const char* payload = c.bytes.data() + NLMSG_HDRLEN;
+    const auto* ifm = reinterpret_cast<const ifinfomsg*>(payload);
+    const char* attrs = payload + NLMSG_ALIGN(sizeof(ifinfomsg));
+    size_t len = c.hdr()->nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(sizeof(ifinfomsg));
+    VfRequest r;
+    r.type = c.hdr()->nlmsg_type;
+    r.ifindex = ifm->ifi_index;
+    std::vector<std::string> others;
+    bool has_list = false;
+    const auto* a = reinterpret_cast<const nlattr*>(attrs);
+    int rest = static_cast<int>(len);
+    while (mnl_attr_ok(a, rest)) {
+      std::string one = CanonicalAttrs(reinterpret_cast<const char*>(a), a->nla_len);
+      if (mnl_attr_get_type(a) == IFLA_VFINFO_LIST) {
+        has_list = true;
+        r.vf_list = one;
+      } else {
+        others.push_back(one);
+      }
+      rest -= static_cast<int>(MNL_ALIGN(a->nla_len));
+      a = mnl_attr_next(a);
+    }
+    for (const std::string& o : others) r.top_level += o + " ";
+    if (has_list) found = r;
+  }
+  return found;
+}
+
+// A devlink request: command and canonical attributes.
+struct DevlinkRequest {
+  uint8_t cmd = 0;
+  std::string attrs;
+  friend bool operator==(const DevlinkRequest&, const DevlinkRequest&) = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const DevlinkRequest& r) {
+  return os << "cmd " << static_cast<int>(r.cmd) << " [" << r.attrs << "]";
+}
+
+DevlinkRequest FromMessage(const nlmsghdr* nlh) {
+  DevlinkRequest r;
+  r.cmd = static_cast<const genlmsghdr*>(mnl_nlmsg_get_payload(nlh))->cmd;
+  const char* attrs = reinterpret_cast<const char*>(nlh) + NLMSG_HDRLEN + GENL_HDRLEN;
+  r.attrs = CanonicalAttrs(attrs, nlh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN);
+  return r;
+}
+
+// The last devlink request with command @p cmd in @p msgs.
+std::optional<DevlinkRequest> LastDevlinkRequest(const std::vector<NlCapture>& msgs,
+                                                 uint16_t family, uint8_t cmd) {
+  std::optional<DevlinkRequest> found;
+  for (const NlCapture& c : msgs) {
+    if (c.protocol != NETLINK_GENERIC || c.hdr()->nlmsg_type != family) continue;
+    DevlinkRequest r = FromMessage(c.hdr());
+    if (r.cmd == cmd) found = r;
+  }
+  return found;
+}
+
+// Each request libdpu sends is compared with what iproute2 (ip-link(8), devlink(8)) sends for the
+// same change, captured from the kernel's side through nlmon.
+TEST_F(PortQemuTest, RequestsMatchWhatIproute2Sends) {
+  NlMonitor mon;
+  ASSERT_TRUE(mon.ok()) << "nlmon capture unavailable";
+  NsimDevice dev(15, 1);
+  const std::string pf = dev.Pf();
+  ASSERT_TRUE(ports_->SetNumVfs(pf, 2).ok());
+
+  struct VfCase {
+    std::string ip_args;   // after "ip link set dev PF vf 1"
+    std::string settings;  // ParseVfSettings() text
+  };
+  for (const VfCase& c : std::vector<VfCase>{
+           {"mac 02:00:00:00:15:01", "mac=02:00:00:00:15:01"},
+           {"vlan 42 qos 6", "vlan=42 qos=6"},
+           {"vlan 43 qos 1 proto 802.1ad", "vlan=43 qos=1 proto=802.1ad"},
+           {"vlan 0", "vlan=0"},
+           {"min_tx_rate 10 max_tx_rate 300", "min_tx_rate=10 max_tx_rate=300"},
+           {"max_tx_rate 400", "max_tx_rate=400"},
+           {"min_tx_rate 20", "min_tx_rate=20"},
+           {"spoofchk off", "spoofchk=off"},
+           {"spoofchk on", "spoofchk=on"},
+           {"trust on", "trust=on"},
+           {"state disable", "state=disable"},
+           {"state auto", "state=auto"},
+       }) {
+    std::string out;
+    std::vector<NlCapture> theirs = mon.Requests(
+        [&] { EXPECT_EQ(Sh("ip link set dev " + pf + " vf 1 " + c.ip_args, &out), 0) << out; });
+    absl::StatusOr<VfSettings> s = ParseVfSettings(c.settings);
+    ASSERT_TRUE(s.ok()) << s.status();
+    std::vector<NlCapture> ours =
+        mon.Requests([&] { EXPECT_TRUE(ports_->SetVf(pf, 1, *s).ok()) << c.settings; });
+    std::optional<VfRequest> a = LastVfRequest(theirs);
+    std::optional<VfRequest> b = LastVfRequest(ours);
+    ASSERT_TRUE(a.has_value()) << "no VF request captured from ip for " << c.ip_args;
+    ASSERT_TRUE(b.has_value()) << "no VF request captured from libdpu for " << c.settings;
+    EXPECT_EQ(*b, *a) << c.ip_args;
+  }
+
+  // devlink: eswitch mode (both send it: capture both).
+  absl::StatusOr<std::unique_ptr<netlink::Devlink>> dl = netlink::Devlink::Open();
+  ASSERT_TRUE(dl.ok()) << dl.status();
+  const uint16_t family = (*dl)->family().id;
+  std::string out;
+  std::vector<NlCapture> theirs = mon.Requests([&] {
+    EXPECT_EQ(Sh("devlink dev eswitch set " + dev.Handle() + " mode switchdev", &out), 0) << out;
+  });
+  ASSERT_TRUE(ports_->SetEswitchMode(pf, EswitchMode::kLegacy).ok());
+  std::vector<NlCapture> ours =
+      mon.Requests([&] { EXPECT_TRUE(ports_->SetEswitchMode(pf, EswitchMode::kSwitchdev).ok()); });
+  std::optional<DevlinkRequest> a = LastDevlinkRequest(theirs, family, DEVLINK_CMD_ESWITCH_SET);
+  std::optional<DevlinkRequest> b = LastDevlinkRequest(ours, family, DEVLINK_CMD_ESWITCH_SET);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*b, *a);
+  // Our eswitch-get for the read-back is the request devlink(8) sends for "eswitch show".
+  theirs = mon.Requests([&] { Sh("devlink dev eswitch show " + dev.Handle()); });
+  a = LastDevlinkRequest(theirs, family, DEVLINK_CMD_ESWITCH_GET);
+  b = LastDevlinkRequest(ours, family, DEVLINK_CMD_ESWITCH_GET);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*b, *a);
+
+  // Subfunction add: both send it (netdevsim refuses it).
+  theirs = mon.Requests(
+      [&] { Sh("devlink port add " + dev.Handle() + " flavour pcisf pfnum 0 sfnum 88"); });
+  ours = mon.Requests([&] { (void)ports_->AddSubfunction(pf, 0, 88); });
+  a = LastDevlinkRequest(theirs, family, DEVLINK_CMD_PORT_NEW);
+  b = LastDevlinkRequest(ours, family, DEVLINK_CMD_PORT_NEW);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*b, *a);
+
+  // Requests libdpu refuses before sending on netdevsim (its ports have no function, none is a
+  // subfunction): compare the encoders' bytes with what devlink(8) sends.
+  absl::StatusOr<std::vector<DevlinkPort>> ports = ports_->ListPorts(pf);
+  ASSERT_TRUE(ports.ok());
+  uint32_t vf_port = 0;
+  for (const DevlinkPort& p : *ports) {
+    if (p.flavour == DevlinkPortFlavour::kPciVf) vf_port = p.index;
+  }
+  ASSERT_NE(vf_port, 0u);
+  const std::string port = dev.Handle() + "/" + std::to_string(vf_port);
+  DevlinkHandle handle = *DevlinkHandle::Parse(dev.Handle());
+  std::vector<char> buf(4096);
+  struct FnCase {
+    std::string args;
+    PortFunctionSettings settings;
+  };
+  PortFunctionSettings mac;
+  mac.hw_addr = *MacAddress::Parse("02:00:00:00:15:09");
+  PortFunctionSettings active;
+  active.state = PortFunctionState::kActive;
+  PortFunctionSettings both = mac;
+  both.state = PortFunctionState::kInactive;
+  for (const FnCase& c : std::vector<FnCase>{{"hw_addr 02:00:00:00:15:09", mac},
+                                             {"state active", active},
+                                             {"hw_addr 02:00:00:00:15:09 state inactive", both}}) {
+    theirs = mon.Requests([&] { Sh("devlink port function set " + port + " " + c.args); });
+    a = LastDevlinkRequest(theirs, family, DEVLINK_CMD_PORT_SET);
+    ASSERT_TRUE(a) << c.args;
+    EXPECT_EQ(FromMessage(netlink::EncodePortFunctionSet(buf.data(), buf.size(), family, handle,
+                                                         vf_port, c.settings)),
+              *a)
+        << c.args;
+  }
+  theirs = mon.Requests([&] { Sh("devlink port del " + port); });
+  a = LastDevlinkRequest(theirs, family, DEVLINK_CMD_PORT_DEL);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(FromMessage(netlink::EncodePortDel(buf.data(), buf.size(), family, handle, vf_port)),
+            *a);
+  ASSERT_TRUE(ports_->SetEswitchMode(pf, EswitchMode::kLegacy).ok());
 }
 
 }  // namespace
