@@ -253,8 +253,8 @@ absl::Status Agent::RediscoverLocked(bool emit) {
     if (auto m = fleet_.Monitor(name); m.ok()) {
       // A DPU that failed because heartbeats stopped is back once they resume.
       (*m)->SetRecoveryAction([this](dpu::DpuLifecycle&) -> absl::Status {
-        absl::MutexLock lock(&mu_);
-        if (absl::Now() - last_ping_ <= options_.stale_after) return absl::OkStatus();
+        const absl::Time last = absl::FromUnixNanos(last_ping_nanos_.load());
+        if (absl::Now() - last <= options_.stale_after) return absl::OkStatus();
         return absl::UnavailableError("no heartbeat from the dpu-operator daemon");
       });
     }
@@ -359,7 +359,7 @@ absl::Status Agent::Init(const Vendor::InitRequest& req, Vendor::IpPort* resp) {
   dpu_mode_ = req.dpu_mode();
   dpu_identifier_ = req.dpu_identifier();
   bound_ = bound;
-  last_ping_ = absl::Now();
+  last_ping_nanos_ = NowNanos();
   for (const auto& name : bound_) {
     auto lc = fleet_.Lifecycle(name);
     if (lc.ok() && (*lc)->state() == dpu::DpuState::kDiscovered) {
@@ -506,7 +506,7 @@ absl::Status Agent::Ping(const Vendor::PingRequest& req, Vendor::PingResponse* r
   }
   it->second.last_ping = now;
   it->second.stale = false;
-  last_ping_ = now;
+  last_ping_nanos_ = absl::ToUnixNanos(now);
   for (const auto& name : bound_) {
     if (auto m = fleet_.Monitor(name); m.ok()) (*m)->Heartbeat();
   }

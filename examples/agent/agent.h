@@ -7,6 +7,7 @@
 #ifndef DPU_EXAMPLES_AGENT_AGENT_H_
 #define DPU_EXAMPLES_AGENT_AGENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -162,7 +163,9 @@ class Agent {
     bool stale = false;
   };
   std::map<std::string, Peer> peers_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_ping_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Unix nanoseconds of the last ping; atomic because recovery actions read it from inside the
+  // health monitors, which Ping() calls with mu_ held (taking mu_ there would invert the order).
+  std::atomic<int64_t> last_ping_nanos_{0};
   std::map<std::string, opi_api::network::evpn_gw::v1alpha1::BridgePort> bridge_ports_
       ABSL_GUARDED_BY(mu_);
   uint64_t next_generated_id_ ABSL_GUARDED_BY(mu_) = 1;

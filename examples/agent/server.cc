@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "grpc_health/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -240,21 +241,21 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(Agent* agent,
         !options.tls_cert.empty() || !options.tls_key.empty() || !options.tls_ca.empty();
     if (options.insecure && any_tls) {
       return absl::InvalidArgumentError(
-          "--insecure: cannot be combined with --tls-cert/--tls-key/--tls-ca");
+          "--insecure: cannot be combined with --tls_cert/--tls_key/--tls_ca");
     }
     if (options.insecure) {
       tcp_creds = grpc::InsecureServerCredentials();
     } else {
       if (options.tls_cert.empty() || options.tls_key.empty() || options.tls_ca.empty()) {
         return absl::InvalidArgumentError(
-            "--listen: a TCP listener requires mutual TLS (--tls-cert, --tls-key and --tls-ca) "
+            "--listen: a TCP listener requires mutual TLS (--tls_cert, --tls_key and --tls_ca) "
             "or, explicitly, --insecure");
       }
-      absl::StatusOr<std::string> cert = ReadPem("--tls-cert", options.tls_cert);
+      absl::StatusOr<std::string> cert = ReadPem("--tls_cert", options.tls_cert);
       if (!cert.ok()) return cert.status();
-      absl::StatusOr<std::string> key = ReadPem("--tls-key", options.tls_key);
+      absl::StatusOr<std::string> key = ReadPem("--tls_key", options.tls_key);
       if (!key.ok()) return key.status();
-      absl::StatusOr<std::string> ca = ReadPem("--tls-ca", options.tls_ca);
+      absl::StatusOr<std::string> ca = ReadPem("--tls_ca", options.tls_ca);
       if (!ca.ok()) return ca.status();
       grpc::SslServerCredentialsOptions ssl(
           GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -295,6 +296,9 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(Agent* agent,
   server->services_.push_back(std::make_unique<BridgePorts>(agent));
   server->services_.push_back(std::make_unique<DpuAgentService>(agent));
 
+  // gRPC implements grpc.health.v1.Health itself; naming the generated message links its schema
+  // into the descriptor pool, so reflection describes the health service too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

@@ -45,25 +45,25 @@ check_services() {
 }
 
 echo "== unix socket: buf curl --list-services"
-got=$("$buf" curl --list-services --unix-socket "$d/agent.sock" http://localhost)
+got=$("$buf" curl --protocol grpc --list-services --unix-socket "$d/agent.sock" http://localhost)
 echo "$got"
 check_services "$got"
 
 echo "== mTLS TCP: buf curl --list-services"
-got=$("$buf" curl --list-services --cacert ca.pem --cert client.pem --key client.key \
+got=$("$buf" curl --protocol grpc --list-services --cacert ca.pem --cert client.pem --key client.key \
   "https://127.0.0.1:$port")
 echo "$got"
 check_services "$got"
 
 echo "== mTLS TCP without a client certificate is refused"
-if "$buf" curl --list-services --cacert ca.pem "https://127.0.0.1:$port" >nocert.out 2>&1; then
+if "$buf" curl --protocol grpc --list-services --cacert ca.pem "https://127.0.0.1:$port" >nocert.out 2>&1; then
   echo "a client without certificate was served"; cat nocert.out; exit 1
 fi
 
 echo "== methods by reflection"
-methods=$("$buf" curl --list-methods --unix-socket "$d/agent.sock" http://localhost)
+methods=$("$buf" curl --protocol grpc --list-methods --unix-socket "$d/agent.sock" http://localhost)
 for m in Vendor.NetworkFunctionService/CreateNetworkFunction libdpu.agent.v1.DpuAgent/Watch \
-  opi_api.network.evpn_gw.v1alpha1.BridgePortService/ListBridgePorts; do
+  opi_api.network.evpn_gw.v1alpha1.BridgePortService/ListBridgePorts grpc.health.v1.Health/Check; do
   grep -qx "$m" <<<"$methods" || { echo "missing method $m"; echo "$methods"; exit 1; }
 done
 
