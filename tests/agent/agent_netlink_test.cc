@@ -83,10 +83,6 @@ std::vector<dpu::FlowRule> KernelRules() {
   return Sorted(out);
 }
 
-absl::Time t0 = absl::Now();
-#define STAGE(name) \
-  fprintf(stderr, "stage %s at %.2f s\n", name, absl::ToDoubleSeconds(absl::Now() - t0))
-
 TEST(AgentNetlinkTest, NetworkFunctionIsExactlyItsFlowerFilters) {
   ASSERT_NE(std::getenv("DPU_IN_UML"), nullptr) << "run through tests/kernel/run-in-uml";
   // Three `ip -batch` runs instead of a dozen `ip` processes (a process start is slow in UML).
