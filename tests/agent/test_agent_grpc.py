@@ -524,9 +524,8 @@ def test_own_chains_and_watch(channel):
     assert (agent_pb2.CHAIN_REMOVED, f"web-{tag}") in live, events
 
 
-def test_own_watch_port_events_on_rediscovery(dpu_agent):
-    ch = grpc.insecure_channel("unix:" + dpu_agent.socket)
-    own = agent_pb2_grpc.DpuAgentStub(ch)
+def test_own_watch_port_events_on_rediscovery(channel, dpu_agent):
+    own = agent_pb2_grpc.DpuAgentStub(channel)
     events = []
     stream = own.Watch(agent_pb2.WatchRequest(kinds=[agent_pb2.PORT_ADDED, agent_pb2.PORT_REMOVED]))
     collect(stream, events)
@@ -547,4 +546,3 @@ def test_own_watch_port_events_on_rediscovery(dpu_agent):
     stream.cancel()
     assert [(e.kind, e.dpu, e.port) for e in events] == [
         (agent_pb2.PORT_REMOVED, DPU_NAME, "pf0vf3"), (agent_pb2.PORT_ADDED, DPU_NAME, "pf0vf3")]
-    ch.close()
