@@ -14,6 +14,7 @@ PKGS=(
   pybind11-dev python3-dev python3-pytest python3-grpcio python3-protobuf python3-yaml
   libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   doxygen graphviz
+  etcd-server
   user-mode-linux iproute2 tcpdump iputils-ping
 )
 
