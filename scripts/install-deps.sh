@@ -15,6 +15,7 @@ PKGS=(
   libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   doxygen graphviz
   user-mode-linux iproute2 tcpdump iputils-ping
+  golang-go golang-github-appc-cni-dev containernetworking-plugins
 )
 
 missing=()
