@@ -90,11 +90,12 @@ std::vector<ServiceChain> AsVector(std::optional<ServiceChain> c) {
   return v;
 }
 
+// @p s prefixed with @p what (when non-empty), keeping its CNI code or giving it code 100.
 absl::Status Failure(absl::string_view what, const absl::Status& s) {
-  if (s.GetPayload("cni.dev/error-code").has_value()) {
-    return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
-  }
-  return CniError(kPluginFailure, absl::StrCat(what, ": ", s.message()));
+  const std::string msg =
+      what.empty() ? std::string(s.message()) : absl::StrCat(what, ": ", s.message());
+  if (s.GetPayload("cni.dev/error-code").has_value()) return CniError(CniCodeOf(s), msg);
+  return CniError(kPluginFailure, msg);
 }
 
 // Moves the chain on the backend from the one @p before describes to the one @p after describes
@@ -108,9 +109,7 @@ absl::Status SyncChain(Backend& backend, const ChainConfig& c, const json& befor
   if (!old_chains.empty()) {
     if (auto s = mgr.Replace(old_chains); !s.ok()) return Failure("chain (adopt)", s);
   }
-  if (auto s = mgr.Replace(new_chains); !s.ok()) {
-    return Failure(absl::StrCat("chain \"", c.name, "\""), s);
-  }
+  if (auto s = mgr.Replace(new_chains); !s.ok()) return Failure("", s);
   return absl::OkStatus();
 }
 

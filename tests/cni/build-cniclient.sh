@@ -4,6 +4,8 @@
 set -euo pipefail
 SRC=$(readlink -f "$1")
 OUT=$2
+mkdir -p "$(dirname "$OUT")"
+OUT=$(readlink -f "$OUT")
 DIR=$(dirname "$OUT")
 mkdir -p "$DIR/gopath/src/libdpu-cni-test/cniclient"
 cp "$SRC/cniclient/main.go" "$DIR/gopath/src/libdpu-cni-test/cniclient/"

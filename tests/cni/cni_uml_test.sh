@@ -31,8 +31,10 @@ export CNI_CACHE_DIR=$WORK/cache
 PY=/usr/bin/python3
 
 FAILS=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+START=$(date +%s.%N)
+elapsed() { /usr/bin/python3 -c "import sys; print('%6.1f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$(date +%s.%N)" "$START"; }
+pass() { echo "[$(elapsed)s] PASS: $*"; }
+fail() { echo "[$(elapsed)s] FAIL: $*"; FAILS=$((FAILS + 1)); }
 # check DESCRIPTION COMMAND...: passes when the command succeeds.
 check() { local d=$1; shift; if "$@" > "$WORK/check.out" 2>&1; then pass "$d"; else fail "$d"; cat "$WORK/check.out"; fi; }
 jget() { $PY -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))" "$1" "$2"; }
@@ -103,7 +105,7 @@ run_plugin() {
   RC=$?
 }
 code_of() { jget "$1" 'd["code"]' 2>/dev/null; }
-filters() { tc -n dpu filter show dev "$1" ingress 2>/dev/null | grep -c flower; }
+filters() { tc -n dpu filter show dev "$1" ingress 2>/dev/null | grep -c 'flower.*handle'; }
 link_in() { ip -n "$1" -o link show "$2" > /dev/null 2>&1; }
 ipam_files() { ls "$WORK/ipam/$1" 2>/dev/null | grep -c '^10\.' ; }
 

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +23,8 @@ import (
 
 func fail(err error) {
 	out := map[string]interface{}{"code": 999, "msg": err.Error()}
-	if e, ok := err.(*types.Error); ok {
+	var e *types.Error
+	if errors.As(err, &e) {
 		out = map[string]interface{}{"code": e.Code, "msg": e.Msg, "details": e.Details}
 	}
 	b, _ := json.Marshal(out)
