@@ -28,16 +28,15 @@ mkdir -p "$BIN"
 ln -s "$(readlink -f "$PLUGIN")" "$BIN/dpu-cni"
 export CNI_PATH=$BIN:/usr/lib/cni
 export CNI_CACHE_DIR=$WORK/cache
-PY=/usr/bin/python3
 
 FAILS=0
-START=$(date +%s.%N)
-elapsed() { /usr/bin/python3 -c "import sys; print('%6.1f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$(date +%s.%N)" "$START"; }
+START=$(date +%s%N)
+elapsed() { local ms=$((($(date +%s%N) - START) / 1000000)); printf '%4d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
 pass() { echo "[$(elapsed)s] PASS: $*"; }
 fail() { echo "[$(elapsed)s] FAIL: $*"; FAILS=$((FAILS + 1)); }
 # check DESCRIPTION COMMAND...: passes when the command succeeds.
 check() { local d=$1; shift; if "$@" > "$WORK/check.out" 2>&1; then pass "$d"; else fail "$d"; cat "$WORK/check.out"; fi; }
-jget() { $PY -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))" "$1" "$2"; }
+jget() { jq -r "$2" <<< "$1" 2>/dev/null; }
 sh_() { "$@" || { echo "setup failed: $*"; exit 1; }; }
 
 # --- Setup -------------------------------------------------------------------------------------
@@ -61,65 +60,56 @@ sh_ ip -n fw link set out0 master br0
 for d in in0 out0 br0; do sh_ ip -n fw link set $d up; done
 for d in fwin fwout; do sh_ ip -n dpu link set $d up; done
 
-conflist() {  # conflist FILE NAME VERSION EXTRA_JSON_FOR_THE_PLUGIN
-  $PY - "$@" <<'EOF'
-import json, sys
-path, name, version, extra = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-work = path.rsplit('/', 1)[0]
-plugin = {
+# The base dpu-cni plugin configuration; conflist() merges changes into it (null removes a key).
+BASE=$(cat <<END
+{
   "type": "dpu-cni",
   "backend": "netlink:netns=dpu",
   "vfs": [{"netdev": "vf0", "representor": "rep0"}, {"netdev": "vf1", "representor": "rep1"},
           {"netdev": "vf2", "representor": "rep2"}],
   "mtu": 1400,
-  "dataDir": work + "/state",
-  "capabilities": {"mac": True},
-  "ipam": {"type": "host-local", "dataDir": work + "/ipam",
+  "dataDir": "$WORK/state",
+  "capabilities": {"mac": true},
+  "ipam": {"type": "host-local", "dataDir": "$WORK/ipam",
            "ranges": [[{"subnet": "10.10.0.0/24", "rangeStart": "10.10.0.10",
                         "rangeEnd": "10.10.0.20", "gateway": "10.10.0.1"}]],
            "routes": [{"dst": "10.20.0.0/16"}]},
   "chain": {"name": "pods", "hops": [{"name": "fw", "ingress": "fwin", "egress": "fwout"}],
-            "count": True},
+            "count": true}
 }
-for k, v in extra.items():
-  if v is None:
-    plugin.pop(k, None)
-  else:
-    plugin[k] = v
-json.dump({"cniVersion": version, "name": name, "plugins": [plugin]}, open(path, "w"), indent=1)
-EOF
+END
+)
+conflist() {  # conflist FILE NAME VERSION CHANGES_JSON
+  jq -n --arg name "$2" --arg v "$3" --argjson base "$BASE" --argjson extra "$4" \
+    '{cniVersion: $v, name: $name, plugins: [$base + $extra | with_entries(select(.value != null))]}' > "$1"
 }
 NET=$WORK/net.conflist
 conflist "$NET" dpunet 1.0.0 '{}'
 # The single plugin configuration of a conflist, as a runtime would pass it (for direct exec).
 plugin_conf() {  # plugin_conf CONFLIST [EXTRA_TOP_LEVEL_JSON]
-  $PY -c '
-import json, sys
-l = json.load(open(sys.argv[1])); p = dict(l["plugins"][0]); p["cniVersion"] = l["cniVersion"]; p["name"] = l["name"]
-p.update(json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
-print(json.dumps(p))' "$@"
+  jq -c --argjson extra "${2:-null}" '.plugins[0] + {cniVersion: .cniVersion, name: .name} + ($extra // {})' "$1"
 }
 # Runs the plugin directly: run_plugin COMMAND CONTAINERID NETNS IFNAME STDIN; sets OUT and RC.
 run_plugin() {
   OUT=$(CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=$3 CNI_IFNAME=$4 "$BIN/dpu-cni" <<< "$5" 2> "$WORK/stderr")
   RC=$?
 }
-code_of() { jget "$1" 'd["code"]' 2>/dev/null; }
+code_of() { jget "$1" .code; }
 filters() { tc -n dpu filter show dev "$1" ingress 2>/dev/null | grep -c 'flower.*handle'; }
 link_in() { ip -n "$1" -o link show "$2" > /dev/null 2>&1; }
 ipam_files() { ls "$WORK/ipam/$1" 2>/dev/null | grep -c '^10\.' ; }
 
 # --- ADD: two pods -----------------------------------------------------------------------------
-T0=$(date +%s.%N)
+T0=$(date +%s%N)
 OUT_A=$("$CLIENT" add "$NET" ctrA /run/netns/podA eth0 "IgnoreUnknown=1;K8S_POD_NAME=a" '{"mac": "02:aa:00:00:00:0a"}')
 check "ADD pod A succeeds" test $? -eq 0
 echo "$OUT_A"
-check "ADD A: result cniVersion 1.0.0" test "$(jget "$OUT_A" 'd["cniVersion"]')" = 1.0.0
+check "ADD A: result cniVersion 1.0.0" test "$(jget "$OUT_A" .cniVersion)" = 1.0.0
 check "ADD A: interface eth0 in podA with the requested MAC" \
-  test "$(jget "$OUT_A" 'd["interfaces"][0]["name"]+" "+d["interfaces"][0]["sandbox"]+" "+d["interfaces"][0]["mac"]')" = "eth0 /run/netns/podA 02:aa:00:00:00:0a"
+  test "$(jget "$OUT_A" '.interfaces[0] | "\(.name) \(.sandbox) \(.mac)"')" = "eth0 /run/netns/podA 02:aa:00:00:00:0a"
 check "ADD A: address from host-local on interface 0" \
-  test "$(jget "$OUT_A" 'd["ips"][0]["address"]+" "+str(d["ips"][0]["interface"])+" "+d["ips"][0]["gateway"]')" = "10.10.0.10/24 0 10.10.0.1"
-check "ADD A: route from host-local" test "$(jget "$OUT_A" 'd["routes"][0]["dst"]')" = 10.20.0.0/16
+  test "$(jget "$OUT_A" '.ips[0] | "\(.address) \(.interface) \(.gateway)"')" = "10.10.0.10/24 0 10.10.0.1"
+check "ADD A: route from host-local" test "$(jget "$OUT_A" '.routes[0].dst')" = 10.20.0.0/16
 check "ADD A: vf0 left the runtime's namespace" bash -c "! ip link show vf0"
 check "ADD A: eth0 in podA is up with MTU 1400, MAC and address" bash -c \
   "ip -n podA -o link show eth0 | grep -q 'mtu 1400' && ip -n podA -o link show eth0 | grep -q 'state UP\|LOWER_UP' && ip -n podA -o link show eth0 | grep -q 02:aa:00:00:00:0a && ip -n podA -o addr show eth0 | grep -q 10.10.0.10/24"
@@ -128,11 +118,11 @@ check "ADD A: chain not installed yet (one pod slot free)" test "$(filters fwout
 
 OUT_B=$("$CLIENT" add "$NET" ctrB /run/netns/podB eth0 "IgnoreUnknown=1;K8S_POD_NAME=b")
 check "ADD pod B succeeds" test $? -eq 0
-check "ADD B: next address" test "$(jget "$OUT_B" 'd["ips"][0]["address"]')" = 10.10.0.11/24
+check "ADD B: next address" test "$(jget "$OUT_B" '.ips[0].address')" = 10.10.0.11/24
 check "ADD B: chain installed through libdpu (flower rules on rep0, fwout, rep1, fwin)" bash -c \
   "[ $(filters rep0) -eq 1 ] && [ $(filters fwout) -eq 1 ] && [ $(filters rep1) -eq 1 ] && [ $(filters fwin) -eq 1 ]"
-T1=$(date +%s.%N)
-echo "two ADDs took $($PY -c "print(round($T1-$T0,2))") s"
+T1=$(date +%s%N)
+echo "two ADDs took $(((T1 - T0) / 1000000)) ms"
 
 # --- Traffic through the chain -----------------------------------------------------------------
 rx() { ip netns exec fw cat /sys/class/net/$1/statistics/rx_packets; }
@@ -223,7 +213,7 @@ S=$(plugin_conf "$WORK/s.conflist")
 run_plugin STATUS "" "" "" "$S"
 check "STATUS: available (vf3 free)" test "$RC" -eq 0
 run_plugin ADD ctrG /run/netns/podC eth0 "$S"
-check "ADD through a 1.1.0 config (host-local spoken to in 1.0.0)" test "$RC" -eq 0 -a "$(jget "$OUT" 'd["cniVersion"]')" = 1.1.0
+check "ADD through a 1.1.0 config (host-local spoken to in 1.0.0)" test "$RC" -eq 0 -a "$(jget "$OUT" .cniVersion)" = 1.1.0
 run_plugin STATUS "" "" "" "$S"
 check "STATUS: not available (code 50) with every VF in use" test "$(code_of "$OUT")" = 50
 run_plugin GC "" "" "" "$(plugin_conf "$WORK/s.conflist" '{"cni.dev/valid-attachments": [{"containerID": "ctrG", "ifname": "eth0"}]}')"
@@ -236,7 +226,7 @@ check "STATUS with a 1.0.0 config: code 1" test "$(code_of "$OUT")" = 1
 
 # --- VERSION -----------------------------------------------------------------------------------
 run_plugin VERSION "" "" "" '{"cniVersion": "1.0.0"}'
-check "VERSION lists 1.0.0 and 1.1.0" test "$(jget "$OUT" '",".join(d["supportedVersions"])')" = "1.0.0,1.1.0"
+check "VERSION lists 1.0.0 and 1.1.0" test "$(jget "$OUT" '.supportedVersions | join(",")')" = "1.0.0,1.1.0"
 
 # --- DEL ---------------------------------------------------------------------------------------
 check "DEL pod A" "$CLIENT" del "$NET" ctrA /run/netns/podA eth0 "IgnoreUnknown=1;K8S_POD_NAME=a" '{"mac": "02:aa:00:00:00:0a"}'
@@ -248,7 +238,7 @@ check "DEL pod B" "$CLIENT" del "$NET" ctrB /run/netns/podB eth0 "IgnoreUnknown=
 check "  ... vf1 back, host-local holds no address" bash -c "ip link show vf1 > /dev/null && [ $(ipam_files dpunet) -eq 0 ]"
 check "DEL pod A again succeeds (idempotent)" "$CLIENT" del "$NET" ctrA /run/netns/podA eth0
 check "DEL of a never-added container succeeds" "$CLIENT" del "$NET" never /run/netns/podC eth0
-check "state file holds no attachment" test "$(jget "$(cat $WORK/state/dpunet/state.json)" 'len(d["attachments"])')" = 0
+check "state file holds no attachment" test "$(jq '.attachments | length' "$WORK/state/dpunet/state.json")" = 0
 
 # --- Teardown ----------------------------------------------------------------------------------
 for ns in dpu fw podA podB podC podD; do ip netns del $ns; done
