@@ -181,13 +181,14 @@ OUT=$("$CLIENT" add "$NET" ctrC /run/netns/podC eth0)
 check "third pod: every chain slot taken: code 11" test "$(code_of "$OUT")" = 11
 check "  ... and vf2 stays in the pool, podC has no eth0" bash -c "ip link show vf2 > /dev/null && ! ip -n podC link show eth0"
 
-flock "$WORK/state/dpunet/lock" sleep 3 &
-LOCKER=$!
-sleep 0.5
+# This shell holds the network's state lock, as a concurrent invocation would.
+exec 9> "$WORK/state/dpunet/lock"
+flock 9
 conflist "$WORK/l.conflist" dpunet 1.0.0 '{"lockTimeoutMs": 200}'
 OUT=$("$CLIENT" add "$WORK/l.conflist" ctrC /run/netns/podC eth0)
 check "state locked by another invocation: code 11" bash -c "[ '$(code_of "$OUT")' = 11 ] && echo '$OUT' | grep -q locked"
-wait $LOCKER
+flock -u 9
+exec 9>&-
 
 # A failed ADD leaves nothing behind: the chain's fixed egress port does not exist, so libdpu
 # refuses the chain after IPAM and the link move; everything is undone.
