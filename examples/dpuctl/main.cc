@@ -79,8 +79,7 @@ int main(int argc, char** argv) {
   get_dpu->add_option("name", o.args, "Only these DPUs (names from the NAME column)");
   AddOutput(get_dpu, o, {"wide", "json", "yaml", "name"});
   get_dpu->add_option("--sysfs-root", o.sysfs_root, "sysfs to read (a fixture directory)")
-      ->check(CLI::ExistingDirectory)
-      ->type_name("DIR");
+      ->check(CLI::ExistingDirectory);
   get_dpu->add_option("--node", o.node, "Node name for the MODE NAME column (default: hostname)");
   CLI::App* get_ports =
       Leaf(get, "ports", "List the ports (PF netdevs, VFs, representors) of one DPU",
@@ -89,8 +88,7 @@ int main(int argc, char** argv) {
   get_ports->add_option("dpu", o.args, "DPU name (see 'dpuctl get dpu')")->required();
   AddOutput(get_ports, o, {"wide", "json", "yaml", "name"});
   get_ports->add_option("--sysfs-root", o.sysfs_root, "sysfs to read (a fixture directory)")
-      ->check(CLI::ExistingDirectory)
-      ->type_name("DIR");
+      ->check(CLI::ExistingDirectory);
 
   // flow
   CLI::App* flow = app.add_subcommand("flow", "Flow rules on a backend (docs/rule-language.md)");
@@ -171,6 +169,40 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   chain_graph->add_option("--format", o.format, "svg or dot (default: from the -o name)")
       ->check(CLI::IsMember({"svg", "dot"}));
+
+  // vf
+  CLI::App* vf = app.add_subcommand("vf", "SR-IOV VFs of a PF and their settings");
+  vf->require_subcommand(1);
+  vf->footer(kFooter);
+  auto pf_verb = [&](const std::string& name, const std::string& help, Verb v) {
+    CLI::App* c = Leaf(vf, name, help, v, &verb);
+    c->add_option("--sysfs-root", o.sysfs_root, "Where sysfs is mounted")
+        ->check(CLI::ExistingDirectory);
+    return c;
+  };
+  CLI::App* vf_list = pf_verb("list", "List the VFs of a PF and their settings", dpuctl::VfList);
+  vf_list->alias("ls");
+  vf_list->add_option("pf", o.args, "The PF: netdev, PCI address or devlink handle")
+      ->required()
+      ->expected(1);
+  AddOutput(vf_list, o, {"json", "yaml", "settings"});
+  CLI::App* vf_set = pf_verb(
+      "set",
+      "Change settings of one VF, all or nothing: mac=M vlan=ID qos=Q proto=802.1Q|802.1ad "
+      "trust=on|off spoofchk=on|off min_tx_rate=MBPS max_tx_rate=MBPS state=auto|enable|disable",
+      dpuctl::VfSet);
+  vf_set
+      ->add_option("args", o.args,
+                   "PF VF KEY=VALUE... (PF: netdev, PCI address or devlink "
+                   "handle; VF: its number)")
+      ->required()
+      ->type_name("PF VF KEY=VALUE...");
+  vf_set->add_flag("--dry-run", o.dry_run,
+                   "Print the VF's settings and the change; change nothing");
+  CLI::App* vf_count =
+      pf_verb("count", "Show, or set, the number of VFs of a PF (sriov_numvfs)", dpuctl::VfCount);
+  vf_count->add_option("args", o.args, "PF [NUM_VFS]")->required()->type_name("PF [NUM_VFS]");
+  vf_count->add_flag("--dry-run", o.dry_run, "Say what would change; change nothing");
 
   try {
     app.parse(argc, argv);

@@ -402,6 +402,13 @@ TEST(Dpuctl, UsageErrorsExitTwoAndNameTheInput) {
        "chain.png"},
       {{"chain", "graph", "-f", kSrc + "/examples/demo/chain.yaml", "--format", "pdf"}, "pdf"},
       {{"chain", "apply", "-f", kSrc + "/examples/demo/chain.yaml"}, "--backend"},
+      {{"vf", "list"}, "pf"},
+      {{"vf", "set", "eth0", "x", "mac=02:00:00:00:00:01"}, "VF 'x'"},
+      {{"vf", "set", "eth0", "0", "vlan=5000"}, "vlan: 5000"},
+      {{"vf", "set", "eth0", "0", "mac=zz"}, "mac: 'zz'"},
+      {{"vf", "set", "eth0", "0", "qos=3"}, "qos"},
+      {{"vf", "set", "eth0", "0"}, "KEY=VALUE"},
+      {{"vf", "count", "eth0", "many"}, "'many'"},
   };
   for (const Case& c : cases) {
     std::string joined;
@@ -431,6 +438,10 @@ TEST(Dpuctl, HelpForEveryVerb) {
       {"chain", "delete"},
       {"chain", "plan"},
       {"chain", "graph"},
+      {"vf"},
+      {"vf", "list"},
+      {"vf", "set"},
+      {"vf", "count"},
   };
   for (std::vector<std::string> v : verbs) {
     std::string name = "dpuctl";
