@@ -37,6 +37,13 @@ struct Options {
   bool ignore_not_found = false;
   bool no_progress = false;
   std::vector<std::string> args;  // positional arguments
+  // provision
+  std::string image;
+  std::string manifest;
+  std::string target;
+  std::string journal;
+  std::string running_services;
+  size_t chunk_size = 0;
 };
 
 /// An error caused by the command line itself (exit status 2), as opposed to a failed operation
@@ -128,6 +135,7 @@ absl::Status ChainGraph(const Options& options);
 absl::Status VfList(const Options& options);
 absl::Status VfSet(const Options& options);
 absl::Status VfCount(const Options& options);
+absl::Status Provision(const Options& options);
 
 }  // namespace dpuctl
 

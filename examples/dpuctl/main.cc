@@ -204,6 +204,32 @@ int main(int argc, char** argv) {
   vf_count->add_option("args", o.args, "PF [NUM_VFS]")->required()->type_name("PF [NUM_VFS]");
   vf_count->add_flag("--dry-run", o.dry_run, "Say what would change; change nothing");
 
+  // provision
+  CLI::App* provision =
+      Leaf(&app, "provision",
+           "Write a software image to a DPU and verify it (resumable), driving its lifecycle "
+           "Discovered -> Provisioning -> Ready",
+           dpuctl::Provision, &verb);
+  provision->add_option("dpu", o.args, "DPU name (see 'dpuctl get dpu')")->required()->expected(1);
+  provision->add_option("--image", o.image, "The image file")->required()->check(CLI::ExistingFile);
+  provision
+      ->add_option("--manifest", o.manifest,
+                   "The image's manifest (name, version, size, sha256, compatible_services)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  provision->add_option("--target", o.target, "Where to write: a file or a block device")
+      ->required();
+  provision->add_option("--journal", o.journal, "Resume journal (default TARGET.dpu-provision)");
+  provision
+      ->add_option("--running-services", o.running_services,
+                   "Version of the services running on the DPU; refuse an incompatible image")
+      ->type_name("X.Y.Z");
+  provision->add_option("--chunk-size", o.chunk_size, "Bytes per write and journal commit")
+      ->type_name("BYTES");
+  provision->add_option("--sysfs-root", o.sysfs_root, "sysfs to find the DPU in")
+      ->check(CLI::ExistingDirectory);
+  provision->add_flag("--dry-run", o.dry_run, "Check the image only; write nothing");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
