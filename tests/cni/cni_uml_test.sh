@@ -46,12 +46,16 @@ for ns in dpu fw podA podB podC podD; do
   sh_ ip -n $ns link set lo up
 done
 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-# VethVfPool: a veth pair stands in for each VF (vfN moves into the pod, repN is its representor).
-for i in 0 1 2 3; do
-  sh_ ip link add vf$i type veth peer name rep$i netns dpu
-  sh_ ip link set vf$i address 02:00:00:00:00:0$i
-  sh_ ip -n dpu link set rep$i up
-done
+# veth_vf_pool N: a veth pair stands in for each of N VFs (no SR-IOV NIC here): vfI is the VF
+# netdev that moves into a pod, repI (in the switch namespace) is its representor.
+veth_vf_pool() {
+  for ((i = 0; i < $1; i++)); do
+    sh_ ip link add vf$i type veth peer name rep$i netns dpu
+    sh_ ip link set vf$i address 02:00:00:00:00:0$i
+    sh_ ip -n dpu link set rep$i up
+  done
+}
+veth_vf_pool 4
 sh_ ip link add fwin netns dpu type veth peer name in0 netns fw
 sh_ ip link add fwout netns dpu type veth peer name out0 netns fw
 sh_ ip -n fw link add br0 type bridge
