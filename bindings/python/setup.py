@@ -45,4 +45,5 @@ class CMakeBuild(build_ext):
         shutil.copyfile(HERE / "libdpu.pyi", target.parent / "libdpu.pyi")
 
 
-setup(ext_modules=[Extension("libdpu", sources=[])], cmdclass={"build_ext": CMakeBuild})
+setup(ext_modules=[Extension("libdpu", sources=[])], packages=[], py_modules=[],
+      cmdclass={"build_ext": CMakeBuild})

@@ -35,13 +35,13 @@ def tc_filters():
 @pytest.fixture(scope="module")
 def backend():
     assert os.environ.get("DPU_IN_UML") == "1", "run through tests/kernel/run-in-uml"
-    sh("ip netns add pyn1 && ip netns add pyn2")
-    for ns in ("pyn1", "pyn2"):
-        sh(f"ip netns exec {ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
-           "net.ipv6.conf.default.disable_ipv6=1")
-    sh("ip link add name v1 netns pyn1 type veth peer name v2 netns pyn2")
-    sh("ip -n pyn1 addr add 10.9.1.1/24 dev v1 && ip -n pyn2 addr add 10.9.1.2/24 dev v2")
-    sh("ip -n pyn1 link set v1 up && ip -n pyn2 link set v2 up && ip -n pyn2 link set lo up")
+    # One shell for the whole set-up: every process start is slow in a UML guest.
+    sh("set -e; ip netns add pyn1; ip netns add pyn2\n"
+       "for ns in pyn1 pyn2; do ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+       "net.ipv6.conf.default.disable_ipv6=1; done\n"
+       "ip link add name v1 netns pyn1 type veth peer name v2 netns pyn2\n"
+       "ip -n pyn1 addr add 10.9.1.1/24 dev v1; ip -n pyn2 addr add 10.9.1.2/24 dev v2\n"
+       "ip -n pyn1 link set v1 up; ip -n pyn2 link set v2 up; ip -n pyn2 link set lo up")
     b = libdpu.create_backend("netlink:netns=pyn2")
     yield b
     b.flush()

@@ -291,6 +291,8 @@ void BindStatus(py::module_& m) {
   });
 }
 
+void BindPorts(py::module_& m);  // ports.cc
+
 }  // namespace dpu::python
 
 PYBIND11_MODULE(libdpu, m) {
@@ -309,4 +311,5 @@ PYBIND11_MODULE(libdpu, m) {
   BindChains(m);
   BindDiscovery(m);
   BindLifecycle(m);
+  BindPorts(m);
 }
