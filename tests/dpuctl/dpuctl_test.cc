@@ -402,6 +402,13 @@ TEST(Dpuctl, UsageErrorsExitTwoAndNameTheInput) {
        "chain.png"},
       {{"chain", "graph", "-f", kSrc + "/examples/demo/chain.yaml", "--format", "pdf"}, "pdf"},
       {{"chain", "apply", "-f", kSrc + "/examples/demo/chain.yaml"}, "--backend"},
+      {{"vf", "list"}, "pf"},
+      {{"vf", "set", "eth0", "x", "mac=02:00:00:00:00:01"}, "VF 'x'"},
+      {{"vf", "set", "eth0", "0", "vlan=5000"}, "vlan: 5000"},
+      {{"vf", "set", "eth0", "0", "mac=zz"}, "mac: 'zz'"},
+      {{"vf", "set", "eth0", "0", "qos=3"}, "qos"},
+      {{"vf", "set", "eth0", "0"}, "KEY=VALUE"},
+      {{"vf", "count", "eth0", "many"}, "'many'"},
   };
   for (const Case& c : cases) {
     std::string joined;
@@ -431,6 +438,11 @@ TEST(Dpuctl, HelpForEveryVerb) {
       {"chain", "delete"},
       {"chain", "plan"},
       {"chain", "graph"},
+      {"vf"},
+      {"vf", "list"},
+      {"vf", "set"},
+      {"vf", "count"},
+      {"provision"},
   };
   for (std::vector<std::string> v : verbs) {
     std::string name = "dpuctl";
@@ -441,6 +453,104 @@ TEST(Dpuctl, HelpForEveryVerb) {
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_THAT(r.out, AllOf(HasSubstr("Usage: " + name), HasSubstr("Exit status")));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// provision: ImageProvisioner + lifecycle.
+
+// Writes a random image of @p size bytes and its manifest; returns the manifest path.
+std::string MakeImage(const TempDir& dir, size_t size, const std::string& compatible) {
+  std::string data(size, '\0');
+  uint64_t x = 0x9e3779b97f4a7c15ULL;
+  for (char& c : data) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  std::ofstream(dir / "image.bfb", std::ios::binary) << data;
+  std::string sum;
+  FILE* p = popen(("sha256sum " + (dir / "image.bfb")).c_str(), "r");
+  char buf[65] = {};
+  if (p != nullptr && fread(buf, 1, 64, p) == 64) sum = buf;
+  if (p != nullptr) pclose(p);
+  std::ofstream(dir / "image.manifest")
+      << "name=bf-bundle\nversion=2.9.1\nsize=" << size << "\nsha256=" << sum
+      << "\ncompatible_services=" << compatible << "\n";
+  return dir / "image.manifest";
+}
+
+TEST(Dpuctl, ProvisionWritesVerifiesAndDrivesTheLifecycle) {
+  TempDir dir;
+  const std::string mf = MakeImage(dir, 3 * 65536 + 100, ">=1.0.0,<2.0.0");
+  const std::string dpu = "bf3-0000-03-00.0-dpu";
+  std::vector<std::string> base = {"provision",    dpu,
+                                   "--sysfs-root", kFixtures + "/bf3-dpu",
+                                   "--image",      dir / "image.bfb",
+                                   "--manifest",   mf,
+                                   "--chunk-size", "65536"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  Result dry = Dpuctl(with({"--target", dir / "dry.img", "--dry-run"}));
+  ASSERT_EQ(dry.status, 0) << dry.err;
+  EXPECT_THAT(dry.out, HasSubstr("nothing written"));
+  EXPECT_FALSE(fs::exists(dir / "dry.img"));
+
+  Result bad = Dpuctl(with({"--target", dir / "bad.img", "--running-services", "2.0.0"}));
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_THAT(bad.err, AllOf(HasSubstr("2.0.0"), HasSubstr("nothing was written")));
+  EXPECT_FALSE(fs::exists(dir / "bad.img"));
+
+  Result ok = Dpuctl(with({"--target", dir / "disk.img", "--running-services", "1.4.0"}));
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_THAT(ok.out, AllOf(HasSubstr(dpu + ": Discovered -> Provisioning"),
+                            HasSubstr(dpu + ": Provisioning -> Ready"),
+                            HasSubstr("dpu/" + dpu + " provisioned with bf-bundle 2.9.1")));
+  EXPECT_EQ(ReadFile(dir / "disk.img"), ReadFile(dir / "image.bfb"));
+
+  Result unknown =
+      Dpuctl({"provision", "bf9-nope", "--sysfs-root", kFixtures + "/bf3-dpu", "--image",
+              dir / "image.bfb", "--manifest", mf, "--target", dir / "x.img"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("bf9-nope"));
+  Result usage = Dpuctl(with({"--target", dir / "y.img", "--running-services", "two"}));
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_THAT(usage.err, HasSubstr("--running-services"));
+  usage = Dpuctl({"provision", dpu, "--sysfs-root", kFixtures + "/bf3-dpu", "--image",
+                  dir / "image.bfb", "--manifest", mf, "--target", dir / "y.img", "--chunk-size",
+                  "12"});
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_THAT(usage.err, HasSubstr("chunk_size"));
+  EXPECT_FALSE(fs::exists(dir / "y.img"));
+}
+
+// Runs dpuctl on a pseudo-terminal (stdout and stderr both the terminal); returns what it drew.
+std::string OnTerminal(const std::vector<std::string>& args, int* status) {
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv = {const_cast<char*>("dpuctl")};
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(DPUCTL_BIN, argv.data());
+    _exit(127);
+  }
+  std::string tty;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(master, buf, sizeof buf);
+    if (n <= 0) break;  // EIO once the child has exited.
+    tty.append(buf, n);
+  }
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  close(master);
+  *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+  return tty;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,27 +571,31 @@ TEST(Dpuctl, ProgressOnlyOnATerminal) {
   EXPECT_THAT(piped.err, IsEmpty());
   EXPECT_THAT(piped.out, Not(HasSubstr("\r")));
 
-  int master = -1;
-  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    execl(DPUCTL_BIN, "dpuctl", "flow", "apply", "-f", rules.c_str(), "--backend", "reference",
-          nullptr);
-    _exit(127);
-  }
-  std::string tty;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(master, buf, sizeof buf);
-    if (n <= 0) break;  // EIO once the child has exited.
-    tty.append(buf, n);
-  }
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  close(master);
-  EXPECT_EQ(WEXITSTATUS(ws), 0) << tty;
+  int status = -1;
+  std::string tty = OnTerminal({"flow", "apply", "-f", rules, "--backend", "reference"}, &status);
+  EXPECT_EQ(status, 0) << tty;
   EXPECT_THAT(tty, AllOf(HasSubstr("\r"), HasSubstr("planning 2000 rules"),
                          HasSubstr("Applied: 2000 added")));
+
+  // Provisioning draws a bar per phase on a terminal, nothing in a pipe.
+  const std::string mf = MakeImage(dir, 8 * 65536, "*");
+  std::vector<std::string> prov = {"provision",    "bf3-0000-03-00.0-dpu",
+                                   "--sysfs-root", kFixtures + "/bf3-dpu",
+                                   "--image",      dir / "image.bfb",
+                                   "--manifest",   mf,
+                                   "--chunk-size", "65536",
+                                   "--target"};
+  std::vector<std::string> piped_prov = prov;
+  piped_prov.push_back(dir / "a.img");
+  Result quiet = Dpuctl(piped_prov);
+  ASSERT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_THAT(quiet.err, IsEmpty());
+  prov.push_back(dir / "b.img");
+  tty = OnTerminal(prov, &status);
+  EXPECT_EQ(status, 0) << tty;
+  EXPECT_THAT(tty,
+              AllOf(HasSubstr("provisioning bf3-0000-03-00.0-dpu write ["),
+                    HasSubstr("provisioning bf3-0000-03-00.0-dpu verify ["), HasSubstr("100%")));
 }
 
 }  // namespace
