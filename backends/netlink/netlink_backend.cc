@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "backends/netlink/links.h"
+#include "backends/netlink/port_manager.h"
 
 namespace dpu::netlink {
 namespace {
@@ -543,6 +544,7 @@ absl::Status NetlinkBackend::Flush() {
 }
 
 void RegisterBackend(BackendRegistry& registry) {
+  RegisterPortManager();  // PortManager::Open() (include/dpu/port.h) is netlink work too.
   (void)registry.Register(
       "netlink", [](std::string_view args) -> absl::StatusOr<std::unique_ptr<Backend>> {
         absl::StatusOr<Options> o = ParseOptions(args);

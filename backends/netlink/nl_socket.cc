@@ -117,8 +117,8 @@ absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::Configure(mnl_socket* s) {
   return sock;
 }
 
-absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::Open() {
-  mnl_socket* s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::Open(int protocol) {
+  mnl_socket* s = mnl_socket_open2(protocol, SOCK_CLOEXEC);
   if (s == nullptr) return ErrnoStatus(errno, "netlink socket");
   return Configure(s);
 }
@@ -159,6 +159,8 @@ absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::OpenInNewNetns() {
   t.join();
   return result;
 }
+
+int NlSocket::fd() const { return mnl_socket_get_fd(sock_); }
 
 size_t NlSocket::SendBufferBytes() const {
   int v = 0;

@@ -78,11 +78,12 @@ class MsgBuffer {
   size_t used_ = 0;
 };
 
-/// An rtnetlink socket bound to one network namespace.
+/// A netlink socket (rtnetlink by default, or generic netlink for devlink) bound to one network
+/// namespace.
 class NlSocket {
  public:
-  /// Opens a socket in the caller's network namespace.
-  static absl::StatusOr<std::unique_ptr<NlSocket>> Open();
+  /// Opens a socket of @p protocol (NETLINK_ROUTE, NETLINK_GENERIC) in the caller's namespace.
+  static absl::StatusOr<std::unique_ptr<NlSocket>> Open(int protocol = NETLINK_ROUTE);
   /// Opens a socket in the namespace of @p netns_path (e.g. /run/netns/red), from a helper
   /// thread, so the calling thread never changes namespace.
   static absl::StatusOr<std::unique_ptr<NlSocket>> OpenInNetns(const std::string& netns_path);
@@ -94,6 +95,8 @@ class NlSocket {
 
   /// The kernel's send buffer size for this socket (the limit of one sendmsg()).
   size_t SendBufferBytes() const;
+  /// The socket's file descriptor (e.g. to join a multicast group).
+  int fd() const;
   /// A fresh sequence number.
   uint32_t NextSeq() { return ++seq_; }
 
