@@ -14,12 +14,14 @@ PKGS=(
   pybind11-dev python3-dev python3-pytest python3-grpcio python3-protobuf python3-yaml
   libyaml-cpp-dev nlohmann-json3-dev libssl-dev libcli11-dev
   doxygen graphviz
-  user-mode-linux iproute2 tcpdump iputils-ping
+  etcd-server
+  user-mode-linux iproute2 tcpdump iputils-ping jq
   # tests/kernel/run-in-qemu: Debian's kernel under qemu, netdevsim built out of tree from the
   # kernel source against its headers (make, gcc and bc come with build-essential/linux-kbuild).
   qemu-system-x86 linux-image-amd64 linux-headers-amd64 linux-source-6.1 busybox-static xz-utils
   kmod strace
   openssl
+  golang-go golang-github-appc-cni-dev containernetworking-plugins
 )
 
 missing=()

@@ -346,7 +346,7 @@ absl::StatusOr<DevlinkPort> Devlink::GetPort(const DevlinkHandle& dev, uint32_t 
     return absl::OkStatus();
   });
   if (!e.ok()) return e.status();
-  if (e->error == ENODEV || e->error == ENOENT || e->error == EINVAL) {
+  if (e->error == ENODEV || e->error == ENOENT) {
     return absl::NotFoundError(
         Cat("port_index: devlink device ", dev.ToString(), " has no port ", index));
   }

@@ -146,21 +146,34 @@ TEST_F(HwPortTest, VfSettingsReadBack) {
     ASSERT_TRUE(st.ok()) << text << ": " << st;
     absl::StatusOr<VfInfo> v = ports_->GetVf(pf_, 1);
     ASSERT_TRUE(v.ok());
-    if (s->mac) EXPECT_EQ(v->mac, *s->mac) << text;
-    if (s->vlan) EXPECT_EQ(v->vlan, *s->vlan) << text;
-    if (s->trust && v->trust) EXPECT_EQ(*v->trust, *s->trust) << text;
-    if (s->spoofchk && v->spoofchk) EXPECT_EQ(*v->spoofchk, *s->spoofchk) << text;
-    if (s->max_tx_rate) EXPECT_EQ(v->max_tx_rate, *s->max_tx_rate) << text;
-    if (s->link_state && v->link_state) EXPECT_EQ(*v->link_state, *s->link_state) << text;
+    if (s->mac) {
+      EXPECT_EQ(v->mac, *s->mac) << text;
+    }
+    if (s->vlan) {
+      EXPECT_EQ(v->vlan, *s->vlan) << text;
+    }
+    if (s->trust && v->trust) {
+      EXPECT_EQ(*v->trust, *s->trust) << text;
+    }
+    if (s->spoofchk && v->spoofchk) {
+      EXPECT_EQ(*v->spoofchk, *s->spoofchk) << text;
+    }
+    if (s->max_tx_rate) {
+      EXPECT_EQ(v->max_tx_rate, *s->max_tx_rate) << text;
+    }
+    if (s->link_state && v->link_state) {
+      EXPECT_EQ(*v->link_state, *s->link_state) << text;
+    }
   }
   // Bad input changes nothing.
   absl::StatusOr<VfInfo> before = ports_->GetVf(pf_, 1);
   VfSettings bad;
   bad.mac = *MacAddress::Parse("02:00:00:d0:00:99");
-  bad.vlan = VfVlan{.id = 4095};
+  bad.vlan = VfVlan{.id = 4095, .qos = 0, .protocol = VlanProtocol::k8021Q};
   EXPECT_EQ(ports_->SetVf(pf_, 1, bad).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ports_->SetVf(pf_, 2, VfSettings{.trust = true}).code(),
-            absl::StatusCode::kInvalidArgument);
+  VfSettings trust;
+  trust.trust = true;
+  EXPECT_EQ(ports_->SetVf(pf_, 2, trust).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ports_->GetVf(pf_, 1)->mac, before->mac);
 }
 

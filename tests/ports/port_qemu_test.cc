@@ -183,7 +183,7 @@ TEST_F(PortQemuTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   ASSERT_TRUE(ports_->SetNumVfs(pf, 2).ok());
   VfSettings good;
   good.mac = *MacAddress::Parse("02:00:00:00:13:01");
-  good.vlan = VfVlan{.id = 10};
+  good.vlan = VfVlan{.id = 10, .qos = 0, .protocol = VlanProtocol::k8021Q};
   ASSERT_TRUE(ports_->SetVf(pf, 0, good).ok());
   absl::StatusOr<VfInfo> before = ports_->GetVf(pf, 0);
   ASSERT_TRUE(before.ok());
@@ -199,14 +199,14 @@ TEST_F(PortQemuTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   std::vector<Case> cases;
   VfSettings mc;
   mc.mac = *MacAddress::Parse("01:00:5e:00:00:01");
-  mc.vlan = VfVlan{.id = 20};
+  mc.vlan = VfVlan{.id = 20, .qos = 0, .protocol = VlanProtocol::k8021Q};
   cases.push_back({"multicast mac", pf, 0, mc, "mac:", absl::StatusCode::kInvalidArgument});
   VfSettings qos;
   qos.mac = *MacAddress::Parse("02:00:00:00:13:99");
-  qos.vlan = VfVlan{.id = 20, .qos = 8};
+  qos.vlan = VfVlan{.id = 20, .qos = 8, .protocol = VlanProtocol::k8021Q};
   cases.push_back({"qos 8", pf, 0, qos, "vlan.qos", absl::StatusCode::kInvalidArgument});
   VfSettings vid;
-  vid.vlan = VfVlan{.id = 4095};
+  vid.vlan = VfVlan{.id = 4095, .qos = 0, .protocol = VlanProtocol::k8021Q};
   cases.push_back({"vlan 4095", pf, 0, vid, "vlan.id", absl::StatusCode::kInvalidArgument});
   VfSettings rate;
   rate.min_tx_rate = 300;

@@ -100,6 +100,10 @@ def test_batch_object_and_atomicity():
     with pytest.raises(libdpu.InvalidArgumentError):
         b.validate(invalid)
     b.validate(rules[0])
+    with pytest.raises(libdpu.InvalidArgumentError, match="batch"):
+        b.apply(rules)  # a list is not a batch: upserts= says what it is
+    with pytest.raises(libdpu.InvalidArgumentError, match="not both"):
+        b.apply(libdpu.FlowBatch(), upserts=rules)
     b.apply(deletes=[rules[0]])
     assert len(b) == 1
 

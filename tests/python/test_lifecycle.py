@@ -75,3 +75,19 @@ def test_check_raising_keeps_the_status_code():
     assert "ZeroDivisionError" in rep.checks["boom"].message
     mon.start()
     mon.stop()
+
+
+def test_background_thread_runs_python_checks_and_dies_cleanly():
+    import time
+    lc = libdpu.DpuLifecycle("bg")  # the real clock
+    lc.transition_to(libdpu.DpuState.READY)
+    mon = libdpu.HealthMonitor(lc, heartbeat_interval=0.01, stale_after=60)
+    runs = []
+    mon.add_check("c", lambda: runs.append(1))
+    mon.start()
+    deadline = time.monotonic() + 20
+    while len(runs) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the checks need the GIL: the monitor thread must get it
+    assert len(runs) >= 3
+    del mon  # destroyed while running: stops its thread without deadlocking on the GIL
+    assert lc.state == libdpu.DpuState.READY

@@ -59,3 +59,8 @@ def test_port_manager_on_a_sysfs_copy(fixtures_dir, tmp_path):
         pm.set_num_vfs("0000:03:00.0", 17)
     with pytest.raises(libdpu.NotFoundError, match="nosuchdev"):
         pm.get_sriov("nosuchdev")
+
+
+def test_read_devlink_info_unknown_device(tmp_path):
+    with pytest.raises(libdpu.NotFoundError, match="nosuchdev"):
+        libdpu.read_devlink_info("nosuchdev", sysfs_root=str(tmp_path))

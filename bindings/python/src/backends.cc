@@ -203,6 +203,12 @@ void BindBackends(py::module_& m) {
       .def(
           "apply",
           [](PyBackend& b, py::handle batch, py::handle upserts, py::handle deletes) {
+            if (!batch.is_none() && !py::isinstance<FlowBatch>(batch)) {
+              InvalidArg("batch", "expected a FlowBatch (pass rules as upserts=, ids as deletes=)");
+            }
+            if (!batch.is_none() && !(upserts.is_none() && deletes.is_none())) {
+              InvalidArg("batch", "give either a FlowBatch or upserts=/deletes=, not both");
+            }
             FlowBatch fb = batch.is_none() ? ToBatch(upserts, deletes) : batch.cast<FlowBatch>();
             py::gil_scoped_release nogil;
             std::lock_guard lock(b.mu);

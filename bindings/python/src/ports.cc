@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "common.h"
+#include "dpu/devlink_flash.h"
 #include "dpu/discovery.h"
 #include "dpu/port.h"
 
@@ -173,6 +174,26 @@ void BindPorts(py::module_& m) {
       .def_readonly("port_number", &DevlinkPort::port_number, "Physical port number, or None.")
       .def_readonly("function", &DevlinkPort::function, "PortFunction, or None.");
 
+  py::class_<DevlinkInfo>(m, "DevlinkInfo", "What `devlink dev info` reports for a device.")
+      .def_readonly("driver", &DevlinkInfo::driver, "Driver name.")
+      .def_readonly("serial", &DevlinkInfo::serial, "Serial number, when reported.")
+      .def_readonly("fixed", &DevlinkInfo::fixed, "Fixed versions (dict).")
+      .def_readonly("running", &DevlinkInfo::running, "Versions running now (dict).")
+      .def_readonly("stored", &DevlinkInfo::stored,
+                    "Versions flashed, active after a reset (dict).");
+  m.def(
+      "read_devlink_info",
+      [](const std::string& device, const std::string& sysfs_root) {
+        absl::StatusOr<DevlinkInfo> info;
+        {
+          py::gil_scoped_release nogil;
+          info = ReadDevlinkInfo(device, sysfs_root);
+        }
+        return Unwrap(std::move(info));
+      },
+      py::arg("device"), py::arg("sysfs_root") = "/sys",
+      "The devlink information of a device (devlink handle, PF netdev or PCI address); "
+      "NotFoundError for an unknown device, UnimplementedError when the driver has none.");
   py::class_<PyPortManager>(m, "PortManager",
                             "Configures the ports of PFs on this host over netlink and sysfs: VF "
                             "count and settings, eswitch mode, devlink ports, subfunctions. A PF "
