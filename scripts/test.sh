@@ -2,8 +2,11 @@
 # Builds libdpu and runs every test, as CI does (.ci/run):
 #   1. the `dev` preset (Debug): build everything, run the whole CTest suite (all labels);
 #   2. the `asan` preset (ASan+UBSan): build and run the unit suite (label "unit");
-#   3. clang-format --dry-run --Werror over include/ src/ backends/ examples/ tests/ benchmarks/;
-#   4. optionally (DPU_LINT=1) scripts/lint.sh (clang-tidy over src/).
+#   3. the `fuzz` preset (clang, libFuzzer+ASan+UBSan): scripts/fuzz.sh builds every fuzz target and
+#      runs each for DPU_FUZZ_TIME seconds (default 15), two at a time (the seed corpora are also
+#      replayed as unit tests in steps 1 and 2);
+#   4. clang-format --dry-run --Werror over include/ src/ backends/ examples/ tests/ benchmarks/;
+#   5. optionally (DPU_LINT=1) scripts/lint.sh (clang-tidy over src/).
 # Every step runs even when an earlier one failed; the script ends with the CTest summaries and
 # exits non-zero if any step failed. DPU_JOBS sets the build parallelism (default 2).
 set -uo pipefail
@@ -51,6 +54,11 @@ else
   failed+=("configure asan")
 fi
 
+step "fuzz: build the fuzz targets, run each ${DPU_FUZZ_TIME:-15}s (scripts/fuzz.sh)"
+DPU_JOBS=$jobs bash scripts/fuzz.sh --time "${DPU_FUZZ_TIME:-15}" --parallel 2 2>&1 |
+  tee "$logs/fuzz.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("fuzz")
+
 step "clang-format --dry-run --Werror"
 mapfile -t sources < <(git ls-files -co --exclude-standard -- include src backends examples tests \
   benchmarks 2>/dev/null | grep -E '\.(h|hh|hpp|cc|cpp)$' || true)
@@ -78,6 +86,10 @@ for log in ctest-dev ctest-asan; do
   echo "-- $log:"
   sed -n '/tests passed\|tests failed/,$p' "$logs/$log.log"
 done
+if [ -f "$logs/fuzz.log" ]; then
+  echo "-- fuzz:"
+  sed -n '/^target /,$p' "$logs/fuzz.log"
+fi
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"
   exit 1

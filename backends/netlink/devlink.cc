@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -345,7 +346,7 @@ absl::StatusOr<DevlinkPort> Devlink::GetPort(const DevlinkHandle& dev, uint32_t 
     return absl::OkStatus();
   });
   if (!e.ok()) return e.status();
-  if (e->error == ENODEV || e->error == ENOENT || e->error == EINVAL) {
+  if (e->error == ENODEV || e->error == ENOENT) {
     return absl::NotFoundError(
         Cat("port_index: devlink device ", dev.ToString(), " has no port ", index));
   }
@@ -391,6 +392,47 @@ absl::StatusOr<DevlinkPort> Devlink::AddSubfunction(const DevlinkHandle& dev, ui
 absl::Status Devlink::DeletePort(const DevlinkHandle& dev, uint32_t index) {
   nlmsghdr* nlh = EncodePortDel(Buf(), kBufSize, family_.id, dev, index);
   return WithContext(sock_->Request(nlh), Cat("devlink ", dev.ToString(), " port del ", index));
+}
+
+absl::StatusOr<DevlinkInfo> Devlink::Info(const DevlinkHandle& dev) {
+  nlmsghdr* nlh =
+      PutGenlHeader(Buf(), kBufSize, family_.id, DEVLINK_CMD_INFO_GET, DEVLINK_GENL_VERSION);
+  PutDevlinkHandle(nlh, dev);
+  DevlinkInfo info;
+  absl::Status s = sock_->Request(nlh, [&](const nlmsghdr* reply) {
+    ForEachGenlAttr(reply, [&](const nlattr* a) {
+      uint16_t type = mnl_attr_get_type(a);
+      std::map<std::string, std::string>* versions = nullptr;
+      switch (type) {
+        case DEVLINK_ATTR_INFO_DRIVER_NAME:
+          info.driver = AttrString(a);
+          return;
+        case DEVLINK_ATTR_INFO_SERIAL_NUMBER:
+          info.serial = AttrString(a);
+          return;
+        case DEVLINK_ATTR_INFO_VERSION_FIXED:
+          versions = &info.fixed;
+          break;
+        case DEVLINK_ATTR_INFO_VERSION_RUNNING:
+          versions = &info.running;
+          break;
+        case DEVLINK_ATTR_INFO_VERSION_STORED:
+          versions = &info.stored;
+          break;
+        default:
+          return;
+      }
+      std::string name, value;
+      ForEachNested(a, [&](const nlattr* v) {
+        if (mnl_attr_get_type(v) == DEVLINK_ATTR_INFO_VERSION_NAME) name = AttrString(v);
+        if (mnl_attr_get_type(v) == DEVLINK_ATTR_INFO_VERSION_VALUE) value = AttrString(v);
+      });
+      if (!name.empty()) (*versions)[name] = value;
+    });
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return WithContext(s, Cat("devlink ", dev.ToString(), " dev info"));
+  return info;
 }
 
 absl::Status Devlink::FlashUpdate(

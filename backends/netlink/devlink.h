@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "backends/netlink/nl_socket.h"
+#include "dpu/devlink_flash.h"
 #include "dpu/discovery.h"
 #include "dpu/port.h"
 
@@ -96,6 +97,9 @@ class Devlink {
   absl::Status FlashUpdate(const DevlinkHandle& dev, const std::string& file_name,
                            const std::string& component,
                            const std::function<absl::Status(const FlashStatus&)>& on_status);
+
+  /// `devlink dev info` of @p dev.
+  absl::StatusOr<DevlinkInfo> Info(const DevlinkHandle& dev);
 
   /// The family (for tests comparing encodings).
   const GenlFamily& family() const { return family_; }

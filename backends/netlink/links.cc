@@ -52,20 +52,22 @@ absl::StatusOr<int> LinkIndex(NlSocket& sock, const std::string& name) {
   return index;
 }
 
+absl::Status DecodeLink(const nlmsghdr* nlh, absl::flat_hash_map<int, std::string>* links) {
+  if (nlh->nlmsg_type != RTM_NEWLINK) return absl::OkStatus();
+  const auto* m = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  ForEachAttr(nlh, sizeof(ifinfomsg), [&](const nlattr* attr) {
+    if (mnl_attr_get_type(attr) == IFLA_IFNAME) (*links)[m->ifi_index] = mnl_attr_get_str(attr);
+  });
+  return absl::OkStatus();
+}
+
 absl::StatusOr<absl::flat_hash_map<int, std::string>> ListLinks(NlSocket& sock) {
   nlmsghdr* nlh = mnl_nlmsg_put_header(Buf());
   nlh->nlmsg_type = RTM_GETLINK;
   auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
   ifm->ifi_family = AF_UNSPEC;
   absl::flat_hash_map<int, std::string> links;
-  absl::Status s = sock.Dump(nlh, [&](const nlmsghdr* reply) {
-    if (reply->nlmsg_type != RTM_NEWLINK) return absl::OkStatus();
-    const auto* m = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply));
-    ForEachAttr(reply, sizeof(ifinfomsg), [&](const nlattr* attr) {
-      if (mnl_attr_get_type(attr) == IFLA_IFNAME) links[m->ifi_index] = mnl_attr_get_str(attr);
-    });
-    return absl::OkStatus();
-  });
+  absl::Status s = sock.Dump(nlh, [&](const nlmsghdr* reply) { return DecodeLink(reply, &links); });
   if (!s.ok()) return s;
   return links;
 }

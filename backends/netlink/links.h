@@ -14,6 +14,10 @@ namespace dpu::netlink {
 
 /// The ifindex of device @p name. @return NotFound naming the device.
 absl::StatusOr<int> LinkIndex(NlSocket& sock, const std::string& name);
+/// Adds the (ifindex, name) of one RTM_NEWLINK message @p nlh, as a link dump returns it, to
+/// @p links. @return InvalidArgument for a message too short for its ifinfomsg or whose
+/// IFLA_IFNAME is not a NUL-terminated name; other message types are ignored (OK).
+absl::Status DecodeLink(const nlmsghdr* nlh, absl::flat_hash_map<int, std::string>* links);
 /// ifindex -> name of every device in the socket's namespace.
 absl::StatusOr<absl::flat_hash_map<int, std::string>> ListLinks(NlSocket& sock);
 /// Creates a veth pair @p a / @p b (both in the socket's namespace).

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <thread>
 
@@ -22,16 +24,29 @@ absl::Status ErrnoStatus(int err, std::string_view what) {
   return absl::Status(CodeForErrno(err), absl::StrCat(std::string(what), ": ", strerror(err)));
 }
 
-// Parses the error reply @p nlh into @p out.
-void ParseError(const nlmsghdr* nlh, NlError* out) {
+}  // namespace
+
+void ParseErrorReply(const nlmsghdr* nlh, NlError* out) {
+  out->msg.clear();
+  const size_t payload_len = mnl_nlmsg_get_payload_len(nlh);
+  if (payload_len < sizeof(nlmsgerr)) {
+    // Too short to say which request failed: a protocol error, never an "ack".
+    out->seq = nlh->nlmsg_seq;
+    out->error = EPROTO;
+    return;
+  }
   const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
   out->seq = e->msg.nlmsg_seq;
-  out->error = -e->error;
-  out->msg.clear();
+  // -INT_MIN is not an int; any error code outside errno's range is a protocol error.
+  out->error = (e->error > 0 || e->error < -4095) ? EPROTO : -e->error;
   if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return;
+  // The TLVs follow the echoed request: its header only (NLM_F_CAPPED) or all of it.
   size_t off = sizeof(nlmsgerr);
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-  if (off >= mnl_nlmsg_get_payload_len(nlh)) return;
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+    if (e->msg.nlmsg_len < NLMSG_HDRLEN) return;
+    off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+  }
+  if (off >= payload_len) return;
   ForEachAttr(nlh, off, [&](const nlattr* attr) {
     if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) {
       const char* s = mnl_attr_get_str(attr);
@@ -40,7 +55,47 @@ void ParseError(const nlmsghdr* nlh, NlError* out) {
   });
 }
 
-}  // namespace
+bool ProcessReplies(const char* buf, size_t len, uint32_t portid, uint32_t last_seq,
+                    std::vector<NlError>* errors,
+                    const std::function<absl::Status(const nlmsghdr*)>& on_data,
+                    absl::Status* data_status) {
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
+  int left = static_cast<int>(std::min<size_t>(len, INT32_MAX));
+  bool done = false;
+  // Not mnl_nlmsg_ok(): it compares (int)nlmsg_len, so a length of 2 GiB or more passes as
+  // negative and mnl_nlmsg_next() then jumps outside the buffer.
+  auto message_ok = [](const nlmsghdr* m, int bytes) {
+    return bytes >= static_cast<int>(sizeof(nlmsghdr)) && m->nlmsg_len >= sizeof(nlmsghdr) &&
+           m->nlmsg_len <= static_cast<uint32_t>(bytes);
+  };
+  for (; message_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+    if (nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0) continue;
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+      NlError e;
+      ParseErrorReply(nlh, &e);
+      if (e.error != 0) errors->push_back(e);
+      if (e.seq == last_seq) done = true;
+    } else if (nlh->nlmsg_type == NLMSG_DONE) {
+      if (nlh->nlmsg_seq == last_seq) {
+        // A dump ends with DONE; its payload is an error code (0 or negative errno).
+        if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
+          int err;
+          std::memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+          if (err < 0) {
+            NlError e;
+            e.seq = nlh->nlmsg_seq;
+            e.error = err < -4095 ? EPROTO : -err;
+            errors->push_back(e);
+          }
+        }
+        done = true;
+      }
+    } else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && on_data && data_status->ok()) {
+      *data_status = on_data(nlh);
+    }
+  }
+  return done;
+}
 
 std::string NlError::Describe() const {
   if (msg.empty()) return strerror(error);
@@ -185,34 +240,8 @@ absl::Status NlSocket::Collect(uint32_t last_seq, std::vector<NlError>* errors,
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "netlink recvmsg");
     }
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rbuf_.data());
-    int len = static_cast<int>(n);
-    bool done = false;
-    for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-      if (nlh->nlmsg_pid != portid_ && nlh->nlmsg_pid != 0) continue;
-      if (nlh->nlmsg_type == NLMSG_ERROR) {
-        NlError e;
-        ParseError(nlh, &e);
-        if (e.error != 0) errors->push_back(e);
-        if (e.seq == last_seq) done = true;
-      } else if (nlh->nlmsg_type == NLMSG_DONE) {
-        if (nlh->nlmsg_seq == last_seq) {
-          // A dump ends with DONE; its payload is an error code (0 or negative errno).
-          if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
-            int err = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
-            if (err < 0) {
-              NlError e;
-              e.seq = nlh->nlmsg_seq;
-              e.error = -err;
-              errors->push_back(e);
-            }
-          }
-          done = true;
-        }
-      } else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && on_data && data_status.ok()) {
-        data_status = on_data(nlh);
-      }
-    }
+    const bool done = ProcessReplies(rbuf_.data(), static_cast<size_t>(n), portid_, last_seq,
+                                     errors, on_data, &data_status);
     if (done) return data_status;
   }
 }

@@ -54,6 +54,22 @@ struct NlError {
   std::string Describe() const;
 };
 
+/// Reads the error reply @p nlh (type NLMSG_ERROR, as received) into @p out, extended-ack text
+/// included. Never reads outside the message: a reply too short for a struct nlmsgerr or
+/// with a malformed ack TLV area yields EPROTO / no text.
+void ParseErrorReply(const nlmsghdr* nlh, NlError* out);
+
+/// Walks the messages of one receive buffer @p buf of @p len bytes (as recvmsg() filled it):
+/// messages from a port other than @p portid (or the kernel) are skipped, error replies with a
+/// non-zero errno are appended to @p errors, a DONE carrying a negative errno too, and data
+/// messages go to @p on_data while @p *data_status is OK (its first error is kept there).
+/// @return true when the buffer held the answer to @p last_seq (its ack, error or DONE).
+/// Never reads outside the buffer, whatever it holds.
+bool ProcessReplies(const char* buf, size_t len, uint32_t portid, uint32_t last_seq,
+                    std::vector<NlError>* errors,
+                    const std::function<absl::Status(const nlmsghdr*)>& on_data,
+                    absl::Status* data_status);
+
 /// Maps an errno to the closest absl::StatusCode.
 absl::StatusCode CodeForErrno(int err);
 

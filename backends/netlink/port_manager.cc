@@ -492,6 +492,9 @@ absl::StatusOr<std::unique_ptr<PortManager>> CreatePortManager(const PortManager
   return std::unique_ptr<PortManager>(new NetlinkPortManager(options, std::move(*rt)));
 }
 
-void RegisterPortManager() { internal::SetPortManagerFactory(CreatePortManager); }
+void RegisterPortManager() {
+  internal::SetPortManagerFactory(CreatePortManager);
+  RegisterDevlinkFlash();
+}
 
 }  // namespace dpu::netlink

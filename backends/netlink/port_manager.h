@@ -15,6 +15,10 @@ absl::StatusOr<std::unique_ptr<PortManager>> CreatePortManager(const PortManager
 /// Installs CreatePortManager() as the factory behind PortManager::Open().
 void RegisterPortManager();
 
+/// Installs the devlink functions behind ReadDevlinkInfo() and CreateDevlinkFlashProvisioner()
+/// (devlink_flash.cc).
+void RegisterDevlinkFlash();
+
 }  // namespace dpu::netlink
 
 #endif  // DPU_BACKENDS_NETLINK_PORT_MANAGER_H_

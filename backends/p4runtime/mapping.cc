@@ -998,6 +998,13 @@ absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* own
         t = {Canonical(fm.ternary().value()), Canonical(fm.ternary().mask())};
         break;
       case p4v1::FieldMatch::kLpm:
+        // A prefix longer than the field (or negative), as a target may send, would make
+        // PrefixMask() write outside its buffer (found by p4rt_entry_fuzzer).
+        if (fm.lpm().prefix_len() < 0 || fm.lpm().prefix_len() > model_width) {
+          return absl::InvalidArgumentError(absl::StrCat("field ", fm.field_id(),
+                                                         ": lpm prefix_len ", fm.lpm().prefix_len(),
+                                                         " outside 0..", model_width));
+        }
         t = {Canonical(fm.lpm().value()), PrefixMask(fm.lpm().prefix_len(), model_width)};
         break;
       case p4v1::FieldMatch::kRange: {

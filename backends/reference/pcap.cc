@@ -63,7 +63,8 @@ size_t PcapReader::ReadBytes(void* dst, size_t n) {
     got = std::fread(dst, 1, n, file_);
   } else {
     got = std::min(n, buffer_.size() - pos_);
-    std::memcpy(dst, buffer_.data() + pos_, got);
+    // dst may be null when n is 0 (an empty record's data); memcpy must not see it.
+    if (got > 0) std::memcpy(dst, buffer_.data() + pos_, got);
     pos_ += got;
   }
   offset_ += got;
@@ -162,8 +163,17 @@ absl::StatusOr<std::optional<PcapRecord>> PcapReader::Next() {
   PcapRecord r;
   r.timestamp_ns = uint64_t{sec} * 1000000000u + (nanosecond_ ? frac : uint64_t{frac} * 1000u);
   r.original_length = len;
-  r.data.resize(caplen);
-  const size_t data_got = ReadBytes(r.data.data(), caplen);
+  // The data is read in chunks, so a corrupt length (up to 4 GiB when the header claims such a
+  // snaplen) costs no more memory than the bytes the file really holds.
+  constexpr size_t kChunk = 1 << 20;
+  size_t data_got = 0;
+  while (data_got < caplen) {
+    const size_t want = std::min<size_t>(kChunk, caplen - data_got);
+    r.data.resize(data_got + want);
+    const size_t n = ReadBytes(r.data.data() + data_got, want);
+    data_got += n;
+    if (n < want) break;
+  }
   if (data_got < caplen) {
     return fail(absl::StrFormat("truncated packet data: %d of %d bytes", data_got, caplen));
   }

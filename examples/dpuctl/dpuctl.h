@@ -37,18 +37,13 @@ struct Options {
   bool ignore_not_found = false;
   bool no_progress = false;
   std::vector<std::string> args;  // positional arguments
-  // vf set
-  std::string dpu;
-  std::string pf;
-  int vf = -1;
-  std::string mac;
-  std::string vlan;
-  std::string qos;
-  std::string trust;
-  std::string spoofchk;
-  std::string link_state;
-  std::string max_rate;
-  std::string min_rate;
+  // provision
+  std::string image;
+  std::string manifest;
+  std::string target;
+  std::string journal;
+  std::string running_services;
+  size_t chunk_size = 0;
 };
 
 /// An error caused by the command line itself (exit status 2), as opposed to a failed operation
@@ -137,6 +132,10 @@ absl::Status ChainApply(const Options& options);
 absl::Status ChainDelete(const Options& options);
 absl::Status ChainPlan(const Options& options);
 absl::Status ChainGraph(const Options& options);
+absl::Status VfList(const Options& options);
+absl::Status VfSet(const Options& options);
+absl::Status VfCount(const Options& options);
+absl::Status Provision(const Options& options);
 
 }  // namespace dpuctl
 

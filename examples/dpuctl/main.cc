@@ -79,8 +79,7 @@ int main(int argc, char** argv) {
   get_dpu->add_option("name", o.args, "Only these DPUs (names from the NAME column)");
   AddOutput(get_dpu, o, {"wide", "json", "yaml", "name"});
   get_dpu->add_option("--sysfs-root", o.sysfs_root, "sysfs to read (a fixture directory)")
-      ->check(CLI::ExistingDirectory)
-      ->type_name("DIR");
+      ->check(CLI::ExistingDirectory);
   get_dpu->add_option("--node", o.node, "Node name for the MODE NAME column (default: hostname)");
   CLI::App* get_ports =
       Leaf(get, "ports", "List the ports (PF netdevs, VFs, representors) of one DPU",
@@ -89,8 +88,7 @@ int main(int argc, char** argv) {
   get_ports->add_option("dpu", o.args, "DPU name (see 'dpuctl get dpu')")->required();
   AddOutput(get_ports, o, {"wide", "json", "yaml", "name"});
   get_ports->add_option("--sysfs-root", o.sysfs_root, "sysfs to read (a fixture directory)")
-      ->check(CLI::ExistingDirectory)
-      ->type_name("DIR");
+      ->check(CLI::ExistingDirectory);
 
   // flow
   CLI::App* flow = app.add_subcommand("flow", "Flow rules on a backend (docs/rule-language.md)");
@@ -171,6 +169,66 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   chain_graph->add_option("--format", o.format, "svg or dot (default: from the -o name)")
       ->check(CLI::IsMember({"svg", "dot"}));
+
+  // vf
+  CLI::App* vf = app.add_subcommand("vf", "SR-IOV VFs of a PF and their settings");
+  vf->require_subcommand(1);
+  vf->footer(kFooter);
+  auto pf_verb = [&](const std::string& name, const std::string& help, Verb v) {
+    CLI::App* c = Leaf(vf, name, help, v, &verb);
+    c->add_option("--sysfs-root", o.sysfs_root, "Where sysfs is mounted")
+        ->check(CLI::ExistingDirectory);
+    return c;
+  };
+  CLI::App* vf_list = pf_verb("list", "List the VFs of a PF and their settings", dpuctl::VfList);
+  vf_list->alias("ls");
+  vf_list->add_option("pf", o.args, "The PF: netdev, PCI address or devlink handle")
+      ->required()
+      ->expected(1);
+  AddOutput(vf_list, o, {"json", "yaml", "settings"});
+  CLI::App* vf_set = pf_verb(
+      "set",
+      "Change settings of one VF, all or nothing: mac=M vlan=ID qos=Q proto=802.1Q|802.1ad "
+      "trust=on|off spoofchk=on|off min_tx_rate=MBPS max_tx_rate=MBPS state=auto|enable|disable",
+      dpuctl::VfSet);
+  vf_set
+      ->add_option("args", o.args,
+                   "PF VF KEY=VALUE... (PF: netdev, PCI address or devlink "
+                   "handle; VF: its number)")
+      ->required()
+      ->type_name("PF VF KEY=VALUE...");
+  vf_set->add_flag("--dry-run", o.dry_run,
+                   "Print the VF's settings and the change; change nothing");
+  CLI::App* vf_count =
+      pf_verb("count", "Show, or set, the number of VFs of a PF (sriov_numvfs)", dpuctl::VfCount);
+  vf_count->add_option("args", o.args, "PF [NUM_VFS]")->required()->type_name("PF [NUM_VFS]");
+  vf_count->add_flag("--dry-run", o.dry_run, "Say what would change; change nothing");
+
+  // provision
+  CLI::App* provision =
+      Leaf(&app, "provision",
+           "Write a software image to a DPU and verify it (resumable), driving its lifecycle "
+           "Discovered -> Provisioning -> Ready",
+           dpuctl::Provision, &verb);
+  provision->add_option("dpu", o.args, "DPU name (see 'dpuctl get dpu')")->required()->expected(1);
+  provision->add_option("--image", o.image, "The image file")->required()->check(CLI::ExistingFile);
+  provision
+      ->add_option("--manifest", o.manifest,
+                   "The image's manifest (name, version, size, sha256, compatible_services)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  provision->add_option("--target", o.target, "Where to write: a file or a block device")
+      ->required();
+  provision->add_option("--journal", o.journal, "Resume journal (default TARGET.dpu-provision)");
+  provision
+      ->add_option("--running-services", o.running_services,
+                   "Version of the services running on the DPU; refuse an incompatible image")
+      ->type_name("X.Y.Z");
+  provision->add_option("--chunk-size", o.chunk_size, "Bytes per write and journal commit")
+      ->type_name("BYTES");
+  provision->add_option("--sysfs-root", o.sysfs_root, "sysfs to find the DPU in")
+      ->check(CLI::ExistingDirectory);
+  provision->add_flag("--dry-run", o.dry_run, "Check the image only; write nothing");
 
   try {
     app.parse(argc, argv);

@@ -500,10 +500,54 @@ class Loader {
   ServiceChain chain_;
 };
 
-absl::Status YamlError(const YAML::Exception& e) {
+// @p first_line: lines of the stream before the text yaml-cpp parsed.
+absl::Status YamlError(const YAML::Exception& e, int first_line = 0) {
   if (e.mark.is_null()) return absl::InvalidArgumentError(e.msg);
-  return absl::InvalidArgumentError(
-      absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
+  return absl::InvalidArgumentError(absl::StrCat("line ", first_line + e.mark.line + 1, ", column ",
+                                                 e.mark.column + 1, ": ", e.msg));
+}
+
+// One document of a stream and the number of lines before it.
+struct Document {
+  std::string text;
+  int first_line = 0;
+  bool body = false;  // has a line other than markers, comments, directives and blanks
+};
+
+// Splits a `---`-separated stream into documents, each parsed alone by YAML::Load(): yaml-cpp
+// 0.7's YAML::LoadAll() loops forever, allocating without bound, on some malformed streams
+// (found by tests/fuzz/chain_manifest_fuzzer). In YAML 1.2 a line starting with `---` or `...`
+// followed by a blank or the end of the line is always a document marker, never content, so the
+// split is exact: `---` starts a document, `...` ends one. Comments, blank lines and directives
+// before a `---` stay with the document it starts.
+std::vector<Document> SplitDocuments(std::string_view yaml) {
+  auto is_marker = [](std::string_view line, std::string_view marker) {
+    return line.starts_with(marker) &&
+           (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+  };
+  std::vector<Document> docs(1);
+  bool has_content = false;  // the current document has more than comments/directives
+  bool ended = false;        // the previous line was `...`
+  int line_no = 0;
+  for (size_t pos = 0; pos < yaml.size(); ++line_no) {
+    size_t eol = yaml.find('\n', pos);
+    const size_t next = eol == std::string_view::npos ? yaml.size() : eol + 1;
+    std::string_view line = yaml.substr(pos, next - pos);
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    const bool starts = is_marker(line, "---");
+    if ((starts || ended) && has_content) {
+      docs.push_back(Document{"", line_no});
+      has_content = false;
+    }
+    ended = is_marker(line, "...");
+    docs.back().text.append(yaml.substr(pos, next - pos));
+    std::string_view t = line.substr(std::min(line.find_first_not_of(" \t\r"), line.size()));
+    const bool body = !starts && !ended && !t.empty() && t[0] != '#' && line[0] != '%';
+    docs.back().body = docs.back().body || body;
+    if (starts || body) has_content = true;
+    pos = next;
+  }
+  return docs;
 }
 
 }  // namespace
@@ -526,13 +570,28 @@ absl::StatusOr<ServiceChain> ParseChainManifest(std::string_view yaml,
 absl::StatusOr<std::vector<ServiceChain>> ParseChainManifests(std::string_view yaml,
                                                               const ChainManifestOptions& options) {
   std::vector<ServiceChain> out;
-  try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-    size_t n = 0;
-    absl::flat_hash_set<std::string> names;
-    for (const YAML::Node& doc : docs) {
-      ++n;
-      if (!doc.IsDefined() || doc.IsNull()) continue;
+  size_t n = 0;
+  absl::flat_hash_set<std::string> names;
+  for (const Document& text : SplitDocuments(yaml)) {
+    ++n;
+    YAML::Node doc;
+    try {
+      doc = YAML::Load(text.text);
+    } catch (const YAML::Exception& e) {
+      return YamlError(e, text.first_line);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(e.what());
+    }
+    try {
+      if (!doc.IsDefined() || doc.IsNull()) {
+        // yaml-cpp 0.7 returns an empty document for some malformed text instead of an error.
+        if (text.body) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("document ", n, ": line ", text.first_line + 1,
+                           ": not a YAML mapping (nothing could be parsed from it)"));
+        }
+        continue;
+      }
       absl::StatusOr<ServiceChain> c = Loader(options).Load(doc);
       if (!c.ok()) {
         return absl::Status(c.status().code(),
@@ -543,11 +602,11 @@ absl::StatusOr<std::vector<ServiceChain>> ParseChainManifests(std::string_view y
                                                        Quote(c->name), " is already defined"));
       }
       out.push_back(*std::move(c));
+    } catch (const YAML::Exception& e) {
+      return YamlError(e, text.first_line);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(e.what());
     }
-  } catch (const YAML::Exception& e) {
-    return YamlError(e);
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(e.what());
   }
   return out;
 }

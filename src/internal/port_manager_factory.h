@@ -6,8 +6,10 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "dpu/devlink_flash.h"
 #include "dpu/port.h"
 
 namespace dpu::internal {
@@ -18,6 +20,16 @@ using PortManagerFactory =
 
 // Installs the factory PortManager::Open() uses (the last one installed wins).
 void SetPortManagerFactory(PortManagerFactory factory);
+
+// Reads devlink information (ReadDevlinkInfo()): device reference, sysfs root.
+using DevlinkInfoReader =
+    std::function<absl::StatusOr<DevlinkInfo>(const std::string&, const std::string&)>;
+// Creates a devlink flash provisioner from checked options.
+using DevlinkFlashFactory =
+    std::function<absl::StatusOr<std::unique_ptr<Provisioner>>(DevlinkFlashOptions)>;
+
+// Installs the devlink functions behind ReadDevlinkInfo() and CreateDevlinkFlashProvisioner().
+void SetDevlinkFunctions(DevlinkInfoReader info, DevlinkFlashFactory flash);
 
 }  // namespace dpu::internal
 

@@ -1,6 +1,7 @@
 // Unit tests of ServiceFunctionChain manifests and the Graphviz rendering.
 #include "dpu/chain_manifest.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -271,6 +272,40 @@ TEST(ChainManifest, YamlSyntaxErrorsGiveLineAndColumn) {
   EXPECT_THAT(std::string(c.status().message()), ::testing::StartsWith("line "));
   EXPECT_FALSE(ParseChainManifest("").ok());
   EXPECT_FALSE(ParseChainManifest("- a\n- b\n").ok());
+}
+
+// Found by tests/fuzz/chain_manifest_fuzzer: yaml-cpp's LoadAll() looped forever (allocating
+// without bound) on this malformed stream; documents are now split on their markers and each
+// parsed alone.
+TEST(ChainManifest, MalformedStreamIsRefusedNotLoopedOn) {
+  const std::string input(
+      "# S\x01\x00\x00\x08ce chtests/fixtures/sysfs/bf3-dpu),\n# }\n     ,   - {networkFunction"
+      "     dpu\x02\x00\x00\x00\x01\x00\x00\x00N4YAML9Exce rts:&        - {networkFunc{port: "
+      "pf1hpf}]\n",
+      145);
+  auto r = ParseChainManifests(input);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ChainManifest, DocumentMarkersCommentsAndLineNumbers) {
+  const std::string second = absl::StrReplaceAll(kManifest, {{"name: web", "name: tls"}});
+  // `...` ends a document; comments and blank lines before `---` belong to the next one.
+  auto all = ParseChainManifests(absl::StrCat("# leading comment\n\n---\n", kManifest,
+                                              "...\n# between\n---\n", second, "---\n"),
+                                 Bf3Ports());
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "web");
+  EXPECT_EQ((*all)[1].name, "tls");
+  // A syntax error in a later document is reported at its line in the whole stream.
+  const int lines =
+      static_cast<int>(std::count(kManifest, kManifest + sizeof(kManifest) - 1, '\n'));
+  auto bad = ParseChainManifests(absl::StrCat(kManifest, "---\nmetadata: {name: [x\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              ::testing::StartsWith(absl::StrCat("line ", lines + 3, ",")))
+      << bad.status();
 }
 
 TEST(ChainManifest, MultiDocumentStreamsAndFiles) {

@@ -37,14 +37,26 @@ struct Result {
   std::string err;
 };
 
-// Runs dpuctl with @p args; stdout and stderr go to files (no pipes: no deadlock).
-Result Dpuctl(const std::vector<std::string>& args, const std::string& stdin_text = "") {
+// A dpuctl process started by Start(); stdout and stderr go to files (no pipes: no deadlock).
+struct Child {
+  pid_t pid = -1;
+  std::string dir;
+};
+
+Child Start(const std::vector<std::string>& args, const std::string& stdin_text = "") {
   char tmpl[] = "/tmp/dpuctl-test-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::string out_path = dir + "/out", err_path = dir + "/err", in_path = dir + "/in";
+  Child c;
+  c.dir = mkdtemp(tmpl);
+  const std::string in_path = c.dir + "/in", out_path = c.dir + "/out", err_path = c.dir + "/err";
   std::ofstream(in_path) << stdin_text;
-  pid_t pid = fork();
-  if (pid == 0) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  std::string bin = DPUCTL_BIN;
+  argv.push_back(bin.data());
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  c.pid = fork();
+  if (c.pid == 0) {
     int in = open(in_path.c_str(), O_RDONLY);
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -52,27 +64,44 @@ Result Dpuctl(const std::vector<std::string>& args, const std::string& stdin_tex
     dup2(out, 1);
     dup2(err, 2);
     unsetenv("DPUCTL_BACKEND");
-    std::vector<char*> argv;
-    std::string bin = DPUCTL_BIN;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
     execv(bin.c_str(), argv.data());
     _exit(127);
   }
+  return c;
+}
+
+Result Finish(const Child& c) {
   int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
+  waitpid(c.pid, &wstatus, 0);
   Result r;
   r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  std::ifstream o(out_path), e(err_path);
+  std::ifstream o(c.dir + "/out"), e(c.dir + "/err");
   std::stringstream so, se;
   so << o.rdbuf();
   se << e.rdbuf();
   r.out = so.str();
   r.err = se.str();
-  fs::remove_all(dir);
+  fs::remove_all(c.dir);
   return r;
+}
+
+// Runs dpuctl with @p args and waits for it.
+Result Dpuctl(const std::vector<std::string>& args, const std::string& stdin_text = "") {
+  return Finish(Start(args, stdin_text));
+}
+
+// Runs independent dpuctl commands, several at a time; results in the order of @p commands.
+std::vector<Result> DpuctlMany(const std::vector<std::vector<std::string>>& commands) {
+  constexpr size_t kParallel = 6;
+  std::vector<Result> results;
+  for (size_t i = 0; i < commands.size(); i += kParallel) {
+    std::vector<Child> running;
+    for (size_t j = i; j < commands.size() && j < i + kParallel; ++j) {
+      running.push_back(Start(commands[j]));
+    }
+    for (const Child& c : running) results.push_back(Finish(c));
+  }
+  return results;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -82,9 +111,8 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-void ExpectGolden(const std::string& name, const std::vector<std::string>& args) {
+void CheckGolden(const std::string& name, const Result& r) {
   SCOPED_TRACE(name);
-  Result r = Dpuctl(args);
   ASSERT_EQ(r.status, 0) << r.err;
   const std::string path = kGolden + "/" + name + ".out";
   if (getenv("DPUCTL_UPDATE_GOLDEN") != nullptr) {
@@ -93,6 +121,10 @@ void ExpectGolden(const std::string& name, const std::vector<std::string>& args)
   }
   ASSERT_TRUE(fs::exists(path)) << path << " missing; run with DPUCTL_UPDATE_GOLDEN=1";
   EXPECT_EQ(r.out, ReadFile(path)) << "stdout of dpuctl differs from " << path;
+}
+
+void ExpectGolden(const std::string& name, const std::vector<std::string>& args) {
+  CheckGolden(name, Dpuctl(args));
 }
 
 class TempDir {
@@ -112,11 +144,17 @@ class TempDir {
 // get dpu / get ports on the shipped fixtures.
 
 TEST(DpuctlGolden, GetDpuEveryFixture) {
-  for (const char* fixture : {"bf2-dpu", "bf2-host", "bf2-nic-mode-host", "bf3-dpu", "bf3-host",
-                              "ipu-dpu", "ipu-host", "mixed-node", "netsec-dpu", "netsec-host",
-                              "octeon10-dpu", "octeon10-host", "pensando-dpu", "pensando-host"}) {
-    ExpectGolden(std::string("get-dpu-") + fixture,
-                 {"get", "dpu", "--sysfs-root", kFixtures + "/" + fixture, "--node", "worker-1"});
+  const std::vector<std::string> fixtures = {
+      "bf2-dpu",      "bf2-host",      "bf2-nic-mode-host", "bf3-dpu",      "bf3-host",
+      "ipu-dpu",      "ipu-host",      "mixed-node",        "netsec-dpu",   "netsec-host",
+      "octeon10-dpu", "octeon10-host", "pensando-dpu",      "pensando-host"};
+  std::vector<std::vector<std::string>> commands;
+  for (const std::string& f : fixtures) {
+    commands.push_back({"get", "dpu", "--sysfs-root", kFixtures + "/" + f, "--node", "worker-1"});
+  }
+  std::vector<Result> results = DpuctlMany(commands);
+  for (size_t i = 0; i < fixtures.size(); ++i) {
+    CheckGolden("get-dpu-" + fixtures[i], results[i]);
   }
 }
 
@@ -158,6 +196,28 @@ TEST(Dpuctl, GetDpuOneByNameIsAnObjectAndUnknownNameFails) {
   EXPECT_EQ(missing.status, 1);
   EXPECT_THAT(missing.err, HasSubstr("bf9-nope"));
   EXPECT_THAT(missing.out, IsEmpty());
+}
+
+TEST(Dpuctl, StatusFollowsTheLinks) {
+  // A copy of the bf3-host fixture whose first PF netdev is down: STATUS False, and the Ready
+  // condition names the netdev.
+  TempDir dir;
+  const std::string root = dir / "sys";
+  fs::copy(kFixtures + "/bf3-host", root,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  const std::string oper = root + "/class/net/ens1f0np0/operstate";
+  ASSERT_TRUE(fs::exists(oper));
+  std::ofstream(fs::canonical(oper)) << "down\n";
+  Result table = Dpuctl({"get", "dpu", "--sysfs-root", root, "--node", "n1"});
+  ASSERT_EQ(table.status, 0) << table.err;
+  EXPECT_THAT(
+      table.out,
+      HasSubstr("bf3-0000-03-00.0-host   NVIDIA BlueField-3   false      n1          False"));
+  Result json = Dpuctl({"get", "dpu", "bf3-0000-03-00.0-host", "-o", "json", "--sysfs-root", root});
+  ASSERT_EQ(json.status, 0) << json.err;
+  EXPECT_THAT(json.out,
+              AllOf(HasSubstr("\"status\": \"False\""),
+                    HasSubstr("\"reason\": \"HealthCheckFailed\""), HasSubstr("ens1f0np0")));
 }
 
 TEST(Dpuctl, BrokenFixtureWarnsOnStderrOnly) {
@@ -402,12 +462,23 @@ TEST(Dpuctl, UsageErrorsExitTwoAndNameTheInput) {
        "chain.png"},
       {{"chain", "graph", "-f", kSrc + "/examples/demo/chain.yaml", "--format", "pdf"}, "pdf"},
       {{"chain", "apply", "-f", kSrc + "/examples/demo/chain.yaml"}, "--backend"},
+      {{"vf", "list"}, "pf"},
+      {{"vf", "set", "eth0", "x", "mac=02:00:00:00:00:01"}, "VF 'x'"},
+      {{"vf", "set", "eth0", "0", "vlan=5000"}, "vlan: 5000"},
+      {{"vf", "set", "eth0", "0", "mac=zz"}, "mac: 'zz'"},
+      {{"vf", "set", "eth0", "0", "qos=3"}, "qos"},
+      {{"vf", "set", "eth0", "0"}, "KEY=VALUE"},
+      {{"vf", "count", "eth0", "many"}, "'many'"},
   };
-  for (const Case& c : cases) {
+  std::vector<std::vector<std::string>> commands;
+  for (const Case& c : cases) commands.push_back(c.args);
+  std::vector<Result> results = DpuctlMany(commands);
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    const Case& c = cases[i];
+    const Result& r = results[i];
     std::string joined;
     for (const auto& a : c.args) joined += a + " ";
     SCOPED_TRACE(joined);
-    Result r = Dpuctl(c.args);
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_THAT(r.err, AllOf(HasSubstr("dpuctl: "), HasSubstr(c.expect)));
     EXPECT_THAT(r.out, IsEmpty());
@@ -431,16 +502,123 @@ TEST(Dpuctl, HelpForEveryVerb) {
       {"chain", "delete"},
       {"chain", "plan"},
       {"chain", "graph"},
+      {"vf"},
+      {"vf", "list"},
+      {"vf", "set"},
+      {"vf", "count"},
+      {"provision"},
   };
+  std::vector<std::vector<std::string>> commands;
   for (std::vector<std::string> v : verbs) {
-    std::string name = "dpuctl";
-    for (const auto& w : v) name += " " + w;
-    SCOPED_TRACE(name);
     v.push_back("--help");
-    Result r = Dpuctl(v);
-    EXPECT_EQ(r.status, 0) << r.err;
-    EXPECT_THAT(r.out, AllOf(HasSubstr("Usage: " + name), HasSubstr("Exit status")));
+    commands.push_back(v);
   }
+  std::vector<Result> results = DpuctlMany(commands);
+  for (size_t i = 0; i < verbs.size(); ++i) {
+    std::string name = "dpuctl";
+    for (const auto& w : verbs[i]) name += " " + w;
+    SCOPED_TRACE(name);
+    EXPECT_EQ(results[i].status, 0) << results[i].err;
+    EXPECT_THAT(results[i].out, AllOf(HasSubstr("Usage: " + name), HasSubstr("Exit status")));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// provision: ImageProvisioner + lifecycle.
+
+// Writes a random image of @p size bytes and its manifest; returns the manifest path.
+std::string MakeImage(const TempDir& dir, size_t size, const std::string& compatible) {
+  std::string data(size, '\0');
+  uint64_t x = 0x9e3779b97f4a7c15ULL;
+  for (char& c : data) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  std::ofstream(dir / "image.bfb", std::ios::binary) << data;
+  std::string sum;
+  FILE* p = popen(("sha256sum " + (dir / "image.bfb")).c_str(), "r");
+  char buf[65] = {};
+  if (p != nullptr && fread(buf, 1, 64, p) == 64) sum = buf;
+  if (p != nullptr) pclose(p);
+  std::ofstream(dir / "image.manifest")
+      << "name=bf-bundle\nversion=2.9.1\nsize=" << size << "\nsha256=" << sum
+      << "\ncompatible_services=" << compatible << "\n";
+  return dir / "image.manifest";
+}
+
+TEST(Dpuctl, ProvisionWritesVerifiesAndDrivesTheLifecycle) {
+  TempDir dir;
+  const std::string mf = MakeImage(dir, 3 * 65536 + 100, ">=1.0.0,<2.0.0");
+  const std::string dpu = "bf3-0000-03-00.0-dpu";
+  std::vector<std::string> base = {"provision",    dpu,
+                                   "--sysfs-root", kFixtures + "/bf3-dpu",
+                                   "--image",      dir / "image.bfb",
+                                   "--manifest",   mf,
+                                   "--chunk-size", "65536"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  Result dry = Dpuctl(with({"--target", dir / "dry.img", "--dry-run"}));
+  ASSERT_EQ(dry.status, 0) << dry.err;
+  EXPECT_THAT(dry.out, HasSubstr("nothing written"));
+  EXPECT_FALSE(fs::exists(dir / "dry.img"));
+
+  Result bad = Dpuctl(with({"--target", dir / "bad.img", "--running-services", "2.0.0"}));
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_THAT(bad.err, AllOf(HasSubstr("2.0.0"), HasSubstr("nothing was written")));
+  EXPECT_FALSE(fs::exists(dir / "bad.img"));
+
+  Result ok = Dpuctl(with({"--target", dir / "disk.img", "--running-services", "1.4.0"}));
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_THAT(ok.out, AllOf(HasSubstr(dpu + ": Discovered -> Provisioning"),
+                            HasSubstr(dpu + ": Provisioning -> Ready"),
+                            HasSubstr("dpu/" + dpu + " provisioned with bf-bundle 2.9.1")));
+  EXPECT_EQ(ReadFile(dir / "disk.img"), ReadFile(dir / "image.bfb"));
+
+  Result unknown =
+      Dpuctl({"provision", "bf9-nope", "--sysfs-root", kFixtures + "/bf3-dpu", "--image",
+              dir / "image.bfb", "--manifest", mf, "--target", dir / "x.img"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("bf9-nope"));
+  Result usage = Dpuctl(with({"--target", dir / "y.img", "--running-services", "two"}));
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_THAT(usage.err, HasSubstr("--running-services"));
+  usage = Dpuctl({"provision", dpu, "--sysfs-root", kFixtures + "/bf3-dpu", "--image",
+                  dir / "image.bfb", "--manifest", mf, "--target", dir / "y.img", "--chunk-size",
+                  "12"});
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_THAT(usage.err, HasSubstr("chunk_size"));
+  EXPECT_FALSE(fs::exists(dir / "y.img"));
+}
+
+// Runs dpuctl on a pseudo-terminal (stdout and stderr both the terminal); returns what it drew.
+std::string OnTerminal(const std::vector<std::string>& args, int* status) {
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv = {const_cast<char*>("dpuctl")};
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(DPUCTL_BIN, argv.data());
+    _exit(127);
+  }
+  std::string tty;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(master, buf, sizeof buf);
+    if (n <= 0) break;  // EIO once the child has exited.
+    tty.append(buf, n);
+  }
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  close(master);
+  *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+  return tty;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,27 +639,31 @@ TEST(Dpuctl, ProgressOnlyOnATerminal) {
   EXPECT_THAT(piped.err, IsEmpty());
   EXPECT_THAT(piped.out, Not(HasSubstr("\r")));
 
-  int master = -1;
-  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    execl(DPUCTL_BIN, "dpuctl", "flow", "apply", "-f", rules.c_str(), "--backend", "reference",
-          nullptr);
-    _exit(127);
-  }
-  std::string tty;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(master, buf, sizeof buf);
-    if (n <= 0) break;  // EIO once the child has exited.
-    tty.append(buf, n);
-  }
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  close(master);
-  EXPECT_EQ(WEXITSTATUS(ws), 0) << tty;
+  int status = -1;
+  std::string tty = OnTerminal({"flow", "apply", "-f", rules, "--backend", "reference"}, &status);
+  EXPECT_EQ(status, 0) << tty;
   EXPECT_THAT(tty, AllOf(HasSubstr("\r"), HasSubstr("planning 2000 rules"),
                          HasSubstr("Applied: 2000 added")));
+
+  // Provisioning draws a bar per phase on a terminal, nothing in a pipe.
+  const std::string mf = MakeImage(dir, 8 * 65536, "*");
+  std::vector<std::string> prov = {"provision",    "bf3-0000-03-00.0-dpu",
+                                   "--sysfs-root", kFixtures + "/bf3-dpu",
+                                   "--image",      dir / "image.bfb",
+                                   "--manifest",   mf,
+                                   "--chunk-size", "65536",
+                                   "--target"};
+  std::vector<std::string> piped_prov = prov;
+  piped_prov.push_back(dir / "a.img");
+  Result quiet = Dpuctl(piped_prov);
+  ASSERT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_THAT(quiet.err, IsEmpty());
+  prov.push_back(dir / "b.img");
+  tty = OnTerminal(prov, &status);
+  EXPECT_EQ(status, 0) << tty;
+  EXPECT_THAT(tty,
+              AllOf(HasSubstr("provisioning bf3-0000-03-00.0-dpu write ["),
+                    HasSubstr("provisioning bf3-0000-03-00.0-dpu verify ["), HasSubstr("100%")));
 }
 
 }  // namespace

@@ -16,8 +16,11 @@
 #include "absl/status/status.h"
 #include "backends/netlink/devlink.h"
 #include "backends/netlink/nl_socket.h"
+#include "dpu/devlink_flash.h"
 #include "dpu/discovery.h"
+#include "dpu/lifecycle.h"
 #include "dpu/port.h"
+#include "dpu/provisioning.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -180,7 +183,7 @@ TEST_F(PortQemuTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   ASSERT_TRUE(ports_->SetNumVfs(pf, 2).ok());
   VfSettings good;
   good.mac = *MacAddress::Parse("02:00:00:00:13:01");
-  good.vlan = VfVlan{.id = 10};
+  good.vlan = VfVlan{.id = 10, .qos = 0, .protocol = VlanProtocol::k8021Q};
   ASSERT_TRUE(ports_->SetVf(pf, 0, good).ok());
   absl::StatusOr<VfInfo> before = ports_->GetVf(pf, 0);
   ASSERT_TRUE(before.ok());
@@ -196,14 +199,14 @@ TEST_F(PortQemuTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   std::vector<Case> cases;
   VfSettings mc;
   mc.mac = *MacAddress::Parse("01:00:5e:00:00:01");
-  mc.vlan = VfVlan{.id = 20};
+  mc.vlan = VfVlan{.id = 20, .qos = 0, .protocol = VlanProtocol::k8021Q};
   cases.push_back({"multicast mac", pf, 0, mc, "mac:", absl::StatusCode::kInvalidArgument});
   VfSettings qos;
   qos.mac = *MacAddress::Parse("02:00:00:00:13:99");
-  qos.vlan = VfVlan{.id = 20, .qos = 8};
+  qos.vlan = VfVlan{.id = 20, .qos = 8, .protocol = VlanProtocol::k8021Q};
   cases.push_back({"qos 8", pf, 0, qos, "vlan.qos", absl::StatusCode::kInvalidArgument});
   VfSettings vid;
-  vid.vlan = VfVlan{.id = 4095};
+  vid.vlan = VfVlan{.id = 4095, .qos = 0, .protocol = VlanProtocol::k8021Q};
   cases.push_back({"vlan 4095", pf, 0, vid, "vlan.id", absl::StatusCode::kInvalidArgument});
   VfSettings rate;
   rate.min_tx_rate = 300;
@@ -512,6 +515,143 @@ TEST_F(PortQemuTest, RequestsMatchWhatIproute2Sends) {
   EXPECT_EQ(FromMessage(netlink::EncodePortDel(buf.data(), buf.size(), family, handle, vf_port)),
             *a);
   ASSERT_TRUE(ports_->SetEswitchMode(pf, EswitchMode::kLegacy).ok());
+}
+
+#ifdef DPU_PORT_SETUP
+// The example program, end to end: VF count, settings, eswitch mode, printed from the kernel.
+TEST_F(PortQemuTest, PortSetupExample) {
+  NsimDevice dev(17, 1);
+  std::string out;
+  ASSERT_EQ(Sh(std::string(DPU_PORT_SETUP) + " " + dev.Pf() +
+                   " --vfs 2 --vf 1 'mac=02:00:00:00:17:01 vlan=17 qos=2 trust=on'"
+                   " --eswitch switchdev",
+               &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr(dev.Handle() + "): 2 VFs, eswitch switchdev"));
+  EXPECT_THAT(out, HasSubstr("vf 1: mac 02:00:00:00:17:01 vlan 17 qos 2 802.1Q"));
+  EXPECT_THAT(out, HasSubstr("trust on"));
+  EXPECT_THAT(out, HasSubstr("pcivf vf 1 netdev"));
+  // A bad setting: exit 1, the field named, nothing changed.
+  EXPECT_EQ(Sh(std::string(DPU_PORT_SETUP) + " " + dev.Pf() + " --vf 1 'vlan=5000'", &out), 1);
+  EXPECT_THAT(out, HasSubstr("vlan: 5000"));
+  EXPECT_EQ(ports_->GetVf(dev.Pf(), 1)->vlan.id, 17);
+}
+#endif
+
+// devlink flash update as a Provisioner: netdevsim takes a flash (its status notifications are
+// the progress), reports stored fw.mgmt 10.20.30 in `devlink dev info`, and the request matches
+// what `devlink dev flash` sends.
+TEST_F(PortQemuTest, DevlinkFlashProvisionsVerifiesAndMatchesDevlink) {
+  NsimDevice dev(16, 1);
+  absl::StatusOr<DevlinkInfo> info = ReadDevlinkInfo(dev.Pf());
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->driver, "netdevsim");
+  EXPECT_EQ(info->stored["fw.mgmt"], "10.20.30");
+
+  // The kernel loads flash images through its firmware loader: point it at a private directory.
+  const std::string fw_dir = "/tmp/dpu-fw";
+  ASSERT_EQ(Sh("mkdir -p " + fw_dir + " && printf %s " + fw_dir +
+               " > /sys/module/firmware_class/parameters/path"),
+            0);
+  const std::string image = "/tmp/dpu-image.bin";
+  std::string out;
+  ASSERT_EQ(Sh("head -c 300000 /dev/urandom > " + image + " && sha256sum " + image, &out), 0);
+  ImageManifest m;
+  m.name = "nsim-fw";
+  m.version = *SemanticVersion::Parse("10.20.30");
+  m.size = 300000;
+  m.sha256 = out.substr(0, 64);
+  m.compatible_services = *VersionRange::Parse(">=1.0.0,<2.0.0");
+
+  DevlinkFlashOptions o;
+  o.device = dev.Handle();
+  o.image_path = image;
+  o.manifest = m;
+  o.running_services = *SemanticVersion::Parse("1.4.0");
+  o.firmware_dir = fw_dir;
+  o.version_key = "fw.mgmt";
+
+  // A corrupted image is refused before anything is staged or flashed; the state is unchanged.
+  {
+    DevlinkFlashOptions bad = o;
+    bad.manifest.sha256 = std::string(64, '0');
+    absl::StatusOr<std::unique_ptr<Provisioner>> p = CreateDevlinkFlashProvisioner(bad);
+    ASSERT_TRUE(p.ok()) << p.status();
+    DpuLifecycle dpu("nsim16");
+    absl::Status st = ProvisionDpu(dpu, **p);
+    EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+    EXPECT_EQ(dpu.state(), DpuState::kDiscovered);
+    EXPECT_EQ(Sh("ls -A " + fw_dir, &out), 0);
+    EXPECT_EQ(out, "");
+  }
+  // Bad options name the field.
+  {
+    DevlinkFlashOptions bad = o;
+    bad.firmware_dir = "relative";
+    EXPECT_THAT(std::string(CreateDevlinkFlashProvisioner(bad).status().message()),
+                HasSubstr("firmware_dir"));
+    bad = o;
+    bad.device = "nosuchdev0";
+    EXPECT_EQ(CreateDevlinkFlashProvisioner(bad).status().code(), absl::StatusCode::kNotFound);
+  }
+
+  NlMonitor mon;
+  ASSERT_TRUE(mon.ok());
+  absl::StatusOr<std::unique_ptr<Provisioner>> p = CreateDevlinkFlashProvisioner(o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_THAT((*p)->Describe(), HasSubstr(dev.Handle()));
+  DpuLifecycle dpu("nsim16");
+  std::vector<std::string> phases;
+  uint64_t flash_done = 0, flash_total = 0, flash_updates = 0;
+  std::vector<NlCapture> ours = mon.Requests([&] {
+    absl::Status st = ProvisionDpu(dpu, **p, [&](const ProvisionProgress& pr) {
+      if (phases.empty() || phases.back() != pr.phase) phases.emplace_back(pr.phase);
+      if (pr.phase == "flash") {
+        EXPECT_GE(pr.done, flash_done);  // monotonic
+        flash_done = pr.done;
+        flash_total = pr.total;
+        ++flash_updates;
+      }
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(st.ok()) << st;
+  });
+  EXPECT_EQ(dpu.state(), DpuState::kReady);
+  EXPECT_THAT(phases, ::testing::ElementsAre("check-image", "write", "flash", "verify"));
+  EXPECT_EQ(flash_total, 500000u);  // netdevsim's simulated flash size
+  EXPECT_EQ(flash_done, flash_total);
+  EXPECT_GT(flash_updates, 100u);
+  EXPECT_EQ(Sh("ls -A " + fw_dir, &out), 0);
+  EXPECT_EQ(out, "") << "the staged image is removed";
+
+  // Verify compares devlink's stored version with the manifest.
+  DevlinkFlashOptions other = o;
+  other.manifest.version = *SemanticVersion::Parse("10.20.31");
+  absl::StatusOr<std::unique_ptr<Provisioner>> q = CreateDevlinkFlashProvisioner(other);
+  ASSERT_TRUE(q.ok());
+  absl::Status st = (*q)->Verify(nullptr);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("10.20.30"));
+  other.version_key = "fw.nosuch";
+  q = CreateDevlinkFlashProvisioner(other);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ((*q)->Verify(nullptr).code(), absl::StatusCode::kNotFound);
+
+  // The same request from devlink(8). The file is not staged this time, so the kernel refuses
+  // it at once (no second 5 s flash); the request is what is compared.
+  absl::StatusOr<std::unique_ptr<netlink::Devlink>> dl = netlink::Devlink::Open();
+  ASSERT_TRUE(dl.ok());
+  const std::string staged = "libdpu-" + m.sha256 + ".bin";
+  std::vector<NlCapture> theirs = mon.Requests([&] {
+    EXPECT_NE(Sh("devlink dev flash " + dev.Handle() + " file " + staged, &out), 0) << out;
+  });
+  std::optional<DevlinkRequest> a =
+      LastDevlinkRequest(theirs, (*dl)->family().id, DEVLINK_CMD_FLASH_UPDATE);
+  std::optional<DevlinkRequest> b =
+      LastDevlinkRequest(ours, (*dl)->family().id, DEVLINK_CMD_FLASH_UPDATE);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*b, *a);
 }
 
 }  // namespace

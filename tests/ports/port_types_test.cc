@@ -84,11 +84,11 @@ TEST(VfSettingsTest, BadTextNamesTheWordOrField) {
 TEST(VfSettingsTest, ValidateChecksStructsBuiltInCode) {
   VfSettings s;
   EXPECT_TRUE(ValidateVfSettings(s).ok());
-  s.vlan = VfVlan{.id = 5000};
+  s.vlan = VfVlan{.id = 5000, .qos = 0, .protocol = VlanProtocol::k8021Q};
   EXPECT_THAT(Message(ValidateVfSettings(s)), HasSubstr("vlan.id: 5000"));
-  s.vlan = VfVlan{.id = 5, .qos = 9};
+  s.vlan = VfVlan{.id = 5, .qos = 9, .protocol = VlanProtocol::k8021Q};
   EXPECT_THAT(Message(ValidateVfSettings(s)), HasSubstr("vlan.qos: 9"));
-  s.vlan = VfVlan{.id = 5, .protocol = static_cast<VlanProtocol>(7)};
+  s.vlan = VfVlan{.id = 5, .qos = 0, .protocol = static_cast<VlanProtocol>(7)};
   EXPECT_THAT(Message(ValidateVfSettings(s)), HasSubstr("vlan.protocol"));
   s.vlan.reset();
   s.link_state = static_cast<VfLinkState>(9);

@@ -177,6 +177,36 @@ TEST(PcapTest, CorruptAndTruncatedFiles) {
   EXPECT_NE(r->Next().status().message().find("record 1 at offset 44"), std::string::npos);
 }
 
+// Found by pcap_fuzzer: a header claiming a 4 GiB snaplen let a record claim ~4 GiB of data,
+// which was allocated before anything was read; and an empty record passed a null pointer to
+// memcpy. Now the record fails as truncated, costing only the bytes present, and an empty
+// record reads as an empty packet.
+TEST(PcapTest, HugeCapturedLengthCostsOnlyThePresentBytes) {
+  std::string file = BigEndianFile(false).substr(0, 24);
+  file[16] = file[17] = file[18] = file[19] = '\xff';  // snaplen 0xffffffff
+  const std::string rec_header("\x00\x00\x00\x01\x00\x00\x00\x00\xf0\x00\x00\x00\xf0\x00\x00\x00",
+                               16);
+  auto r = PcapReader::FromBytes(file + rec_header + "0123456789");
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto rec = r->Next();
+  EXPECT_EQ(rec.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(rec.status().message().find("truncated packet data: 10 of 4026531840 bytes"),
+            std::string::npos)
+      << rec.status();
+
+  const std::string empty_record("\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+                                 16);
+  r = PcapReader::FromBytes(BigEndianFile(false).substr(0, 24) + empty_record);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto empty = r->Next();
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  ASSERT_TRUE(empty->has_value());
+  EXPECT_TRUE((*empty)->data.empty());
+  auto end = r->Next();
+  ASSERT_TRUE(end.ok());
+  EXPECT_FALSE(end->has_value());
+}
+
 TEST(PcapTest, FileErrors) {
   auto r = PcapReader::Open("/nonexistent/dir/x.pcap");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);

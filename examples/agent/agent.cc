@@ -1,0 +1,1026 @@
+#include "agent.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "dpu/backend_registry.h"
+#include "dpu/chain_manifest.h"
+#include "dpu/plan.h"
+#include "dpu/rule_text.h"
+
+namespace dpu_agent {
+namespace {
+
+namespace v1 = ::libdpu::agent::v1;
+namespace opi_inv = ::opi_api::inventory::v1;
+namespace evpn = ::opi_api::network::evpn_gw::v1alpha1;
+
+constexpr char kOriginManifest[] = "manifest";
+constexpr char kOriginNf[] = "network-function";
+constexpr char kBridgePortPrefix[] = "bridgePorts/";
+constexpr char kLogicalBridgePrefix[] = "logicalBridges/";
+
+// The text of a small sysfs/procfs file without trailing white space; empty when unreadable.
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "";
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > 4096) text.resize(4096);
+  return std::string(absl::StripAsciiWhitespace(text));
+}
+
+dpu::HealthOptions HealthOptionsOf(const AgentOptions& o) {
+  dpu::HealthOptions h;
+  h.heartbeat_interval = o.heartbeat_interval;
+  h.stale_after = o.stale_after;
+  return h;
+}
+
+int64_t NowNanos() { return absl::ToUnixNanos(absl::Now()); }
+
+v1::Event MakeEvent(v1::EventKind kind, std::string dpu = "", std::string port = "",
+                    std::string detail = "") {
+  v1::Event e;
+  e.set_kind(kind);
+  e.set_dpu(std::move(dpu));
+  e.set_port(std::move(port));
+  e.set_detail(std::move(detail));
+  return e;
+}
+
+std::set<std::string> PortsOf(const dpu::DpuInfo& info) {
+  std::set<std::string> out;
+  for (const auto& r : info.representors) out.insert(r.netdev);
+  return out;
+}
+
+absl::Status ValidateBridgePortId(const std::string& id) {
+  if (id.size() < 4 || id.size() > 63) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "bridge_port_id: \"%s\" must be 4 to 63 characters long, got %d", id, id.size()));
+  }
+  for (char c : id) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("bridge_port_id: \"%s\": character '%c' is not one of [a-z0-9-]", id, c));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> BridgePortName(const std::string& field, const std::string& name) {
+  if (!absl::StartsWith(name, kBridgePortPrefix)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: \"%s\" is not a bridge port name (bridgePorts/ID)", field, name));
+  }
+  if (absl::Status s = ValidateBridgePortId(name.substr(strlen(kBridgePortPrefix))); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", s.message()));
+  }
+  return name;
+}
+
+}  // namespace
+
+void FillPlan(const dpu::Plan& plan, v1::FlowPlan* out) {
+  for (const auto& r : plan.adds) out->add_adds(dpu::FormatRule(r));
+  for (const auto& c : plan.changes) {
+    auto* ch = out->add_changes();
+    ch->set_before(dpu::FormatRule(c.before));
+    ch->set_after(dpu::FormatRule(c.after));
+  }
+  for (const auto& r : plan.deletes) out->add_deletes(dpu::FormatRule(r));
+  out->set_text(plan.ToString());
+}
+
+std::string Agent::NetworkFunctionChainName(const std::string& input, const std::string& output) {
+  std::string name = absl::StrCat("nf-", input, "-", output);
+  if (dpu::ValidateChainName(name).ok()) return name;
+  // Interface names with characters a chain name cannot hold, or too long: a stable digest.
+  return absl::StrCat(
+      "nf-", dpu::FlowId::FromName(absl::StrCat(input, "\n", output)).ToString().substr(0, 16));
+}
+
+Agent::Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend)
+    : options_(std::move(options)),
+      backend_(std::move(backend)),
+      fleet_(nullptr, HealthOptionsOf(options_)),
+      advertise_ip_(options_.advertise_ip),
+      advertise_port_(options_.advertise_port),
+      listeners_(options_.listeners) {
+  dpu::ChainCompileOptions copts;
+  copts.count = backend_->Capabilities().Supports(dpu::ActionKind::kCount);
+  chains_ = std::make_unique<dpu::ChainManager>(*backend_, copts);
+}
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
+                                                     std::unique_ptr<dpu::Backend> backend) {
+  if (absl::Status s = dpu::ValidateHealthOptions(HealthOptionsOf(options)); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("heartbeat: ", s.message()));
+  }
+  if (options.node_name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    options.node_name = host;
+  }
+  if (options.agent_id.empty()) options.agent_id = absl::StrCat("dpu-agent@", options.node_name);
+  for (const auto* field : {&options.nf_ingress, &options.nf_egress}) {
+    if (absl::StatusOr<dpu::PortRef> p = dpu::PortRef::Parse(*field); !p.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field == &options.nf_ingress ? "nf_ingress: " : "nf_egress: ", p.status().message()));
+    }
+  }
+  if (backend == nullptr) {
+    absl::StatusOr<std::unique_ptr<dpu::Backend>> b = dpu::CreateBackend(options.backend_spec);
+    if (!b.ok()) return b.status();
+    backend = *std::move(b);
+  }
+  std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(backend)));
+  agent->fleet_subscription_ =
+      agent->fleet_.Subscribe([a = agent.get()](const dpu::DpuTransition& t) {
+        v1::Event e = MakeEvent(v1::DPU_STATE_CHANGED, t.dpu, "", t.reason);
+        e.set_from_state(std::string(dpu::DpuStateName(t.from)));
+        e.set_to_state(std::string(dpu::DpuStateName(t.to)));
+        a->Emit(std::move(e));
+      });
+  {
+    absl::MutexLock lock(&agent->mu_);
+    if (absl::Status s = agent->RediscoverLocked(/*emit=*/true); !s.ok()) {
+      // A node without a readable sysfs still serves flows and chains; say why there are no DPUs.
+      agent->report_.warnings.push_back(absl::StrCat("discovery: ", s.message()));
+    }
+  }
+  agent->ticker_ = std::thread([a = agent.get()] {
+    while (!a->stop_.WaitForNotificationWithTimeout(a->options_.heartbeat_interval)) a->Tick();
+  });
+  return agent;
+}
+
+void Agent::SetAdvertised(std::string ip, int port) {
+  absl::MutexLock lock(&mu_);
+  advertise_ip_ = std::move(ip);
+  advertise_port_ = port;
+}
+
+void Agent::SetListeners(std::vector<std::string> listeners) {
+  absl::MutexLock lock(&mu_);
+  listeners_ = std::move(listeners);
+}
+
+Agent::~Agent() {
+  stop_.Notify();
+  if (ticker_.joinable()) ticker_.join();
+  fleet_.Unsubscribe(fleet_subscription_);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Events
+
+void Agent::Emit(v1::Event event) {
+  absl::MutexLock lock(&events_mu_);
+  event.set_sequence(next_sequence_++);
+  if (event.time_unix_nanos() == 0) event.set_time_unix_nanos(NowNanos());
+  events_.push_back(std::move(event));
+  while (events_.size() > options_.event_log_size) events_.pop_front();
+  events_cv_.SignalAll();
+}
+
+uint64_t Agent::LastSequence() {
+  absl::MutexLock lock(&events_mu_);
+  return next_sequence_ - 1;
+}
+
+std::vector<v1::Event> Agent::EventsAfter(uint64_t after, absl::Duration timeout, bool* lost) {
+  absl::MutexLock lock(&events_mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (next_sequence_ - 1 <= after) {
+    if (events_cv_.WaitWithDeadline(&events_mu_, deadline)) break;
+  }
+  std::vector<v1::Event> out;
+  *lost = !events_.empty() && events_.front().sequence() > after + 1;
+  for (const auto& e : events_) {
+    if (e.sequence() > after) out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<v1::Event> Agent::InitialEvents() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::Event> out;
+  const int64_t now = NowNanos();
+  for (const auto& info : report_.dpus) {
+    v1::Event e = MakeEvent(v1::DPU_ADDED, info.name, "", "initial state");
+    if (auto lc = fleet_.Lifecycle(info.name); lc.ok()) {
+      e.set_to_state(std::string(dpu::DpuStateName((*lc)->state())));
+    }
+    e.set_time_unix_nanos(now);
+    out.push_back(e);
+    for (const auto& port : PortsOf(info)) {
+      v1::Event p = MakeEvent(v1::PORT_ADDED, info.name, port, "initial state");
+      p.set_time_unix_nanos(now);
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Discovery, heartbeats
+
+absl::Status Agent::RediscoverLocked(bool emit) {
+  dpu::DiscoveryOptions dopts;
+  dopts.sysfs_root = options_.sysfs_root;
+  absl::StatusOr<dpu::DiscoveryReport> report = dpu::DiscoverDpus(dopts);
+  last_discovery_ = absl::Now();
+  if (!report.ok()) return report.status();
+  std::map<std::string, std::set<std::string>> before, after;
+  for (const auto& d : report_.dpus) before[d.name] = PortsOf(d);
+  for (const auto& d : report->dpus) after[d.name] = PortsOf(d);
+  report_ = *std::move(report);
+  const dpu::FleetSyncResult sync = fleet_.Sync(report_);
+  for (const auto& name : sync.added) {
+    if (auto m = fleet_.Monitor(name); m.ok()) {
+      // A DPU that failed because heartbeats stopped is back once they resume.
+      (*m)->SetRecoveryAction([this](dpu::DpuLifecycle&) -> absl::Status {
+        const absl::Time last = absl::FromUnixNanos(last_ping_nanos_.load());
+        if (absl::Now() - last <= options_.stale_after) return absl::OkStatus();
+        return absl::UnavailableError("no heartbeat from the dpu-operator daemon");
+      });
+    }
+  }
+  if (!emit) return absl::OkStatus();
+  auto state_of = [this](const std::string& name) {
+    auto lc = fleet_.Lifecycle(name);
+    return lc.ok() ? std::string(dpu::DpuStateName((*lc)->state())) : std::string();
+  };
+  for (const auto& name : sync.added) {
+    v1::Event e = MakeEvent(v1::DPU_ADDED, name, "", "discovered");
+    e.set_to_state(state_of(name));
+    Emit(e);
+  }
+  for (const auto& name : sync.returned) {
+    v1::Event e = MakeEvent(v1::DPU_ADDED, name, "", "discovered again");
+    e.set_to_state(state_of(name));
+    Emit(e);
+  }
+  for (const auto& name : sync.removed)
+    Emit(MakeEvent(v1::DPU_REMOVED, name, "", "not found by discovery"));
+  for (const auto& [name, ports] : after) {
+    const std::set<std::string>& old = before[name];
+    for (const auto& p : ports) {
+      if (!old.contains(p)) Emit(MakeEvent(v1::PORT_ADDED, name, p));
+    }
+    for (const auto& p : old) {
+      if (!ports.contains(p)) Emit(MakeEvent(v1::PORT_REMOVED, name, p));
+    }
+  }
+  for (const auto& [name, ports] : before) {
+    if (after.contains(name)) continue;
+    for (const auto& p : ports) Emit(MakeEvent(v1::PORT_REMOVED, name, p));
+  }
+  return absl::OkStatus();
+}
+
+void Agent::Tick() {
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    for (auto& [id, peer] : peers_) {
+      if (!peer.stale && now - peer.last_ping > options_.stale_after) {
+        peer.stale = true;
+        Emit(MakeEvent(
+            v1::PEER_STALE, "", "",
+            absl::StrCat(
+                id, ": no ping for ",
+                absl::FormatDuration(absl::Trunc(now - peer.last_ping, absl::Milliseconds(100))),
+                " (stale after ", absl::FormatDuration(options_.stale_after), ")")));
+      }
+    }
+    if (options_.rediscover_interval > absl::ZeroDuration() &&
+        now - last_discovery_ >= options_.rediscover_interval) {
+      (void)RediscoverLocked(/*emit=*/true);
+    }
+  }
+  fleet_.TickAll();  // Not under mu_: recovery actions take it.
+}
+
+std::vector<const dpu::DpuInfo*> Agent::BoundDpusLocked() const {
+  std::vector<const dpu::DpuInfo*> out;
+  for (const auto& d : report_.dpus) {
+    if (bound_.empty() || bound_.contains(d.name)) out.push_back(&d);
+  }
+  return out;
+}
+
+bool Agent::HealthyLocked() const {
+  for (const auto& name : bound_) {
+    auto lc = fleet_.Lifecycle(name);
+    if (!lc.ok() || (*lc)->state() != dpu::DpuState::kReady || !fleet_.Present(name)) return false;
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Vendor API
+
+absl::Status Agent::Init(const Vendor::InitRequest& req, Vendor::IpPort* resp) {
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> bound;
+  if (!req.dpu_identifier().empty()) {
+    const std::string& id = req.dpu_identifier();
+    std::vector<std::string> known;
+    for (const auto& d : report_.dpus) {
+      known.push_back(d.name);
+      if (d.name == id || (!d.serial.empty() && d.serial == id) || d.pci_address.ToString() == id) {
+        bound.insert(d.name);
+      }
+    }
+    if (bound.empty()) {
+      return absl::NotFoundError(absl::StrFormat(
+          "dpu_identifier: no DPU named \"%s\" (by name, serial or PCI address) on this node; "
+          "known: [%s]",
+          id, absl::StrJoin(known, ", ")));
+    }
+  } else {
+    for (const auto& d : report_.dpus) bound.insert(d.name);
+  }
+  initialized_ = true;
+  dpu_mode_ = req.dpu_mode();
+  dpu_identifier_ = req.dpu_identifier();
+  bound_ = bound;
+  last_ping_nanos_ = NowNanos();
+  for (const auto& name : bound_) {
+    auto lc = fleet_.Lifecycle(name);
+    if (lc.ok() && (*lc)->state() == dpu::DpuState::kDiscovered) {
+      (void)(*lc)->TransitionTo(dpu::DpuState::kReady, "vendor plugin initialised by the daemon");
+    }
+    if (auto m = fleet_.Monitor(name); m.ok()) (*m)->Heartbeat();
+  }
+  resp->set_ip(advertise_ip_);
+  resp->set_port(advertise_port_);
+  return absl::OkStatus();
+}
+
+absl::Status Agent::CreateNetworkFunction(const Vendor::NFRequest& req) {
+  absl::StatusOr<dpu::PortRef> in = dpu::PortRef::Parse(req.input());
+  if (!in.ok()) return absl::InvalidArgumentError(absl::StrCat("input: ", in.status().message()));
+  absl::StatusOr<dpu::PortRef> out = dpu::PortRef::Parse(req.output());
+  if (!out.ok())
+    return absl::InvalidArgumentError(absl::StrCat("output: ", out.status().message()));
+  dpu::ServiceChain chain;
+  chain.name = NetworkFunctionChainName(req.input(), req.output());
+  chain.ingress = dpu::PortRef(options_.nf_ingress);
+  chain.egress = dpu::PortRef(options_.nf_egress);
+  chain.hops.push_back(dpu::NetworkFunction{.name = "nf", .ingress = *in, .egress = *out});
+  chain.bidirectional = true;
+  chain.priority = options_.nf_priority;
+  absl::MutexLock lock(&mu_);
+  if (auto it = chain_origin_.find(chain.name);
+      it != chain_origin_.end() && it->second != kOriginNf) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "chain \"%s\" exists and was applied from a manifest, not by CreateNetworkFunction",
+        chain.name));
+  }
+  if (absl::Status s = chains_->Upsert(chain); !s.ok()) return s;
+  chain_origin_[chain.name] = kOriginNf;
+  Emit(MakeEvent(v1::CHAIN_APPLIED, "", "", chain.name));
+  return absl::OkStatus();
+}
+
+absl::Status Agent::DeleteNetworkFunction(const Vendor::NFRequest& req) {
+  if (req.input().empty()) return absl::InvalidArgumentError("input: must not be empty");
+  if (req.output().empty()) return absl::InvalidArgumentError("output: must not be empty");
+  const std::string name = NetworkFunctionChainName(req.input(), req.output());
+  absl::MutexLock lock(&mu_);
+  auto it = chain_origin_.find(name);
+  if (it == chain_origin_.end() || it->second != kOriginNf) {
+    return absl::NotFoundError(absl::StrFormat(
+        "no network function with input \"%s\" and output \"%s\"", req.input(), req.output()));
+  }
+  if (absl::Status s = chains_->Remove(name); !s.ok()) return s;
+  chain_origin_.erase(it);
+  Emit(MakeEvent(v1::CHAIN_REMOVED, "", "", name));
+  return absl::OkStatus();
+}
+
+absl::Status Agent::GetDevices(Vendor::DeviceListResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  for (const dpu::DpuInfo* d : BoundDpusLocked()) {
+    std::string health = "Healthy";
+    if (auto lc = fleet_.Lifecycle(d->name); lc.ok()) {
+      const dpu::DpuState s = (*lc)->state();
+      if (s != dpu::DpuState::kReady && s != dpu::DpuState::kDiscovered) health = "Unhealthy";
+    }
+    if (!fleet_.Present(d->name)) health = "Unhealthy";
+    for (const auto& pf : d->pfs) {
+      for (const auto& vf : pf.vfs) {
+        const std::string id = vf.pci_address.ToString();
+        Vendor::Device dev;
+        dev.set_id(id);
+        dev.set_health(health);
+        std::string numa =
+            ReadText(absl::StrCat(options_.sysfs_root, "/bus/pci/devices/", id, "/numa_node"));
+        if (numa.empty() || numa == "-1") numa = "0";
+        dev.mutable_topology()->set_node(numa);
+        (*resp->mutable_devices())[id] = dev;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::SetNumVfs(const Vendor::VfCount& req, Vendor::VfCount* resp) {
+  if (req.vf_cnt() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("vf_cnt: must be 0 or more, got %d", req.vf_cnt()));
+  }
+  absl::MutexLock lock(&mu_);
+  std::vector<const dpu::DpuInfo*> dpus = BoundDpusLocked();
+  if (dpus.empty()) return absl::FailedPreconditionError("SetNumVfs: no DPU found on this node");
+  if (dpus.size() > 1) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "SetNumVfs: %d DPUs on this node; call LifeCycleService.Init with dpu_identifier first",
+        dpus.size()));
+  }
+  const dpu::PhysicalFunction* pf = nullptr;
+  for (const auto& p : dpus[0]->pfs) {
+    if (p.sriov_total_vfs > 0) {
+      pf = &p;
+      break;
+    }
+  }
+  if (pf == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("SetNumVfs: DPU %s has no SR-IOV capable PF", dpus[0]->name));
+  }
+  if (static_cast<uint32_t>(req.vf_cnt()) > pf->sriov_total_vfs) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("vf_cnt: %d exceeds sriov_totalvfs %d of PF %s", req.vf_cnt(),
+                        pf->sriov_total_vfs, pf->pci_address.ToString()));
+  }
+  const std::string path = absl::StrCat(options_.sysfs_root, "/bus/pci/devices/",
+                                        pf->pci_address.ToString(), "/sriov_numvfs");
+  auto write = [&path](int n) -> absl::Status {
+    std::ofstream f(path, std::ios::out | std::ios::trunc);
+    if (!f) return absl::PermissionDeniedError(absl::StrCat("SetNumVfs: cannot open ", path));
+    f << n << "\n";
+    f.flush();
+    if (!f)
+      return absl::InternalError(absl::StrCat("SetNumVfs: writing ", n, " to ", path, " failed"));
+    return absl::OkStatus();
+  };
+  if (pf->sriov_num_vfs != static_cast<uint32_t>(req.vf_cnt())) {
+    // The kernel refuses to change a non-zero VF count directly: go through 0.
+    if (pf->sriov_num_vfs != 0 && req.vf_cnt() != 0) {
+      if (absl::Status s = write(0); !s.ok()) return s;
+    }
+    if (absl::Status s = write(req.vf_cnt()); !s.ok()) return s;
+  }
+  int now = 0;
+  if (!absl::SimpleAtoi(ReadText(path), &now)) {
+    return absl::InternalError(absl::StrCat("SetNumVfs: cannot read back ", path));
+  }
+  (void)RediscoverLocked(/*emit=*/true);
+  resp->set_vf_cnt(now);
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Ping(const Vendor::PingRequest& req, Vendor::PingResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  const std::string sender = req.sender_id().empty() ? "(anonymous)" : req.sender_id();
+  auto [it, inserted] = peers_.try_emplace(sender);
+  if (inserted || it->second.stale) {
+    Emit(MakeEvent(v1::PEER_ALIVE, "", "", sender));
+  }
+  it->second.last_ping = now;
+  it->second.stale = false;
+  last_ping_nanos_ = absl::ToUnixNanos(now);
+  for (const auto& name : bound_) {
+    if (auto m = fleet_.Monitor(name); m.ok()) (*m)->Heartbeat();
+  }
+  resp->set_timestamp(absl::ToUnixNanos(now));
+  resp->set_responder_id(options_.agent_id);
+  resp->set_healthy(HealthyLocked());
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------------------------------------------
+// OPI
+
+absl::Status Agent::GetInventory(const opi_inv::GetInventoryRequest& req,
+                                 opi_inv::Inventory* resp) {
+  const std::string dmi = options_.sysfs_root + "/class/dmi/id/";
+  auto* bios = resp->mutable_bios();
+  bios->set_vendor(ReadText(dmi + "bios_vendor"));
+  bios->set_version(ReadText(dmi + "bios_version"));
+  bios->set_date(ReadText(dmi + "bios_date"));
+  auto* sys = resp->mutable_system();
+  sys->set_family(ReadText(dmi + "product_family"));
+  sys->set_name(ReadText(dmi + "product_name"));
+  sys->set_vendor(ReadText(dmi + "sys_vendor"));
+  sys->set_serial_number(ReadText(dmi + "product_serial"));
+  sys->set_uuid(ReadText(dmi + "product_uuid"));
+  sys->set_sku(ReadText(dmi + "product_sku"));
+  sys->set_version(ReadText(dmi + "product_version"));
+  auto* board = resp->mutable_baseboard();
+  board->set_asset_tag(ReadText(dmi + "board_asset_tag"));
+  board->set_serial_number(ReadText(dmi + "board_serial"));
+  board->set_vendor(ReadText(dmi + "board_vendor"));
+  board->set_version(ReadText(dmi + "board_version"));
+  board->set_product(ReadText(dmi + "board_name"));
+  auto* chassis = resp->mutable_chassis();
+  chassis->set_asset_tag(ReadText(dmi + "chassis_asset_tag"));
+  chassis->set_serial_number(ReadText(dmi + "chassis_serial"));
+  chassis->set_type(ReadText(dmi + "chassis_type"));
+  chassis->set_vendor(ReadText(dmi + "chassis_vendor"));
+  chassis->set_version(ReadText(dmi + "chassis_version"));
+  {
+    static const std::map<std::string, std::string> kChassisTypes = {{"1", "Other"},
+                                                                     {"2", "Unknown"},
+                                                                     {"3", "Desktop"},
+                                                                     {"9", "Laptop"},
+                                                                     {"10", "Notebook"},
+                                                                     {"17", "Main Server Chassis"},
+                                                                     {"23", "Rack Mount Chassis"},
+                                                                     {"24", "Sealed-case PC"},
+                                                                     {"28", "Blade"},
+                                                                     {"35", "Mini PC"},
+                                                                     {"36", "Stick PC"}};
+    auto it = kChassisTypes.find(chassis->type());
+    if (it != kChassisTypes.end()) chassis->set_type_description(it->second);
+  }
+  // Processors: logical CPUs and distinct (physical id, core id) pairs of cpuinfo.
+  {
+    std::ifstream in(options_.proc_root + "/cpuinfo");
+    std::string line, physical = "0";
+    uint32_t threads = 0;
+    std::set<std::pair<std::string, std::string>> cores;
+    while (std::getline(in, line)) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits(':', 1));
+      const std::string key(absl::StripAsciiWhitespace(kv.first));
+      const std::string value(absl::StripAsciiWhitespace(kv.second));
+      if (key == "processor") ++threads;
+      if (key == "physical id") physical = value;
+      if (key == "core id") cores.emplace(physical, value);
+    }
+    resp->mutable_processor()->set_total_threads(threads);
+    resp->mutable_processor()->set_total_cores(cores.empty() ? threads : cores.size());
+  }
+  {
+    std::ifstream in(options_.proc_root + "/meminfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      int64_t kb = 0;
+      if (absl::StartsWith(line, "MemTotal:") &&
+          absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line.substr(9)), " kB"),
+                           &kb)) {
+        resp->mutable_memory()->set_total_usable_bytes(kb * 1024);
+      }
+    }
+    int64_t block = 0;
+    int64_t online = 0;
+    const std::string mem = options_.sysfs_root + "/devices/system/memory/";
+    if (absl::SimpleHexAtoi(ReadText(mem + "block_size_bytes"), &block) && block > 0) {
+      for (int i = 0; i < 1 << 16; ++i) {
+        const std::string state = ReadText(absl::StrCat(mem, "memory", i, "/state"));
+        if (state.empty()) {
+          if (i > 0 && online > 0) break;
+          continue;
+        }
+        if (state == "online") ++online;
+      }
+    }
+    resp->mutable_memory()->set_total_physical_bytes(
+        online > 0 ? block * online : resp->memory().total_usable_bytes());
+  }
+  absl::MutexLock lock(&mu_);
+  for (const auto& d : report_.dpus) {
+    auto add = [&](const dpu::PciAddress& addr, const std::string& driver) {
+      const std::string dir =
+          absl::StrCat(options_.sysfs_root, "/bus/pci/devices/", addr.ToString(), "/");
+      auto* p = resp->add_pci();
+      p->set_address(addr.ToString());
+      p->set_driver(driver);
+      p->set_vendor(ReadText(dir + "vendor"));
+      p->set_product(ReadText(dir + "device"));
+      p->set_revision(ReadText(dir + "revision"));
+      const std::string sv = ReadText(dir + "subsystem_vendor");
+      const std::string sd = ReadText(dir + "subsystem_device");
+      if (!sv.empty() || !sd.empty()) p->set_subsystem(absl::StrCat(sv, ":", sd));
+      const std::string cls = ReadText(dir + "class");  // 0xCCSSPP
+      if (cls.size() == 8 && absl::StartsWith(cls, "0x")) {
+        p->set_class_(absl::StrCat("0x", cls.substr(2, 2)));
+        p->set_subclass(absl::StrCat("0x", cls.substr(4, 2)));
+      }
+    };
+    for (const auto& pf : d.pfs) {
+      add(pf.pci_address, pf.driver);
+      for (const auto& vf : pf.vfs) {
+        std::string driver;
+        char buf[512];
+        const std::string link = absl::StrCat(options_.sysfs_root, "/bus/pci/devices/",
+                                              vf.pci_address.ToString(), "/driver");
+        if (ssize_t n = readlink(link.c_str(), buf, sizeof(buf) - 1); n > 0) {
+          std::string target(buf, n);
+          driver = target.substr(target.find_last_of('/') + 1);
+        }
+        add(vf.pci_address, driver);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::CreateBridgePort(const evpn::CreateBridgePortRequest& req,
+                                     evpn::BridgePort* resp) {
+  if (!req.bridge_port_id().empty()) {
+    if (absl::Status s = ValidateBridgePortId(req.bridge_port_id()); !s.ok()) return s;
+  }
+  if (!req.has_bridge_port()) return absl::InvalidArgumentError("bridge_port: required");
+  const evpn::BridgePortSpec& spec = req.bridge_port().spec();
+  if (spec.mac_address().size() != 6) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "bridge_port.spec.mac_address: must be 6 bytes, got %d", spec.mac_address().size()));
+  }
+  if (static_cast<uint8_t>(spec.mac_address()[0]) & 1) {
+    return absl::InvalidArgumentError(
+        "bridge_port.spec.mac_address: a multicast address cannot be a port's address");
+  }
+  if (spec.ptype() != evpn::BRIDGE_PORT_TYPE_ACCESS &&
+      spec.ptype() != evpn::BRIDGE_PORT_TYPE_TRUNK) {
+    return absl::InvalidArgumentError("bridge_port.spec.ptype: must be ACCESS or TRUNK");
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < spec.logical_bridges_size(); ++i) {
+    const std::string& lb = spec.logical_bridges(i);
+    if (!absl::StartsWith(lb, kLogicalBridgePrefix) || lb.size() == strlen(kLogicalBridgePrefix)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "bridge_port.spec.logical_bridges[%d]: \"%s\" is not a logical bridge name "
+          "(logicalBridges/ID)",
+          i, lb));
+    }
+    if (!seen.insert(lb).second) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("bridge_port.spec.logical_bridges[%d]: \"%s\" listed twice", i, lb));
+    }
+  }
+  if (spec.ptype() == evpn::BRIDGE_PORT_TYPE_ACCESS && spec.logical_bridges_size() != 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "bridge_port.spec.logical_bridges: an ACCESS port joins exactly one logical bridge, got %d",
+        spec.logical_bridges_size()));
+  }
+  absl::MutexLock lock(&mu_);
+  std::string id = req.bridge_port_id();
+  if (id.empty()) {
+    do {
+      id = absl::StrFormat("bp-%08x", next_generated_id_++);
+    } while (bridge_ports_.contains(absl::StrCat(kBridgePortPrefix, id)));
+  }
+  const std::string name = absl::StrCat(kBridgePortPrefix, id);
+  if (bridge_ports_.contains(name)) {
+    return absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
+  }
+  evpn::BridgePort port;
+  port.set_name(name);
+  *port.mutable_spec() = spec;
+  port.mutable_status()->set_oper_status(evpn::BP_OPER_STATUS_UP);
+  bridge_ports_[name] = port;
+  *resp = port;
+  return absl::OkStatus();
+}
+
+absl::Status Agent::GetBridgePort(const evpn::GetBridgePortRequest& req, evpn::BridgePort* resp) {
+  absl::StatusOr<std::string> name = BridgePortName("name", req.name());
+  if (!name.ok()) return name.status();
+  absl::MutexLock lock(&mu_);
+  auto it = bridge_ports_.find(*name);
+  if (it == bridge_ports_.end()) return absl::NotFoundError(absl::StrCat(*name, " not found"));
+  *resp = it->second;
+  return absl::OkStatus();
+}
+
+absl::Status Agent::ListBridgePorts(const evpn::ListBridgePortsRequest& req,
+                                    evpn::ListBridgePortsResponse* resp) {
+  if (req.page_size() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("page_size: must be 0 or more, got %d", req.page_size()));
+  }
+  const int page_size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 250);
+  std::string after;  // The token holds the last name of the previous page, so deletions between
+                      // pages neither skip nor repeat entries.
+  if (!req.page_token().empty()) {
+    std::string decoded;
+    if (!absl::WebSafeBase64Unescape(req.page_token(), &decoded) ||
+        !absl::StartsWith(decoded, "after:")) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "page_token: \"%s\" was not returned by ListBridgePorts", req.page_token()));
+    }
+    after = decoded.substr(6);
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = after.empty() ? bridge_ports_.begin() : bridge_ports_.upper_bound(after);
+  for (; it != bridge_ports_.end() && resp->bridge_ports_size() < page_size; ++it) {
+    *resp->add_bridge_ports() = it->second;
+  }
+  if (it != bridge_ports_.end()) {
+    resp->set_next_page_token(
+        absl::WebSafeBase64Escape(absl::StrCat("after:", resp->bridge_ports().rbegin()->name())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::DeleteBridgePort(const evpn::DeleteBridgePortRequest& req) {
+  absl::StatusOr<std::string> name = BridgePortName("name", req.name());
+  if (!name.ok()) return name.status();
+  absl::MutexLock lock(&mu_);
+  if (bridge_ports_.erase(*name) == 0 && !req.allow_missing()) {
+    return absl::NotFoundError(absl::StrCat(*name, " not found"));
+  }
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------------------------------------------
+// libdpu.agent.v1
+
+absl::Status Agent::GetAgentInfo(v1::AgentInfo* resp) {
+  absl::MutexLock lock(&mu_);
+  resp->set_agent_id(options_.agent_id);
+  resp->set_node(options_.node_name);
+  resp->set_backend(options_.backend_spec);
+  resp->set_backend_name(std::string(backend_->name()));
+  for (const auto& l : listeners_) resp->add_listeners(l);
+  resp->set_dpu_mode(dpu_mode_);
+  resp->set_dpu_identifier(dpu_identifier_);
+  const dpu::Capabilities& caps = backend_->Capabilities();
+  for (int f = 0; f < dpu::kNumMatchFields; ++f) {
+    if (caps.Supports(static_cast<dpu::MatchField>(f))) {
+      resp->add_capabilities(absl::StrCat(
+          "match:", std::string(dpu::MatchFieldName(static_cast<dpu::MatchField>(f)))));
+    }
+  }
+  for (int k = 0; k < dpu::kNumActionKinds; ++k) {
+    if (caps.Supports(static_cast<dpu::ActionKind>(k))) {
+      resp->add_capabilities(absl::StrCat(
+          "action:", std::string(dpu::ActionKindName(static_cast<dpu::ActionKind>(k)))));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Agent::FillDpuLocked(const dpu::DpuInfo& info, v1::Dpu* out) const {
+  out->set_name(info.name);
+  out->set_vendor(info.vendor);
+  out->set_model(info.model);
+  out->set_side(std::string(dpu::DpuSideName(info.side)));
+  out->set_mode(std::string(dpu::DpuModeName(info.mode)));
+  if (auto lc = fleet_.Lifecycle(info.name); lc.ok()) {
+    out->set_state(std::string(dpu::DpuStateName((*lc)->state())));
+  }
+  out->set_present(fleet_.Present(info.name));
+  out->set_pci_address(info.pci_address.ToString());
+  out->set_serial(info.serial);
+  out->set_firmware_version(info.firmware_version);
+  out->set_num_vfs(info.NumVfs());
+  out->set_total_vfs(info.TotalVfs());
+  for (const auto& r : info.representors) {
+    auto* p = out->add_ports();
+    p->set_netdev(r.netdev);
+    p->set_phys_port_name(r.phys_port_name);
+    p->set_kind(std::string(dpu::RepresentorKindName(r.port.kind)));
+  }
+}
+
+absl::Status Agent::ListDpus(v1::ListDpusResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& d : report_.dpus) FillDpuLocked(d, resp->add_dpus());
+  for (const auto& w : report_.warnings) resp->add_warnings(w);
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Rediscover(v1::ListDpusResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = RediscoverLocked(/*emit=*/true); !s.ok()) return s;
+  for (const auto& d : report_.dpus) FillDpuLocked(d, resp->add_dpus());
+  for (const auto& w : report_.warnings) resp->add_warnings(w);
+  return absl::OkStatus();
+}
+
+absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsResponse* resp) {
+  absl::StatusOr<std::vector<dpu::FlowRule>> rules = dpu::ParseRules(req.rules());
+  if (!rules.ok())
+    return absl::InvalidArgumentError(absl::StrCat("rules: ", rules.status().message()));
+  std::vector<dpu::FlowId> deletes;
+  for (int i = 0; i < req.delete_ids_size(); ++i) {
+    absl::StatusOr<dpu::FlowId> id = dpu::FlowId::Parse(req.delete_ids(i));
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("delete_ids[%d]: %s", i, id.status().message()));
+    }
+    deletes.push_back(*id);
+  }
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_map<dpu::FlowId, std::string> chain_of;
+  for (const auto& r : chains_->rules()) chain_of[r.rule.id] = r.chain;
+  for (size_t i = 0; i < rules->size(); ++i) {
+    if (auto it = chain_of.find((*rules)[i].id); it != chain_of.end()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "rules: rule %d (id %s) belongs to chain \"%s\"; change the chain instead", i + 1,
+          (*rules)[i].id.ToString(), it->second));
+    }
+    if (absl::Status s = backend_->Validate((*rules)[i]); !s.ok()) {
+      return absl::Status(s.code(), absl::StrFormat("rules: rule %d: %s", i + 1, s.message()));
+    }
+  }
+  absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
+  if (!dump.ok()) return dump.status();
+  absl::flat_hash_map<dpu::FlowId, const dpu::FlowEntry*> installed;
+  for (const auto& e : *dump) installed[e.rule.id] = &e;
+  std::vector<dpu::FlowEntry> scope;
+  for (const auto& r : *rules) {
+    if (auto it = installed.find(r.id); it != installed.end()) scope.push_back(*it->second);
+  }
+  absl::StatusOr<dpu::Plan> plan = dpu::ComputePlan(*rules, scope);
+  if (!plan.ok())
+    return absl::InvalidArgumentError(absl::StrCat("rules: ", plan.status().message()));
+  for (size_t i = 0; i < deletes.size(); ++i) {
+    if (auto it = chain_of.find(deletes[i]); it != chain_of.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("delete_ids[%d]: %s belongs to chain \"%s\"; delete the chain instead", i,
+                          deletes[i].ToString(), it->second));
+    }
+    auto it = installed.find(deletes[i]);
+    if (it == installed.end()) {
+      return absl::NotFoundError(
+          absl::StrFormat("delete_ids[%d]: no rule with id %s", i, deletes[i].ToString()));
+    }
+    plan->deletes.push_back(it->second->rule);
+  }
+  FillPlan(*plan, resp->mutable_plan());
+  if (req.dry_run() || plan->empty()) return absl::OkStatus();
+  dpu::FlowBatch batch;
+  for (const auto& r : plan->adds) batch.upserts.push_back(r);
+  for (const auto& c : plan->changes) batch.upserts.push_back(c.after);
+  batch.deletes = deletes;
+  if (absl::Status s = backend_->Apply(batch); !s.ok()) return s;
+  resp->set_applied(true);
+  Emit(MakeEvent(v1::FLOWS_APPLIED, "", "",
+                 absl::StrFormat("%d added, %d changed, %d deleted", plan->adds.size(),
+                                 plan->changes.size(), plan->deletes.size())));
+  return absl::OkStatus();
+}
+
+absl::Status Agent::DumpFlows(v1::DumpFlowsResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_map<dpu::FlowId, std::string> chain_of;
+  for (const auto& r : chains_->rules()) chain_of[r.rule.id] = r.chain;
+  absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
+  if (!dump.ok()) return dump.status();
+  for (const auto& e : *dump) {
+    auto* f = resp->add_flows();
+    f->set_id(e.rule.id.ToString());
+    f->set_rule(dpu::FormatRule(e.rule));
+    f->set_foreign(e.foreign);
+    if (auto it = chain_of.find(e.rule.id); it != chain_of.end())
+      f->set_owner("chain/" + it->second);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::GetFlowStats(const v1::GetFlowStatsRequest& req,
+                                 v1::GetFlowStatsResponse* resp) {
+  std::vector<dpu::FlowId> ids;
+  for (int i = 0; i < req.ids_size(); ++i) {
+    absl::StatusOr<dpu::FlowId> id = dpu::FlowId::Parse(req.ids(i));
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(absl::StrFormat("ids[%d]: %s", i, id.status().message()));
+    }
+    ids.push_back(*id);
+  }
+  absl::MutexLock lock(&mu_);
+  const bool all = ids.empty();
+  if (all) {
+    absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
+    if (!dump.ok()) return dump.status();
+    for (const auto& e : *dump) {
+      for (const auto& a : e.rule.actions) {
+        if (dpu::KindOf(a) == dpu::ActionKind::kCount) {
+          ids.push_back(e.rule.id);
+          break;
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    absl::StatusOr<dpu::FlowStats> st = backend_->Stats(ids[i]);
+    if (!st.ok()) {
+      if (all && absl::IsUnimplemented(st.status())) continue;
+      return absl::Status(
+          st.status().code(),
+          absl::StrFormat("ids[%d] (%s): %s", i, ids[i].ToString(), st.status().message()));
+    }
+    auto* out = resp->add_stats();
+    out->set_id(ids[i].ToString());
+    out->set_packets(st->packets);
+    out->set_bytes(st->bytes);
+    if (st->last_used) out->set_last_used_unix_nanos(absl::ToUnixNanos(*st->last_used));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::CommitChainsLocked(const std::vector<dpu::ServiceChain>& chains, bool dry_run,
+                                       v1::FlowPlan* plan_out) {
+  absl::StatusOr<dpu::Plan> plan = chains_->PlanReplace(chains);
+  if (!plan.ok()) return plan.status();
+  FillPlan(*plan, plan_out);
+  if (dry_run) return absl::OkStatus();
+  return chains_->Replace(chains);
+}
+
+absl::Status Agent::ApplyChains(const v1::ApplyChainsRequest& req, v1::ApplyChainsResponse* resp) {
+  absl::StatusOr<std::vector<dpu::ServiceChain>> parsed = dpu::ParseChainManifests(req.manifest());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("manifest: ", parsed.status().message()));
+  }
+  if (parsed->empty()) return absl::InvalidArgumentError("manifest: no ServiceFunctionChain in it");
+  absl::MutexLock lock(&mu_);
+  std::vector<dpu::ServiceChain> next = chains_->chains();
+  for (const auto& c : *parsed) {
+    auto origin = chain_origin_.find(c.name);
+    if (origin != chain_origin_.end() && origin->second == kOriginNf) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "manifest: chain \"%s\" belongs to a network function (Vendor.CreateNetworkFunction)",
+          c.name));
+    }
+    auto it = std::find_if(next.begin(), next.end(),
+                           [&](const dpu::ServiceChain& x) { return x.name == c.name; });
+    if (it != next.end()) {
+      *it = c;
+    } else {
+      next.push_back(c);
+    }
+    resp->add_chains(c.name);
+  }
+  if (absl::Status s = CommitChainsLocked(next, req.dry_run(), resp->mutable_plan()); !s.ok()) {
+    return s;
+  }
+  if (req.dry_run()) return absl::OkStatus();
+  resp->set_applied(true);
+  for (const auto& c : *parsed) {
+    chain_origin_[c.name] = kOriginManifest;
+    Emit(MakeEvent(v1::CHAIN_APPLIED, "", "", c.name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::DeleteChain(const v1::DeleteChainRequest& req, v1::DeleteChainResponse* resp) {
+  if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
+  absl::MutexLock lock(&mu_);
+  if (chains_->Find(req.name()) == nullptr) {
+    if (req.allow_missing()) return absl::OkStatus();
+    return absl::NotFoundError(absl::StrFormat("name: no chain \"%s\"", req.name()));
+  }
+  if (chain_origin_[req.name()] == kOriginNf) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("name: chain \"%s\" belongs to a network function; use "
+                        "Vendor.NetworkFunctionService.DeleteNetworkFunction",
+                        req.name()));
+  }
+  absl::StatusOr<dpu::Plan> plan = chains_->PlanRemove(req.name());
+  if (!plan.ok()) return plan.status();
+  FillPlan(*plan, resp->mutable_plan());
+  if (req.dry_run()) return absl::OkStatus();
+  if (absl::Status s = chains_->Remove(req.name()); !s.ok()) return s;
+  chain_origin_.erase(req.name());
+  resp->set_applied(true);
+  Emit(MakeEvent(v1::CHAIN_REMOVED, "", "", req.name()));
+  return absl::OkStatus();
+}
+
+absl::Status Agent::ListChains(v1::ListChainsResponse* resp) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& c : chains_->chains()) {
+    auto* out = resp->add_chains();
+    out->set_name(c.name);
+    out->set_manifest(dpu::FormatChainManifest(c));
+    auto origin = chain_origin_.find(c.name);
+    out->set_origin(origin == chain_origin_.end() ? kOriginManifest : origin->second);
+    for (const auto& r : chains_->rules()) {
+      if (r.chain == c.name) out->add_rule_ids(r.rule.id.ToString());
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dpu_agent

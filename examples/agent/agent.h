@@ -1,0 +1,187 @@
+// dpu-agent: the state behind every gRPC service of the node agent (docs/agent.md).
+//
+// Agent owns one backend, the chain manager that drives it, the DPU fleet fed by discovery, the
+// OPI bridge-port resources, the heartbeat peers and the event log. Every method takes a request
+// message and fills a response message of the generated protocol code and returns absl::Status;
+// the gRPC services (services.h) are thin adapters. Built only on include/dpu/.
+#ifndef DPU_EXAMPLES_AGENT_AGENT_H_
+#define DPU_EXAMPLES_AGENT_AGENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "dpu/backend.h"
+#include "dpu/chain.h"
+#include "dpu/discovery.h"
+#include "dpu/dpu_fleet.h"
+#include "libdpu/agent/v1/agent.pb.h"
+#include "opi/inventory/v1/inventory.pb.h"
+#include "opi/network/evpn_gw/v1alpha1/bridge_port.pb.h"
+#include "vendor/api.pb.h"
+
+namespace dpu_agent {
+
+/// Configuration of an Agent.
+struct AgentOptions {
+  std::string backend_spec = "reference";  ///< Backend spec for dpu::CreateBackend().
+  std::string sysfs_root = "/sys";         ///< Where discovery and inventory read sysfs.
+  std::string proc_root = "/proc";         ///< Where inventory reads cpuinfo and meminfo.
+  std::string node_name;                   ///< Node name; empty: the host name.
+  std::string agent_id;                    ///< Heartbeat responder id; empty: "dpu-agent@NODE".
+  /// Chain ends of Vendor.CreateNetworkFunction: traffic entering on nf_ingress is steered through
+  /// the function (input, then output) to nf_egress, and back in reverse.
+  std::string nf_ingress = "p0";
+  std::string nf_egress = "pf0hpf";  ///< See nf_ingress.
+  uint16_t nf_priority = 100;        ///< FlowRule priority of network-function chains.
+  absl::Duration heartbeat_interval = absl::Seconds(1);  ///< Tick period (dpu-operator: 1 s).
+  absl::Duration stale_after = absl::Seconds(5);  ///< Heartbeat staleness (dpu-operator: 5 s).
+  absl::Duration rediscover_interval =
+      absl::Seconds(10);                   ///< Periodic discovery; 0: only on demand.
+  std::string advertise_ip = "127.0.0.1";  ///< What Vendor.Init returns.
+  int advertise_port = 0;                  ///< What Vendor.Init returns.
+  std::vector<std::string> listeners;      ///< For AgentInfo.listeners.
+  size_t event_log_size = 4096;            ///< Events kept for slow watchers.
+};
+
+/// The node agent's state and logic. Thread-safe.
+class Agent {
+ public:
+  /// Creates the backend from options.backend_spec (or takes @p backend when given), runs a first
+  /// discovery, and starts the ticker thread (heartbeats, periodic discovery).
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(
+      AgentOptions options, std::unique_ptr<dpu::Backend> backend = nullptr);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // --- Vendor (dpu-operator vendor plugin) ---
+  absl::Status Init(const Vendor::InitRequest& req, Vendor::IpPort* resp);
+  absl::Status CreateNetworkFunction(const Vendor::NFRequest& req);
+  absl::Status DeleteNetworkFunction(const Vendor::NFRequest& req);
+  absl::Status GetDevices(Vendor::DeviceListResponse* resp);
+  absl::Status SetNumVfs(const Vendor::VfCount& req, Vendor::VfCount* resp);
+  absl::Status Ping(const Vendor::PingRequest& req, Vendor::PingResponse* resp);
+
+  // --- OPI ---
+  absl::Status GetInventory(const opi_api::inventory::v1::GetInventoryRequest& req,
+                            opi_api::inventory::v1::Inventory* resp);
+  absl::Status CreateBridgePort(
+      const opi_api::network::evpn_gw::v1alpha1::CreateBridgePortRequest& req,
+      opi_api::network::evpn_gw::v1alpha1::BridgePort* resp);
+  absl::Status GetBridgePort(const opi_api::network::evpn_gw::v1alpha1::GetBridgePortRequest& req,
+                             opi_api::network::evpn_gw::v1alpha1::BridgePort* resp);
+  absl::Status ListBridgePorts(
+      const opi_api::network::evpn_gw::v1alpha1::ListBridgePortsRequest& req,
+      opi_api::network::evpn_gw::v1alpha1::ListBridgePortsResponse* resp);
+  absl::Status DeleteBridgePort(
+      const opi_api::network::evpn_gw::v1alpha1::DeleteBridgePortRequest& req);
+
+  // --- libdpu.agent.v1 ---
+  absl::Status GetAgentInfo(libdpu::agent::v1::AgentInfo* resp);
+  absl::Status ListDpus(libdpu::agent::v1::ListDpusResponse* resp);
+  absl::Status Rediscover(libdpu::agent::v1::ListDpusResponse* resp);
+  absl::Status ApplyFlows(const libdpu::agent::v1::ApplyFlowsRequest& req,
+                          libdpu::agent::v1::ApplyFlowsResponse* resp);
+  absl::Status DumpFlows(libdpu::agent::v1::DumpFlowsResponse* resp);
+  absl::Status GetFlowStats(const libdpu::agent::v1::GetFlowStatsRequest& req,
+                            libdpu::agent::v1::GetFlowStatsResponse* resp);
+  absl::Status ApplyChains(const libdpu::agent::v1::ApplyChainsRequest& req,
+                           libdpu::agent::v1::ApplyChainsResponse* resp);
+  absl::Status DeleteChain(const libdpu::agent::v1::DeleteChainRequest& req,
+                           libdpu::agent::v1::DeleteChainResponse* resp);
+  absl::Status ListChains(libdpu::agent::v1::ListChainsResponse* resp);
+
+  /// Events after @p after_sequence, waiting up to @p timeout for one to arrive. Sets
+  /// @p *lost when events between were dropped from the log.
+  std::vector<libdpu::agent::v1::Event> EventsAfter(uint64_t after_sequence, absl::Duration timeout,
+                                                    bool* lost);
+  /// The latest event sequence number (0 when none yet).
+  uint64_t LastSequence();
+  /// The current state as initial events (sequence 0): DPU_ADDED and PORT_ADDED.
+  std::vector<libdpu::agent::v1::Event> InitialEvents();
+
+  /// One tick of the ticker (heartbeat staleness, health monitors, periodic discovery). Public so
+  /// tests can drive it.
+  void Tick();
+
+  /// The chain name CreateNetworkFunction uses for (input, output).
+  static std::string NetworkFunctionChainName(const std::string& input, const std::string& output);
+
+  /// The options in force.
+  const AgentOptions& options() const { return options_; }
+  /// Sets what Vendor Init returns (the address of the TCP listener, once bound).
+  void SetAdvertised(std::string ip, int port);
+  /// Sets the listeners reported by GetAgentInfo.
+  void SetListeners(std::vector<std::string> listeners);
+
+ private:
+  Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend);
+
+  void Emit(libdpu::agent::v1::Event event);
+  absl::Status RediscoverLocked(bool emit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<const dpu::DpuInfo*> BoundDpusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HealthyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillDpuLocked(const dpu::DpuInfo& info, libdpu::agent::v1::Dpu* out) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CommitChainsLocked(const std::vector<dpu::ServiceChain>& chains, bool dry_run,
+                                  libdpu::agent::v1::FlowPlan* plan)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const AgentOptions options_;
+  absl::Mutex mu_;
+  std::unique_ptr<dpu::Backend> backend_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<dpu::ChainManager> chains_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> chain_origin_ ABSL_GUARDED_BY(mu_);  // name -> origin
+  dpu::DpuFleet fleet_;
+  uint64_t fleet_subscription_ = 0;
+  dpu::DiscoveryReport report_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_discovery_ ABSL_GUARDED_BY(mu_);
+  std::string advertise_ip_ ABSL_GUARDED_BY(mu_);
+  int advertise_port_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> listeners_ ABSL_GUARDED_BY(mu_);
+  bool initialized_ ABSL_GUARDED_BY(mu_) = false;
+  bool dpu_mode_ ABSL_GUARDED_BY(mu_) = false;
+  std::string dpu_identifier_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> bound_ ABSL_GUARDED_BY(mu_);  // DPU names Init bound to.
+  struct Peer {
+    absl::Time last_ping;
+    bool stale = false;
+  };
+  std::map<std::string, Peer> peers_ ABSL_GUARDED_BY(mu_);
+  // Unix nanoseconds of the last ping; atomic because recovery actions read it from inside the
+  // health monitors, which Ping() calls with mu_ held (taking mu_ there would invert the order).
+  std::atomic<int64_t> last_ping_nanos_{0};
+  std::map<std::string, opi_api::network::evpn_gw::v1alpha1::BridgePort> bridge_ports_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_generated_id_ ABSL_GUARDED_BY(mu_) = 1;
+
+  absl::Mutex events_mu_;
+  absl::CondVar events_cv_;
+  std::deque<libdpu::agent::v1::Event> events_ ABSL_GUARDED_BY(events_mu_);
+  uint64_t next_sequence_ ABSL_GUARDED_BY(events_mu_) = 1;
+
+  absl::Notification stop_;
+  std::thread ticker_;
+};
+
+/// absl::Status -> the text of a FlowPlan, for callers that print it.
+void FillPlan(const dpu::Plan& plan, libdpu::agent::v1::FlowPlan* out);
+
+}  // namespace dpu_agent
+
+#endif  // DPU_EXAMPLES_AGENT_AGENT_H_

@@ -1,0 +1,141 @@
+// dpu-agent: the libdpu node agent. One gRPC server per node serving the dpu-operator
+// vendor-plugin API, OPI inventory and bridge ports, and libdpu's own API (docs/agent.md).
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent.h"
+#include "server.h"
+
+ABSL_FLAG(std::string, backend, "reference",
+          "Backend spec: reference, netlink[:netns=NAME], dpdk:EAL-ARGS, p4runtime:HOST:PORT?...");
+ABSL_FLAG(std::string, socket, "/var/run/dpu-daemon/vendor-plugin/vendor-plugin.sock",
+          "Unix socket the dpu-operator daemon dials (created 0600); empty: none");
+ABSL_FLAG(std::string, listen, "",
+          "TCP listener HOST:PORT (mutual TLS unless --insecure); empty: none");
+ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate for --listen");
+ABSL_FLAG(std::string, tls_key, "", "PEM server key for --listen");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle that signs the client certificates accepted on --listen");
+ABSL_FLAG(bool, insecure, false, "Serve --listen in plaintext without client authentication");
+ABSL_FLAG(std::string, sysfs_root, "/sys", "sysfs to discover DPUs in (a fixture tree for tests)");
+ABSL_FLAG(std::string, proc_root, "/proc", "procfs for the inventory");
+ABSL_FLAG(std::string, node_name, "", "Node name (default: host name)");
+ABSL_FLAG(std::string, agent_id, "", "Heartbeat responder id (default: dpu-agent@NODE)");
+ABSL_FLAG(std::string, nf_ingress, "p0", "Port where traffic enters network-function chains");
+ABSL_FLAG(std::string, nf_egress, "pf0hpf", "Port where traffic leaves network-function chains");
+ABSL_FLAG(std::string, advertise, "",
+          "HOST:PORT returned by Vendor Init (default: the --listen address)");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1), "Health tick period");
+ABSL_FLAG(absl::Duration, heartbeat_stale, absl::Seconds(5), "A peer silent this long is stale");
+ABSL_FLAG(absl::Duration, rediscover_interval, absl::Seconds(10),
+          "Discovery period (0: only at start and on Rediscover)");
+
+namespace {
+
+int Usage(const std::string& message) {
+  std::cerr << "dpu-agent: " << message << "\n";
+  return 2;
+}
+
+bool SplitHostPort(const std::string& text, std::string* host, int* port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = text.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return absl::SimpleAtoi(text.substr(colon + 1), port) && *port >= 0 && *port <= 65535;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "dpu-agent [flags]: the libdpu node agent (gRPC). See docs/agent.md.");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) return Usage(absl::StrCat("unexpected argument \"", rest[1], "\""));
+
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  dpu_agent::AgentOptions options;
+  options.backend_spec = absl::GetFlag(FLAGS_backend);
+  options.sysfs_root = absl::GetFlag(FLAGS_sysfs_root);
+  options.proc_root = absl::GetFlag(FLAGS_proc_root);
+  options.node_name = absl::GetFlag(FLAGS_node_name);
+  options.agent_id = absl::GetFlag(FLAGS_agent_id);
+  options.nf_ingress = absl::GetFlag(FLAGS_nf_ingress);
+  options.nf_egress = absl::GetFlag(FLAGS_nf_egress);
+  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.stale_after = absl::GetFlag(FLAGS_heartbeat_stale);
+  options.rediscover_interval = absl::GetFlag(FLAGS_rediscover_interval);
+
+  dpu_agent::ServerOptions server_options;
+  server_options.unix_socket = absl::GetFlag(FLAGS_socket);
+  server_options.tcp_address = absl::GetFlag(FLAGS_listen);
+  server_options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  server_options.tls_key = absl::GetFlag(FLAGS_tls_key);
+  server_options.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  server_options.insecure = absl::GetFlag(FLAGS_insecure);
+  std::string listen_host;
+  int listen_port = 0;
+  if (!server_options.tcp_address.empty() &&
+      !SplitHostPort(server_options.tcp_address, &listen_host, &listen_port)) {
+    return Usage(absl::StrCat("--listen: \"", server_options.tcp_address, "\" is not HOST:PORT"));
+  }
+  const std::string advertise = absl::GetFlag(FLAGS_advertise);
+  if (!advertise.empty() &&
+      !SplitHostPort(advertise, &options.advertise_ip, &options.advertise_port)) {
+    return Usage(absl::StrCat("--advertise: \"", advertise, "\" is not HOST:PORT"));
+  }
+
+  absl::StatusOr<std::unique_ptr<dpu_agent::Agent>> agent = dpu_agent::Agent::Create(options);
+  if (!agent.ok()) {
+    std::cerr << "dpu-agent: " << agent.status().message() << "\n";
+    return absl::IsInvalidArgument(agent.status()) || absl::IsNotFound(agent.status()) ? 2 : 1;
+  }
+  absl::StatusOr<std::unique_ptr<dpu_agent::AgentServer>> server =
+      dpu_agent::AgentServer::Start(agent->get(), server_options);
+  if (!server.ok()) {
+    std::cerr << "dpu-agent: " << server.status().message() << "\n";
+    return absl::IsInvalidArgument(server.status()) ? 2 : 1;
+  }
+  if (advertise.empty() && !server_options.tcp_address.empty()) {
+    // What Init hands out: the TCP listener (with the port actually bound).
+    (*agent)->SetAdvertised(
+        listen_host.empty() || listen_host == "0.0.0.0" ? "127.0.0.1" : listen_host,
+        (*server)->tcp_port());
+  }
+  std::vector<std::string> listeners;
+  if (!server_options.unix_socket.empty())
+    listeners.push_back("unix:" + server_options.unix_socket);
+  if (!server_options.tcp_address.empty()) {
+    listeners.push_back(absl::StrCat("tcp:", listen_host, ":", (*server)->tcp_port(),
+                                     server_options.insecure ? " (plaintext)" : " (mtls)"));
+  }
+  (*agent)->SetListeners(listeners);
+  std::printf("dpu-agent: serving %s with backend %s\n", absl::StrJoin(listeners, ", ").c_str(),
+              options.backend_spec.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::printf("dpu-agent: signal %d, shutting down\n", sig);
+  std::fflush(stdout);
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,347 @@
+#include "server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "grpc_health/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "libdpu/agent/v1/agent.grpc.pb.h"
+#include "opi/inventory/v1/inventory.grpc.pb.h"
+#include "opi/network/evpn_gw/v1alpha1/bridge_port.grpc.pb.h"
+#include "vendor/api.grpc.pb.h"
+
+namespace dpu_agent {
+namespace {
+
+namespace v1 = ::libdpu::agent::v1;
+namespace opi_inv = ::opi_api::inventory::v1;
+namespace evpn = ::opi_api::network::evpn_gw::v1alpha1;
+using ::grpc::ServerContext;
+
+// absl and gRPC share the canonical status codes, number for number.
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+class LifeCycle final : public Vendor::LifeCycleService::Service {
+ public:
+  explicit LifeCycle(Agent* a) : a_(a) {}
+  grpc::Status Init(ServerContext*, const Vendor::InitRequest* req, Vendor::IpPort* resp) override {
+    return ToGrpc(a_->Init(*req, resp));
+  }
+
+ private:
+  Agent* a_;
+};
+
+class NetworkFunctions final : public Vendor::NetworkFunctionService::Service {
+ public:
+  explicit NetworkFunctions(Agent* a) : a_(a) {}
+  grpc::Status CreateNetworkFunction(ServerContext*, const Vendor::NFRequest* req,
+                                     Vendor::Empty*) override {
+    return ToGrpc(a_->CreateNetworkFunction(*req));
+  }
+  grpc::Status DeleteNetworkFunction(ServerContext*, const Vendor::NFRequest* req,
+                                     Vendor::Empty*) override {
+    return ToGrpc(a_->DeleteNetworkFunction(*req));
+  }
+
+ private:
+  Agent* a_;
+};
+
+class Devices final : public Vendor::DeviceService::Service {
+ public:
+  explicit Devices(Agent* a) : a_(a) {}
+  grpc::Status GetDevices(ServerContext*, const Vendor::Empty*,
+                          Vendor::DeviceListResponse* resp) override {
+    return ToGrpc(a_->GetDevices(resp));
+  }
+  grpc::Status SetNumVfs(ServerContext*, const Vendor::VfCount* req,
+                         Vendor::VfCount* resp) override {
+    return ToGrpc(a_->SetNumVfs(*req, resp));
+  }
+
+ private:
+  Agent* a_;
+};
+
+class Heartbeat final : public Vendor::HeartbeatService::Service {
+ public:
+  explicit Heartbeat(Agent* a) : a_(a) {}
+  grpc::Status Ping(ServerContext*, const Vendor::PingRequest* req,
+                    Vendor::PingResponse* resp) override {
+    return ToGrpc(a_->Ping(*req, resp));
+  }
+
+ private:
+  Agent* a_;
+};
+
+class Inventory final : public opi_inv::InventoryService::Service {
+ public:
+  explicit Inventory(Agent* a) : a_(a) {}
+  grpc::Status GetInventory(ServerContext*, const opi_inv::GetInventoryRequest* req,
+                            opi_inv::Inventory* resp) override {
+    return ToGrpc(a_->GetInventory(*req, resp));
+  }
+
+ private:
+  Agent* a_;
+};
+
+class BridgePorts final : public evpn::BridgePortService::Service {
+ public:
+  explicit BridgePorts(Agent* a) : a_(a) {}
+  grpc::Status CreateBridgePort(ServerContext*, const evpn::CreateBridgePortRequest* req,
+                                evpn::BridgePort* resp) override {
+    return ToGrpc(a_->CreateBridgePort(*req, resp));
+  }
+  grpc::Status ListBridgePorts(ServerContext*, const evpn::ListBridgePortsRequest* req,
+                               evpn::ListBridgePortsResponse* resp) override {
+    return ToGrpc(a_->ListBridgePorts(*req, resp));
+  }
+  grpc::Status GetBridgePort(ServerContext*, const evpn::GetBridgePortRequest* req,
+                             evpn::BridgePort* resp) override {
+    return ToGrpc(a_->GetBridgePort(*req, resp));
+  }
+  grpc::Status DeleteBridgePort(ServerContext*, const evpn::DeleteBridgePortRequest* req,
+                                google::protobuf::Empty*) override {
+    return ToGrpc(a_->DeleteBridgePort(*req));
+  }
+
+ private:
+  Agent* a_;
+};
+
+class DpuAgentService final : public v1::DpuAgent::Service {
+ public:
+  explicit DpuAgentService(Agent* a) : a_(a) {}
+  grpc::Status GetAgentInfo(ServerContext*, const v1::GetAgentInfoRequest*,
+                            v1::AgentInfo* resp) override {
+    return ToGrpc(a_->GetAgentInfo(resp));
+  }
+  grpc::Status ListDpus(ServerContext*, const v1::ListDpusRequest*,
+                        v1::ListDpusResponse* resp) override {
+    return ToGrpc(a_->ListDpus(resp));
+  }
+  grpc::Status Rediscover(ServerContext*, const v1::RediscoverRequest*,
+                          v1::ListDpusResponse* resp) override {
+    return ToGrpc(a_->Rediscover(resp));
+  }
+  grpc::Status ApplyFlows(ServerContext*, const v1::ApplyFlowsRequest* req,
+                          v1::ApplyFlowsResponse* resp) override {
+    return ToGrpc(a_->ApplyFlows(*req, resp));
+  }
+  grpc::Status PlanFlows(ServerContext*, const v1::ApplyFlowsRequest* req,
+                         v1::FlowPlan* resp) override {
+    v1::ApplyFlowsRequest dry = *req;
+    dry.set_dry_run(true);
+    v1::ApplyFlowsResponse out;
+    absl::Status s = a_->ApplyFlows(dry, &out);
+    if (s.ok()) *resp = out.plan();
+    return ToGrpc(s);
+  }
+  grpc::Status DumpFlows(ServerContext*, const v1::DumpFlowsRequest*,
+                         v1::DumpFlowsResponse* resp) override {
+    return ToGrpc(a_->DumpFlows(resp));
+  }
+  grpc::Status GetFlowStats(ServerContext*, const v1::GetFlowStatsRequest* req,
+                            v1::GetFlowStatsResponse* resp) override {
+    return ToGrpc(a_->GetFlowStats(*req, resp));
+  }
+  grpc::Status ApplyChains(ServerContext*, const v1::ApplyChainsRequest* req,
+                           v1::ApplyChainsResponse* resp) override {
+    return ToGrpc(a_->ApplyChains(*req, resp));
+  }
+  grpc::Status DeleteChain(ServerContext*, const v1::DeleteChainRequest* req,
+                           v1::DeleteChainResponse* resp) override {
+    return ToGrpc(a_->DeleteChain(*req, resp));
+  }
+  grpc::Status ListChains(ServerContext*, const v1::ListChainsRequest*,
+                          v1::ListChainsResponse* resp) override {
+    return ToGrpc(a_->ListChains(resp));
+  }
+  grpc::Status Watch(ServerContext* ctx, const v1::WatchRequest* req,
+                     grpc::ServerWriter<v1::Event>* writer) override {
+    std::set<int> kinds(req->kinds().begin(), req->kinds().end());
+    auto wanted = [&](const v1::Event& e) { return kinds.empty() || kinds.contains(e.kind()); };
+    uint64_t after = a_->LastSequence();
+    if (req->send_initial()) {
+      for (const auto& e : a_->InitialEvents()) {
+        if (wanted(e) && !writer->Write(e)) return grpc::Status::OK;
+      }
+    }
+    // The call ends when the client cancels or the server shuts down (which cancels it).
+    while (!ctx->IsCancelled()) {
+      bool lost = false;
+      for (const auto& e : a_->EventsAfter(after, absl::Milliseconds(200), &lost)) {
+        if (lost) {
+          return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "watcher fell behind the event log; watch again");
+        }
+        after = e.sequence();
+        if (wanted(e) && !writer->Write(e)) return grpc::Status::OK;
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  Agent* a_;
+};
+
+absl::StatusOr<std::string> ReadPem(std::string_view flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: cannot read \"%s\": %s", flag, path, std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: \"%s\" is not PEM", flag, path));
+  }
+  return ss.str();
+}
+
+}  // namespace
+
+std::vector<std::string> ServiceNames() {
+  return {"Vendor.LifeCycleService",
+          "Vendor.NetworkFunctionService",
+          "Vendor.DeviceService",
+          "Vendor.HeartbeatService",
+          "opi_api.inventory.v1.InventoryService",
+          "opi_api.network.evpn_gw.v1alpha1.BridgePortService",
+          "libdpu.agent.v1.DpuAgent"};
+}
+
+absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(Agent* agent,
+                                                                ServerOptions options) {
+  if (options.unix_socket.empty() && options.tcp_address.empty()) {
+    return absl::InvalidArgumentError("--socket and --listen: at least one listener is needed");
+  }
+  std::shared_ptr<grpc::ServerCredentials> tcp_creds;
+  if (!options.tcp_address.empty()) {
+    const bool any_tls =
+        !options.tls_cert.empty() || !options.tls_key.empty() || !options.tls_ca.empty();
+    if (options.insecure && any_tls) {
+      return absl::InvalidArgumentError(
+          "--insecure: cannot be combined with --tls_cert/--tls_key/--tls_ca");
+    }
+    if (options.insecure) {
+      tcp_creds = grpc::InsecureServerCredentials();
+    } else {
+      if (options.tls_cert.empty() || options.tls_key.empty() || options.tls_ca.empty()) {
+        return absl::InvalidArgumentError(
+            "--listen: a TCP listener requires mutual TLS (--tls_cert, --tls_key and --tls_ca) "
+            "or, explicitly, --insecure");
+      }
+      absl::StatusOr<std::string> cert = ReadPem("--tls_cert", options.tls_cert);
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key = ReadPem("--tls_key", options.tls_key);
+      if (!key.ok()) return key.status();
+      absl::StatusOr<std::string> ca = ReadPem("--tls_ca", options.tls_ca);
+      if (!ca.ok()) return ca.status();
+      grpc::SslServerCredentialsOptions ssl(
+          GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+      ssl.pem_root_certs = *ca;
+      ssl.pem_key_cert_pairs.push_back({*key, *cert});
+      tcp_creds = grpc::SslServerCredentials(ssl);
+    }
+  }
+  if (!options.unix_socket.empty()) {
+    namespace fs = std::filesystem;
+    const fs::path path(options.unix_socket);
+    std::error_code ec;
+    if (path.has_parent_path() && !fs::exists(path.parent_path(), ec)) {
+      fs::create_directories(path.parent_path(), ec);
+      if (ec) {
+        return absl::UnavailableError(absl::StrFormat("--socket: cannot create %s: %s",
+                                                      path.parent_path().string(), ec.message()));
+      }
+      fs::permissions(path.parent_path(), fs::perms::owner_all, ec);
+    }
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "--socket: %s exists and is not a socket; refusing to replace it", path.string()));
+      }
+      unlink(path.c_str());  // A stale socket of an earlier run.
+    }
+  }
+
+  std::unique_ptr<AgentServer> server(new AgentServer());
+  server->options_ = options;
+  server->services_.push_back(std::make_unique<LifeCycle>(agent));
+  server->services_.push_back(std::make_unique<NetworkFunctions>(agent));
+  server->services_.push_back(std::make_unique<Devices>(agent));
+  server->services_.push_back(std::make_unique<Heartbeat>(agent));
+  server->services_.push_back(std::make_unique<Inventory>(agent));
+  server->services_.push_back(std::make_unique<BridgePorts>(agent));
+  server->services_.push_back(std::make_unique<DpuAgentService>(agent));
+
+  // gRPC implements grpc.health.v1.Health itself; naming the generated message links its schema
+  // into the descriptor pool, so reflection describes the health service too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  if (!options.unix_socket.empty()) {
+    // The daemon is the only client: the socket is owner-only from the moment it exists.
+    builder.AddListeningPort("unix:" + options.unix_socket, grpc::InsecureServerCredentials());
+  }
+  if (tcp_creds) builder.AddListeningPort(options.tcp_address, tcp_creds, &server->tcp_port_);
+  for (auto& s : server->services_) builder.RegisterService(s.get());
+  const mode_t old_umask = umask(0177);
+  server->server_ = builder.BuildAndStart();
+  umask(old_umask);
+  if (server->server_ == nullptr || (tcp_creds && server->tcp_port_ == 0)) {
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot listen on %s%s%s (address in use, or no permission)", options.unix_socket,
+        options.unix_socket.empty() || options.tcp_address.empty() ? "" : " and ",
+        options.tcp_address));
+  }
+  if (!options.unix_socket.empty() && chmod(options.unix_socket.c_str(), 0600) != 0) {
+    server->Shutdown();
+    return absl::UnavailableError(
+        absl::StrFormat("--socket: chmod 0600 %s: %s", options.unix_socket, std::strerror(errno)));
+  }
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  if (health != nullptr) {
+    health->SetServingStatus(true);
+    for (const auto& name : ServiceNames()) health->SetServingStatus(name, true);
+  }
+  return server;
+}
+
+void AgentServer::Shutdown(absl::Duration grace) {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  if (!options_.unix_socket.empty()) unlink(options_.unix_socket.c_str());
+}
+
+void AgentServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+AgentServer::~AgentServer() { Shutdown(); }
+
+}  // namespace dpu_agent

@@ -1,0 +1,129 @@
+// A small client of etcd's v3 gRPC API (KV Range/Put/DeleteRange/Txn, Watch from a revision),
+// over the protos in proto/etcd/. Used by the dpu-operator to keep its desired state, status and
+// checkpoints in etcd.
+#ifndef DPU_EXAMPLES_OPERATOR_ETCD_CLIENT_H_
+#define DPU_EXAMPLES_OPERATOR_ETCD_CLIENT_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace grpc {
+class Channel;
+class ClientContext;
+}  // namespace grpc
+
+namespace dpu_operator {
+
+/// One key as etcd holds it.
+struct KeyValue {
+  std::string key;              ///< The key.
+  std::string value;            ///< The value.
+  int64_t create_revision = 0;  ///< Revision that created it.
+  int64_t mod_revision = 0;     ///< Revision that last changed it.
+  int64_t version = 0;          ///< Changes since creation.
+};
+
+/// Keys read at one revision.
+struct RangeResult {
+  std::vector<KeyValue> kvs;  ///< Sorted by key.
+  int64_t revision = 0;       ///< The store revision of the read.
+};
+
+/// One change delivered by a watch.
+struct WatchEvent {
+  bool deleted = false;          ///< A delete (else a put).
+  KeyValue kv;                   ///< The key after the change (for a delete: key, mod_revision).
+  std::optional<KeyValue> prev;  ///< The key before the change, when it existed.
+};
+
+/// The events of one revision-ordered batch from the server.
+struct WatchBatch {
+  std::vector<WatchEvent> events;  ///< In revision order; empty for a progress notification.
+  int64_t revision = 0;            ///< Store revision when the batch was sent.
+};
+
+/// The end of the key range holding every key with @p prefix ("" for the empty prefix: all keys).
+std::string PrefixEnd(const std::string& prefix);
+
+class EtcdClient;
+
+/// A watch over a key range; events are read on a thread of its own and handed out by Next().
+class EtcdWatch {
+ public:
+  ~EtcdWatch();
+  /// The next batch, or nullopt when @p timeout passed without one.
+  /// @return OutOfRange "compacted: ... oldest available revision N" when the start revision was
+  /// compacted away, Unavailable when the stream broke, Cancelled after Cancel().
+  absl::StatusOr<std::optional<WatchBatch>> Next(absl::Duration timeout);
+  /// Ends the watch; Next() then returns Cancelled.
+  void Cancel();
+
+ private:
+  friend class EtcdClient;
+  EtcdWatch() = default;
+  void ReadLoop();
+
+  struct Stream;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<Stream> stream_;
+  std::thread reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<WatchBatch> queue_;
+  absl::Status end_;  // Set when the stream ended.
+  bool ended_ = false;
+};
+
+/// A client of one etcd endpoint (HOST:PORT, plaintext). Thread-safe.
+class EtcdClient {
+ public:
+  /// Connects to @p endpoint and waits up to @p timeout until etcd answers.
+  static absl::StatusOr<std::unique_ptr<EtcdClient>> Connect(const std::string& endpoint,
+                                                             absl::Duration timeout);
+  ~EtcdClient();
+
+  /// The key, or nullopt when absent.
+  absl::StatusOr<std::optional<KeyValue>> Get(const std::string& key);
+  /// Every key with @p prefix, at @p revision (0: the latest).
+  /// @return OutOfRange when @p revision was compacted.
+  absl::StatusOr<RangeResult> GetPrefix(const std::string& prefix, int64_t revision = 0);
+  /// Sets a key. @return the revision of the write.
+  absl::StatusOr<int64_t> Put(const std::string& key, const std::string& value);
+  /// Deletes a key. @return how many keys were deleted (0 or 1).
+  absl::StatusOr<int64_t> Delete(const std::string& key);
+  /// Atomically: when @p key's mod_revision is @p expected_mod_revision (0: the key must not
+  /// exist), sets it to @p value and also puts every pair of @p also.
+  /// @return the revision of the write, or nullopt when the comparison failed (nothing written).
+  absl::StatusOr<std::optional<int64_t>> PutIf(
+      const std::string& key, const std::string& value, int64_t expected_mod_revision,
+      const std::vector<std::pair<std::string, std::string>>& also = {});
+  /// Atomically deletes @p key when its mod_revision is @p expected_mod_revision.
+  /// @return the revision, or nullopt when the comparison failed.
+  absl::StatusOr<std::optional<int64_t>> DeleteIf(const std::string& key,
+                                                  int64_t expected_mod_revision);
+  /// Watches every key with @p prefix from @p start_revision on (inclusive; 0: from now), with
+  /// previous values.
+  absl::StatusOr<std::unique_ptr<EtcdWatch>> Watch(const std::string& prefix,
+                                                   int64_t start_revision);
+
+ private:
+  struct Stubs;
+  explicit EtcdClient(std::shared_ptr<grpc::Channel> channel);
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<Stubs> stubs_;
+};
+
+}  // namespace dpu_operator
+
+#endif  // DPU_EXAMPLES_OPERATOR_ETCD_CLIENT_H_

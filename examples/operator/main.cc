@@ -1,0 +1,180 @@
+// dpu-operator: the declarative reconciler of a DPU fleet, and the commands that edit its desired
+// state in etcd (the part of a Kubernetes API server it needs). docs/operator.md.
+//
+//   dpu-operator --etcd=HOST:PORT run                 reconcile until SIGTERM
+//   dpu-operator --etcd=HOST:PORT apply FILE...        create or update resources (YAML/JSON)
+//   dpu-operator --etcd=HOST:PORT get KIND [NAME]      print resources as JSON
+//   dpu-operator --etcd=HOST:PORT delete KIND NAME     delete a resource
+//   dpu-operator validate FILE...                      check manifests without storing them
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "agent_client.h"
+#include "etcd_client.h"
+#include "operator.h"
+#include "resources.h"
+#include "store.h"
+
+ABSL_FLAG(std::string, etcd, "127.0.0.1:2379", "etcd client endpoint HOST:PORT (v3 gRPC API)");
+ABSL_FLAG(std::string, prefix, "/registry", "Key prefix of the resources");
+ABSL_FLAG(std::string, state_prefix, "/libdpu/operator",
+          "Key prefix of the operator's checkpoint and upgrade plans");
+ABSL_FLAG(absl::Duration, resync, absl::Seconds(30), "Full reconcile period (0: never)");
+ABSL_FLAG(absl::Duration, retry, absl::Seconds(1), "Retry period after errors");
+ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(30), "Deadline of calls to nodes");
+ABSL_FLAG(int64_t, crash_after_node_writes, 0,
+          "Crash tests only: exit at once (status 3, nothing saved) after this many writes to "
+          "nodes; 0: never");
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+int Fail(const absl::Status& s) {
+  std::cerr << "dpu-operator: " << s.message() << "\n";
+  return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::vector<dpu_operator::ManifestObject>> LoadFiles(
+    const std::vector<std::string>& files) {
+  std::vector<dpu_operator::ManifestObject> all;
+  for (const auto& path : files) {
+    auto text = ReadFile(path);
+    if (!text.ok()) return text.status();
+    auto objs = dpu_operator::ParseManifests(*text);
+    if (!objs.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", objs.status().message()));
+    }
+    all.insert(all.end(), objs->begin(), objs->end());
+  }
+  return all;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "dpu-operator [flags] run | apply FILE... | get KIND [NAME] | delete KIND NAME | "
+      "validate FILE...");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() < 2) {
+    std::cerr << "dpu-operator: missing command (run, apply, get, delete, validate)\n";
+    return 2;
+  }
+  const std::string cmd = rest[1];
+  std::vector<std::string> args(rest.begin() + 2, rest.end());
+
+  if (cmd == "validate") {
+    auto objs = LoadFiles(args);
+    if (!objs.ok()) return Fail(objs.status());
+    for (const auto& o : *objs) {
+      std::cout << dpu_operator::KindName(o.resource.kind) << "/" << o.resource.name << " valid\n";
+    }
+    return 0;
+  }
+
+  // Everything else talks to etcd. Block the stop signals before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto etcd = dpu_operator::EtcdClient::Connect(absl::GetFlag(FLAGS_etcd), absl::Seconds(10));
+  if (!etcd.ok()) return Fail(etcd.status());
+  dpu_operator::ResourceStore store(etcd->get(), absl::GetFlag(FLAGS_prefix));
+
+  if (cmd == "apply") {
+    auto objs = LoadFiles(args);
+    if (!objs.ok()) return Fail(objs.status());
+    for (const auto& o : *objs) {
+      auto r = store.Apply(o);
+      if (!r.ok()) return Fail(r.status());
+      std::cout << dpu_operator::KindName(o.resource.kind) << "/" << o.resource.name << " "
+                << dpu_operator::ApplyOutcomeName(r->first) << " (generation "
+                << r->second.generation << ", resourceVersion " << r->second.mod_revision << ")\n";
+    }
+    return 0;
+  }
+  if (cmd == "get" || cmd == "delete") {
+    if (args.empty() || args.size() > 2 || (cmd == "delete" && args.size() != 2)) {
+      std::cerr << "dpu-operator: usage: " << cmd << " KIND" << (cmd == "get" ? " [NAME]" : " NAME")
+                << "\n";
+      return 2;
+    }
+    auto kind = dpu_operator::ParseKind(args[0]);
+    if (!kind.ok()) return Fail(kind.status());
+    if (cmd == "delete") {
+      if (auto s = store.Delete(*kind, args[1]); !s.ok()) return Fail(s);
+      std::cout << dpu_operator::KindName(*kind) << "/" << args[1] << " deleted\n";
+      return 0;
+    }
+    if (args.size() == 2) {
+      auto r = store.Get(*kind, args[1]);
+      if (!r.ok()) return Fail(r.status());
+      std::cout << r->ToJson().dump(2) << "\n";
+      return 0;
+    }
+    auto list = store.List(*kind);
+    if (!list.ok()) return Fail(list.status());
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& r : *list) items.push_back(r.ToJson());
+    std::cout << nlohmann::json{{"items", items}}.dump(2) << "\n";
+    return 0;
+  }
+  if (cmd == "run") {
+#ifdef DPU_OPERATOR_HAVE_AGENT
+    dpu_operator::OperatorOptions options;
+    options.prefix = absl::GetFlag(FLAGS_prefix);
+    options.state_prefix = absl::GetFlag(FLAGS_state_prefix);
+    options.resync = absl::GetFlag(FLAGS_resync);
+    options.retry = absl::GetFlag(FLAGS_retry);
+    const int64_t crash_after = absl::GetFlag(FLAGS_crash_after_node_writes);
+    if (crash_after > 0) {
+      options.after_node_write = [crash_after](int64_t n) {
+        if (n >= crash_after) {
+          std::cerr << "dpu-operator: crash test: exiting after " << n << " node write(s)"
+                    << std::endl;
+          _exit(3);
+        }
+        return false;
+      };
+    }
+    std::thread waiter([&signals] {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      g_stop = true;
+    });
+    waiter.detach();
+    dpu_operator::Operator op(
+        etcd->get(), dpu_operator::GrpcAgentClientFactory(absl::GetFlag(FLAGS_rpc_timeout)),
+        options);
+    absl::Status s = op.Run(g_stop);
+    if (!s.ok()) return Fail(s);
+    return 0;
+#else
+    return Fail(absl::UnimplementedError("run: built without examples/agent (no node client)"));
+#endif
+  }
+  std::cerr << "dpu-operator: unknown command \"" << cmd << "\"\n";
+  return 2;
+}

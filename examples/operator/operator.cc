@@ -1,0 +1,722 @@
+#include "operator.h"
+
+#include <algorithm>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "dpu/rolling_upgrade.h"
+
+namespace dpu_operator {
+namespace {
+
+using nlohmann::json;
+
+std::string Now() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+// A condition; keeps lastTransitionTime of the same condition in @p old when status is unchanged.
+json MakeCondition(const json& old_status, const std::string& type, bool ok,
+                   const std::string& reason, const std::string& message, int64_t generation) {
+  json c;
+  c["type"] = type;
+  c["status"] = ok ? "True" : "False";
+  c["reason"] = reason;
+  c["message"] = message;
+  c["observedGeneration"] = generation;
+  c["lastTransitionTime"] = Now();
+  if (old_status.contains("conditions") && old_status["conditions"].is_array()) {
+    for (const json& o : old_status["conditions"]) {
+      if (o.is_object() && o.value("type", "") == type && o.value("status", "") == c["status"] &&
+          o.contains("lastTransitionTime")) {
+        c["lastTransitionTime"] = o["lastTransitionTime"];
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string CheckpointKey(const std::string& state_prefix) {
+  return absl::StrCat(state_prefix, "/checkpoint");
+}
+
+// One node as last seen.
+struct Operator::Node {
+  DpuSpec spec;
+  std::shared_ptr<AgentClient> client;
+  absl::Status reachable = absl::UnavailableError("not contacted yet");
+  AgentIdentity identity;
+  std::vector<AgentChain> chains;
+  std::optional<NodeImageState> image;
+  absl::Status image_status = absl::UnimplementedError("no imageService");
+  bool dirty = true;
+
+  const AgentChain* FindChain(const std::string& name) const {
+    for (const auto& c : chains) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  }
+  void Refresh() {
+    auto id = client->Identity();
+    if (!id.ok()) {
+      reachable = id.status();
+      chains.clear();
+      return;
+    }
+    identity = *id;
+    auto cs = client->ListChains();
+    if (!cs.ok()) {
+      reachable = cs.status();
+      chains.clear();
+      return;
+    }
+    chains = *std::move(cs);
+    reachable = absl::OkStatus();
+    image.reset();
+    if (!spec.image_service.empty()) {
+      auto im = client->GetImage();
+      image_status = im.status();
+      if (im.ok()) image = *im;
+    }
+    dirty = false;
+  }
+};
+
+Operator::Operator(EtcdClient* etcd, AgentClientFactory factory, OperatorOptions options)
+    : etcd_(etcd),
+      store_(etcd, options.prefix),
+      factory_(std::move(factory)),
+      options_(std::move(options)) {}
+
+Operator::~Operator() = default;
+
+void Operator::Log(const std::string& line) {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::cerr << Now() << " dpu-operator: " << line << std::endl;
+  }
+}
+
+bool Operator::NodeWrite() {
+  const int64_t n = ++node_writes_;
+  if (options_.after_node_write && options_.after_node_write(n)) crashed_ = true;
+  return crashed_;
+}
+
+absl::StatusOr<Checkpoint> Operator::LoadCheckpoint() {
+  auto kv = etcd_->Get(CheckpointKey(options_.state_prefix));
+  if (!kv.ok()) return kv.status();
+  Checkpoint cp;
+  if (!kv->has_value()) return cp;
+  json j = json::parse((*kv)->value, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("revision") ||
+      !j["revision"].is_number_integer()) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", CheckpointKey(options_.state_prefix),
+                                            " is malformed: ", (*kv)->value));
+  }
+  cp.revision = j["revision"].get<int64_t>();
+  if (j.contains("placed") && j["placed"].is_array()) {
+    for (const json& p : j["placed"]) {
+      if (p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_string()) {
+        cp.placed.emplace(p[0].get<std::string>(), p[1].get<std::string>());
+      }
+    }
+  }
+  return cp;
+}
+
+absl::Status Operator::SaveCheckpoint(int64_t revision) {
+  if (crashed_) return absl::AbortedError("stopped");
+  checkpoint_.revision = std::max(checkpoint_.revision, revision);
+  json j;
+  j["revision"] = checkpoint_.revision;
+  j["placed"] = json::array();
+  for (const auto& [dpu, chain] : checkpoint_.placed) j["placed"].push_back({dpu, chain});
+  return etcd_->Put(CheckpointKey(options_.state_prefix), j.dump()).status();
+}
+
+bool Operator::Wanted(const std::string& dpu, const std::string& chain) {
+  auto sfc = cache_[Kind::kServiceFunctionChain].find(chain);
+  if (sfc == cache_[Kind::kServiceFunctionChain].end()) return false;
+  auto spec = DecodeChainSpec(sfc->second);
+  if (!spec.ok()) return true;  // Left alone until the spec is fixed.
+  return spec->dpus.empty() || std::count(spec->dpus.begin(), spec->dpus.end(), dpu) > 0;
+}
+
+std::shared_ptr<AgentClient> Operator::ClientOf(const std::string& dpu) {
+  auto it = nodes_.find(dpu);
+  return it == nodes_.end() ? nullptr : it->second->client;
+}
+
+void Operator::ApplyEvent(const WatchEvent& e) {
+  // Which kind: the key is PREFIX/dpu.libdpu.io/PLURAL/NAME.
+  for (Kind k : kAllKinds) {
+    const std::string kp = KindPrefix(options_.prefix, k);
+    if (e.kv.key.rfind(kp, 0) != 0) continue;
+    const std::string name = e.kv.key.substr(kp.size());
+    auto& objects = cache_[k];
+    auto it = objects.find(name);
+    if (e.deleted) {
+      if (it != objects.end()) {
+        Log(absl::StrCat(KindName(k), " ", name, " deleted (revision ", e.kv.mod_revision, ")"));
+        objects.erase(it);
+      }
+      if (k == Kind::kDataProcessingUnit) nodes_.erase(name);
+      return;
+    }
+    auto r = Resource::FromStorage(e.kv);
+    if (!r.ok()) {
+      Log(r.status().ToString());
+      return;
+    }
+    if (it != objects.end() && it->second.mod_revision >= r->mod_revision) return;  // Known.
+    if (it == objects.end() || it->second.generation != r->generation) {
+      Log(absl::StrCat(KindName(k), " ", name, " generation ", r->generation, " (revision ",
+                       r->mod_revision, ")"));
+    }
+    objects[name] = *std::move(r);
+    return;
+  }
+}
+
+absl::Status Operator::Start(int64_t* watch_from) {
+  auto cp = LoadCheckpoint();
+  if (!cp.ok()) return cp.status();
+  checkpoint_ = *cp;
+  const std::string group = GroupPrefix(options_.prefix);
+  auto now = etcd_->GetPrefix(group);
+  if (!now.ok()) return now.status();
+  cache_.clear();
+  std::set<std::string> present;
+  std::map<std::string, int64_t> created;
+  for (const auto& kv : now->kvs) {
+    created[kv.key] = kv.create_revision;
+    ApplyEvent(WatchEvent{false, kv, std::nullopt});
+  }
+  if (checkpoint_.revision > 0) {
+    // What changed while the operator was away: the state at the checkpoint against now.
+    auto then = etcd_->GetPrefix(group, checkpoint_.revision);
+    if (then.ok()) {
+      int removed = 0;
+      for (const auto& kv : then->kvs) {
+        auto c = created.find(kv.key);
+        if (c != created.end() && c->second == kv.create_revision) continue;
+        ++removed;
+      }
+      Log(absl::StrCat("resuming after revision ", checkpoint_.revision, " (now ", now->revision,
+                       "): ", removed, " object(s) deleted meanwhile"));
+    } else if (then.status().code() == absl::StatusCode::kOutOfRange) {
+      Log(absl::StrCat("checkpoint revision ", checkpoint_.revision,
+                       " was compacted: objects deleted while the operator was away cannot be "
+                       "found; starting from the current state"));
+    } else {
+      return then.status();
+    }
+  } else {
+    Log(absl::StrCat("starting at revision ", now->revision, " (no checkpoint)"));
+  }
+  ReconcileAll();
+  if (crashed_) return absl::AbortedError("stopped after a node write (crash test)");
+  if (auto s = SaveCheckpoint(now->revision); !s.ok()) return s;
+  *watch_from = now->revision + 1;
+  return absl::OkStatus();
+}
+
+absl::Status Operator::Run(const std::atomic<bool>& stop) {
+  int64_t watch_from = 0;
+  if (auto s = Start(&watch_from); !s.ok()) return s;
+  std::unique_ptr<EtcdWatch> watch;
+  absl::Time next_resync = absl::Now() + options_.resync;
+  absl::Time next_retry = absl::InfiniteFuture();
+  while (!stop) {
+    if (watch == nullptr) {
+      auto w = etcd_->Watch(GroupPrefix(options_.prefix), watch_from);
+      if (!w.ok()) {
+        if (w.status().code() == absl::StatusCode::kOutOfRange) {
+          Log(absl::StrCat(w.status().message(), "; listing again"));
+          if (auto s = Start(&watch_from); !s.ok()) return s;
+          continue;
+        }
+        Log(absl::StrCat("watch: ", w.status().message(), "; retrying"));
+        absl::SleepFor(absl::Milliseconds(200));
+        continue;
+      }
+      watch = *std::move(w);
+    }
+    auto next = watch->Next(absl::Milliseconds(100));
+    if (!next.ok()) {
+      Log(absl::StrCat("watch ended: ", next.status().message()));
+      watch.reset();
+      if (next.status().code() == absl::StatusCode::kOutOfRange) {
+        if (auto s = Start(&watch_from); !s.ok()) return s;
+      } else {
+        watch_from = checkpoint_.revision + 1;
+      }
+      continue;
+    }
+    bool reconcile = false;
+    int64_t last = 0;
+    if (next->has_value() && !(*next)->events.empty()) {
+      for (const auto& e : (*next)->events) {
+        ApplyEvent(e);
+        last = std::max(last, e.kv.mod_revision);
+      }
+      reconcile = true;
+    }
+    const absl::Time now = absl::Now();
+    if (now >= next_retry) reconcile = true;
+    if (options_.resync > absl::ZeroDuration() && now >= next_resync) {
+      reconcile = true;
+      for (auto& [name, node] : nodes_) node->dirty = true;
+    }
+    if (!reconcile) continue;
+    const bool clean = ReconcileAll();
+    if (crashed_) return absl::AbortedError("stopped after a node write (crash test)");
+    next_retry = clean ? absl::InfiniteFuture() : absl::Now() + options_.retry;
+    next_resync = absl::Now() + options_.resync;
+    if (last > 0) {
+      if (auto s = SaveCheckpoint(last); !s.ok()) Log(absl::StrCat("checkpoint: ", s.message()));
+      watch_from = checkpoint_.revision + 1;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Operator::WriteStatus(const Resource& r, json status) {
+  if (crashed_ || status == r.status) return;
+  auto rev = store_.UpdateStatus(r, status);
+  if (!rev.ok()) {
+    // Aborted: the object changed meanwhile; its event brings the next reconcile.
+    if (rev.status().code() != absl::StatusCode::kAborted) Log(rev.status().ToString());
+    return;
+  }
+  Resource& cached = cache_[r.kind][r.name];
+  cached.status = std::move(status);
+  cached.mod_revision = *rev;
+}
+
+bool Operator::ReconcileAll() {
+  bool clean = true;
+  // Nodes: make or refresh the client of every DataProcessingUnit.
+  std::set<std::string> dpu_names;
+  for (auto& [name, r] : cache_[Kind::kDataProcessingUnit]) {
+    dpu_names.insert(name);
+    auto spec = DecodeDpuSpec(r);
+    if (!spec.ok()) {
+      nodes_.erase(name);
+      continue;
+    }
+    auto& node = nodes_[name];
+    if (node == nullptr || node->spec.agent != spec->agent ||
+        node->spec.image_service != spec->image_service ||
+        node->spec.node_name != spec->node_name) {
+      auto client = factory_(name, *spec);
+      if (!client.ok()) {
+        Log(absl::StrCat("DataProcessingUnit ", name, ": ", client.status().message()));
+        nodes_.erase(name);
+        clean = false;
+        continue;
+      }
+      node = std::make_unique<Node>();
+      node->spec = *spec;
+      node->client = *client;
+    }
+    if (node->dirty || !node->reachable.ok()) node->Refresh();
+    if (!node->reachable.ok()) clean = false;
+  }
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    it = dpu_names.count(it->first) ? std::next(it) : nodes_.erase(it);
+  }
+
+  // Chains the operator placed that are no longer wanted where they are (the chain was
+  // deleted, or no longer selects that DPU), found from the ledger in the checkpoint.
+  bool ledger_changed = false;
+  for (auto it = checkpoint_.placed.begin(); it != checkpoint_.placed.end() && !crashed_;) {
+    const auto& [dpu, chain] = *it;
+    if (!dpu_names.count(dpu) || Wanted(dpu, chain)) {
+      if (!dpu_names.count(dpu)) {
+        it = checkpoint_.placed.erase(it);  // The node left the fleet.
+        ledger_changed = true;
+      } else {
+        ++it;
+      }
+      continue;
+    }
+    auto node = nodes_.find(dpu);
+    if (node == nodes_.end() || !node->second->reachable.ok()) {
+      clean = false;
+      ++it;
+      continue;
+    }
+    bool removed = false;
+    if (node->second->FindChain(chain) != nullptr) {
+      auto r = node->second->client->DeleteChain(chain);
+      if (!r.ok()) {
+        Log(absl::StrCat("DataProcessingUnit ", dpu, ": removing chain ", chain, ": ",
+                         r.status().message()));
+        clean = false;
+        ++it;
+        continue;
+      }
+      removed = *r;
+      Log(absl::StrCat("DataProcessingUnit ", dpu, ": chain ", chain, " removed"));
+      node->second->dirty = true;
+      std::erase_if(node->second->chains, [&](const AgentChain& c) { return c.name == chain; });
+    }
+    it = checkpoint_.placed.erase(it);
+    ledger_changed = true;
+    if (removed && NodeWrite()) return false;
+  }
+  if (ledger_changed) SaveCheckpoint(checkpoint_.revision).IgnoreError();
+
+  clean = ReconcileChains() && clean;
+  if (crashed_) return false;
+  clean = ReconcileNodeConfigs() && clean;
+  if (crashed_) return false;
+
+  // DataProcessingUnit status, after the writes of this pass.
+  for (auto& [name, r] : cache_[Kind::kDataProcessingUnit]) {
+    json status = r.status;
+    status["observedGeneration"] = r.generation;
+    auto spec = DecodeDpuSpec(r);
+    json conds = json::array();
+    auto node = nodes_.find(name);
+    if (!spec.ok()) {
+      conds.push_back(MakeCondition(r.status, "Ready", false, "InvalidSpec",
+                                    std::string(spec.status().message()), r.generation));
+    } else if (node == nodes_.end()) {
+      conds.push_back(MakeCondition(r.status, "Ready", false, "NoClient", "no client for the node",
+                                    r.generation));
+    } else {
+      Node& n = *node->second;
+      if (n.dirty) n.Refresh();
+      if (n.reachable.ok()) {
+        conds.push_back(MakeCondition(r.status, "Ready", true, "AgentReachable",
+                                      absl::StrCat("agent at ", n.spec.agent, " answers"),
+                                      r.generation));
+        status["backend"] = n.identity.backend;
+        status["numVfs"] = n.identity.num_vfs;
+        json chains = json::array();
+        for (const auto& c : n.chains) chains.push_back(c.name);
+        status["chains"] = chains;
+        if (n.image) {
+          status["imageVersion"] = n.image->version;
+          status["runningServices"] = n.image->running_services;
+        }
+      } else {
+        conds.push_back(MakeCondition(r.status, "Ready", false, "AgentUnreachable",
+                                      std::string(n.reachable.message()), r.generation));
+      }
+    }
+    status["conditions"] = conds;
+    WriteStatus(r, status);
+  }
+  return clean;
+}
+
+bool Operator::ReconcileChains() {
+  bool clean = true;
+  // Copy: WriteStatus updates the cache.
+  std::vector<Resource> chains;
+  for (const auto& [name, r] : cache_[Kind::kServiceFunctionChain]) chains.push_back(r);
+  for (const Resource& r : chains) {
+    json status = json::object();
+    status["observedGeneration"] = r.generation;
+    auto spec = DecodeChainSpec(r);
+    if (!spec.ok()) {
+      status["appliedTo"] = r.status.value("appliedTo", json::array());
+      status["conditions"] =
+          json::array({MakeCondition(r.status, "Ready", false, "InvalidSpec",
+                                     std::string(spec.status().message()), r.generation)});
+      WriteStatus(r, status);
+      continue;
+    }
+    std::vector<std::string> targets = spec->dpus;
+    if (targets.empty()) {
+      for (const auto& [name, d] : cache_[Kind::kDataProcessingUnit]) targets.push_back(name);
+    }
+    std::vector<std::string> applied, errors;
+    // Write ahead: the ledger records every DPU the chain is about to be placed on before the
+    // first write, so a crash right after cannot leave a chain nobody knows to remove.
+    bool ledger_grew = false;
+    for (const auto& d : targets) {
+      auto node = nodes_.find(d);
+      if (node != nodes_.end() && node->second->reachable.ok() &&
+          checkpoint_.placed.emplace(d, r.name).second) {
+        ledger_grew = true;
+      }
+    }
+    if (ledger_grew) {
+      if (auto s = SaveCheckpoint(checkpoint_.revision); !s.ok()) {
+        Log(absl::StrCat("checkpoint: ", s.message()));
+        clean = false;
+        continue;
+      }
+    }
+    for (const auto& d : targets) {
+      auto node = nodes_.find(d);
+      if (node == nodes_.end()) {
+        errors.push_back(absl::StrCat(d, ": no such DataProcessingUnit (or invalid)"));
+        continue;
+      }
+      Node& n = *node->second;
+      if (!n.reachable.ok()) {
+        errors.push_back(absl::StrCat(d, ": ", n.reachable.message()));
+        continue;
+      }
+      const AgentChain* have = n.FindChain(r.name);
+      if (have != nullptr && have->manifest == spec->manifest) {
+        applied.push_back(d);
+        continue;
+      }
+      absl::Status s = n.client->ApplyChain(spec->manifest);
+      if (!s.ok()) {
+        errors.push_back(absl::StrCat(d, ": ", s.message()));
+        if (have != nullptr) applied.push_back(d);  // An older version is still there.
+        continue;
+      }
+      Log(absl::StrCat("DataProcessingUnit ", d, ": chain ", r.name, " generation ", r.generation,
+                       " applied"));
+      n.dirty = true;
+      n.chains.push_back(AgentChain{r.name, spec->manifest, "manifest"});
+      applied.push_back(d);
+      if (NodeWrite()) return false;
+    }
+    std::sort(applied.begin(), applied.end());
+    status["appliedTo"] = applied;
+    if (errors.empty()) {
+      status["conditions"] = json::array({MakeCondition(
+          r.status, "Ready", true, "Applied",
+          absl::StrCat("on ", applied.size(), " DPU(s): ", absl::StrJoin(applied, ", ")),
+          r.generation)});
+    } else {
+      clean = false;
+      status["conditions"] = json::array({MakeCondition(
+          r.status, "Ready", false, "ApplyFailed", absl::StrJoin(errors, "; "), r.generation)});
+    }
+    WriteStatus(r, status);
+  }
+  return clean;
+}
+
+bool Operator::ReconcileNodeConfigs() {
+  bool clean = true;
+  std::vector<Resource> configs;
+  for (const auto& [name, r] : cache_[Kind::kDpuNodeConfig]) configs.push_back(r);
+  for (const Resource& r : configs) {
+    json status = json::object();
+    status["observedGeneration"] = r.generation;
+    auto spec = DecodeNodeConfigSpec(r);
+    if (!spec.ok()) {
+      status["conditions"] =
+          json::array({MakeCondition(r.status, "Ready", false, "InvalidSpec",
+                                     std::string(spec.status().message()), r.generation)});
+      WriteStatus(r, status);
+      continue;
+    }
+    std::vector<std::string> targets = spec->dpus;
+    if (targets.empty()) {
+      for (const auto& [name, d] : cache_[Kind::kDataProcessingUnit]) targets.push_back(name);
+    }
+    std::vector<std::string> errors;
+    json conds = json::array();
+    if (spec->num_vfs) {
+      for (const auto& d : targets) {
+        auto node = nodes_.find(d);
+        if (node == nodes_.end()) {
+          errors.push_back(absl::StrCat(d, ": no such DataProcessingUnit (or invalid)"));
+          continue;
+        }
+        Node& n = *node->second;
+        if (!n.reachable.ok()) {
+          errors.push_back(absl::StrCat(d, ": ", n.reachable.message()));
+          continue;
+        }
+        if (n.identity.num_vfs == *spec->num_vfs) continue;
+        auto set = n.client->SetNumVfs(*spec->num_vfs);
+        if (!set.ok()) {
+          errors.push_back(absl::StrCat(d, ": numVfs: ", set.status().message()));
+          continue;
+        }
+        Log(absl::StrCat("DataProcessingUnit ", d, ": numVfs ", n.identity.num_vfs, " -> ", *set));
+        n.identity.num_vfs = *set;
+        n.dirty = true;
+        if (NodeWrite()) return false;
+      }
+    }
+    if (spec->image) {
+      std::string message;
+      const bool ok = RollOut(r, *spec, &status, &message);
+      if (crashed_) return false;
+      conds.push_back(MakeCondition(r.status, "Upgraded", ok,
+                                    ok ? "AllUpgraded" : status.value("upgradeReason", "Upgrading"),
+                                    message, r.generation));
+      status.erase("upgradeReason");
+      if (!ok) errors.push_back(message);
+    }
+    json dpus = json::object();
+    for (const auto& d : targets) {
+      auto node = nodes_.find(d);
+      if (node == nodes_.end() || !node->second->reachable.ok()) continue;
+      json e;
+      e["numVfs"] = node->second->identity.num_vfs;
+      if (node->second->image) e["imageVersion"] = node->second->image->version;
+      dpus[d] = e;
+    }
+    status["dpus"] = dpus;
+    if (!errors.empty()) clean = false;
+    conds.insert(conds.begin(),
+                 MakeCondition(r.status, "Ready", errors.empty(),
+                               errors.empty() ? "Converged" : "NotConverged",
+                               errors.empty() ? absl::StrCat(targets.size(), " DPU(s) configured")
+                                              : absl::StrJoin(errors, "; "),
+                               r.generation));
+    status["conditions"] = conds;
+    WriteStatus(r, status);
+  }
+  return clean;
+}
+
+// Upgrades every selected DPU whose image is not spec.image.version, spec.upgrade.maxUnavailable
+// at a time, after checking on every node that the image is compatible with what runs there.
+// The plan is kept in etcd (STATE/upgrades/NAME) after every step, so a restarted operator
+// continues where it stopped.
+bool Operator::RollOut(const Resource& config, const NodeConfigSpec& spec, json* status,
+                       std::string* message) {
+  const ImageSpec& image = *spec.image;
+  const std::string want = image.version.ToString();
+  const std::string plan_key = absl::StrCat(options_.state_prefix, "/upgrades/", config.name);
+  std::vector<std::string> targets = spec.dpus;
+  if (targets.empty()) {
+    for (const auto& [name, d] : cache_[Kind::kDataProcessingUnit]) targets.push_back(name);
+  }
+  std::vector<std::string> need, problems;
+  for (const auto& d : targets) {
+    auto node = nodes_.find(d);
+    if (node == nodes_.end() || !node->second->reachable.ok()) {
+      problems.push_back(absl::StrCat(d, ": unreachable"));
+      continue;
+    }
+    if (!node->second->image) {
+      problems.push_back(absl::StrCat(d, ": image: ", node->second->image_status.message()));
+      continue;
+    }
+    if (node->second->image->version != want) need.push_back(d);
+  }
+  if (!problems.empty()) {
+    (*status)["upgradeReason"] = "NodesUnavailable";
+    *message = absl::StrJoin(problems, "; ");
+    return false;
+  }
+  if (need.empty()) {
+    etcd_->Delete(plan_key).IgnoreError();
+    *message = absl::StrCat(targets.size(), " DPU(s) run image ", want);
+    return true;
+  }
+  // A plan of this generation from before a restart, or a new one.
+  std::optional<dpu::RollingUpgradePlan> plan;
+  auto stored = etcd_->Get(plan_key);
+  if (stored.ok() && stored->has_value()) {
+    json j = json::parse((*stored)->value, nullptr, false);
+    if (!j.is_discarded() && j.value("generation", int64_t{0}) == config.generation &&
+        j.value("version", "") == want) {
+      auto restored = dpu::RollingUpgradePlan::Restore(j.value("plan", ""), false);
+      if (restored.ok()) plan = *std::move(restored);
+    }
+  }
+  if (!plan) {
+    // The compatibility gate: every node checks the image against what it runs, before any
+    // node is touched.
+    std::vector<std::string> refused;
+    for (const auto& d : need) {
+      auto checked = nodes_[d]->client->CheckImage(image);
+      if (!checked.ok()) refused.push_back(absl::StrCat(d, ": ", checked.status().message()));
+    }
+    if (!refused.empty()) {
+      (*status)["upgradeReason"] = "Incompatible";
+      *message =
+          absl::StrCat("image ", want, " refused, no DPU upgraded: ", absl::StrJoin(refused, "; "));
+      return false;
+    }
+    auto created = dpu::RollingUpgradePlan::Create(
+        need, dpu::RollingUpgradeOptions{static_cast<size_t>(spec.max_unavailable)});
+    if (!created.ok()) {
+      *message = std::string(created.status().message());
+      return false;
+    }
+    plan = *std::move(created);
+    Log(absl::StrCat("DpuNodeConfig ", config.name, ": rolling image ", want, " over ", need.size(),
+                     " DPU(s), maxUnavailable ", spec.max_unavailable));
+  }
+  auto save = [&] {
+    json j;
+    j["generation"] = config.generation;
+    j["version"] = want;
+    j["plan"] = plan->Serialize();
+    if (!crashed_) etcd_->Put(plan_key, j.dump()).IgnoreError();
+  };
+  while (!plan->done() && !plan->halted() && !crashed_) {
+    std::vector<std::string> batch = plan->StartNext();
+    if (batch.empty()) break;
+    save();
+    std::vector<absl::Status> results(batch.size());
+    std::vector<std::thread> workers;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::shared_ptr<AgentClient> client = ClientOf(batch[i]);
+      workers.emplace_back([&, i, client] {
+        if (client == nullptr) {
+          results[i] = absl::UnavailableError("left the fleet");
+          return;
+        }
+        auto before = client->GetImage();
+        if (before.ok() && before->version == want) return;  // Done before a restart.
+        auto after = client->InstallImage(image);
+        if (!after.ok()) {
+          results[i] = after.status();
+        } else if (after->version != want) {
+          results[i] = absl::InternalError(
+              absl::StrCat("node reports image ", after->version, " after installing ", want));
+        }
+        if (after.ok()) NodeWrite();
+      });
+    }
+    for (auto& w : workers) w.join();
+    if (crashed_) return false;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      nodes_[batch[i]]->dirty = true;
+      if (results[i].ok()) {
+        Log(absl::StrCat("DataProcessingUnit ", batch[i], ": image ", want, " installed"));
+        plan->Succeeded(batch[i]).IgnoreError();
+      } else {
+        Log(absl::StrCat("DataProcessingUnit ", batch[i], ": image ", want, ": ",
+                         results[i].message()));
+        plan->Failed(batch[i], std::string(results[i].message())).IgnoreError();
+      }
+      nodes_[batch[i]]->Refresh();
+    }
+    save();
+  }
+  (*status)["upgrade"] = {{"version", want},
+                          {"succeeded", plan->count(dpu::UpgradeStatus::kSucceeded)},
+                          {"failed", plan->count(dpu::UpgradeStatus::kFailed)},
+                          {"pending", plan->count(dpu::UpgradeStatus::kPending)},
+                          {"maxUnavailable", spec.max_unavailable}};
+  if (plan->halted()) {
+    (*status)["upgradeReason"] = "UpgradeFailed";
+    *message = absl::StrCat("halted: ", plan->halt_reason());
+    return false;
+  }
+  *message = absl::StrCat(targets.size(), " DPU(s) run image ", want);
+  return plan->done();
+}
+
+}  // namespace dpu_operator

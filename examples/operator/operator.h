@@ -1,0 +1,102 @@
+// Operator: the dpu-operator's reconciler. Desired state lives in etcd as resources
+// (resources.h); the operator lists them, watches them from a revision, drives every node
+// through its AgentClient until what runs matches, and writes status back. docs/operator.md.
+#ifndef DPU_EXAMPLES_OPERATOR_OPERATOR_H_
+#define DPU_EXAMPLES_OPERATOR_OPERATOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent_client.h"
+#include "etcd_client.h"
+#include "resources.h"
+#include "store.h"
+
+namespace dpu_operator {
+
+/// Options of an Operator.
+struct OperatorOptions {
+  /// Key prefix of the resources (as the Kubernetes API server's --etcd-prefix).
+  std::string prefix = "/registry";
+  /// Key prefix of the operator's own state: PREFIX/checkpoint, PREFIX/upgrades/NAME.
+  std::string state_prefix = "/libdpu/operator";
+  /// Full reconcile this often even without changes (repairs drift on the nodes); 0: never.
+  absl::Duration resync = absl::Seconds(30);
+  /// After a reconcile with errors (a node unreachable...), try again this soon.
+  absl::Duration retry = absl::Seconds(1);
+  /// Called after every write to a node (chain applied or deleted, VFs set, image installed)
+  /// with the running count; returning true makes Run() stop at once, as a crash would (no
+  /// checkpoint or status written after that point). For crash tests; dpu-operator's
+  /// --crash_after_node_writes flag exits the process from here.
+  std::function<bool(int64_t writes)> after_node_write;
+  /// Where log lines go (default: stderr).
+  std::function<void(const std::string&)> log;
+};
+
+/// The operator's checkpoint in etcd: the last revision whose changes are fully handled, and the
+/// ledger of chains it placed on nodes (written before the placement, so that a chain whose
+/// resource is deleted -- even while the operator is down or right after a crash -- is removed).
+struct Checkpoint {
+  int64_t revision = 0;                                  ///< 0: none yet.
+  std::set<std::pair<std::string, std::string>> placed;  ///< (DPU, chain) possibly on the node.
+};
+
+/// The reconciler. Run() blocks; one Operator per etcd prefix at a time.
+class Operator {
+ public:
+  /// Uses @p etcd (not owned) and makes node clients with @p factory.
+  Operator(EtcdClient* etcd, AgentClientFactory factory, OperatorOptions options);
+  ~Operator();
+
+  /// Runs until @p stop becomes true (checked at least every 100 ms) or after_node_write asks
+  /// to stop (then Aborted). Starts from the checkpoint when there is one: reads the resources
+  /// as they were at that revision and as they are now, removes what was deleted meanwhile,
+  /// reconciles, and watches from the revision after. Without one, starts from the current state.
+  absl::Status Run(const std::atomic<bool>& stop);
+
+  /// Writes to nodes made so far.
+  int64_t node_writes() const { return node_writes_; }
+
+ private:
+  struct Node;
+  absl::StatusOr<Checkpoint> LoadCheckpoint();
+  absl::Status SaveCheckpoint(int64_t revision);
+  absl::Status Start(int64_t* watch_from);
+  void ApplyEvent(const WatchEvent& e);
+  bool Wanted(const std::string& dpu, const std::string& chain);
+  // One pass over everything; false when something must be retried.
+  bool ReconcileAll();
+  bool ReconcileChains();
+  bool ReconcileNodeConfigs();
+  bool RollOut(const Resource& config, const NodeConfigSpec& spec, nlohmann::json* status,
+               std::string* message);
+  void WriteStatus(const Resource& r, nlohmann::json status);
+  std::shared_ptr<AgentClient> ClientOf(const std::string& dpu);
+  bool NodeWrite();  // Counts a write; true when the operator must stop now.
+  void Log(const std::string& line);
+
+  EtcdClient* etcd_;
+  ResourceStore store_;
+  AgentClientFactory factory_;
+  OperatorOptions options_;
+  std::map<Kind, std::map<std::string, Resource>> cache_;
+  std::map<std::string, std::unique_ptr<Node>> nodes_;
+  Checkpoint checkpoint_;
+  std::atomic<int64_t> node_writes_{0};
+  std::atomic<bool> crashed_{false};
+};
+
+/// The key of the checkpoint under @p state_prefix.
+std::string CheckpointKey(const std::string& state_prefix);
+
+}  // namespace dpu_operator
+
+#endif  // DPU_EXAMPLES_OPERATOR_OPERATOR_H_

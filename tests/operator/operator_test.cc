@@ -1,0 +1,535 @@
+// dpu-operator: manifests, the etcd client and store against a real etcd, and the reconciler
+// against in-process fake nodes (fake_agent.h): convergence, idempotence, crash and restart,
+// resume from the checkpoint, rolling upgrades with maxUnavailable and the compatibility gate.
+#include "operator.h"
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "etcd_client.h"
+#include "etcd_harness.h"
+#include "fake_agent.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "resources.h"
+#include "store.h"
+
+namespace dpu_operator_test {
+namespace {
+
+using dpu_operator::Kind;
+using ::testing::HasSubstr;
+
+// ---------------------------------------------------------------------------------------------
+// Manifests.
+
+constexpr char kDpuYaml[] = R"(apiVersion: dpu.libdpu.io/v1alpha1
+kind: DataProcessingUnit
+metadata:
+  name: NAME
+spec:
+  nodeName: NAME
+  agent: 127.0.0.1:1
+  imageService: 127.0.0.1:2
+)";
+
+constexpr char kChainYaml[] = R"(apiVersion: dpu.libdpu.io/v1alpha1
+kind: ServiceFunctionChain
+metadata:
+  name: NAME
+spec:
+  priority: PRIO
+  classifier: {eth_type: ipv4, ip_proto: tcp, dst_port: PORT}
+  networkFunctions:
+    - name: fw
+      ports: {ingress: pf0vf1, egress: pf0vf2}
+  switches:
+    - ports: [{port: p0}, {networkFunction: fw, interface: ingress}]
+    - ports: [{networkFunction: fw, interface: egress}, {port: pf0vf0}]
+)";
+
+std::string Dpu(const std::string& name) { return absl::StrReplaceAll(kDpuYaml, {{"NAME", name}}); }
+std::string Chain(const std::string& name, int prio, int port = 80) {
+  return absl::StrReplaceAll(
+      kChainYaml, {{"NAME", name}, {"PRIO", std::to_string(prio)}, {"PORT", std::to_string(port)}});
+}
+
+std::string ParseError(const std::string& yaml) {
+  auto r = dpu_operator::ParseManifests(yaml);
+  return r.ok() ? "OK" : std::string(r.status().message());
+}
+
+TEST(OperatorManifest, ParsesAllKinds) {
+  auto objs = dpu_operator::ParseManifests(Dpu("a") + "---\n" + Chain("web", 200) + R"(---
+apiVersion: dpu.libdpu.io/v1alpha1
+kind: DpuNodeConfig
+metadata: {name: all}
+spec:
+  numVfs: 8
+  image: {version: 2.1.0, path: /images/bf.bin}
+  upgrade: {maxUnavailable: 2}
+)");
+  ASSERT_TRUE(objs.ok()) << objs.status();
+  ASSERT_EQ(objs->size(), 3u);
+  auto dpu = dpu_operator::DecodeDpuSpec((*objs)[0].resource);
+  ASSERT_TRUE(dpu.ok());
+  EXPECT_EQ(dpu->agent, "127.0.0.1:1");
+  auto chain = dpu_operator::DecodeChainSpec((*objs)[1].resource);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_EQ(chain->chain.priority, 200);
+  EXPECT_EQ(chain->chain.hops.size(), 1u);
+  auto cfg = dpu_operator::DecodeNodeConfigSpec((*objs)[2].resource);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(*cfg->num_vfs, 8);
+  EXPECT_EQ(cfg->image->version.ToString(), "2.1.0");
+  EXPECT_EQ(cfg->image->manifest_path, "/images/bf.bin.manifest");
+  EXPECT_EQ(cfg->max_unavailable, 2);
+}
+
+TEST(OperatorManifest, RefusesMalformedNamingTheField) {
+  const std::string cfg_head =
+      "apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\nmetadata: {name: c}\nspec:\n";
+  EXPECT_EQ(ParseError(cfg_head + "  numVfs: eight\n"),
+            "document 1: spec.numVfs: must be an integer, got a string");
+  EXPECT_EQ(ParseError(cfg_head + "  numVF: 8\n"), "document 1: spec.numVF: unknown field");
+  EXPECT_EQ(ParseError(cfg_head + "  numVfs: -1\n"),
+            "document 1: spec.numVfs: must be between 0 and 4096, got -1");
+  EXPECT_THAT(ParseError(cfg_head + "  image: {version: 2.x, path: /i}\n"),
+              HasSubstr("document 1: spec.image.version: "));
+  EXPECT_EQ(ParseError(cfg_head + "  image: {version: 2.0.0}\n"),
+            "document 1: spec.image.path: required field is missing");
+  EXPECT_EQ(ParseError(cfg_head + "  upgrade: {maxUnavailable: 0}\n"),
+            "document 1: spec.upgrade.maxUnavailable: must be between 1 and 1000000, got 0");
+  EXPECT_EQ(ParseError(cfg_head + "  dpus: [a, a]\n"), "document 1: spec.dpus[1]: duplicate \"a\"");
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"  agent: 127.0.0.1:1\n", ""}})),
+            "document 1: spec.agent: required field is missing");
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"127.0.0.1:1", "nohost"}})),
+            "document 1: spec.agent: \"nohost\" is not HOST:PORT (port 1-65535)");
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"v1alpha1", "v9"}})),
+            "document 1: apiVersion: must be \"dpu.libdpu.io/v1alpha1\", got \"dpu.libdpu.io/v9\"");
+  EXPECT_THAT(ParseError(absl::StrReplaceAll(Dpu("a"), {{"DataProcessingUnit", "Dpu"}})),
+              HasSubstr("document 1: kind: unknown kind \"Dpu\""));
+  EXPECT_EQ(
+      ParseError(absl::StrReplaceAll(Dpu("Bad_Name"), {{"nodeName: Bad_Name", "nodeName: x"}})),
+      "document 1: metadata.name: \"Bad_Name\" must consist of lower-case letters, digits, "
+      "'-' and '.'");
+  // Chain errors come from the chain manifest parser, with the field path.
+  EXPECT_THAT(
+      ParseError(Dpu("a") + "---\n" +
+                 absl::StrReplaceAll(Chain("web", 100), {{"egress: pf0vf2", "egres: pf0vf2"}})),
+      HasSubstr("document 2: spec.networkFunctions[0].ports.egres"));
+  EXPECT_THAT(ParseError(absl::StrReplaceAll(Chain("web", 100), {{"ip_proto: tcp, ", ""}})),
+              HasSubstr("document 1: spec.classifier"));
+  EXPECT_THAT(ParseError("a: [1,\n"), HasSubstr("line "));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real etcd for the rest of the file.
+
+// One etcd for the whole binary, started by the first test that needs it, killed at exit.
+class EtcdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (server_ != nullptr) return;
+    server_ = new EtcdServer();
+    absl::Status s = server_->Start();
+    if (!s.ok()) {
+      delete server_;
+      server_ = nullptr;
+    }
+    ASSERT_TRUE(s.ok()) << s;
+    std::atexit([] { delete server_; });
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    auto c = dpu_operator::EtcdClient::Connect(server_->endpoint(), absl::Seconds(10));
+    ASSERT_TRUE(c.ok()) << c.status();
+    etcd_ = *std::move(c);
+    // Every test has its own key space.
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    prefix_ = absl::StrCat("/t/", info->name(), "/registry");
+    state_prefix_ = absl::StrCat("/t/", info->name(), "/operator");
+  }
+  static EtcdServer* server_;
+  std::unique_ptr<dpu_operator::EtcdClient> etcd_;
+  std::string prefix_, state_prefix_;
+};
+EtcdServer* EtcdTest::server_ = nullptr;
+
+TEST_F(EtcdTest, KeyValueTxnAndWatchFromRevision) {
+  auto r1 = etcd_->Put(prefix_ + "/a", "1");
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  auto r2 = etcd_->Put(prefix_ + "/b", "2");
+  ASSERT_TRUE(r2.ok());
+  EXPECT_GT(*r2, *r1);
+  auto got = etcd_->Get(prefix_ + "/a");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->value, "1");
+  EXPECT_EQ((*got)->mod_revision, *r1);
+  EXPECT_FALSE(etcd_->Get(prefix_ + "/none")->has_value());
+
+  // Compare-and-swap on mod_revision.
+  auto stale = etcd_->PutIf(prefix_ + "/a", "x", *r1 - 1);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(stale->has_value());
+  EXPECT_EQ((*etcd_->Get(prefix_ + "/a"))->value, "1");
+  auto fresh = etcd_->PutIf(prefix_ + "/a", "3", *r1, {{prefix_ + "/c", "side"}});
+  ASSERT_TRUE(fresh.ok() && fresh->has_value());
+  EXPECT_EQ((*etcd_->Get(prefix_ + "/c"))->value, "side");
+  auto create = etcd_->PutIf(prefix_ + "/a", "4", 0);  // 0: only if absent.
+  EXPECT_FALSE(create->has_value());
+  ASSERT_EQ(*etcd_->Delete(prefix_ + "/c"), 1);
+
+  auto range = etcd_->GetPrefix(prefix_ + "/");
+  ASSERT_TRUE(range.ok());
+  ASSERT_EQ(range->kvs.size(), 2u);
+  // The past: the prefix as it was at r2.
+  auto past = etcd_->GetPrefix(prefix_ + "/", *r2);
+  ASSERT_TRUE(past.ok());
+  EXPECT_EQ(past->kvs[0].value, "1");
+
+  // A watch from r2 replays exactly the changes after r1: b=2, a=3, c=side, delete c.
+  auto w = etcd_->Watch(prefix_ + "/", *r2);
+  ASSERT_TRUE(w.ok()) << w.status();
+  std::vector<dpu_operator::WatchEvent> events;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (events.size() < 4 && absl::Now() < deadline) {
+    auto b = (*w)->Next(absl::Milliseconds(200));
+    ASSERT_TRUE(b.ok()) << b.status();
+    if (b->has_value()) events.insert(events.end(), (*b)->events.begin(), (*b)->events.end());
+  }
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].kv.key, prefix_ + "/b");
+  EXPECT_EQ(events[1].kv.value, "3");
+  ASSERT_TRUE(events[1].prev.has_value());
+  EXPECT_EQ(events[1].prev->value, "1");
+  EXPECT_TRUE(events[3].deleted);
+  EXPECT_EQ(events[3].prev->value, "side");
+  // And live changes follow.
+  ASSERT_TRUE(etcd_->Put(prefix_ + "/d", "5").ok());
+  auto live = (*w)->Next(absl::Seconds(5));
+  ASSERT_TRUE(live.ok() && live->has_value());
+  EXPECT_EQ((*live)->events.at(0).kv.key, prefix_ + "/d");
+  (*w)->Cancel();
+  EXPECT_EQ((*w)->Next(absl::Seconds(5)).status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST_F(EtcdTest, StoreBumpsGenerationOnlyOnSpecChanges) {
+  dpu_operator::ResourceStore store(etcd_.get(), prefix_);
+  auto objs = dpu_operator::ParseManifests(Chain("web", 100));
+  ASSERT_TRUE(objs.ok());
+  auto a = store.Apply((*objs)[0]);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->first, dpu_operator::ApplyOutcome::kCreated);
+  EXPECT_EQ(a->second.generation, 1);
+  auto same = store.Apply((*objs)[0]);
+  EXPECT_EQ(same->first, dpu_operator::ApplyOutcome::kUnchanged);
+  EXPECT_EQ(same->second.mod_revision, a->second.mod_revision);  // Nothing written.
+
+  auto st = store.UpdateStatus(a->second, {{"observedGeneration", 1}});
+  ASSERT_TRUE(st.ok()) << st.status();
+  auto got = store.Get(Kind::kServiceFunctionChain, "web");
+  EXPECT_EQ(got->generation, 1);
+  EXPECT_EQ(got->ObservedGeneration(), 1);
+  // A status write from a stale read is refused.
+  EXPECT_EQ(store.UpdateStatus(a->second, {}).status().code(), absl::StatusCode::kAborted);
+
+  auto changed = dpu_operator::ParseManifests(Chain("web", 300));
+  auto b = store.Apply((*changed)[0]);
+  EXPECT_EQ(b->first, dpu_operator::ApplyOutcome::kConfigured);
+  EXPECT_EQ(b->second.generation, 2);
+  EXPECT_EQ(b->second.ObservedGeneration(), 1);  // Status kept.
+  // Optimistic concurrency with metadata.resourceVersion.
+  auto stale = *changed;
+  stale[0].expected_resource_version = a->second.mod_revision;
+  EXPECT_THAT(std::string(store.Apply(stale[0]).status().message()),
+              HasSubstr("metadata.resourceVersion: "));
+  EXPECT_TRUE(store.Delete(Kind::kServiceFunctionChain, "web").ok());
+  EXPECT_EQ(store.Delete(Kind::kServiceFunctionChain, "web").code(), absl::StatusCode::kNotFound);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reconciler against in-process fake nodes.
+
+class ReconcileTest : public EtcdTest {
+ protected:
+  void SetUp() override {
+    EtcdTest::SetUp();
+    store_ = std::make_unique<dpu_operator::ResourceStore>(etcd_.get(), prefix_);
+    for (const char* n : {"a", "b", "c"}) {
+      agents_[n] = std::make_shared<InProcessFakeAgent>(n, &fleet_);
+    }
+  }
+  void TearDown() override { StopOperator(); }
+
+  dpu_operator::AgentClientFactory Factory() {
+    return [this](const std::string& name, const dpu_operator::DpuSpec&)
+               -> absl::StatusOr<std::shared_ptr<dpu_operator::AgentClient>> {
+      auto it = agents_.find(name);
+      if (it == agents_.end()) return absl::NotFoundError(name);
+      return std::shared_ptr<dpu_operator::AgentClient>(it->second);
+    };
+  }
+  // Starts an operator on a thread; with crash_at > 0 it stops as if killed after that write.
+  void StartOperator(int64_t crash_at = 0) {
+    StopOperator();
+    dpu_operator::OperatorOptions o;
+    o.prefix = prefix_;
+    o.state_prefix = state_prefix_;
+    o.retry = absl::Milliseconds(100);
+    o.log = [](const std::string& l) { fprintf(stderr, "operator: %s\n", l.c_str()); };
+    if (crash_at > 0) o.after_node_write = [crash_at](int64_t n) { return n >= crash_at; };
+    stop_ = false;
+    op_ = std::make_unique<dpu_operator::Operator>(etcd_.get(), Factory(), o);
+    done_ = false;
+    thread_ = std::thread([this] {
+      result_ = op_->Run(stop_);
+      done_ = true;
+    });
+  }
+  void StopOperator() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    op_.reset();
+  }
+  void WaitStopped() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!done_ && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_TRUE(done_) << "operator did not stop";
+    thread_.join();
+  }
+  void Apply(const std::string& yaml) {
+    auto objs = dpu_operator::ParseManifests(yaml);
+    ASSERT_TRUE(objs.ok()) << objs.status();
+    for (const auto& o : *objs) ASSERT_TRUE(store_->Apply(o).ok());
+  }
+  // True when the object's status says Ready=True for its current generation.
+  bool Converged(Kind kind, const std::string& name, const std::string& cond = "Ready") {
+    auto r = store_->Get(kind, name);
+    if (!r.ok() || r->ObservedGeneration() != r->generation) return false;
+    for (const auto& c : r->Conditions()) {
+      if (c.type == cond) return c.status == "True" && c.observed_generation == r->generation;
+    }
+    return false;
+  }
+  bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout = absl::Seconds(10)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (pred()) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return pred();
+  }
+  std::string ImageFiles(const std::string& version, const std::string& compat) {
+    const std::string path = dir_.path() + "/image-" + version + ".bin";
+    std::ofstream(path) << "image " << version;
+    std::ofstream(path + ".manifest")
+        << "name=bf-bundle\nversion=" << version << "\nsize=" << (6 + version.size())
+        << "\nsha256=" << std::string(64, '0') << "\ncompatible_services=" << compat << "\n";
+    return path;
+  }
+
+  FakeFleet fleet_;
+  std::map<std::string, std::shared_ptr<InProcessFakeAgent>> agents_;
+  std::unique_ptr<dpu_operator::ResourceStore> store_;
+  std::unique_ptr<dpu_operator::Operator> op_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> done_{false};
+  absl::Status result_;
+  std::thread thread_;
+  TempDir dir_;
+};
+
+TEST_F(ReconcileTest, ConvergesOnceAndStaysIdempotent) {
+  Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c") + "---\n" + Chain("web", 100));
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kServiceFunctionChain, "web"); }));
+  for (auto& [n, a] : agents_) {
+    EXPECT_EQ(a->applies("web"), 1) << n;
+    EXPECT_TRUE(Converged(Kind::kDataProcessingUnit, n)) << n;
+  }
+  auto web = store_->Get(Kind::kServiceFunctionChain, "web");
+  EXPECT_EQ(web->status["appliedTo"], nlohmann::json({"a", "b", "c"}));
+  auto dpu_a = store_->Get(Kind::kDataProcessingUnit, "a");
+  EXPECT_EQ(dpu_a->status["chains"], nlohmann::json({"web"}));
+
+  // The same manifest again: nothing changes anywhere.
+  Apply(Chain("web", 100));
+  // A new generation is applied exactly once per node; limiting it to two DPUs removes it from c.
+  Apply(absl::StrReplaceAll(Chain("web", 300), {{"spec:\n", "spec:\n  dpus: [a, b]\n"}}));
+  ASSERT_TRUE(WaitFor([&] {
+    return Converged(Kind::kServiceFunctionChain, "web") && !agents_["c"]->has_chain("web");
+  }));
+  EXPECT_EQ(store_->Get(Kind::kServiceFunctionChain, "web")->generation, 2);
+  EXPECT_EQ(agents_["a"]->applies("web"), 2);
+  EXPECT_EQ(agents_["b"]->applies("web"), 2);
+  EXPECT_EQ(agents_["c"]->applies("web"), 1);
+  EXPECT_EQ(agents_["c"]->deletes("web"), 1);
+  EXPECT_THAT(agents_["a"]->chain_manifest("web"), HasSubstr("priority: 300"));
+
+  // A node that goes away makes the chain not Ready, naming the node, and is repaired after.
+  agents_["b"]->set_down(true);
+  Apply(absl::StrReplaceAll(Chain("web", 301), {{"spec:\n", "spec:\n  dpus: [a, b]\n"}}));
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = store_->Get(Kind::kServiceFunctionChain, "web");
+    return r.ok() && r->ObservedGeneration() == 3 && !r->Conditions().empty() &&
+           r->Conditions()[0].status == "False" &&
+           r->Conditions()[0].message.find("b: b is down") != std::string::npos;
+  }));
+  agents_["b"]->set_down(false);
+  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kServiceFunctionChain, "web"); }));
+  EXPECT_EQ(agents_["b"]->applies("web"), 3);
+  StopOperator();
+  EXPECT_TRUE(result_.ok()) << result_;
+  for (auto& [n, a] : agents_) EXPECT_EQ(a->set_vfs_calls(), 0);
+}
+
+TEST_F(ReconcileTest, CrashMidReconcileThenRestartAppliesNothingTwice) {
+  Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c"));
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kDataProcessingUnit, "c"); }));
+  StopOperator();
+  // The operator "dies" right after its first write to a node: one node has the chain.
+  StartOperator(/*crash_at=*/1);
+  Apply(Chain("web", 100) + "---\n" + Chain("api", 100, 443));
+  WaitStopped();
+  EXPECT_EQ(result_.code(), absl::StatusCode::kAborted);
+  int have = 0;
+  for (auto& [n, a] : agents_) have += a->applies("web") + a->applies("api");
+  EXPECT_EQ(have, 1);
+  // While it is down, "api" is deleted and "web" changes.
+  ASSERT_TRUE(store_->Delete(Kind::kServiceFunctionChain, "api").ok());
+  Apply(Chain("web", 200));
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kServiceFunctionChain, "web"); }));
+  ASSERT_TRUE(WaitFor([&] {
+    for (auto& [n, a] : agents_) {
+      if (a->has_chain("api")) return false;
+    }
+    return true;
+  }));
+  for (auto& [n, a] : agents_) {
+    // web: generation 2 once; generation 1 at most on the node it reached before the crash.
+    EXPECT_THAT(agents_[n]->chain_manifest("web"), HasSubstr("priority: 200")) << n;
+    EXPECT_LE(a->applies("web"), 2) << n;
+    EXPECT_LE(a->applies("api") + a->applies("web"), 2) << n;
+    EXPECT_EQ(a->deletes("api"), a->applies("api")) << n;
+  }
+  // Quiet now: a full resync applies nothing more.
+  std::map<std::string, int> before;
+  for (auto& [n, a] : agents_) before[n] = a->applies("web");
+  StopOperator();
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] { return op_ != nullptr && op_->node_writes() == 0; }));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(op_->node_writes(), 0);
+  for (auto& [n, a] : agents_) EXPECT_EQ(a->applies("web"), before[n]) << n;
+}
+
+TEST_F(ReconcileTest, ResumesFromCheckpointWithoutReplaying) {
+  Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Chain("web", 100) + "---\n" +
+        Chain("api", 100, 443));
+  agents_.erase("c");
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] {
+    return Converged(Kind::kServiceFunctionChain, "web") &&
+           Converged(Kind::kServiceFunctionChain, "api");
+  }));
+  StopOperator();
+  auto cp = etcd_->Get(dpu_operator::CheckpointKey(state_prefix_));
+  ASSERT_TRUE(cp.ok() && cp->has_value());
+  // Changes while down: api deleted, then re-created with another port; web untouched.
+  ASSERT_TRUE(store_->Delete(Kind::kServiceFunctionChain, "api").ok());
+  Apply(Chain("api", 100, 8443));
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kServiceFunctionChain, "api"); }));
+  for (const char* n : {"a", "b"}) {
+    EXPECT_EQ(agents_[n]->applies("web"), 1) << n;  // Not replayed.
+    EXPECT_EQ(agents_[n]->applies("api"), 2) << n;  // Once per version.
+    EXPECT_THAT(agents_[n]->chain_manifest("api"), HasSubstr("8443"));
+  }
+  StopOperator();
+}
+
+TEST_F(ReconcileTest, RollingUpgradeHonoursMaxUnavailableAndSurvivesACrash) {
+  for (auto& [n, a] : agents_) a->set_install_delay(absl::Milliseconds(150));
+  const std::string image = ImageFiles("2.0.0", ">=1.4.0,<2.0.0");
+  const std::string cfg = absl::StrCat(
+      "apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\nmetadata: {name: fleet}\nspec:\n"
+      "  numVfs: 4\n  image: {version: 2.0.0, path: ",
+      image, "}\n  upgrade: {maxUnavailable: MAX}\n");
+  Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c"));
+  // Crash after the first node write (a numVfs change): restart finishes the job.
+  StartOperator(/*crash_at=*/4);
+  Apply(absl::StrReplaceAll(cfg, {{"MAX", "2"}}));
+  WaitStopped();
+  EXPECT_EQ(result_.code(), absl::StatusCode::kAborted);
+  int installed = 0;
+  for (auto& [n, a] : agents_) installed += a->installs();
+  // 3 VF writes, then the crash after the first install; the install running beside it on the
+  // operator's other worker thread may finish too (an in-process "crash" cannot stop it).
+  EXPECT_GE(installed, 1);
+  EXPECT_LE(installed, 2);
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kDpuNodeConfig, "fleet", "Upgraded"); }));
+  EXPECT_TRUE(Converged(Kind::kDpuNodeConfig, "fleet"));
+  for (auto& [n, a] : agents_) {
+    EXPECT_EQ(a->image(), "2.0.0") << n;
+    EXPECT_EQ(a->installs(), 1) << n;
+    EXPECT_EQ(a->num_vfs(), 4) << n;
+    EXPECT_EQ(a->set_vfs_calls(), 1) << n;
+  }
+  EXPECT_LE(fleet_.max_installing, 2);
+  EXPECT_EQ(fleet_.max_installing, 2);  // Two at a time did happen.
+}
+
+TEST_F(ReconcileTest, CompatibilityGateAndHaltOnFailure) {
+  const std::string image = ImageFiles("3.0.0", ">=1.4.0,<2.0.0");
+  agents_["b"]->set_services("1.2.0");  // Outside the image's range.
+  Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c"));
+  const std::string cfg = absl::StrCat(
+      "apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\nmetadata: {name: fleet}\nspec:\n"
+      "  image: {version: 3.0.0, path: ",
+      image, "}\n");
+  Apply(cfg);
+  StartOperator();
+  auto reason = [&](const std::string& want) {
+    auto r = store_->Get(Kind::kDpuNodeConfig, "fleet");
+    if (!r.ok()) return false;
+    for (const auto& c : r->Conditions()) {
+      if (c.type == "Upgraded" && c.reason == want && c.observed_generation == r->generation) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(WaitFor([&] { return reason("Incompatible"); }));
+  auto r = store_->Get(Kind::kDpuNodeConfig, "fleet");
+  std::string msg;
+  for (const auto& c : r->Conditions()) {
+    if (c.type == "Upgraded") msg = c.message;
+  }
+  EXPECT_THAT(msg, HasSubstr("no DPU upgraded: b: "));
+  EXPECT_THAT(msg, HasSubstr("1.2.0"));
+  for (auto& [n, a] : agents_) EXPECT_EQ(a->installs(), 0) << n;
+
+  // Compatible now, but b's flash fails: a is upgraded, the plan halts, c is untouched.
+  agents_["b"]->set_services("1.5.0");
+  agents_["b"]->set_fail_install(true);
+  Apply(absl::StrReplaceAll(cfg, {{"spec:\n", "spec:\n  upgrade: {maxUnavailable: 1}\n"}}));
+  ASSERT_TRUE(WaitFor([&] { return reason("UpgradeFailed"); }));
+  EXPECT_EQ(agents_["a"]->image(), "3.0.0");
+  EXPECT_EQ(agents_["b"]->image(), "1.0.0");
+  EXPECT_EQ(agents_["c"]->image(), "1.0.0");
+  EXPECT_EQ(agents_["c"]->installs(), 0);
+}
+
+}  // namespace
+}  // namespace dpu_operator_test
