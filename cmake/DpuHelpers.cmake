@@ -165,14 +165,13 @@ function(dpu_write_pkgconfig)
   install(FILES "${CMAKE_BINARY_DIR}/libdpu.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
 
-# dpu_add_uml_test(NAME n [SOURCES ... [INTERNAL] [LIBS ...]] [COMMAND exe args...] [ARGS ...]
-#                  [MODULES m1 m2 ...] [TIMEOUT s] [LABELS ...])
-# A test that runs inside a user-mode-linux kernel booted by tests/kernel/run-in-uml (label
-# "uml"). With SOURCES, builds the GoogleTest binary n (like dpu_add_test) and runs it with ARGS;
-# with COMMAND, runs that command instead (a target name as first word is replaced by its path).
-# MODULES replaces the runner's default module list (see docs/testing.md).
-function(dpu_add_uml_test)
-  cmake_parse_arguments(ARG "INTERNAL;NO_GTEST_MAIN" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS;ARGS;COMMAND;MODULES" ${ARGN})
+# _dpu_add_guest_test(RUNNER script LABEL l SLACK s RUNNER_ARGS ... -- <dpu_add_*_test args>)
+# Shared by dpu_add_uml_test and dpu_add_qemu_test: builds the test binary when SOURCES are given
+# and registers `script [RUNNER_ARGS] --timeout T [--modules ...] -- command` with CTest, whose
+# timeout is the guest's plus SLACK seconds (boot, and for qemu the first netdevsim build).
+function(_dpu_add_guest_test runner label slack)
+  cmake_parse_arguments(ARG "INTERNAL;NO_GTEST_MAIN" "NAME;TIMEOUT"
+                        "SOURCES;LIBS;LABELS;ARGS;COMMAND;MODULES;RUNNER_ARGS" ${ARGN})
   if(ARG_SOURCES)
     set(_pass "")
     if(ARG_INTERNAL)
@@ -195,15 +194,24 @@ function(dpu_add_uml_test)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
-  set(_runner_args --timeout ${ARG_TIMEOUT})
+  set(_runner_args --timeout ${ARG_TIMEOUT} ${ARG_RUNNER_ARGS})
   if(ARG_MODULES)
     string(REPLACE ";" "," _mods "${ARG_MODULES}")
     list(APPEND _runner_args --modules "${_mods}")
   endif()
-  add_test(NAME ${ARG_NAME}
-           COMMAND "${PROJECT_SOURCE_DIR}/tests/kernel/run-in-uml" ${_runner_args} -- ${_cmd})
-  math(EXPR _ctest_timeout "${ARG_TIMEOUT} + 60")
-  set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT ${_ctest_timeout} LABELS "uml;${ARG_LABELS}")
+  add_test(NAME ${ARG_NAME} COMMAND "${runner}" ${_runner_args} -- ${_cmd})
+  math(EXPR _ctest_timeout "${ARG_TIMEOUT} + ${slack}")
+  set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT ${_ctest_timeout} LABELS "${label};${ARG_LABELS}")
+endfunction()
+
+# dpu_add_uml_test(NAME n [SOURCES ... [INTERNAL] [LIBS ...]] [COMMAND exe args...] [ARGS ...]
+#                  [MODULES m1 m2 ...] [TIMEOUT s] [LABELS ...])
+# A test that runs inside a user-mode-linux kernel booted by tests/kernel/run-in-uml (label
+# "uml"). With SOURCES, builds the GoogleTest binary n (like dpu_add_test) and runs it with ARGS;
+# with COMMAND, runs that command instead (a target name as first word is replaced by its path).
+# MODULES replaces the runner's default module list (see docs/testing.md).
+function(dpu_add_uml_test)
+  _dpu_add_guest_test("${PROJECT_SOURCE_DIR}/tests/kernel/run-in-uml" uml 60 ${ARGN})
 endfunction()
 
 # dpu_add_qemu_test(NAME n [SOURCES ... [INTERNAL] [LIBS ...]] [COMMAND exe args...] [ARGS ...]
@@ -212,37 +220,7 @@ endfunction()
 # "qemu"), with netdevsim loaded by default. Arguments as for dpu_add_uml_test(); the source and
 # build trees are shared into the guest read-write.
 function(dpu_add_qemu_test)
-  cmake_parse_arguments(ARG "INTERNAL;NO_GTEST_MAIN" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS;ARGS;COMMAND;MODULES" ${ARGN})
-  if(ARG_SOURCES)
-    set(_pass "")
-    if(ARG_INTERNAL)
-      list(APPEND _pass INTERNAL)
-    endif()
-    if(ARG_NO_GTEST_MAIN)
-      list(APPEND _pass NO_GTEST_MAIN)
-    endif()
-    dpu_add_test(NAME ${ARG_NAME} SOURCES ${ARG_SOURCES} LIBS ${ARG_LIBS} NO_CTEST ${_pass})
-  endif()
-  if(ARG_COMMAND)
-    list(POP_FRONT ARG_COMMAND _exe)
-    if(TARGET ${_exe})
-      set(_exe "$<TARGET_FILE:${_exe}>")
-    endif()
-    set(_cmd "${_exe}" ${ARG_COMMAND} ${ARG_ARGS})
-  else()
-    set(_cmd "$<TARGET_FILE:${ARG_NAME}>" ${ARG_ARGS})
-  endif()
-  if(NOT ARG_TIMEOUT)
-    set(ARG_TIMEOUT 600)
-  endif()
-  set(_runner_args --timeout ${ARG_TIMEOUT} --share "${PROJECT_SOURCE_DIR}" --share "${PROJECT_BINARY_DIR}")
-  if(ARG_MODULES)
-    string(REPLACE ";" "," _mods "${ARG_MODULES}")
-    list(APPEND _runner_args --modules "${_mods}")
-  endif()
-  add_test(NAME ${ARG_NAME}
-           COMMAND "${PROJECT_SOURCE_DIR}/tests/kernel/run-in-qemu" ${_runner_args} -- ${_cmd})
-  # The first run builds netdevsim (cached afterwards): allow for it.
-  math(EXPR _ctest_timeout "${ARG_TIMEOUT} + 300")
-  set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT ${_ctest_timeout} LABELS "qemu;${ARG_LABELS}")
+  # The first run builds netdevsim (cached afterwards): 300 s of CTest slack allow for it.
+  _dpu_add_guest_test("${PROJECT_SOURCE_DIR}/tests/kernel/run-in-qemu" qemu 300 ${ARGN}
+                      RUNNER_ARGS --share "${PROJECT_SOURCE_DIR}" --share "${PROJECT_BINARY_DIR}")
 endfunction()
