@@ -181,6 +181,8 @@ function(_dpu_add_guest_test runner label slack)
       list(APPEND _pass NO_GTEST_MAIN)
     endif()
     dpu_add_test(NAME ${ARG_NAME} SOURCES ${ARG_SOURCES} LIBS ${ARG_LIBS} NO_CTEST ${_pass})
+    # Guest tests share helpers, included as "tests/common/shell.h".
+    target_include_directories(${ARG_NAME} PRIVATE "${PROJECT_SOURCE_DIR}")
   endif()
   if(ARG_COMMAND)
     list(POP_FRONT ARG_COMMAND _exe)

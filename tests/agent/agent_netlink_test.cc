@@ -23,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server.h"
+#include "tests/common/shell.h"
 #include "vendor/api.grpc.pb.h"
 
 namespace dpu_agent {
@@ -30,21 +31,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-void Sh(const std::string& cmd) {
-  auto [rc, out] = Shell(cmd);
-  ASSERT_EQ(rc, 0) << cmd << "\n" << out;
-}
+using ::dpu::testing::RunShell;
+using ::dpu::testing::Sh;
 
 const std::vector<std::string> kPorts = {"up0", "hpf0", "nfin", "nfout"};
 
@@ -52,7 +40,7 @@ const std::vector<std::string> kPorts = {"up0", "hpf0", "nfin", "nfout"};
 std::string Filters() {
   std::string cmds;
   for (const auto& d : kPorts) cmds += "filter show dev " + d + " ingress\n";
-  auto [rc, out] = Shell("printf '" + cmds + "' | tc -n sw -batch -");
+  auto [rc, out] = RunShell("printf '" + cmds + "' | tc -n sw -batch -");
   EXPECT_EQ(rc, 0) << out;
   return out;
 }
@@ -170,7 +158,7 @@ TEST(AgentNetlinkTest, NetworkFunctionIsExactlyItsFlowerFilters) {
   EXPECT_EQ(KernelRules(), before);
   EXPECT_EQ(Filters(), tc_before);
   (*server)->Shutdown();
-  Shell("printf 'netns del sw\\nnetns del peer\\n' | ip -batch -");
+  RunShell("printf 'netns del sw\\nnetns del peer\\n' | ip -batch -");
 }
 
 }  // namespace

@@ -279,7 +279,8 @@ TEST(ChainManifest, YamlSyntaxErrorsGiveLineAndColumn) {
 // parsed alone.
 TEST(ChainManifest, MalformedStreamIsRefusedNotLoopedOn) {
   const std::string input(
-      "# S\x01\x00\x00\x08ce chtests/fixtures/sysfs/bf3-dpu),\n# }\n     ,   - {networkFunction"
+      "# S\x01\x00\x00\x08"
+      "ce chtests/fixtures/sysfs/bf3-dpu),\n# }\n     ,   - {networkFunction"
       "     dpu\x02\x00\x00\x00\x01\x00\x00\x00N4YAML9Exce rts:&        - {networkFunc{port: "
       "pf1hpf}]\n",
       145);

@@ -42,6 +42,7 @@
 #include "dpu/rule_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/shell.h"
 
 namespace dpu {
 namespace {
@@ -49,24 +50,11 @@ namespace {
 using ::dpu::testing::Chain;
 using ::dpu::testing::Nf;
 
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-void Sh(const std::string& cmd) {
-  auto [rc, out] = Shell(cmd);
-  ASSERT_EQ(rc, 0) << cmd << "\n" << out;
-}
+using ::dpu::testing::RunShell;
+using ::dpu::testing::Sh;
 
 std::string Mac(const std::string& ns, const std::string& dev) {
-  auto [rc, out] = Shell("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/address");
+  auto [rc, out] = RunShell("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/address");
   EXPECT_EQ(rc, 0) << out;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   return out;
@@ -193,7 +181,7 @@ std::optional<uint64_t> Seen(const std::vector<PcapRecord>& records, const std::
 std::string FilterDump(const std::vector<std::string>& devs) {
   std::string all;
   for (const std::string& d : devs) {
-    all += d + ":\n" + Shell("tc -n sw filter show dev " + d + " ingress").second;
+    all += d + ":\n" + RunShell("tc -n sw filter show dev " + d + " ingress").second;
   }
   return all;
 }
@@ -240,7 +228,7 @@ class ChainNetlinkTest : public ::testing::Test {
 
   void TearDown() override {
     backend_.reset();
-    Shell("for n in sw client nf1 nf2 pod; do ip netns del $n; done");
+    RunShell("for n in sw client nf1 nf2 pod; do ip netns del $n; done");
   }
 
   std::unique_ptr<Backend> backend_;

@@ -11,20 +11,11 @@
 #include <string_view>
 
 #include "gtest/gtest.h"
+#include "tests/common/shell.h"
 
 namespace {
 
-// Runs a shell command and returns its exit status and standard output.
-std::pair<int, std::string> Sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using ::dpu::testing::RunShell;
 
 TEST(UmlRunner, RunsInsideUserModeLinux) {
   ASSERT_NE(std::getenv("DPU_IN_UML"), nullptr) << "not started through run-in-uml";
@@ -56,7 +47,7 @@ TEST(UmlRunner, PrivateTmpAndRun) {
     expected += std::string(path.substr(path.rfind('/') + 1)) + "\n";
     rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
   }
-  auto [rc, out] = Sh("ls -A /tmp");
+  auto [rc, out] = RunShell("ls -A /tmp");
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out, expected);
   const char* work = std::getenv("DPU_UML_WORKDIR");
@@ -65,19 +56,19 @@ TEST(UmlRunner, PrivateTmpAndRun) {
 }
 
 TEST(UmlRunner, FlowerOnVethInNamespace) {
-  ASSERT_EQ(Sh("ip netns add umlt").first, 0);
-  ASSERT_EQ(Sh("ip -n umlt link add name va type veth peer name vb").first, 0);
-  ASSERT_EQ(Sh("ip -n umlt link set va up && ip -n umlt link set vb up").first, 0);
-  ASSERT_EQ(Sh("tc -n umlt qdisc add dev va clsact").first, 0);
-  auto add =
-      Sh("tc -n umlt filter add dev va ingress protocol ip pref 10 flower ip_proto tcp "
-         "dst_port 80 action drop");
+  ASSERT_EQ(RunShell("ip netns add umlt").first, 0);
+  ASSERT_EQ(RunShell("ip -n umlt link add name va type veth peer name vb").first, 0);
+  ASSERT_EQ(RunShell("ip -n umlt link set va up && ip -n umlt link set vb up").first, 0);
+  ASSERT_EQ(RunShell("tc -n umlt qdisc add dev va clsact").first, 0);
+  auto add = RunShell(
+      "tc -n umlt filter add dev va ingress protocol ip pref 10 flower ip_proto tcp "
+      "dst_port 80 action drop");
   ASSERT_EQ(add.first, 0) << add.second;
-  auto show = Sh("tc -n umlt -j filter show dev va ingress");
+  auto show = RunShell("tc -n umlt -j filter show dev va ingress");
   EXPECT_EQ(show.first, 0);
   EXPECT_NE(show.second.find("\"dst_port\":80"), std::string::npos) << show.second;
   EXPECT_NE(show.second.find("\"drop\""), std::string::npos) << show.second;
-  EXPECT_EQ(Sh("ip netns del umlt").first, 0);
+  EXPECT_EQ(RunShell("ip netns del umlt").first, 0);
 }
 
 }  // namespace

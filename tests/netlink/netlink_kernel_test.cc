@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/common/shell.h"
 
 namespace dpu::netlink {
 namespace {
@@ -27,21 +28,8 @@ namespace {
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-void Sh(const std::string& cmd) {
-  auto [rc, out] = Shell(cmd);
-  ASSERT_EQ(rc, 0) << cmd << "\n" << out;
-}
+using ::dpu::testing::RunShell;
+using ::dpu::testing::Sh;
 
 FlowRule Parse(const std::string& text) {
   absl::StatusOr<FlowRule> r = ParseRule(text);
@@ -70,7 +58,7 @@ void StripVolatile(json& j) {
 
 // `tc -j filter show` of v2's ingress in nl2, as JSON without volatile fields.
 json TcShow() {
-  auto [rc, out] = Shell("tc -n nl2 -j filter show dev v2 ingress");
+  auto [rc, out] = RunShell("tc -n nl2 -j filter show dev v2 ingress");
   EXPECT_EQ(rc, 0) << out;
   if (rc != 0 || out.empty()) return json::array();
   json j = json::parse(out, nullptr, false);
@@ -92,7 +80,7 @@ json TcFilter(const json& all, uint16_t pref, uint32_t handle) {
 
 uint64_t RxPackets(const std::string& ns, const std::string& dev) {
   auto [rc, out] =
-      Shell("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/statistics/rx_packets");
+      RunShell("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/statistics/rx_packets");
   return rc == 0 ? std::stoull(out) : 0;
 }
 
@@ -120,7 +108,7 @@ class NetlinkKernelTest : public ::testing::Test {
   }
   void TearDown() override {
     backend_.reset();
-    Shell("ip netns del nl1; ip netns del nl2; ip netns del nl3");
+    RunShell("ip netns del nl1; ip netns del nl2; ip netns del nl3");
   }
 
   absl::Status Install(const std::vector<FlowRule>& rules) {
@@ -256,10 +244,10 @@ TEST_F(NetlinkKernelTest, EveryFieldAndActionReadsBackExactly) {
   }
 
   // iproute2's read-back, field by field.
-  auto [rc, raw] = Shell("tc -n nl2 -j filter show dev v2 ingress");
+  auto [rc, raw] = RunShell("tc -n nl2 -j filter show dev v2 ingress");
   ASSERT_EQ(rc, 0) << raw;
   json all = json::parse(raw);
-  auto [rc5, raw5] = Shell("tc -n nl2 -j filter show dev v2 ingress chain 5");
+  auto [rc5, raw5] = RunShell("tc -n nl2 -j filter show dev v2 ingress chain 5");
   ASSERT_EQ(rc5, 0) << raw5;
   for (const json& f : json::parse(raw5)) all.push_back(f);
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -325,7 +313,7 @@ TEST_F(NetlinkKernelTest, RealPacketsAreDroppedRedirectedAndVlanTagged) {
   Sh("ip netns exec nl1 ping -c 1 -W 2 10.9.0.2");
   ASSERT_TRUE(Install(rules).ok());
 
-  auto [rc, out] = Shell("ip netns exec nl1 ping -c 3 -i 0.2 -W 1 10.9.0.2");
+  auto [rc, out] = RunShell("ip netns exec nl1 ping -c 3 -i 0.2 -W 1 10.9.0.2");
   EXPECT_NE(rc, 0) << "ping must fail while the drop rule is installed\n" << out;
   absl::StatusOr<FlowStats> drop = backend_->Stats(rules[0].id);
   ASSERT_TRUE(drop.ok()) << drop.status();
@@ -529,14 +517,14 @@ TEST_F(NetlinkKernelTest, BadInputGetsAClearErrorAndChangesNothing) {
 
   // Rejected by the kernel on a device without a qdisc: the clsact qdisc libdpu added is
   // removed again, so nothing is left behind.
-  auto [rc0, q0] = Shell("tc -n nl2 qdisc show dev v3");
+  auto [rc0, q0] = RunShell("tc -n nl2 qdisc show dev v3");
   ASSERT_EQ(q0.find("clsact"), std::string::npos) << q0;
   s = Install(ParseAll({"priority=2 in_port=v3 eth_type=ipv4 actions=drop",
                         "priority=2 in_port=v3 eth_type=ipv4 ct_state=+est actions=drop"}));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("operation 1 "));
   EXPECT_THAT(std::string(s.message()), HasSubstr("kernel refused: "));
-  auto [rc1, q1] = Shell("tc -n nl2 qdisc show dev v3");
+  auto [rc1, q1] = RunShell("tc -n nl2 qdisc show dev v3");
   EXPECT_EQ(q1.find("clsact"), std::string::npos) << q1;
   EXPECT_EQ(TcShow(), tc_before);
   absl::StatusOr<std::vector<FlowEntry>> dump = backend_->Dump();
@@ -576,7 +564,7 @@ TEST_F(NetlinkKernelTest, CreatedByItsSpecThroughTheRegistry) {
   FlowBatch batch;
   batch.upserts = {r};
   ASSERT_TRUE((*b)->Apply(batch).ok());
-  auto [rc, out] = Shell("tc -n nl2 -j filter show dev v2 ingress");
+  auto [rc, out] = RunShell("tc -n nl2 -j filter show dev v2 ingress");
   ASSERT_EQ(rc, 0);
   json all = json::parse(out);
   bool found = false;
