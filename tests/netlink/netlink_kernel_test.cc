@@ -390,7 +390,9 @@ TEST_F(NetlinkKernelTest, BatchWithKernelRefusedRuleIsAllOrNothing) {
     EXPECT_THAT(std::string(s.message()), HasSubstr("no trk"));  // the kernel's own reason
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
     std::optional<size_t> where = FailedOperationIndex(s);
-    if (where) EXPECT_EQ(*where, pos);
+    if (where) {
+      EXPECT_EQ(*where, pos);
+    }
 
     EXPECT_EQ(TcShow(), tc_before);
     absl::StatusOr<std::vector<FlowEntry>> dump_after = backend_->Dump();
