@@ -368,18 +368,22 @@ TEST_F(OperatorE2eTest, KilledMidRolloutResumesWithoutReinstalling) {
       << ReadAll(dir_.path() + "/operator.log");
   KillAndWait(operator_, SIGKILL);
   operator_ = -1;
+  const bool n2_finished =
+      absl::StrContains(ReadAll(nodes_[1]->dir + "/image/installs.log"), "end ");
   auto r = store_->Get(Kind::kDpuNodeConfig, "fleet");
   ASSERT_TRUE(r.ok());
   const std::string plan = r->status["rollout"].value("plan", "");
   EXPECT_THAT(plan, ::testing::HasSubstr("succeeded n1")) << plan;
-  EXPECT_THAT(plan, ::testing::HasSubstr("in-progress n2")) << plan;
-  EXPECT_THAT(plan, ::testing::HasSubstr("pending n3")) << plan;
+  if (!n2_finished) {  // Killed mid-install (300 ms; the usual case): n2 started, not recorded.
+    EXPECT_THAT(plan, ::testing::HasSubstr("in-progress n2")) << plan;
+    EXPECT_THAT(plan, ::testing::HasSubstr("pending n3")) << plan;
+  }
   operator_ = StartOperator({});
   ASSERT_TRUE(WaitUntil([&] { return Converged(Kind::kDpuNodeConfig, "fleet", "Upgraded"); },
                         absl::Seconds(30)))
       << ReadAll(dir_.path() + "/operator.log");
   EXPECT_THAT(ReadAll(dir_.path() + "/operator.log"),
-              ::testing::HasSubstr("resuming the rollout of 2.0.0 (1 of 3 done)"));
+              ::testing::HasSubstr("resuming the rollout of 2.0.0"));
   for (const auto& n : nodes_) {
     EXPECT_EQ(n->InstallStarts(), 1) << n->name;
     EXPECT_EQ(ReadAll(n->dir + "/image/version"), "2.0.0\n") << n->name;
@@ -437,7 +441,11 @@ TEST_F(OperatorE2eTest, TwoReplicasLeaderKilledStandbyTakesOver) {
   const absl::Time stopped = absl::Now();
   ASSERT_THAT(WaitForText(dir_.path() + "/c.log", "elected leader", absl::Seconds(5)),
               ::testing::HasSubstr("elected leader"));
-  EXPECT_LT(absl::Now() - stopped, absl::Milliseconds(1500));
+  fprintf(stderr, "replica-c elected %s after SIGTERM to the leader\n",
+          absl::FormatDuration(absl::Now() - stopped).c_str());
+  EXPECT_LT(absl::Now() - stopped, absl::Seconds(2));  // Without the revoke: the TTL and more.
+  EXPECT_THAT(WaitForText(b_log, "resigned the leadership"),
+              ::testing::HasSubstr("resigned the leadership"));
   absl::SleepFor(absl::Milliseconds(300));
   for (const auto& n : nodes_) EXPECT_EQ(n->Applied("web"), 2) << n->name;
 }
@@ -587,7 +595,13 @@ TEST(OperatorTlsTest, MutualTlsToEtcdAndNodes) {
     if (!converged) absl::SleepFor(absl::Milliseconds(50));
   }
   ASSERT_TRUE(converged) << ReadAll(d + "/operator.log");
-  auto dpu = store.Get(Kind::kDataProcessingUnit, "n1");
+  // The DPU's status follows in the same pass.
+  absl::StatusOr<dpu_operator::Resource> dpu;
+  while (absl::Now() < deadline) {
+    dpu = store.Get(Kind::kDataProcessingUnit, "n1");
+    if (dpu.ok() && dpu->status.contains("chains")) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   ASSERT_TRUE(dpu.ok());
   EXPECT_EQ(dpu->status.value("imageVersion", "?"), "");  // Read over TLS from dpu-node-imaged.
   EXPECT_EQ(dpu->status["chains"], nlohmann::json({"web"}));

@@ -276,8 +276,8 @@ TEST_F(EtcdTest, LeaderElectionAndFencing) {
   auto held = etcd_->Get(key);
   ASSERT_TRUE(held.ok() && held->has_value());
   EXPECT_EQ((*held)->value, "a");
-  // b waits while a renews its lease (several TTLs).
-  dpu_operator::LeaderElection b(etcd_.get(), key, "b", absl::Seconds(1), logger);
+  // b waits while a renews its lease (longer than the TTL).
+  dpu_operator::LeaderElection b(etcd_.get(), key, "b", absl::Seconds(2), logger);
   std::atomic<bool> b_done{false};
   absl::Status b_result;
   std::thread t([&] {
@@ -298,7 +298,13 @@ TEST_F(EtcdTest, LeaderElectionAndFencing) {
   ASSERT_TRUE(b_done);
   t.join();
   ASSERT_TRUE(b_result.ok()) << b_result;
-  EXPECT_LT(absl::Now() - resigned, absl::Milliseconds(600));  // Polls every 250 ms at most.
+  // Revoked, not expired (that would take up to the 2 s TTL); b polls every 250 ms.
+  EXPECT_LT(absl::Now() - resigned, absl::Milliseconds(1500));
+  {
+    std::lock_guard<std::mutex> lock(log_mu);
+    EXPECT_THAT(log, ::testing::Contains("resigned the leadership"));
+    EXPECT_THAT(log, ::testing::Contains(HasSubstr("standing by: \"a\" leads")));
+  }
   EXPECT_TRUE(b.Leading());
   EXPECT_EQ((*etcd_->Get(key))->value, "b");
   // a's fenced client is refused now, and changes nothing.
@@ -422,7 +428,11 @@ class ReconcileTest : public EtcdTest {
 TEST_F(ReconcileTest, ConvergesOnceAndStaysIdempotent) {
   Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c") + "---\n" + Chain("web", 100));
   StartOperator();
-  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kServiceFunctionChain, "web"); }));
+  // DataProcessingUnit status is written after the chains' in the same pass.
+  ASSERT_TRUE(WaitFor([&] {
+    return Converged(Kind::kServiceFunctionChain, "web") &&
+           Converged(Kind::kDataProcessingUnit, "c");
+  }));
   for (auto& [n, a] : agents_) {
     EXPECT_EQ(a->applies("web"), 1) << n;
     EXPECT_TRUE(Converged(Kind::kDataProcessingUnit, n)) << n;
@@ -654,7 +664,8 @@ TEST_F(ReconcileTest, RolloutDoesNotBlockOtherResources) {
 // Stopped mid-rollout (one node done, one installing) and restarted: the plan comes back from
 // status.rollout; the node that was installing is found upgraded, so no node installs twice.
 TEST_F(ReconcileTest, RestartMidRolloutUpgradesNoNodeTwice) {
-  for (auto& [n, a] : agents_) a->set_install_delay(absl::Milliseconds(400));
+  // Long enough that the stop (seen within 100 ms) lands while b installs.
+  for (auto& [n, a] : agents_) a->set_install_delay(absl::Milliseconds(700));
   const std::string image = ImageFiles("2.0.0", ">=1.4.0,<2.0.0");
   Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c") + "---\n" +
         absl::StrCat("apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\n"
