@@ -374,6 +374,7 @@ TEST_F(OperatorE2eTest, KilledMidRolloutResumesWithoutReinstalling) {
   ASSERT_TRUE(r.ok());
   const std::string plan = r->status["rollout"].value("plan", "");
   EXPECT_THAT(plan, ::testing::HasSubstr("succeeded n1")) << plan;
+  fprintf(stderr, "operator killed %s n2's install\n", n2_finished ? "after" : "during");
   if (!n2_finished) {  // Killed mid-install (300 ms; the usual case): n2 started, not recorded.
     EXPECT_THAT(plan, ::testing::HasSubstr("in-progress n2")) << plan;
     EXPECT_THAT(plan, ::testing::HasSubstr("pending n3")) << plan;
