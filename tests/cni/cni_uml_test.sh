@@ -95,7 +95,7 @@ vf_absent() { vf_state "$1"; [ "$VS" = absent ]; }
 
 # The base dpu-cni plugin configuration.
 # The VF pool is the fixture DPU's PF ens1f0np0, found by libdpu's discovery.
-BASE=$(cat <<END
+read -r -d '' BASE <<END
 {
   "type": "dpu-cni",
   "backend": "netlink:netns=dpu",
@@ -111,7 +111,6 @@ BASE=$(cat <<END
             "count": true}
 }
 END
-)
 # Every configuration the test uses, made by one jq run (a process start costs): conflist
 # files for libcni ($WORK/NAME.conflist) and single plugin configurations as a runtime passes
 # them (${CONF[NAME]}, for direct exec). list() merges changes into BASE (null removes a key).
@@ -129,9 +128,8 @@ jq -n -r --argjson base "$BASE" --arg fixture "$FIXTURE" --arg work "$WORK" '
   | list("gcnet"; "1.1.0"; {dpu: null, vfs: [{netdev: "ens1f0v3", representor: "pf0vf3"}],
       chain: null}) as $gc
   | (["file", "net", $net], ["file", "v", list("dpunet"; "0.3.1"; {})],
-     ["file", "m", list("dpunet"; "1.0.0"; {mtu: 20})],
-     ["file", "u", list("dpunet"; "1.0.0"; {colour: "red"})],
-     ["file", "io", list("dpunet"; "1.0.0"; {dataDir: "/proc/dpu-cni"})], ["file", "bad", $bad],
+     ["conf", "mtu", conf($net; {mtu: 20})], ["conf", "colour", conf($net; {colour: "red"})],
+     ["conf", "io", conf($net; {dataDir: "/proc/dpu-cni"})], ["file", "bad", $bad],
      ["conf", "net", conf($net; {})],
      ["conf", "prev", conf($net; {prevResult: {cniVersion: "1.0.0"}})],
      ["conf", "nodpu", conf($net; {dpu: {name: "bf9-nosuch", sysfsRoot: $fixture}})],
@@ -257,11 +255,11 @@ check "dpu naming a DPU discovery does not find: code 7 naming dpu.name" eval 'c
 
 OUT=$("$CLIENT" add "$WORK/v.conflist" ctrC /run/netns/podC eth0)
 check "unsupported cniVersion 0.3.1 through libcni: code 1" code_is 1
-OUT=$("$CLIENT" add "$WORK/m.conflist" ctrC /run/netns/podC eth0)
+run_plugin ADD ctrC /run/netns/podC eth0 "${CONF[mtu]}"
 check "invalid config (mtu 20): code 7 naming mtu" eval 'code_is 7 && [[ $OUT == *"mtu: must be in"* ]]'
-OUT=$("$CLIENT" add "$WORK/u.conflist" ctrC /run/netns/podC eth0)
+run_plugin ADD ctrC /run/netns/podC eth0 "${CONF[colour]}"
 check "unknown field: code 2 naming it" eval 'code_is 2 && [[ $OUT == *colour* ]]'
-OUT=$("$CLIENT" add "$WORK/io.conflist" ctrC /run/netns/podC eth0)
+run_plugin ADD ctrC /run/netns/podC eth0 "${CONF[io]}"
 check "state store not writable: code 5" code_is 5
 
 OUT=$("$CLIENT" add "$NET" ctrC /run/netns/podC eth0)
@@ -354,8 +352,10 @@ run_plugin DEL r1 /run/netns/red1 eth0 "$RED"
 check "L2: DEL blue1 and red1; every VF back as it was" eval '[[ $R1$RC == 00 ]] && vf_restored 0 && vf_restored 2 && vf_restored 3'
 
 # --- Teardown ----------------------------------------------------------------------------------
-for ns in $NSES; do echo "netns del $ns"; done > "$WORK/teardown"
-ip -b "$WORK/teardown"
-for i in 0 1 2 3; do ip link del ens1f0v$i 2>/dev/null; done
+{
+  for ns in $NSES; do echo "netns del $ns"; done
+  for i in 0 1 2 3; do echo "link del ens1f0v$i"; done
+} > "$WORK/teardown"
+ip -force -b "$WORK/teardown" 2> /dev/null
 echo "failures: $FAILS"
 [ "$FAILS" -eq 0 ]
