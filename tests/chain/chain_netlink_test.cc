@@ -246,7 +246,9 @@ TEST_F(ChainNetlinkTest, PacketsCrossNf1ThenNf2AndRemovalRestoresTheRules) {
   ASSERT_TRUE(before.ok()) << before.status();
   const std::string tc_before = FilterDump(kSwitchPorts);
 
-  ChainManager chains(*backend_, {.count = true});
+  ChainCompileOptions counted;
+  counted.count = true;
+  ChainManager chains(*backend_, counted);
   ASSERT_TRUE(chains.Upsert(web_).ok());
   auto installed = backend_->Dump();
   ASSERT_TRUE(installed.ok());
