@@ -45,6 +45,9 @@ class BuildError(RuntimeError):
 
 
 def _project():
+    if not (ROOT / "include" / "dpu").is_dir() or not (ROOT / "CMakeLists.txt").is_file():
+        raise BuildError(f"{ROOT} is not a libdpu source tree: build from the repository "
+                         "(pip install ./bindings/python), not from a copy of bindings/python")
     with open(HERE / "pyproject.toml", "rb") as f:
         project = tomllib.load(f)["project"]
     # The wheel carries the library's version: it must match project(libdpu VERSION ...).
@@ -97,9 +100,6 @@ def _setting(config_settings, key, env, default=None):
 
 def _build_module(config_settings):
     """Configures (once) and builds the dpu_python target; returns the module directory."""
-    if not (ROOT / "include" / "dpu").is_dir() or not (ROOT / "CMakeLists.txt").is_file():
-        raise BuildError(f"{ROOT} is not a libdpu source tree: build from the repository "
-                         "(pip install ./bindings/python), not from a copy of bindings/python")
     cmake = shutil.which("cmake")
     if cmake is None:
         raise BuildError("cmake not found (Debian: apt-get install cmake; see "
