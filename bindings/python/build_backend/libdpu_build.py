@@ -99,7 +99,7 @@ def _setting(config_settings, key, env, default=None):
 
 
 def _build_module(config_settings):
-    """Configures (once) and builds the dpu_python target; returns the module directory."""
+    """Configures (once) and builds the dpu_python target; returns (module directory, suffix)."""
     cmake = shutil.which("cmake")
     if cmake is None:
         raise BuildError("cmake not found (Debian: apt-get install cmake; see "
