@@ -29,6 +29,28 @@ inline std::string PipelineFile(const std::string& name) {
   return std::string(DPU_SOURCE_DIR) + "/backends/p4runtime/pipelines/" + name;
 }
 
+/// CPU time (user + system, all threads) process @p pid has used so far, from /proc/PID/stat;
+/// -1 if it cannot be read.
+inline double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return -1;
+  // Fields after the command name (which is in parentheses and may contain spaces).
+  size_t close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) {
+      return static_cast<double>(utime + std::stoull(field)) /
+             static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+  }
+  return -1;
+}
+
 /// The p4rt-target binary as a child process serving unix:SOCKET.
 class TargetProcess {
  public:
@@ -40,27 +62,8 @@ class TargetProcess {
   ~TargetProcess() { Stop(); }
   std::string address() const { return "unix:" + socket_; }
   pid_t pid() const { return pid_; }
-  /// CPU time (user + system) the target process has used so far, from /proc/PID/stat; -1 if
-  /// it cannot be read.
-  double CpuSeconds() const {
-    std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return -1;
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    size_t close = line.rfind(')');
-    if (close == std::string::npos) return -1;
-    std::istringstream rest(line.substr(close + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; rest >> field; ++i) {
-      if (i == 14) utime = std::stoull(field);
-      if (i == 15) {
-        stime = std::stoull(field);
-        return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-      }
-    }
-    return -1;
-  }
+  /// CPU time (user + system) the target process has used so far; -1 if it cannot be read.
+  double CpuSeconds() const { return ProcessCpuSeconds(pid_); }
   /// Resident memory of the target process in bytes (VmRSS), or -1.
   double RssBytes() const {
     std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
