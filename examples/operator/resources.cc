@@ -113,7 +113,45 @@ absl::StatusOr<int> GetInt(const json& obj, absl::string_view field, int min, in
   return static_cast<int>(v);
 }
 
-// YAML -> JSON. Plain scalars become numbers, booleans or null when they read as such.
+// True when @p s is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+// above U+10FFFF), which is what nlohmann::json::dump() accepts; it throws on anything else.
+bool IsUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// YAML -> JSON. Plain scalars become numbers, booleans or null when they read as such. Text
+// that is not UTF-8 is refused naming its field: JSON (and etcd's storage form) cannot hold it,
+// and nlohmann::json throws when asked to (found by tests/fuzz/operator_manifest_fuzzer).
 absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
@@ -121,6 +159,7 @@ absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
       return json(nullptr);
     case YAML::NodeType::Scalar: {
       const std::string& s = n.Scalar();
+      if (!IsUtf8(s)) return Bad(path.empty() ? "(document)" : path, "not valid UTF-8");
       if (n.Tag() == "?") {  // Plain (unquoted).
         int64_t i;
         double d;
@@ -151,6 +190,7 @@ absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
       for (const auto& kv : n) {
         if (!kv.first.IsScalar()) return Bad(path.empty() ? "(root)" : path, "non-scalar key");
         std::string k = kv.first.Scalar();
+        if (!IsUtf8(k)) return Bad(path.empty() ? "(root)" : path, "key is not valid UTF-8");
         std::string p = path.empty() ? k : absl::StrCat(path, ".", k);
         if (obj.contains(k)) return Bad(p, "duplicate key");
         auto v = YamlToJson(kv.second, p);
@@ -197,7 +237,7 @@ std::vector<Document> SplitDocuments(absl::string_view yaml) {
       has_content = false;
     }
     ended = is_marker(line, "...");
-    docs.back().text.append(yaml.substr(pos, next - pos));
+    docs.back().text.append(yaml.data() + pos, next - pos);
     absl::string_view t = line.substr(std::min(line.find_first_not_of(" \t\r"), line.size()));
     const bool body = !starts && !ended && !t.empty() && t[0] != '#' && line[0] != '%';
     docs.back().body = docs.back().body || body;

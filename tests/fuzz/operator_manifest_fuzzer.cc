@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "dpu/chain_manifest.h"
 #include "resources.h"
 #include "tests/fuzz/fuzz_check.h"
