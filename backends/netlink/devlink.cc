@@ -40,7 +40,7 @@ uint8_t GenlCmd(const nlmsghdr* nlh) {
 
 // A fixed-size attribute (u8/u16/u32/u64). False, and @p out unchanged, when the payload is
 // shorter: mnl_attr_get_u32() and friends would read past the attribute (and past the receive
-// buffer when it is the last one).
+// buffer when it is the last one); tests/fuzz/corpus/devlink_fuzzer/regress-truncated-*.
 template <typename T>
 bool ReadAttr(const nlattr* a, T* out) {
   if (mnl_attr_get_payload_len(a) < sizeof(T)) return false;

@@ -15,6 +15,8 @@
 //    annotations, then pre_lock before the real call and post_lock after it;
 //  - ~Mutex: __tsan_mutex_destroy (the constructor is inline in mutex.h and already calls
 //    __tsan_mutex_create in a TSan build of our code).
+// The *WithTimeout variants are not interposed: the real ones call their *WithDeadline twin
+// through the PLT, which is (annotating both would record every such lock twice).
 // Everything the real functions do between pre_* and post_* is ignored by TSan, as it is inside
 // an annotated Abseil: that includes a Condition evaluated by the unlocking thread on a waiter's
 // behalf. Calls from inside libabsl_synchronization (absl::Notification locks its mutex) go
@@ -32,6 +34,7 @@
 
 #include "absl/base/options.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 
 namespace {
@@ -39,19 +42,20 @@ namespace {
 #define DPU_STR2(x) #x
 #define DPU_STR(x) DPU_STR2(x)
 
-// The mangled name of absl::<rest>, with Abseil's inline namespace.
-std::string Mangled(const char* rest) {
+// The mangled name of absl::<rest> ("_ZNK" for a const member function), with Abseil's inline
+// namespace.
+std::string Mangled(const char* rest, bool is_const) {
+  std::string out = is_const ? "_ZNK4absl" : "_ZN4absl";
 #if ABSL_OPTION_USE_INLINE_NAMESPACE
   const char* ns = DPU_STR(ABSL_OPTION_INLINE_NAMESPACE_NAME);
-  return std::string("_ZN4absl") + std::to_string(std::strlen(ns)) + ns + rest;
-#else
-  return std::string("_ZN4absl") + rest;
+  out += std::to_string(std::strlen(ns)) + ns;
 #endif
+  return out + rest;
 }
 
 template <typename F>
-F Real(const char* rest) {
-  const std::string name = Mangled(rest);
+F Real(const char* rest, bool is_const = false) {
+  const std::string name = Mangled(rest, is_const);
   void* f = dlsym(RTLD_NEXT, name.c_str());
   if (f == nullptr) {
     std::fprintf(stderr, "absl_mutex_annotations: %s not found\n", name.c_str());
@@ -63,10 +67,8 @@ F Real(const char* rest) {
 using MutexFn = void (*)(absl::Mutex*);
 using TryFn = bool (*)(absl::Mutex*);
 using WhenFn = void (*)(absl::Mutex*, const absl::Condition&);
-using WhenTimeoutFn = bool (*)(absl::Mutex*, const absl::Condition&, absl::Duration);
 using WhenDeadlineFn = bool (*)(absl::Mutex*, const absl::Condition&, absl::Time);
 using WaitFn = void (*)(absl::CondVar*, absl::Mutex*);
-using WaitTimeoutFn = bool (*)(absl::CondVar*, absl::Mutex*, absl::Duration);
 using WaitDeadlineFn = bool (*)(absl::CondVar*, absl::Mutex*, absl::Time);
 
 constexpr unsigned kRead = __tsan_mutex_read_lock;
@@ -157,22 +159,10 @@ void Mutex::ReaderLockWhen(const Condition& cond) {
   Locking(this, kRead, [&] { return real(this, cond), 0; });
 }
 
-bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
-  static const WhenTimeoutFn real =
-      Real<WhenTimeoutFn>("5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  return Locking(this, 0, [&] { return real(this, cond, timeout); });
-}
-
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
   static const WhenDeadlineFn real =
       Real<WhenDeadlineFn>("5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   return Locking(this, 0, [&] { return real(this, cond, deadline); });
-}
-
-bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
-  static const WhenTimeoutFn real =
-      Real<WhenTimeoutFn>("5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  return Locking(this, kRead, [&] { return real(this, cond, timeout); });
 }
 
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
@@ -184,12 +174,6 @@ bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, absl::Time deadlin
 void Mutex::Await(const Condition& cond) {
   static const WhenFn real = Real<WhenFn>("5Mutex5AwaitERKNS0_9ConditionE");
   Reacquiring(this, [&] { return real(this, cond), 0; });
-}
-
-bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
-  static const WhenTimeoutFn real =
-      Real<WhenTimeoutFn>("5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  return Reacquiring(this, [&] { return real(this, cond, timeout); });
 }
 
 bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
@@ -209,16 +193,48 @@ void CondVar::Wait(Mutex* mu) {
   Reacquiring(mu, [&] { return real(this, mu), 0; });
 }
 
-bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration timeout) {
-  static const WaitTimeoutFn real =
-      Real<WaitTimeoutFn>("7CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
-  return Reacquiring(mu, [&] { return real(this, mu, timeout); });
-}
-
 bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time deadline) {
   static const WaitDeadlineFn real =
       Real<WaitDeadlineFn>("7CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
   return Reacquiring(mu, [&] { return real(this, mu, deadline); });
+}
+
+// absl::Notification: Notify() sets an atomic flag and the waits return at once when it is set,
+// without touching the mutex, in uninstrumented code: TSan sees no edge from Notify() to a wait
+// that took that path (nor to the inline HasBeenNotified(), whose instrumented atomic load reads
+// the flag). Notify() releases at the flag's address; a wait that returns true acquires there.
+static_assert(sizeof(Notification) == 2 * sizeof(Mutex));  // mutex_, notified_yet_ (padded)
+static void* FlagOf(const Notification* n) {
+  return reinterpret_cast<char*>(const_cast<Notification*>(n)) + sizeof(Mutex);
+}
+
+void Notification::Notify() {
+  static const auto real = Real<void (*)(Notification*)>("12Notification6NotifyEv");
+  __tsan_release(FlagOf(this));
+  real(this);
+}
+
+void Notification::WaitForNotification() const {
+  static const auto real =
+      Real<void (*)(const Notification*)>("12Notification19WaitForNotificationEv", true);
+  real(this);
+  __tsan_acquire(FlagOf(this));
+}
+
+bool Notification::WaitForNotificationWithTimeout(absl::Duration timeout) const {
+  static const auto real = Real<bool (*)(const Notification*, absl::Duration)>(
+      "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE", true);
+  const bool notified = real(this, timeout);
+  if (notified) __tsan_acquire(FlagOf(this));
+  return notified;
+}
+
+bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
+  static const auto real = Real<bool (*)(const Notification*, absl::Time)>(
+      "12Notification31WaitForNotificationWithDeadlineENS0_4TimeE", true);
+  const bool notified = real(this, deadline);
+  if (notified) __tsan_acquire(FlagOf(this));
+  return notified;
 }
 
 ABSL_NAMESPACE_END
