@@ -107,11 +107,22 @@ TEST(OperatorManifest, MalformedStreamIsRefusedNotLoopedOn) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(ParseError("# c\n---\n" + Dpu("a") + "...\n---\nkind: [\n"),
-              HasSubstr("line 11, column"));
+              HasSubstr("line 14, column 1: "));
   auto two = dpu_operator::ParseManifests("---\n" + Dpu("a") + "...\n# b\n---\n" + Dpu("b"));
   ASSERT_TRUE(two.ok()) << two.status();
   ASSERT_EQ(two->size(), 2u);
   EXPECT_EQ((*two)[1].resource.name, "b");
+}
+
+// Found by tests/fuzz/operator_manifest_fuzzer: text that is not UTF-8 reached
+// nlohmann::json::dump(), which threw (uncaught: the operator terminated).
+TEST(OperatorManifest, RefusesTextThatIsNotUtf8NamingTheField) {
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"nodeName: a", "nodeName: \"a\xff\""}})),
+            "document 1: spec.nodeName: not valid UTF-8");
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"nodeName: a", "nodeName: \xc0\xaf"}})),
+            "document 1: spec.nodeName: not valid UTF-8");  // overlong '/'
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"nodeName: a", "nodeName: h\xc3\xa9"}})),
+            "OK");
 }
 
 TEST(OperatorManifest, RefusesMalformedNamingTheField) {
