@@ -46,6 +46,12 @@ p4v1::Update MakeUpdate(p4v1::Update::Type type, const p4v1::TableEntry& e) {
   *u.mutable_entity()->mutable_table_entry() = e;
   return u;
 }
+p4v1::Update MakeUpdate(p4v1::Update::Type type, p4v1::TableEntry&& e) {
+  p4v1::Update u;
+  u.set_type(type);
+  u.mutable_entity()->mutable_table_entry()->Swap(&e);
+  return u;
+}
 
 }  // namespace
 
@@ -353,7 +359,11 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   absl::flat_hash_set<std::string> freed;  // keys deleted or moved away by this batch
   absl::flat_hash_map<std::string, size_t> new_keys;
   std::vector<std::pair<FlowId, std::string>> staged;  // id -> new key (for commit)
-  std::vector<p4v1::TableEntry> staged_entries;
+  // Per upsert, its op in `ops`: the op's update holds the new entry (moved in, not copied),
+  // which the commit moves into installed_.
+  std::vector<size_t> staged_ops;
+  staged.reserve(batch.upserts.size());
+  staged_ops.reserve(batch.upserts.size());
   for (size_t i = 0; i < batch.deletes.size(); ++i) {
     const FlowId& id = batch.deletes[i];
     auto it = installed_.find(id);
@@ -392,7 +402,7 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     op.index = index;
     op.id = r.id;
     if (it != installed_.end() && it->second.key == key) {
-      op.update = MakeUpdate(p4v1::Update::MODIFY, *entry);
+      op.update = MakeUpdate(p4v1::Update::MODIFY, std::move(*entry));
       op.undo_entry = it->second.entry;
     } else {
       if (it != installed_.end()) {
@@ -404,11 +414,11 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
         freed.insert(it->second.key);
         ops.push_back(std::move(del));
       }
-      op.update = MakeUpdate(p4v1::Update::INSERT, *entry);
+      op.update = MakeUpdate(p4v1::Update::INSERT, std::move(*entry));
     }
+    staged_ops.push_back(ops.size());
     ops.push_back(std::move(op));
-    staged.emplace_back(r.id, key);
-    staged_entries.push_back(std::move(*entry));
+    staged.emplace_back(r.id, std::move(key));
   }
   // Key conflicts with rules that stay installed.
   for (size_t j = 0; j < staged.size(); ++j) {
@@ -466,8 +476,12 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
       if (auto k = by_key_.find(it->second.key); k != by_key_.end() && k->second == r.id)
         by_key_.erase(k);
     }
-    installed_[r.id] = Installed{r, std::move(staged_entries[j]), staged[j].second};
+    p4v1::TableEntry* entry = ops[staged_ops[j]].update.mutable_entity()->mutable_table_entry();
     by_key_[staged[j].second] = r.id;
+    Installed& inst = installed_[r.id];
+    inst.rule = r;
+    inst.entry.Swap(entry);
+    inst.key = std::move(staged[j].second);
   }
   return absl::OkStatus();
 }

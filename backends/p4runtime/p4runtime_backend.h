@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "backends/p4runtime/mapping.h"
 #include "backends/p4runtime/p4info.h"
@@ -99,7 +100,9 @@ class P4RuntimeBackend : public Backend {
     p4v1::TableEntry entry;
     std::string key;
   };
-  absl::flat_hash_map<FlowId, Installed> installed_;
+  // Node map: an Installed is a few hundred bytes, so growing a flat table of 100,000 of them
+  // would move (and page in) tens of MB at every doubling; nodes stay put.
+  absl::node_hash_map<FlowId, Installed> installed_;
   absl::flat_hash_map<std::string, FlowId> by_key_;
 };
 

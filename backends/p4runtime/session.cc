@@ -115,6 +115,9 @@ absl::Status Session::Connect() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
   args.SetMaxSendMessageSize(256 << 20);
+  // The per-update errors of a refused batch travel in the trailing metadata (about 100 bytes
+  // per update); gRPC's default limit of 8 KiB would drop them for batches of ~100 or more.
+  args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, 16 << 20);
   channel_ = grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
   if (!channel_->WaitForConnected(absl::ToChronoTime(deadline))) {
     return absl::UnavailableError(absl::StrCat("p4runtime: cannot connect to ", options_.address,

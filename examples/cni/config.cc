@@ -219,7 +219,71 @@ absl::StatusOr<IpAddress> ParseIp(absl::string_view field, const json& j) {
   return *a;
 }
 
+absl::StatusOr<DpuPoolConfig> ParseDpu(const json& d) {
+  if (!d.is_object()) return Invalid("dpu", "must be an object, got " + TypeName(d));
+  if (auto s = CheckKeys(d, "dpu", {"name", "pf", "sysfsRoot", "representor"}); !s.ok()) return s;
+  DpuPoolConfig out;
+  if (auto s = GetString(d, "dpu", "name", &out.name, false); !s.ok()) return s;
+  if (auto s = GetString(d, "dpu", "pf", &out.pf, false); !s.ok()) return s;
+  if (auto s = GetString(d, "dpu", "sysfsRoot", &out.sysfs_root, false); !s.ok()) return s;
+  if (out.sysfs_root.empty() || out.sysfs_root[0] != '/') {
+    return Invalid("dpu.sysfsRoot", "must be an absolute path");
+  }
+  if (auto s = GetString(d, "dpu", "representor", &out.representor, false); !s.ok()) return s;
+  if (out.representor.find("{vf}") == std::string::npos) {
+    return Invalid("dpu.representor", absl::StrCat("\"", out.representor,
+                                                   "\" must contain {vf} (and may contain {pf})"));
+  }
+  if (auto r = RepresentorName(out.representor, 0, 0); !r.ok()) return r.status();
+  return out;
+}
+
 }  // namespace
+
+absl::Status CheckPool(const Config& c, const std::vector<VfConfig>& pool) {
+  if (!c.port.empty() && std::none_of(pool.begin(), pool.end(),
+                                      [&](const VfConfig& v) { return v.netdev == c.port; })) {
+    return Invalid("port", absl::StrCat("\"", c.port, "\" is not a VF netdev of the pool"));
+  }
+  if (!c.chain) return absl::OkStatus();
+  for (const auto& vf : pool) {
+    for (const auto& nf : c.chain->hops) {
+      if (nf.ingress.name() == vf.representor || nf.egress.name() == vf.representor) {
+        return Invalid("chain.hops",
+                       absl::StrCat("network function \"", nf.name, "\" uses representor \"",
+                                    vf.representor, "\" of the VF pool"));
+      }
+    }
+    if (c.chain->ingress == vf.representor || c.chain->egress == vf.representor) {
+      return Invalid("chain", absl::StrCat("fixed end \"", vf.representor,
+                                           "\" is a representor of the VF pool"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RepresentorName(const std::string& format, uint32_t pf, uint32_t vf) {
+  std::string out;
+  for (size_t i = 0; i < format.size();) {
+    if (format.compare(i, 4, "{pf}") == 0) {
+      absl::StrAppend(&out, pf);
+      i += 4;
+    } else if (format.compare(i, 4, "{vf}") == 0) {
+      absl::StrAppend(&out, vf);
+      i += 4;
+    } else if (format[i] == '{' || format[i] == '}') {
+      return Invalid("dpu.representor",
+                     absl::StrCat("\"", format, "\": only {pf} and {vf} may appear in braces"));
+    } else {
+      out += format[i++];
+    }
+  }
+  if (auto p = PortRef::Parse(out); !p.ok()) {
+    return Invalid("dpu.representor",
+                   absl::StrCat("\"", format, "\" gives \"", out, "\": ", p.status().message()));
+  }
+  return out;
+}
 
 absl::Status CniError(int code, absl::string_view msg) {
   absl::Status s(AbslCodeFor(code), msg);
@@ -438,10 +502,11 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text) {
                                                        "\" is not supported (supported: ",
                                                        absl::StrJoin(versions, ", "), ")"));
   }
-  if (auto s = CheckKeys(j, "",
-                         {"cniVersion", "name", "type", "backend", "vfs", "port", "mtu", "ipam",
-                          "chain", "dataDir", "lockTimeoutMs", "prevResult", "runtimeConfig",
-                          "args", "dns", "capabilities", "cni.dev/valid-attachments"});
+  if (auto s =
+          CheckKeys(j, "",
+                    {"cniVersion", "name", "type", "backend", "vfs", "dpu", "port", "mtu", "ipam",
+                     "chain", "l2", "dataDir", "lockTimeoutMs", "prevResult", "runtimeConfig",
+                     "args", "dns", "capabilities", "cni.dev/valid-attachments"});
       !s.ok()) {
     return s;
   }
@@ -459,11 +524,21 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text) {
   if (auto s = GetString(j, "", "backend", &c.backend, true); !s.ok()) return s;
 
   auto vfs = j.find("vfs");
-  if (vfs == j.end() || vfs->is_null()) return Invalid("vfs", "missing (required)");
-  if (!vfs->is_array()) return Invalid("vfs", "must be an array, got " + TypeName(*vfs));
-  if (vfs->empty()) return Invalid("vfs", "must list at least one VF");
+  const bool has_vfs = vfs != j.end() && !vfs->is_null();
+  if (auto d = j.find("dpu"); d != j.end() && !d->is_null()) {
+    if (has_vfs) {
+      return Invalid("dpu", "vfs and dpu are exclusive: list the VFs or name the DPU, not both");
+    }
+    auto dpu = ParseDpu(*d);
+    if (!dpu.ok()) return dpu.status();
+    c.dpu = std::move(*dpu);
+  } else if (!has_vfs) {
+    return Invalid("vfs", "missing (required unless dpu names the DPU whose VFs form the pool)");
+  }
   std::set<std::string> seen;
-  for (size_t i = 0; i < vfs->size(); ++i) {
+  if (has_vfs && !vfs->is_array()) return Invalid("vfs", "must be an array, got " + TypeName(*vfs));
+  if (has_vfs && vfs->empty()) return Invalid("vfs", "must list at least one VF");
+  for (size_t i = 0; has_vfs && i < vfs->size(); ++i) {
     const json& o = (*vfs)[i];
     const std::string f = absl::StrCat("vfs[", i, "]");
     if (!o.is_object()) return Invalid(f, "must be an object, got " + TypeName(o));
@@ -482,8 +557,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text) {
     c.vfs.push_back(std::move(vf));
   }
   if (auto s = GetString(j, "", "port", &c.port, false); !s.ok()) return s;
-  if (!c.port.empty() && !seen.contains("n/" + c.port)) {
-    return Invalid("port", absl::StrCat("\"", c.port, "\" is not a netdev of vfs"));
+  if (!c.port.empty()) {
+    if (auto s = CheckIfName("port", c.port); !s.ok()) return s;
   }
   auto mtu = GetInt(j, "", "mtu", 68, 65535);
   if (!mtu.ok()) return mtu.status();
@@ -502,20 +577,24 @@ absl::StatusOr<Config> ParseConfig(absl::string_view json_text) {
   if (auto it = j.find("chain"); it != j.end() && !it->is_null()) {
     auto chain = ParseChain(*it);
     if (!chain.ok()) return chain.status();
-    for (const auto& vf : c.vfs) {
-      for (const auto& nf : chain->hops) {
-        if (nf.ingress.name() == vf.representor || nf.egress.name() == vf.representor) {
-          return Invalid("chain.hops",
-                         absl::StrCat("network function \"", nf.name, "\" uses representor \"",
-                                      vf.representor, "\" of the VF pool"));
-        }
-      }
-      if (chain->ingress == vf.representor || chain->egress == vf.representor) {
-        return Invalid("chain", absl::StrCat("fixed end \"", vf.representor,
-                                             "\" is a representor of the VF pool"));
-      }
-    }
     c.chain = std::move(*chain);
+  }
+  if (auto it = j.find("l2"); it != j.end() && !it->is_null()) {
+    if (c.chain) return Invalid("l2", "chain and l2 are exclusive: a network is one or the other");
+    if (!it->is_object()) return Invalid("l2", "must be an object, got " + TypeName(*it));
+    if (auto s = CheckKeys(*it, "l2", {"priority", "count"}); !s.ok()) return s;
+    L2Config l2;
+    auto prio = GetInt(*it, "l2", "priority", 1, 65534);
+    if (!prio.ok()) return prio.status();
+    if (prio->has_value()) l2.priority = static_cast<uint16_t>(**prio);
+    if (auto b = it->find("count"); b != it->end() && !b->is_null()) {
+      if (!b->is_boolean()) return Invalid("l2.count", "must be a boolean, got " + TypeName(*b));
+      l2.count = b->get<bool>();
+    }
+    c.l2 = l2;
+  }
+  if (!c.vfs.empty()) {
+    if (auto s = CheckPool(c, c.vfs); !s.ok()) return s;
   }
   if (auto s = GetString(j, "", "dataDir", &c.data_dir, false); !s.ok()) return s;
   if (c.data_dir.empty() || c.data_dir[0] != '/') {

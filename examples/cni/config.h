@@ -107,19 +107,41 @@ struct VfConfig {
   friend bool operator==(const VfConfig&, const VfConfig&) = default;
 };
 
+// Where the VF pool comes from when the configuration names a DPU instead of listing VFs: the
+// VFs (`virtfnN` entries with a netdev) of the DPU's PFs as dpu::DiscoverDpus() reports them.
+struct DpuPoolConfig {
+  std::string name;                 // DpuInfo::name; empty: the node's only DPU.
+  std::string pf;                   // Only this PF (a netdev or PCI address); empty: every PF.
+  std::string sysfs_root = "/sys";  // Where discovery reads sysfs (a fixture in tests).
+  // The representor of VF {vf} of the card's PF number {pf} on the backend, used when discovery
+  // does not see the representor from this side (DPU mode: it lives on the DPU's Arm).
+  std::string representor = "pf{pf}vf{vf}";
+};
+
+// A plain L2 network among the pods of this network: the representors of its attachments are
+// joined by libdpu flow rules (unicast to a member's MAC goes to that member's representor,
+// broadcast and multicast go to every other member). Pods of another network get no rule to or
+// from these representors, so they cannot reach them.
+struct L2Config {
+  uint16_t priority = 100;  // Priority of the network's rules.
+  bool count = false;       // Count the packets of every rule.
+};
+
 // The network configuration dpu-cni accepts (docs/cni.md lists every field).
 struct Config {
   std::string cni_version;           // "cniVersion".
   std::string name;                  // Network name.
   std::string type;                  // Plugin type ("dpu-cni").
   std::string backend;               // libdpu backend spec, e.g. "netlink:netns=dpu".
-  std::vector<VfConfig> vfs;         // The VF pool.
+  std::vector<VfConfig> vfs;         // The VF pool, when listed explicitly (else from dpu).
+  std::optional<DpuPoolConfig> dpu;  // The DPU whose VFs form the pool (exclusive with vfs).
   std::string port;                  // A VF netdev of the pool to use; empty: any free one.
   std::optional<int> mtu;            // MTU to set on the pod's interface.
   std::optional<MacAddress> mac;     // runtimeConfig.mac: MAC to set.
   nlohmann::json ipam;               // The "ipam" object (null when absent).
   std::string ipam_type;             // ipam.type: the IPAM plugin to exec.
   std::optional<ChainConfig> chain;  // The chain to plug into.
+  std::optional<L2Config> l2;        // Or: a plain L2 network among this network's pods.
   std::string data_dir = "/var/lib/cni/dpu-cni";  // Where the state store lives.
   int lock_timeout_ms = 10000;                    // How long to wait for the state lock.
   std::optional<Result> prev_result;              // "prevResult", when given.
@@ -132,6 +154,17 @@ struct Config {
 // `vfs[1].representor: must be a string`, and carry the CNI code: 6 (not JSON), 1 (unsupported
 // cniVersion), 2 (unknown field), 7 (invalid value).
 absl::StatusOr<Config> ParseConfig(absl::string_view json_text);
+
+// Checks a VF pool against the rest of @p config: `port` must be a netdev of the pool, and no
+// representor of the pool may be a network function port or fixed end of the chain. Errors are
+// code 7 naming the field. ParseConfig() runs it on an explicit `vfs`; the plugin on a discovered
+// pool.
+absl::Status CheckPool(const Config& config, const std::vector<VfConfig>& pool);
+
+// The representor name for VF @p vf of PF number @p pf from a DpuPoolConfig::representor
+// template ("{pf}" and "{vf}" replaced). InvalidArgument (code 7, "dpu.representor: ...") when
+// the result is not a valid port name.
+absl::StatusOr<std::string> RepresentorName(const std::string& format, uint32_t pf, uint32_t vf);
 
 // Parses a result object (e.g. "prevResult"); errors start with @p field.
 absl::StatusOr<Result> ParseResult(const nlohmann::json& j, absl::string_view field);

@@ -13,12 +13,16 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "config.h"
+#include "dpu/action.h"
 #include "dpu/backend_registry.h"
 #include "dpu/chain.h"
+#include "dpu/flow_id.h"
+#include "dpu/flow_rule.h"
 #include "dpu/rule_text.h"
 #include "exec.h"
 #include "netlink.h"
 #include "nlohmann/json.hpp"
+#include "pool.h"
 #include "store.h"
 
 namespace dpu::cni {
@@ -113,6 +117,81 @@ absl::Status SyncChain(Backend& backend, const ChainConfig& c, const json& befor
   return absl::OkStatus();
 }
 
+// The rules of the plain L2 network @p network among the attachments @p atts that have a MAC:
+// for each member, one rule per other member (dst_mac = that member's MAC: redirect to its
+// representor) and one for broadcast/multicast (mirror to every other member, the last by
+// redirect). Ids are derived from the network and representor names, so every invocation
+// computes the same rules for the same members.
+std::vector<FlowRule> L2Rules(const std::string& network, const L2Config& l2, const json& atts) {
+  struct Member {
+    std::string rep;
+    MacAddress mac;
+  };
+  std::vector<Member> members;
+  for (const auto& [key, a] : atts.items()) {
+    auto mac = MacAddress::Parse(a.value("mac", ""));
+    if (mac.ok() && !a.value("representor", "").empty()) {
+      members.push_back({a.value("representor", ""), *mac});
+    }
+  }
+  std::vector<FlowRule> rules;
+  if (members.size() < 2) return rules;
+  const std::string base = absl::StrCat("dpu-cni/l2/", network, "/");
+  const MacAddress group_bit({0x01, 0, 0, 0, 0, 0});
+  for (const Member& from : members) {
+    FlowRule flood;
+    flood.id = FlowId::FromName(base + from.rep + "/flood");
+    flood.priority = l2.priority;
+    flood.in_port = PortRef(from.rep);
+    flood.match.dst_mac = Masked<MacAddress>{group_bit, group_bit};
+    if (l2.count) flood.actions.push_back(CountAction{});
+    for (const Member& to : members) {
+      if (to.rep == from.rep) continue;
+      FlowRule r;
+      r.id = FlowId::FromName(base + from.rep + "/to/" + to.rep);
+      r.priority = l2.priority;
+      r.in_port = PortRef(from.rep);
+      r.match.dst_mac = Masked<MacAddress>{to.mac, MacAddress::Broadcast()};
+      if (l2.count) r.actions.push_back(CountAction{});
+      r.actions.push_back(RedirectAction{PortRef(to.rep)});
+      rules.push_back(std::move(r));
+      flood.actions.push_back(MirrorAction{PortRef(to.rep)});
+    }
+    // The last copy needs no mirror: redirect it, which also ends processing.
+    flood.actions.back() = RedirectAction{std::get<MirrorAction>(flood.actions.back()).port};
+    rules.push_back(std::move(flood));
+  }
+  return rules;
+}
+
+// Moves the backend from rule set @p before to @p after in one all-or-nothing batch: rules of
+// @p before not in @p after are deleted (when installed), rules of @p after missing or differing
+// on the device are upserted (which also repairs drift).
+absl::Status SyncRules(Backend& backend, const std::vector<FlowRule>& before,
+                       const std::vector<FlowRule>& after) {
+  std::set<FlowId> keep;
+  for (const auto& r : after) keep.insert(r.id);
+  FlowBatch batch;
+  for (const auto& r : before) {
+    if (!keep.contains(r.id) && backend.Get(r.id).ok()) batch.deletes.push_back(r.id);
+  }
+  for (const auto& r : after) {
+    auto have = backend.Get(r.id);
+    if (!have.ok() || !(*have == r)) batch.upserts.push_back(r);
+  }
+  if (batch.empty()) return absl::OkStatus();
+  if (auto s = backend.Apply(batch); !s.ok()) return Failure("l2 network rules", s);
+  return absl::OkStatus();
+}
+
+// The attachment's key in CNI_IFNAME terms, for the "already attached" errors.
+absl::Status AlreadyThere(const std::string& id, const std::string& ifname, absl::string_view why) {
+  return CniError(kInvalidEnvironment,
+                  absl::StrCat("CNI_IFNAME: interface \"", ifname, "\" of container \"", id, "\" ",
+                               why, " (spec: an ADD for an interface that already exists ",
+                               "in the container must fail; DEL it first)"));
+}
+
 class Plugin {
  public:
   Plugin(const Environment& env, Config cfg) : env_(env), cfg_(std::move(cfg)) {}
@@ -141,6 +220,17 @@ class Plugin {
   }
   // Undoes an attachment: the chain (already synced by the caller), the link, IPAM.
   absl::Status Release(const json& a, const std::string& id, const std::string& ifname);
+  // True when the network plugs representors into the switch (a chain or an L2 network).
+  bool UsesSwitch() const { return cfg_.chain.has_value() || cfg_.l2.has_value(); }
+  // Moves the switch from what attachments @p before need to what @p after need.
+  absl::Status SyncSwitch(Backend& backend, const json& before, const json& after) const {
+    if (cfg_.chain) return SyncChain(backend, *cfg_.chain, before, after);
+    if (cfg_.l2) {
+      return SyncRules(backend, L2Rules(cfg_.name, *cfg_.l2, before),
+                       L2Rules(cfg_.name, *cfg_.l2, after));
+    }
+    return absl::OkStatus();
+  }
 
   const Environment& env_;
   Config cfg_;
@@ -174,7 +264,8 @@ absl::StatusOr<std::string> Plugin::Ipam(const std::string& command, const std::
 
 absl::Status Plugin::Release(const json& a, const std::string& id, const std::string& ifname) {
   absl::Status first;
-  // The link: back to the runtime's namespace under its pool name, MAC and MTU restored.
+  // The link: back to the runtime's namespace as it was found: its name, MAC, MTU and
+  // administrative state (down while it moves, up again afterwards if it was up).
   auto host = Netns::Current();
   auto pod = Netns::Open(a.value("netns", ""));
   if (host.ok() && pod.ok()) {
@@ -186,8 +277,19 @@ absl::Status Plugin::Release(const json& a, const std::string& id, const std::st
         if (auto m = MacAddress::Parse(a.value("origMac", "")); m.ok()) mac = *m;
         std::optional<int> mtu;
         if (a.contains("origMtu")) mtu = a["origMtu"].get<int>();
+        const std::string name = a.value("vf", "");
         auto s = (*nl)->SetLink(link->ifindex, mac, mtu, false);
-        if (s.ok()) s = (*nl)->MoveLink(link->ifindex, *host, a.value("vf", ""));
+        if (s.ok()) s = (*nl)->MoveLink(link->ifindex, *host, name);
+        if (s.ok() && a.value("origUp", false)) {
+          auto host_nl = Rtnl::In(*host);
+          if (!host_nl.ok()) {
+            s = host_nl.status();
+          } else {
+            auto back = (*host_nl)->GetLink(name);
+            s = back.ok() ? (*host_nl)->SetLink(back->ifindex, std::nullopt, std::nullopt, true)
+                          : back.status();
+          }
+        }
         if (!s.ok() && first.ok()) first = Failure("return VF to the pool", s);
       }
     }
@@ -224,20 +326,29 @@ absl::StatusOr<std::string> Plugin::Add() {
   if (!store.ok()) return store.status();
   json& atts = store->attachments();
   const std::string key = Key(env_.container_id, env_.ifname);
+  // ADD twice, or an interface of that name already in the container: refused before anything
+  // is taken, so the existing attachment (or interface) is left exactly as it is.
   if (atts.contains(key)) {
-    return CniError(kPluginFailure,
-                    absl::StrCat("container \"", env_.container_id, "\" ifname \"", env_.ifname,
-                                 "\" is already attached; DEL it first"));
+    return AlreadyThere(env_.container_id, env_.ifname, "is already attached to this network");
+  }
+  {
+    auto pod_nl = Rtnl::In(*pod);
+    if (!pod_nl.ok()) return Failure("rtnetlink in CNI_NETNS", pod_nl.status());
+    if ((*pod_nl)->GetLink(env_.ifname).ok()) {
+      return AlreadyThere(env_.container_id, env_.ifname, "already exists in CNI_NETNS");
+    }
   }
   auto host_nl = Rtnl::In(*host);
   if (!host_nl.ok()) return Failure("rtnetlink", host_nl.status());
+  auto pool = ResolvePool(cfg_);
+  if (!pool.ok()) return pool.status();
 
   // 1. A VF: the named port, or the first free one present in this namespace.
   std::set<std::string> used;
   for (const auto& [k, a] : atts.items()) used.insert(a.value("vf", ""));
   const VfConfig* vf = nullptr;
   LinkInfo vf_link;
-  for (const auto& cand : cfg_.vfs) {
+  for (const auto& cand : *pool) {
     if (!cfg_.port.empty() && cand.netdev != cfg_.port) continue;
     if (used.contains(cand.netdev)) continue;
     auto l = (*host_nl)->GetLink(cand.netdev);
@@ -251,8 +362,9 @@ absl::StatusOr<std::string> Plugin::Add() {
       return CniError(kTryAgainLater,
                       absl::StrCat("port: VF \"", cfg_.port, "\" is in use or not present"));
     }
-    return CniError(kTryAgainLater, absl::StrCat("vfs: no free VF (", used.size(), " of ",
-                                                 cfg_.vfs.size(), " in use, the rest absent)"));
+    return CniError(kTryAgainLater,
+                    absl::StrCat(cfg_.dpu ? "dpu" : "vfs", ": no free VF (", used.size(), " of ",
+                                 pool->size(), " in use, the rest absent)"));
   }
   // 2. The chain slot.
   std::string end;
@@ -283,6 +395,7 @@ absl::StatusOr<std::string> Plugin::Add() {
               {"representor", vf->representor},
               {"origMac", vf_link.mac.ToString()},
               {"origMtu", vf_link.mtu},
+              {"origUp", vf_link.up},
               {"chainEnd", end},
               {"phase", "adding"}};
   atts[key] = att;
@@ -318,13 +431,19 @@ absl::StatusOr<std::string> Plugin::Add() {
   if (auto s = (*host_nl)->SetLink(vf_link.ifindex, std::nullopt, std::nullopt, false); !s.ok()) {
     return fail(Failure("VF down", s));
   }
+  if (vf_link.up) {
+    undo.push_back(
+        [&] { (void)(*host_nl)->SetLink(vf_link.ifindex, std::nullopt, std::nullopt, true); });
+  }
   if (auto s = (*host_nl)->MoveLink(vf_link.ifindex, *pod, env_.ifname); !s.ok()) {
     return fail(Failure(
         absl::StrCat("move VF \"", vf->netdev, "\" into CNI_NETNS as \"", env_.ifname, "\""), s));
   }
+  // From here Release() undoes the link (and restores the admin state) and runs IPAM DEL: it
+  // replaces the separate IPAM and admin-state undos, so each is done once.
+  if (vf_link.up) undo.pop_back();
+  if (!cfg_.ipam_type.empty()) undo.pop_back();
   undo.push_back([&] { (void)Release(att, env_.container_id, env_.ifname); });
-  // Release() also runs IPAM DEL: drop the separate IPAM undo to do it once.
-  if (!cfg_.ipam_type.empty()) undo.erase(undo.end() - 2);
   auto pod_nl = Rtnl::In(*pod);
   if (!pod_nl.ok()) return fail(Failure("rtnetlink in CNI_NETNS", pod_nl.status()));
   auto link = (*pod_nl)->GetLink(env_.ifname);
@@ -350,17 +469,16 @@ absl::StatusOr<std::string> Plugin::Add() {
   }
   auto final_link = (*pod_nl)->GetLink(env_.ifname);
   if (!final_link.ok()) return fail(Failure("VF in CNI_NETNS", final_link.status()));
+  store->attachments()[key]["mac"] = final_link->mac.ToString();
 
-  // 5. The representor into the chain, through libdpu.
+  // 5. The representor into the chain or the L2 network, through libdpu.
   std::unique_ptr<Backend> backend;
-  if (cfg_.chain) {
+  if (UsesSwitch()) {
     auto b = OpenBackend();
     if (!b.ok()) return fail(b.status());
     backend = std::move(*b);
-    if (auto s = SyncChain(*backend, *cfg_.chain, before, store->attachments()); !s.ok()) {
-      return fail(s);
-    }
-    undo.push_back([&] { (void)SyncChain(*backend, *cfg_.chain, store->attachments(), before); });
+    if (auto s = SyncSwitch(*backend, before, store->attachments()); !s.ok()) return fail(s);
+    undo.push_back([&] { (void)SyncSwitch(*backend, store->attachments(), before); });
   }
 
   // 6. The result.
@@ -462,24 +580,33 @@ absl::StatusOr<std::string> Plugin::Check() {
                                                    env_.ifname, "\" is missing"));
     }
   }
+  // The switch: every rule the chain (once complete) or the L2 network needs, installed unchanged.
+  std::vector<std::pair<FlowRule, std::string>> want;  // Rule, and how to name it.
   if (cfg_.chain) {
-    auto chain = DesiredChain(*cfg_.chain, store->attachments());
-    if (chain) {
-      auto backend = OpenBackend();
-      if (!backend.ok()) return backend.status();
+    if (auto chain = DesiredChain(*cfg_.chain, store->attachments()); chain) {
       auto rules = CompileChains(
           {*chain}, {.target = nullptr, .known_ports = {}, .count = cfg_.chain->count});
       if (!rules.ok()) return Failure("chain", rules.status());
-      for (const auto& cr : *rules) {
-        auto have = (*backend)->Get(cr.rule.id);
-        if (!have.ok()) {
-          return CniError(kPluginFailure, absl::StrCat("chain rule missing: ", cr.Describe(), ": ",
-                                                       have.status().message()));
-        }
-        if (!(*have == cr.rule)) {
-          return CniError(kPluginFailure, absl::StrCat("chain rule altered: ", cr.Describe(),
-                                                       "; the device holds ", FormatRule(*have)));
-        }
+      for (const auto& cr : *rules) want.emplace_back(cr.rule, "chain rule " + cr.Describe());
+    }
+  }
+  if (cfg_.l2) {
+    for (auto& r : L2Rules(cfg_.name, *cfg_.l2, store->attachments())) {
+      std::string what = "l2 network rule " + FormatRule(r);
+      want.emplace_back(std::move(r), std::move(what));
+    }
+  }
+  if (!want.empty()) {
+    auto backend = OpenBackend();
+    if (!backend.ok()) return backend.status();
+    for (const auto& [rule, what] : want) {
+      auto have = (*backend)->Get(rule.id);
+      if (!have.ok()) {
+        return CniError(kPluginFailure, absl::StrCat(what, ": missing: ", have.status().message()));
+      }
+      if (!(*have == rule)) {
+        return CniError(kPluginFailure,
+                        absl::StrCat(what, ": altered; the device holds ", FormatRule(*have)));
       }
     }
   }
@@ -501,12 +628,12 @@ absl::StatusOr<std::string> Plugin::Del() {
     return std::string();
   }
   const json a = atts[key];
-  if (cfg_.chain) {
+  if (UsesSwitch()) {
     auto backend = OpenBackend();
     if (!backend.ok()) return backend.status();
     json after = atts;
     after.erase(key);
-    if (auto s = SyncChain(**backend, *cfg_.chain, atts, after); !s.ok()) return s;
+    if (auto s = SyncSwitch(**backend, atts, after); !s.ok()) return s;
   }
   absl::Status released = Release(a, env_.container_id, env_.ifname);
   atts.erase(key);
@@ -528,15 +655,18 @@ absl::StatusOr<std::string> Plugin::Status() {
   if (!host.ok()) return CniError(kNotAvailable, host.status().message());
   auto nl = Rtnl::In(*host);
   if (!nl.ok()) return CniError(kNotAvailable, nl.status().message());
+  auto pool = ResolvePool(cfg_);
+  if (!pool.ok()) return CniError(kNotAvailable, pool.status().message());
   std::set<std::string> used;
   for (const auto& [k, a] : store->attachments().items()) used.insert(a.value("vf", ""));
   int free = 0;
-  for (const auto& vf : cfg_.vfs) {
+  for (const auto& vf : *pool) {
     if (!used.contains(vf.netdev) && (*nl)->GetLink(vf.netdev).ok()) ++free;
   }
   if (free == 0) {
-    return CniError(kNotAvailable, absl::StrCat("vfs: no free VF (", used.size(), " of ",
-                                                cfg_.vfs.size(), " in use, the rest absent)"));
+    return CniError(kNotAvailable,
+                    absl::StrCat(cfg_.dpu ? "dpu" : "vfs", ": no free VF (", used.size(), " of ",
+                                 pool->size(), " in use, the rest absent)"));
   }
   if (!cfg_.ipam_type.empty()) {
     if (auto r = Ipam("STATUS", "", ""); !r.ok()) return r.status();
@@ -561,10 +691,10 @@ absl::StatusOr<std::string> Plugin::Gc() {
   if (!stale.empty()) {
     json after = atts;
     for (const auto& k : stale) after.erase(k);
-    if (cfg_.chain) {
+    if (UsesSwitch()) {
       auto backend = OpenBackend();
       if (!backend.ok()) return backend.status();
-      if (auto s = SyncChain(**backend, *cfg_.chain, atts, after); !s.ok()) return s;
+      if (auto s = SyncSwitch(**backend, atts, after); !s.ok()) return s;
     }
     for (const auto& k : stale) {
       const json a = atts[k];

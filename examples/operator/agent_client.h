@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "etcd_client.h"
 #include "resources.h"
 
 namespace dpu_operator {
@@ -61,9 +62,15 @@ class AgentClient {
 using AgentClientFactory = std::function<absl::StatusOr<std::shared_ptr<AgentClient>>(
     const std::string& dpu_name, const DpuSpec& spec)>;
 
-/// The gRPC factory: dpu-agent at spec.agent, dpu-node-imaged at spec.imageService (plaintext;
-/// see docs/operator.md). Calls time out after @p rpc_timeout.
+/// The gRPC factory: dpu-agent at spec.agent, dpu-node-imaged at spec.imageService, in
+/// plaintext. Calls time out after @p rpc_timeout.
 AgentClientFactory GrpcAgentClientFactory(absl::Duration rpc_timeout = absl::Seconds(10));
+
+/// The same over TLS when @p tls is set (the CA that signed the nodes' server certificates and,
+/// for the agent's mutual TLS, the operator's client certificate; docs/operator.md).
+/// @return InvalidArgument naming the --agent_* option when a file is missing or unusable.
+absl::StatusOr<AgentClientFactory> GrpcAgentClientFactory(absl::Duration rpc_timeout,
+                                                          const TlsFiles& tls);
 
 }  // namespace dpu_operator
 

@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,7 +30,45 @@ std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration d = absl::Seconds(1
   return ctx;
 }
 
+absl::StatusOr<std::string> ReadPem(const std::string& what, const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read ", path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (ss.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", path, " is not PEM"));
+  }
+  return ss.str();
+}
+
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
+    const TlsFiles& tls, const std::string& what) {
+  if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+  if (tls.ca.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, "_ca: required with ", what, "_cert/", what, "_key"));
+  }
+  if (tls.cert.empty() != tls.key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, tls.cert.empty() ? "_cert" : "_key",
+                                                   ": required with ", what,
+                                                   tls.cert.empty() ? "_key" : "_cert"));
+  }
+  grpc::SslCredentialsOptions o;
+  auto ca = ReadPem(what + "_ca", tls.ca);
+  if (!ca.ok()) return ca.status();
+  o.pem_root_certs = *ca;
+  if (!tls.cert.empty()) {
+    auto cert = ReadPem(what + "_cert", tls.cert);
+    if (!cert.ok()) return cert.status();
+    auto key = ReadPem(what + "_key", tls.key);
+    if (!key.ok()) return key.status();
+    o.pem_cert_chain = *cert;
+    o.pem_private_key = *key;
+  }
+  return grpc::SslCredentials(o);
+}
 
 std::string PrefixEnd(const std::string& prefix) {
   std::string end = prefix;
@@ -46,6 +86,7 @@ std::string PrefixEnd(const std::string& prefix) {
 struct EtcdClient::Stubs {
   std::unique_ptr<pb::KV::Stub> kv;
   std::unique_ptr<pb::Watch::Stub> watch;
+  std::unique_ptr<pb::Lease::Stub> lease;
 };
 
 struct EtcdWatch::Stream {
@@ -56,13 +97,17 @@ EtcdClient::EtcdClient(std::shared_ptr<grpc::Channel> channel)
     : channel_(std::move(channel)), stubs_(std::make_unique<Stubs>()) {
   stubs_->kv = pb::KV::NewStub(channel_);
   stubs_->watch = pb::Watch::NewStub(channel_);
+  stubs_->lease = pb::Lease::NewStub(channel_);
 }
 
 EtcdClient::~EtcdClient() = default;
 
 absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(const std::string& endpoint,
-                                                                absl::Duration timeout) {
+                                                                absl::Duration timeout,
+                                                                const TlsFiles& tls) {
   if (endpoint.empty()) return absl::InvalidArgumentError("etcd endpoint: empty");
+  auto creds = ClientCredentials(tls, "--etcd");
+  if (!creds.ok()) return creds.status();
   // Reconnect quickly when etcd restarts: gRPC's default back-off grows to minutes.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -71,7 +116,7 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(const std::strin
   absl::Status last;
   while (true) {
     // A fresh channel per attempt: a channel that failed to connect waits out its back-off.
-    auto channel = grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(endpoint, *creds, args);
     std::unique_ptr<EtcdClient> client(new EtcdClient(channel));
     pb::RangeRequest req;
     req.set_key("\0", 1);
@@ -114,25 +159,66 @@ absl::StatusOr<RangeResult> EtcdClient::GetPrefix(const std::string& prefix, int
   return out;
 }
 
-absl::StatusOr<int64_t> EtcdClient::Put(const std::string& key, const std::string& value) {
-  pb::PutRequest req;
-  req.set_key(key);
-  req.set_value(value);
-  pb::PutResponse resp;
+namespace {
+
+// Adds the fence comparison to @p req when there is one.
+void AddFence(pb::TxnRequest* req, const std::string& key, int64_t create_revision) {
+  if (key.empty()) return;
+  pb::Compare* cmp = req->add_compare();
+  cmp->set_key(key);
+  cmp->set_result(pb::Compare::EQUAL);
+  cmp->set_target(pb::Compare::CREATE);
+  cmp->set_create_revision(create_revision);
+}
+
+}  // namespace
+
+absl::Status EtcdClient::CheckFence() {
+  if (fence_key_.empty()) return absl::OkStatus();
+  pb::RangeRequest req;
+  req.set_key(fence_key_);
+  pb::RangeResponse resp;
   auto ctx = Deadline();
-  if (auto s = FromGrpc(stubs_->kv->Put(ctx.get(), req, &resp), "put"); !s.ok()) return s;
+  if (auto s = FromGrpc(stubs_->kv->Range(ctx.get(), req, &resp), "range"); !s.ok()) return s;
+  if (resp.kvs_size() == 1 && resp.kvs(0).create_revision() == fence_create_revision_) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("etcd write refused: ", fence_key_, " is no longer this replica's (created at ",
+                   fence_create_revision_, "; ",
+                   resp.kvs_size() == 0 ? std::string("gone")
+                                        : absl::StrCat("now held by \"", resp.kvs(0).value(), "\""),
+                   ")"));
+}
+
+absl::StatusOr<int64_t> EtcdClient::Put(const std::string& key, const std::string& value) {
+  pb::TxnRequest req;
+  AddFence(&req, fence_key_, fence_create_revision_);
+  pb::PutRequest* put = req.add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(value);
+  pb::TxnResponse resp;
+  auto ctx = Deadline();
+  if (auto s = FromGrpc(stubs_->kv->Txn(ctx.get(), req, &resp), "put"); !s.ok()) return s;
+  if (!resp.succeeded()) {
+    if (auto s = CheckFence(); !s.ok()) return s;
+    return absl::AbortedError("etcd put: the fence changed meanwhile");
+  }
   return resp.header().revision();
 }
 
 absl::StatusOr<int64_t> EtcdClient::Delete(const std::string& key) {
-  pb::DeleteRangeRequest req;
-  req.set_key(key);
-  pb::DeleteRangeResponse resp;
+  pb::TxnRequest req;
+  AddFence(&req, fence_key_, fence_create_revision_);
+  req.add_success()->mutable_request_delete_range()->set_key(key);
+  pb::TxnResponse resp;
   auto ctx = Deadline();
-  if (auto s = FromGrpc(stubs_->kv->DeleteRange(ctx.get(), req, &resp), "delete"); !s.ok()) {
-    return s;
+  if (auto s = FromGrpc(stubs_->kv->Txn(ctx.get(), req, &resp), "delete"); !s.ok()) return s;
+  if (!resp.succeeded()) {
+    if (auto s = CheckFence(); !s.ok()) return s;
+    return absl::AbortedError("etcd delete: the fence changed meanwhile");
   }
-  return resp.deleted();
+  return resp.responses_size() == 1 ? resp.responses(0).response_delete_range().deleted() : 0;
 }
 
 absl::StatusOr<std::optional<int64_t>> EtcdClient::PutIf(
@@ -144,6 +230,7 @@ absl::StatusOr<std::optional<int64_t>> EtcdClient::PutIf(
   cmp->set_result(pb::Compare::EQUAL);
   cmp->set_target(pb::Compare::MOD);
   cmp->set_mod_revision(expected_mod_revision);  // 0 holds only for a missing key.
+  AddFence(&req, fence_key_, fence_create_revision_);
   pb::PutRequest* put = req.add_success()->mutable_request_put();
   put->set_key(key);
   put->set_value(value);
@@ -155,7 +242,10 @@ absl::StatusOr<std::optional<int64_t>> EtcdClient::PutIf(
   pb::TxnResponse resp;
   auto ctx = Deadline();
   if (auto s = FromGrpc(stubs_->kv->Txn(ctx.get(), req, &resp), "txn"); !s.ok()) return s;
-  if (!resp.succeeded()) return std::optional<int64_t>();
+  if (!resp.succeeded()) {
+    if (auto s = CheckFence(); !s.ok()) return s;
+    return std::optional<int64_t>();
+  }
   return std::optional<int64_t>(resp.header().revision());
 }
 
@@ -167,12 +257,91 @@ absl::StatusOr<std::optional<int64_t>> EtcdClient::DeleteIf(const std::string& k
   cmp->set_result(pb::Compare::EQUAL);
   cmp->set_target(pb::Compare::MOD);
   cmp->set_mod_revision(expected_mod_revision);
+  AddFence(&req, fence_key_, fence_create_revision_);
   req.add_success()->mutable_request_delete_range()->set_key(key);
   pb::TxnResponse resp;
   auto ctx = Deadline();
   if (auto s = FromGrpc(stubs_->kv->Txn(ctx.get(), req, &resp), "txn"); !s.ok()) return s;
-  if (!resp.succeeded()) return std::optional<int64_t>();
+  if (!resp.succeeded()) {
+    if (auto s = CheckFence(); !s.ok()) return s;
+    return std::optional<int64_t>();
+  }
   return std::optional<int64_t>(resp.header().revision());
+}
+
+absl::StatusOr<Lease> EtcdClient::GrantLease(int64_t ttl_seconds) {
+  pb::LeaseGrantRequest req;
+  req.set_ttl(ttl_seconds);
+  pb::LeaseGrantResponse resp;
+  auto ctx = Deadline();
+  if (auto s = FromGrpc(stubs_->lease->LeaseGrant(ctx.get(), req, &resp), "lease grant"); !s.ok()) {
+    return s;
+  }
+  if (!resp.error().empty()) {
+    return absl::UnavailableError(absl::StrCat("etcd lease grant: ", resp.error()));
+  }
+  return Lease{resp.id(), resp.ttl()};
+}
+
+absl::StatusOr<int64_t> EtcdClient::KeepAliveOnce(int64_t lease_id, absl::Duration timeout) {
+  auto ctx = Deadline(timeout);
+  auto stream = stubs_->lease->LeaseKeepAlive(ctx.get());
+  pb::LeaseKeepAliveRequest req;
+  req.set_id(lease_id);
+  pb::LeaseKeepAliveResponse resp;
+  if (!stream->Write(req) || !stream->Read(&resp)) {
+    ctx->TryCancel();
+    return FromGrpc(stream->Finish(), "lease keep-alive");
+  }
+  stream->WritesDone();
+  ctx->TryCancel();
+  stream->Finish();
+  if (resp.ttl() <= 0) {
+    return absl::NotFoundError(absl::StrCat("etcd lease ", lease_id, " expired or was revoked"));
+  }
+  return resp.ttl();
+}
+
+absl::Status EtcdClient::RevokeLease(int64_t lease_id) {
+  pb::LeaseRevokeRequest req;
+  req.set_id(lease_id);
+  pb::LeaseRevokeResponse resp;
+  auto ctx = Deadline();
+  return FromGrpc(stubs_->lease->LeaseRevoke(ctx.get(), req, &resp), "lease revoke");
+}
+
+absl::StatusOr<std::pair<bool, KeyValue>> EtcdClient::CreateWithLease(const std::string& key,
+                                                                      const std::string& value,
+                                                                      int64_t lease_id) {
+  pb::TxnRequest req;
+  pb::Compare* cmp = req.add_compare();
+  cmp->set_key(key);
+  cmp->set_result(pb::Compare::EQUAL);
+  cmp->set_target(pb::Compare::CREATE);
+  cmp->set_create_revision(0);  // Absent.
+  pb::PutRequest* put = req.add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(value);
+  put->set_lease(lease_id);
+  req.add_success()->mutable_request_range()->set_key(key);
+  req.add_failure()->mutable_request_range()->set_key(key);
+  pb::TxnResponse resp;
+  auto ctx = Deadline();
+  if (auto s = FromGrpc(stubs_->kv->Txn(ctx.get(), req, &resp), "txn"); !s.ok()) return s;
+  for (const auto& r : resp.responses()) {
+    if (r.has_response_range() && r.response_range().kvs_size() == 1) {
+      return std::make_pair(resp.succeeded(), FromPb(r.response_range().kvs(0)));
+    }
+  }
+  return absl::UnavailableError(absl::StrCat("etcd: ", key, " vanished during the election"));
+}
+
+std::unique_ptr<EtcdClient> EtcdClient::Fenced(const std::string& key,
+                                               int64_t create_revision) const {
+  std::unique_ptr<EtcdClient> c(new EtcdClient(channel_));
+  c->fence_key_ = key;
+  c->fence_create_revision_ = create_revision;
+  return c;
 }
 
 absl::StatusOr<std::unique_ptr<EtcdWatch>> EtcdClient::Watch(const std::string& prefix,

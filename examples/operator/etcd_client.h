@@ -20,6 +20,7 @@
 
 namespace grpc {
 class Channel;
+class ChannelCredentials;
 class ClientContext;
 }  // namespace grpc
 
@@ -51,6 +52,28 @@ struct WatchEvent {
 struct WatchBatch {
   std::vector<WatchEvent> events;  ///< In revision order; empty for a progress notification.
   int64_t revision = 0;            ///< Store revision when the batch was sent.
+};
+
+/// PEM files for a TLS client (all empty: plaintext).
+struct TlsFiles {
+  std::string ca;    ///< CA bundle the server's certificate must chain to; required for TLS.
+  std::string cert;  ///< Client certificate chain (mutual TLS); with key.
+  std::string key;   ///< Client private key; with cert.
+  /// True when any file is set.
+  bool enabled() const { return !ca.empty() || !cert.empty() || !key.empty(); }
+};
+
+/// gRPC channel credentials for @p tls: insecure when none is set, else SSL with the CA and, when
+/// given, the client certificate. @p what names the option in errors ("--etcd_ca" ...).
+/// @return InvalidArgument naming the file when one is missing or unreadable, or when only one
+/// of cert and key is given, or cert/key without ca.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
+    const TlsFiles& tls, const std::string& what);
+
+/// A lease granted by etcd.
+struct Lease {
+  int64_t id = 0;           ///< Lease id.
+  int64_t ttl_seconds = 0;  ///< TTL granted (etcd may raise the requested one to its minimum).
 };
 
 /// The end of the key range holding every key with @p prefix ("" for the empty prefix: all keys).
@@ -85,12 +108,14 @@ class EtcdWatch {
   bool ended_ = false;
 };
 
-/// A client of one etcd endpoint (HOST:PORT, plaintext). Thread-safe.
+/// A client of one etcd endpoint (HOST:PORT; plaintext, or TLS with TlsFiles). Thread-safe.
 class EtcdClient {
  public:
-  /// Connects to @p endpoint and waits up to @p timeout until etcd answers.
+  /// Connects to @p endpoint and waits up to @p timeout until etcd answers. With @p tls set the
+  /// connection is TLS (the server's certificate must name the host of @p endpoint).
   static absl::StatusOr<std::unique_ptr<EtcdClient>> Connect(const std::string& endpoint,
-                                                             absl::Duration timeout);
+                                                             absl::Duration timeout,
+                                                             const TlsFiles& tls = {});
   ~EtcdClient();
 
   /// The key, or nullopt when absent.
@@ -117,11 +142,31 @@ class EtcdClient {
   absl::StatusOr<std::unique_ptr<EtcdWatch>> Watch(const std::string& prefix,
                                                    int64_t start_revision);
 
+  /// Creates a lease of @p ttl_seconds.
+  absl::StatusOr<Lease> GrantLease(int64_t ttl_seconds);
+  /// Renews a lease once. @return the seconds left, or NotFound when it expired or was revoked.
+  absl::StatusOr<int64_t> KeepAliveOnce(int64_t lease_id, absl::Duration timeout);
+  /// Revokes a lease, deleting the keys attached to it.
+  absl::Status RevokeLease(int64_t lease_id);
+  /// Atomically creates @p key = @p value attached to @p lease_id when @p key does not exist.
+  /// @return the key as it is after the call: ours (created) or the holder's; created tells.
+  absl::StatusOr<std::pair<bool, KeyValue>> CreateWithLease(const std::string& key,
+                                                            const std::string& value,
+                                                            int64_t lease_id);
+  /// A client on the same connection whose every write (Put, Delete, PutIf, DeleteIf) is also
+  /// conditional on @p key still having create_revision @p create_revision: once that key is
+  /// gone or re-created (another replica was elected), writes fail with FailedPrecondition and
+  /// change nothing. Reads and watches are unchanged.
+  std::unique_ptr<EtcdClient> Fenced(const std::string& key, int64_t create_revision) const;
+
  private:
   struct Stubs;
   explicit EtcdClient(std::shared_ptr<grpc::Channel> channel);
+  absl::Status CheckFence();  // After a failed guarded write: FailedPrecondition when lost.
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stubs> stubs_;
+  std::string fence_key_;  // Empty: no fence.
+  int64_t fence_create_revision_ = 0;
 };
 
 }  // namespace dpu_operator

@@ -20,18 +20,18 @@ namespace ov1 = libdpu::nodeimage::v1;
 
 class GrpcAgentClient final : public AgentClient {
  public:
-  GrpcAgentClient(std::string dpu, const DpuSpec& spec, absl::Duration timeout)
+  GrpcAgentClient(std::string dpu, const DpuSpec& spec, absl::Duration timeout,
+                  const std::shared_ptr<grpc::ChannelCredentials>& creds)
       : dpu_(std::move(dpu)), spec_(spec), timeout_(timeout) {
     // Reconnect quickly to a node that restarts; gRPC's default back-off grows to minutes.
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    auto agent = grpc::CreateCustomChannel(spec.agent, grpc::InsecureChannelCredentials(), args);
+    auto agent = grpc::CreateCustomChannel(spec.agent, creds, args);
     agent_ = av1::DpuAgent::NewStub(agent);
     devices_ = Vendor::DeviceService::NewStub(agent);
     if (!spec.image_service.empty()) {
-      image_ = ov1::NodeImage::NewStub(
-          grpc::CreateCustomChannel(spec.image_service, grpc::InsecureChannelCredentials(), args));
+      image_ = ov1::NodeImage::NewStub(grpc::CreateCustomChannel(spec.image_service, creds, args));
     }
   }
 
@@ -148,10 +148,20 @@ class GrpcAgentClient final : public AgentClient {
 }  // namespace
 
 AgentClientFactory GrpcAgentClientFactory(absl::Duration rpc_timeout) {
-  return [rpc_timeout](const std::string& dpu,
-                       const DpuSpec& spec) -> absl::StatusOr<std::shared_ptr<AgentClient>> {
-    return std::shared_ptr<AgentClient>(std::make_shared<GrpcAgentClient>(dpu, spec, rpc_timeout));
-  };
+  return *GrpcAgentClientFactory(rpc_timeout, TlsFiles{});
+}
+
+absl::StatusOr<AgentClientFactory> GrpcAgentClientFactory(absl::Duration rpc_timeout,
+                                                          const TlsFiles& tls) {
+  auto creds = ClientCredentials(tls, "--agent");
+  if (!creds.ok()) return creds.status();
+  return AgentClientFactory(
+      [rpc_timeout, creds = *creds](
+          const std::string& dpu,
+          const DpuSpec& spec) -> absl::StatusOr<std::shared_ptr<AgentClient>> {
+        return std::shared_ptr<AgentClient>(
+            std::make_shared<GrpcAgentClient>(dpu, spec, rpc_timeout, creds));
+      });
 }
 
 }  // namespace dpu_operator

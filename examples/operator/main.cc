@@ -1,7 +1,8 @@
 // dpu-operator: the declarative reconciler of a DPU fleet, and the commands that edit its desired
 // state in etcd (the part of a Kubernetes API server it needs). docs/operator.md.
 //
-//   dpu-operator --etcd=HOST:PORT run                 reconcile until SIGTERM
+//   dpu-operator --etcd=HOST:PORT run                 reconcile until SIGTERM (--leader_elect:
+//                                                     one of several replicas)
 //   dpu-operator --etcd=HOST:PORT apply FILE...        create or update resources (YAML/JSON)
 //   dpu-operator --etcd=HOST:PORT get KIND [NAME]      print resources as JSON
 //   dpu-operator --etcd=HOST:PORT delete KIND NAME     delete a resource
@@ -34,6 +35,21 @@ ABSL_FLAG(std::string, state_prefix, "/libdpu/operator",
 ABSL_FLAG(absl::Duration, resync, absl::Seconds(30), "Full reconcile period (0: never)");
 ABSL_FLAG(absl::Duration, retry, absl::Seconds(1), "Retry period after errors");
 ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(30), "Deadline of calls to nodes");
+ABSL_FLAG(std::string, etcd_ca, "",
+          "PEM CA bundle that signed etcd's server certificate; set: TLS to etcd (else plaintext)");
+ABSL_FLAG(std::string, etcd_cert, "", "PEM client certificate for etcd (--client-cert-auth)");
+ABSL_FLAG(std::string, etcd_key, "", "PEM private key of --etcd_cert");
+ABSL_FLAG(std::string, agent_ca, "",
+          "PEM CA bundle that signed the dpu-agent and dpu-node-imaged server certificates; set: "
+          "TLS to the nodes (else plaintext)");
+ABSL_FLAG(std::string, agent_cert, "",
+          "PEM client certificate presented to the nodes (the agent's mutual TLS)");
+ABSL_FLAG(std::string, agent_key, "", "PEM private key of --agent_cert");
+ABSL_FLAG(bool, leader_elect, false,
+          "run: several replicas, one reconciles (etcd lease on STATE_PREFIX/leader)");
+ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(15),
+          "run --leader_elect: lease TTL; a dead leader is replaced within it");
+ABSL_FLAG(std::string, identity, "", "run --leader_elect: this replica's name (default HOST-PID)");
 ABSL_FLAG(int64_t, crash_after_node_writes, 0,
           "Crash tests only: exit at once (status 3, nothing saved) after this many writes to "
           "nodes; 0: never");
@@ -99,7 +115,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto etcd = dpu_operator::EtcdClient::Connect(absl::GetFlag(FLAGS_etcd), absl::Seconds(10));
+  const dpu_operator::TlsFiles etcd_tls{
+      absl::GetFlag(FLAGS_etcd_ca), absl::GetFlag(FLAGS_etcd_cert), absl::GetFlag(FLAGS_etcd_key)};
+  auto etcd =
+      dpu_operator::EtcdClient::Connect(absl::GetFlag(FLAGS_etcd), absl::Seconds(10), etcd_tls);
   if (!etcd.ok()) return Fail(etcd.status());
   dpu_operator::ResourceStore store(etcd->get(), absl::GetFlag(FLAGS_prefix));
 
@@ -148,6 +167,18 @@ int main(int argc, char** argv) {
     options.state_prefix = absl::GetFlag(FLAGS_state_prefix);
     options.resync = absl::GetFlag(FLAGS_resync);
     options.retry = absl::GetFlag(FLAGS_retry);
+    if (absl::GetFlag(FLAGS_leader_elect)) {
+      options.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+      if (options.lease_ttl < absl::Seconds(1)) {
+        return Fail(absl::InvalidArgumentError("--lease_ttl: must be at least 1s"));
+      }
+      options.identity = absl::GetFlag(FLAGS_identity);
+    }
+    auto factory = dpu_operator::GrpcAgentClientFactory(
+        absl::GetFlag(FLAGS_rpc_timeout),
+        dpu_operator::TlsFiles{absl::GetFlag(FLAGS_agent_ca), absl::GetFlag(FLAGS_agent_cert),
+                               absl::GetFlag(FLAGS_agent_key)});
+    if (!factory.ok()) return Fail(factory.status());
     const int64_t crash_after = absl::GetFlag(FLAGS_crash_after_node_writes);
     if (crash_after > 0) {
       options.after_node_write = [crash_after](int64_t n) {
@@ -165,9 +196,7 @@ int main(int argc, char** argv) {
       g_stop = true;
     });
     waiter.detach();
-    dpu_operator::Operator op(
-        etcd->get(), dpu_operator::GrpcAgentClientFactory(absl::GetFlag(FLAGS_rpc_timeout)),
-        options);
+    dpu_operator::Operator op(etcd->get(), *std::move(factory), options);
     absl::Status s = op.Run(g_stop);
     if (!s.ok()) return Fail(s);
     return 0;

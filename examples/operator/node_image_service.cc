@@ -102,11 +102,16 @@ grpc::Status NodeImageService::InstallImage(grpc::ServerContext*,
   dpu::ImageManifest manifest;
   auto p = Prepare(*req, &manifest);
   if (!p.ok()) return ToGrpc(p.status());
-  std::lock_guard<std::mutex> lock(mu_);
+  // A second request (an operator restarted mid-install) waits for the first, then finds the
+  // version installed. GetImage stays answerable meanwhile.
+  std::lock_guard<std::mutex> install_lock(install_mu_);
   const std::string version = manifest.version.ToString();
-  if (version_ == version) {  // Already there: nothing to write.
-    Fill(resp);
-    return grpc::Status::OK;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (version_ == version) {  // Already there: nothing to write.
+      Fill(resp);
+      return grpc::Status::OK;
+    }
   }
   std::ofstream log(options_.state_dir + "/installs.log", std::ios::app);
   log << "start " << absl::ToUnixNanos(absl::Now()) << " " << version << std::endl;
@@ -117,6 +122,7 @@ grpc::Status NodeImageService::InstallImage(grpc::ServerContext*,
   log << "end " << absl::ToUnixNanos(absl::Now()) << " " << version << " "
       << (s.ok() ? "ok" : std::string(s.message())) << std::endl;
   if (!s.ok()) return ToGrpc(s);
+  std::lock_guard<std::mutex> lock(mu_);
   version_ = version;
   ++installs_;
   Fill(resp);

@@ -48,7 +48,8 @@ class NodeImageService final : public libdpu::nodeimage::v1::NodeImage::Service 
   void Fill(libdpu::nodeimage::v1::ImageInfo* resp);
 
   NodeImageOptions options_;
-  std::mutex mu_;
+  std::mutex install_mu_;  // One install at a time; held for the whole install.
+  std::mutex mu_;          // version_ and installs_; never held across an install.
   std::string version_;
   uint64_t installs_ = 0;
 };

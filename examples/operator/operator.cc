@@ -1,5 +1,7 @@
 #include "operator.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <iostream>
 #include <mutex>
@@ -10,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "dpu/rolling_upgrade.h"
+#include "leader.h"
 
 namespace dpu_operator {
 namespace {
@@ -92,11 +95,38 @@ struct Operator::Node {
 
 Operator::Operator(EtcdClient* etcd, AgentClientFactory factory, OperatorOptions options)
     : etcd_(etcd),
+      base_etcd_(etcd),
       store_(etcd, options.prefix),
       factory_(std::move(factory)),
       options_(std::move(options)) {}
 
-Operator::~Operator() = default;
+Operator::~Operator() {
+  election_.reset();  // Resigns first: a standby need not wait for the installs below.
+  JoinInstalls();
+}
+
+bool Operator::Leading() {
+  if (election_ == nullptr || election_->Leading()) return true;
+  return false;
+}
+
+absl::Status Operator::Elect(const std::atomic<bool>& stop) {
+  std::string identity = options_.identity;
+  if (identity.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    identity = absl::StrCat(host, "-", getpid());
+  }
+  const std::string key = absl::StrCat(options_.state_prefix, "/leader");
+  election_ = std::make_unique<LeaderElection>(base_etcd_, key, identity, options_.lease_ttl,
+                                               [this](const std::string& l) { Log(l); });
+  if (auto s = election_->Campaign(stop); !s.ok()) return s;
+  // From here every etcd write of this replica is conditional on still holding the key.
+  fenced_etcd_ = base_etcd_->Fenced(key, election_->create_revision());
+  etcd_ = fenced_etcd_.get();
+  store_ = ResourceStore(etcd_, options_.prefix);
+  return absl::OkStatus();
+}
 
 void Operator::Log(const std::string& line) {
   if (options_.log) {
@@ -232,8 +262,13 @@ absl::Status Operator::Start(int64_t* watch_from) {
 }
 
 absl::Status Operator::Run(const std::atomic<bool>& stop) {
+  if (options_.lease_ttl > absl::ZeroDuration() && election_ == nullptr) {
+    if (auto s = Elect(stop); !s.ok()) return stop ? absl::OkStatus() : s;
+  }
+  const absl::Status lost =
+      absl::FailedPreconditionError("lost the leadership lease; stopping (nothing written since)");
   int64_t watch_from = 0;
-  if (auto s = Start(&watch_from); !s.ok()) return s;
+  if (auto s = Start(&watch_from); !s.ok()) return Leading() ? s : lost;
   std::unique_ptr<EtcdWatch> watch;
   absl::Time next_resync = absl::Now() + options_.resync;
   absl::Time next_retry = absl::InfiniteFuture();
@@ -263,7 +298,9 @@ absl::Status Operator::Run(const std::atomic<bool>& stop) {
       }
       continue;
     }
-    bool reconcile = false;
+    if (crashed_) return absl::AbortedError("stopped after a node write (crash test)");
+    if (!Leading()) return lost;
+    bool reconcile = wake_.exchange(false);
     int64_t last = 0;
     if (next->has_value() && !(*next)->events.empty()) {
       for (const auto& e : (*next)->events) {
@@ -281,6 +318,7 @@ absl::Status Operator::Run(const std::atomic<bool>& stop) {
     if (!reconcile) continue;
     const bool clean = ReconcileAll();
     if (crashed_) return absl::AbortedError("stopped after a node write (crash test)");
+    if (!Leading()) return lost;
     next_retry = clean ? absl::InfiniteFuture() : absl::Now() + options_.retry;
     next_resync = absl::Now() + options_.resync;
     if (last > 0) {
@@ -306,6 +344,7 @@ void Operator::WriteStatus(const Resource& r, json status) {
 
 bool Operator::ReconcileAll() {
   bool clean = true;
+  HarvestInstalls();
   // Nodes: make or refresh the client of every DataProcessingUnit.
   std::set<std::string> dpu_names;
   for (auto& [name, r] : cache_[Kind::kDataProcessingUnit]) {
@@ -359,6 +398,7 @@ bool Operator::ReconcileAll() {
     }
     bool removed = false;
     if (node->second->FindChain(chain) != nullptr) {
+      if (!Leading()) return false;
       auto r = node->second->client->DeleteChain(chain);
       if (!r.ok()) {
         Log(absl::StrCat("DataProcessingUnit ", dpu, ": removing chain ", chain, ": ",
@@ -478,6 +518,7 @@ bool Operator::ReconcileChains() {
         applied.push_back(d);
         continue;
       }
+      if (!Leading()) return false;
       absl::Status s = n.client->ApplyChain(spec->manifest);
       if (!s.ok()) {
         errors.push_back(absl::StrCat(d, ": ", s.message()));
@@ -542,6 +583,7 @@ bool Operator::ReconcileNodeConfigs() {
           continue;
         }
         if (n.identity.num_vfs == *spec->num_vfs) continue;
+        if (!Leading()) return false;
         auto set = n.client->SetNumVfs(*spec->num_vfs);
         if (!set.ok()) {
           errors.push_back(absl::StrCat(d, ": numVfs: ", set.status().message()));
@@ -581,26 +623,146 @@ bool Operator::ReconcileNodeConfigs() {
                                               : absl::StrJoin(errors, "; "),
                                r.generation));
     status["conditions"] = conds;
-    WriteStatus(r, status);
+    // The cached object: RollOut may have written status.rollout meanwhile.
+    WriteStatus(cache_[Kind::kDpuNodeConfig][r.name], status);
   }
   return clean;
 }
 
+// An image install on a thread of its own, started by a reconcile pass and reported back to a
+// later one (HarvestInstalls).
+struct Operator::InstallJob {
+  std::string config;   // The DpuNodeConfig that started it.
+  std::string version;  // The version it installs.
+  std::thread thread;
+  absl::Status result;  // Set before done.
+  std::atomic<bool> done{false};
+};
+
+// The rollout of one DpuNodeConfig: what it installs and the plan. Mirrored in the config's
+// status.rollout, written before any install starts, so that a restarted operator continues it.
+struct Operator::Rollout {
+  std::string version;
+  std::string path;
+  int64_t generation = 0;  // Of the DpuNodeConfig when the plan was made.
+  dpu::RollingUpgradePlan plan;
+};
+
+namespace {
+
+json RolloutJson(const std::string& version, const std::string& path, int64_t generation,
+                 const dpu::RollingUpgradePlan& plan) {
+  return json{
+      {"version", version}, {"path", path}, {"generation", generation}, {"plan", plan.Serialize()}};
+}
+
+std::vector<std::string> InState(const dpu::RollingUpgradePlan& plan,
+                                 const std::vector<std::string>& names, dpu::UpgradeStatus st) {
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    auto s = plan.status(n);
+    if (s.ok() && *s == st) out.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Operator::HarvestInstalls() {
+  for (auto it = installs_.begin(); it != installs_.end();) {
+    InstallJob& job = *it->second;
+    if (!job.done) {
+      ++it;
+      continue;
+    }
+    job.thread.join();
+    const std::string& dpu = it->first;
+    auto ro = rollouts_.find(job.config);
+    if (ro != rollouts_.end() && ro->second->version == job.version) {
+      auto st = ro->second->plan.status(dpu);
+      if (st.ok() && *st == dpu::UpgradeStatus::kInProgress) {
+        if (job.result.ok()) {
+          Log(absl::StrCat("DataProcessingUnit ", dpu, ": image ", job.version, " installed"));
+          ro->second->plan.Succeeded(dpu).IgnoreError();
+        } else {
+          Log(absl::StrCat("DataProcessingUnit ", dpu, ": image ", job.version, ": ",
+                           job.result.message()));
+          ro->second->plan.Failed(dpu, std::string(job.result.message())).IgnoreError();
+        }
+      }
+    }
+    auto node = nodes_.find(dpu);
+    if (node != nodes_.end()) node->second->dirty = true;
+    it = installs_.erase(it);
+  }
+}
+
+void Operator::JoinInstalls() {
+  for (auto& [dpu, job] : installs_) {
+    if (job->thread.joinable()) job->thread.join();
+  }
+  installs_.clear();
+}
+
+bool Operator::PersistRollout(const std::string& config, const json& rollout) {
+  if (crashed_ || !Leading()) return false;
+  auto it = cache_[Kind::kDpuNodeConfig].find(config);
+  if (it == cache_[Kind::kDpuNodeConfig].end()) return false;
+  json status = it->second.status.is_object() ? it->second.status : json::object();
+  status["rollout"] = rollout;
+  auto rev = store_.UpdateStatus(it->second, status);
+  if (!rev.ok()) {
+    Log(absl::StrCat("DpuNodeConfig ", config, ": saving the rollout: ", rev.status().message()));
+    return false;
+  }
+  it->second.status = std::move(status);
+  it->second.mod_revision = *rev;
+  return true;
+}
+
 // Upgrades every selected DPU whose image is not spec.image.version, spec.upgrade.maxUnavailable
 // at a time, after checking on every node that the image is compatible with what runs there.
-// The plan is kept in etcd (STATE/upgrades/NAME) after every step, so a restarted operator
-// continues where it stopped.
+// Never waits for an install: each pass reports the installs that finished, starts the next
+// ones the plan allows (their threads report back and wake the loop) and returns, so chains and
+// VF counts keep converging while an upgrade rolls. The plan is written to status.rollout before
+// any install starts, so a restarted operator continues it; a DPU whose node already reports the
+// version is recorded as done without another install.
 bool Operator::RollOut(const Resource& config, const NodeConfigSpec& spec, json* status,
                        std::string* message) {
   const ImageSpec& image = *spec.image;
   const std::string want = image.version.ToString();
-  const std::string plan_key = absl::StrCat(options_.state_prefix, "/upgrades/", config.name);
   std::vector<std::string> targets = spec.dpus;
   if (targets.empty()) {
     for (const auto& [name, d] : cache_[Kind::kDataProcessingUnit]) targets.push_back(name);
   }
-  std::vector<std::string> need, problems;
+  std::unique_ptr<Rollout>& slot = rollouts_[config.name];
+  if (slot == nullptr && config.status.is_object() && config.status.contains("rollout")) {
+    // After a restart: the plan as the last operator saved it (in progress -> pending).
+    const json& j = config.status["rollout"];
+    if (j.is_object() && j.value("plan", json()).is_string()) {
+      auto restored = dpu::RollingUpgradePlan::Restore(j["plan"].get<std::string>(), false);
+      if (restored.ok()) {
+        slot.reset(new Rollout{j.value("version", ""), j.value("path", ""),
+                               j.value("generation", int64_t{0}), *std::move(restored)});
+        Log(absl::StrCat("DpuNodeConfig ", config.name, ": resuming the rollout of ", slot->version,
+                         " (", slot->plan.count(dpu::UpgradeStatus::kSucceeded), " of ",
+                         slot->plan.size(), " done)"));
+      }
+    }
+  }
+  // Another image, or a halted plan and a new generation (the retry): a new plan.
+  if (slot != nullptr && (slot->version != want || slot->path != image.path ||
+                          (slot->plan.halted() && slot->generation != config.generation))) {
+    Log(absl::StrCat("DpuNodeConfig ", config.name, ": rollout of ", slot->version,
+                     " superseded by generation ", config.generation));
+    slot.reset();
+  }
+  std::vector<std::string> need, problems, busy;
   for (const auto& d : targets) {
+    if (installs_.count(d)) {
+      busy.push_back(d);
+      continue;
+    }
     auto node = nodes_.find(d);
     if (node == nodes_.end() || !node->second->reachable.ok()) {
       problems.push_back(absl::StrCat(d, ": unreachable"));
@@ -612,28 +774,23 @@ bool Operator::RollOut(const Resource& config, const NodeConfigSpec& spec, json*
     }
     if (node->second->image->version != want) need.push_back(d);
   }
-  if (!problems.empty()) {
-    (*status)["upgradeReason"] = "NodesUnavailable";
-    *message = absl::StrJoin(problems, "; ");
-    return false;
-  }
-  if (need.empty()) {
-    etcd_->Delete(plan_key).IgnoreError();
-    *message = absl::StrCat(targets.size(), " DPU(s) run image ", want);
-    return true;
-  }
-  // A plan of this generation from before a restart, or a new one.
-  std::optional<dpu::RollingUpgradePlan> plan;
-  auto stored = etcd_->Get(plan_key);
-  if (stored.ok() && stored->has_value()) {
-    json j = json::parse((*stored)->value, nullptr, false);
-    if (!j.is_discarded() && j.value("generation", int64_t{0}) == config.generation &&
-        j.value("version", "") == want) {
-      auto restored = dpu::RollingUpgradePlan::Restore(j.value("plan", ""), false);
-      if (restored.ok()) plan = *std::move(restored);
+  if (slot == nullptr) {
+    if (!problems.empty()) {
+      rollouts_.erase(config.name);
+      (*status)["upgradeReason"] = "NodesUnavailable";
+      *message = absl::StrJoin(problems, "; ");
+      return false;
     }
-  }
-  if (!plan) {
+    if (need.empty()) {
+      rollouts_.erase(config.name);
+      if (!busy.empty()) {  // Installs of an earlier version or config still running.
+        (*status)["upgradeReason"] = "Upgrading";
+        *message = absl::StrCat("waiting for running installs on ", absl::StrJoin(busy, ", "));
+        return false;
+      }
+      *message = absl::StrCat(targets.size(), " DPU(s) run image ", want);
+      return true;
+    }
     // The compatibility gate: every node checks the image against what it runs, before any
     // node is touched.
     std::vector<std::string> refused;
@@ -642,6 +799,7 @@ bool Operator::RollOut(const Resource& config, const NodeConfigSpec& spec, json*
       if (!checked.ok()) refused.push_back(absl::StrCat(d, ": ", checked.status().message()));
     }
     if (!refused.empty()) {
+      rollouts_.erase(config.name);
       (*status)["upgradeReason"] = "Incompatible";
       *message =
           absl::StrCat("image ", want, " refused, no DPU upgraded: ", absl::StrJoin(refused, "; "));
@@ -650,73 +808,87 @@ bool Operator::RollOut(const Resource& config, const NodeConfigSpec& spec, json*
     auto created = dpu::RollingUpgradePlan::Create(
         need, dpu::RollingUpgradeOptions{static_cast<size_t>(spec.max_unavailable)});
     if (!created.ok()) {
+      rollouts_.erase(config.name);
       *message = std::string(created.status().message());
       return false;
     }
-    plan = *std::move(created);
+    slot.reset(new Rollout{want, image.path, config.generation, *std::move(created)});
     Log(absl::StrCat("DpuNodeConfig ", config.name, ": rolling image ", want, " over ", need.size(),
                      " DPU(s), maxUnavailable ", spec.max_unavailable));
   }
-  auto save = [&] {
-    json j;
-    j["generation"] = config.generation;
-    j["version"] = want;
-    j["plan"] = plan->Serialize();
-    if (!crashed_) etcd_->Put(plan_key, j.dump()).IgnoreError();
-  };
-  while (!plan->done() && !plan->halted() && !crashed_) {
-    std::vector<std::string> batch = plan->StartNext();
-    if (batch.empty()) break;
-    save();
-    std::vector<absl::Status> results(batch.size());
-    std::vector<std::thread> workers;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      std::shared_ptr<AgentClient> client = ClientOf(batch[i]);
-      workers.emplace_back([&, i, client] {
-        if (client == nullptr) {
-          results[i] = absl::UnavailableError("left the fleet");
-          return;
-        }
-        auto before = client->GetImage();
-        if (before.ok() && before->version == want) return;  // Done before a restart.
-        auto after = client->InstallImage(image);
-        if (!after.ok()) {
-          results[i] = after.status();
-        } else if (after->version != want) {
-          results[i] = absl::InternalError(
-              absl::StrCat("node reports image ", after->version, " after installing ", want));
-        }
-        if (after.ok()) NodeWrite();
-      });
-    }
-    for (auto& w : workers) w.join();
-    if (crashed_) return false;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      nodes_[batch[i]]->dirty = true;
-      if (results[i].ok()) {
-        Log(absl::StrCat("DataProcessingUnit ", batch[i], ": image ", want, " installed"));
-        plan->Succeeded(batch[i]).IgnoreError();
-      } else {
-        Log(absl::StrCat("DataProcessingUnit ", batch[i], ": image ", want, ": ",
-                         results[i].message()));
-        plan->Failed(batch[i], std::string(results[i].message())).IgnoreError();
+  Rollout& ro = *slot;
+  // Start what the plan allows now. The plan with the new batch in progress is saved first.
+  if (!ro.plan.halted() && !ro.plan.done() && problems.empty() && Leading() && !crashed_) {
+    dpu::RollingUpgradePlan next = ro.plan;
+    std::vector<std::string> batch = next.StartNext();
+    const bool batch_busy = std::any_of(batch.begin(), batch.end(),
+                                        [&](const std::string& d) { return installs_.count(d); });
+    if (!batch.empty() && !batch_busy &&
+        PersistRollout(config.name, RolloutJson(want, image.path, ro.generation, next))) {
+      ro.plan = std::move(next);
+      Log(absl::StrCat("DpuNodeConfig ", config.name, ": installing image ", want, " on ",
+                       absl::StrJoin(batch, ", ")));
+      for (const auto& d : batch) {
+        auto job = std::make_unique<InstallJob>();
+        job->config = config.name;
+        job->version = want;
+        InstallJob* raw = job.get();
+        std::shared_ptr<AgentClient> client = ClientOf(d);
+        ++installs_running_;
+        raw->thread = std::thread([this, raw, client, image] {
+          absl::Status result;
+          if (client == nullptr) {
+            result = absl::UnavailableError("left the fleet");
+          } else if (auto before = client->GetImage();
+                     !before.ok() || before->version != raw->version) {
+            auto after = client->InstallImage(image);
+            if (!after.ok()) {
+              result = after.status();
+            } else if (after->version != raw->version) {
+              result = absl::InternalError(absl::StrCat("node reports image ", after->version,
+                                                        " after installing ", raw->version));
+            }
+            if (after.ok()) NodeWrite();
+          }  // Else done before a restart: recorded without another install.
+          raw->result = result;
+          --installs_running_;
+          raw->done = true;
+          wake_ = true;
+        });
+        installs_[d] = std::move(job);
       }
-      nodes_[batch[i]]->Refresh();
     }
-    save();
   }
+  std::vector<std::string> plan_names;
+  for (const auto& d : targets) {
+    if (ro.plan.status(d).ok()) plan_names.push_back(d);
+  }
+  const std::vector<std::string> installing =
+      InState(ro.plan, plan_names, dpu::UpgradeStatus::kInProgress);
   (*status)["upgrade"] = {{"version", want},
-                          {"succeeded", plan->count(dpu::UpgradeStatus::kSucceeded)},
-                          {"failed", plan->count(dpu::UpgradeStatus::kFailed)},
-                          {"pending", plan->count(dpu::UpgradeStatus::kPending)},
-                          {"maxUnavailable", spec.max_unavailable}};
-  if (plan->halted()) {
+                          {"succeeded", ro.plan.count(dpu::UpgradeStatus::kSucceeded)},
+                          {"failed", ro.plan.count(dpu::UpgradeStatus::kFailed)},
+                          {"pending", ro.plan.count(dpu::UpgradeStatus::kPending)},
+                          {"inProgress", installing},
+                          {"maxUnavailable", ro.plan.options().max_unavailable}};
+  if (ro.plan.done()) {
+    rollouts_.erase(config.name);  // status.rollout is dropped with this pass's status.
+    *message = absl::StrCat(targets.size(), " DPU(s) run image ", want);
+    return true;
+  }
+  (*status)["rollout"] = RolloutJson(want, image.path, ro.generation, ro.plan);
+  if (ro.plan.halted()) {
     (*status)["upgradeReason"] = "UpgradeFailed";
-    *message = absl::StrCat("halted: ", plan->halt_reason());
+    *message = absl::StrCat("halted: ", ro.plan.halt_reason());
     return false;
   }
-  *message = absl::StrCat(targets.size(), " DPU(s) run image ", want);
-  return plan->done();
+  (*status)["upgradeReason"] = "Upgrading";
+  *message =
+      absl::StrCat("image ", want, ": ", ro.plan.count(dpu::UpgradeStatus::kSucceeded), " of ",
+                   ro.plan.size(), " DPU(s) upgraded", installing.empty() ? "" : ", installing on ",
+                   absl::StrJoin(installing, ", "), problems.empty() ? "" : "; waiting for ",
+                   absl::StrJoin(problems, "; "));
+  return false;
 }
 
 }  // namespace dpu_operator

@@ -39,6 +39,12 @@ struct OperatorOptions {
   std::function<bool(int64_t writes)> after_node_write;
   /// Where log lines go (default: stderr).
   std::function<void(const std::string&)> log;
+  /// Leader election (docs/operator.md): with a TTL above zero, Run() first campaigns for the
+  /// key STATE_PREFIX/leader with an etcd lease of this TTL and reconciles only while it holds
+  /// it; 0: no election (a single replica).
+  absl::Duration lease_ttl = absl::ZeroDuration();
+  /// This replica's name in the election key (default: HOSTNAME-PID).
+  std::string identity;
 };
 
 /// The operator's checkpoint in etcd: the last revision whose changes are fully handled, and the
@@ -49,7 +55,10 @@ struct Checkpoint {
   std::set<std::pair<std::string, std::string>> placed;  ///< (DPU, chain) possibly on the node.
 };
 
-/// The reconciler. Run() blocks; one Operator per etcd prefix at a time.
+class LeaderElection;
+
+/// The reconciler. Run() blocks; one Operator per etcd prefix at a time, or several with
+/// OperatorOptions::lease_ttl, of which only the elected one reconciles.
 class Operator {
  public:
   /// Uses @p etcd (not owned) and makes node clients with @p factory.
@@ -57,16 +66,27 @@ class Operator {
   ~Operator();
 
   /// Runs until @p stop becomes true (checked at least every 100 ms) or after_node_write asks
-  /// to stop (then Aborted). Starts from the checkpoint when there is one: reads the resources
-  /// as they were at that revision and as they are now, removes what was deleted meanwhile,
-  /// reconciles, and watches from the revision after. Without one, starts from the current state.
+  /// to stop (then Aborted). With leader election it first waits to be elected, and returns
+  /// FailedPrecondition when it loses the lease (nothing is written after that). Starts from the
+  /// checkpoint when there is one: reads the resources as they were at that revision and as they
+  /// are now, removes what was deleted meanwhile, reconciles, and watches from the revision after.
+  /// Without one, starts from the current state.
   absl::Status Run(const std::atomic<bool>& stop);
 
   /// Writes to nodes made so far.
   int64_t node_writes() const { return node_writes_; }
+  /// Image installs running now (started by a reconcile pass, not yet reported).
+  int installs_running() const { return installs_running_; }
 
  private:
   struct Node;
+  struct InstallJob;
+  struct Rollout;
+  absl::Status Elect(const std::atomic<bool>& stop);
+  bool Leading();  // False once the lease may have run out: no more writes.
+  void HarvestInstalls();
+  void JoinInstalls();
+  bool PersistRollout(const std::string& config, const nlohmann::json& rollout);
   absl::StatusOr<Checkpoint> LoadCheckpoint();
   absl::Status SaveCheckpoint(int64_t revision);
   absl::Status Start(int64_t* watch_from);
@@ -83,7 +103,10 @@ class Operator {
   bool NodeWrite();  // Counts a write; true when the operator must stop now.
   void Log(const std::string& line);
 
-  EtcdClient* etcd_;
+  EtcdClient* etcd_;  // The client writes go through (fenced by the election key when elected).
+  EtcdClient* base_etcd_;
+  std::unique_ptr<EtcdClient> fenced_etcd_;
+  std::unique_ptr<LeaderElection> election_;
   ResourceStore store_;
   AgentClientFactory factory_;
   OperatorOptions options_;
@@ -92,6 +115,10 @@ class Operator {
   Checkpoint checkpoint_;
   std::atomic<int64_t> node_writes_{0};
   std::atomic<bool> crashed_{false};
+  std::atomic<bool> wake_{false};  // An install finished: reconcile soon.
+  std::map<std::string, std::unique_ptr<InstallJob>> installs_;  // By DPU.
+  std::map<std::string, std::unique_ptr<Rollout>> rollouts_;     // By DpuNodeConfig.
+  std::atomic<int> installs_running_{0};
 };
 
 /// The key of the checkpoint under @p state_prefix.

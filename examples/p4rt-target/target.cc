@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -106,12 +108,14 @@ std::string Hex(const std::string& b) {
   return s;
 }
 // Checks a byte string written for a `w`-bit field: non-empty, fits w bits, at most
-// ceil(w/8) bytes. Returns the canonical form.
-Err CheckBytes(const std::string& b, int w, const std::string& what, std::string* canon) {
-  if (b.empty()) return Fail(StatusCode::INVALID_ARGUMENT, what + ": empty byte string");
+// ceil(w/8) bytes. Returns the canonical form. `what` names the field; it is only called to
+// build an error message (a write of many entries should not format names it never prints).
+Err CheckBytes(const std::string& b, int w, absl::FunctionRef<std::string()> what,
+               std::string* canon) {
+  if (b.empty()) return Fail(StatusCode::INVALID_ARGUMENT, what() + ": empty byte string");
   if (b.size() > static_cast<size_t>((w + 7) / 8) || !Fits(b, w)) {
     return Fail(StatusCode::OUT_OF_RANGE,
-                absl::StrCat(what, ": ", Hex(b), " does not fit ", w, " bits"));
+                absl::StrCat(what(), ": ", Hex(b), " does not fit ", w, " bits"));
   }
   *canon = Canon(b);
   return {};
@@ -334,8 +338,29 @@ absl::StatusOr<std::shared_ptr<Pipeline>> Compile(const p4v1::ForwardingPipeline
 // ---- entries -> datapath rules --------------------------------------------------------------
 
 struct Stored {
-  p4v1::TableEntry entry;  // canonical, as returned by Read
+  // The canonical entry as returned by Read, serialized: one allocation per entry instead of a
+  // message tree (a table of 100,000 entries is written far more often than it is read).
+  std::string entry;
+  dpu::FlowId id;  // of its rule in the datapath (which holds the rule itself)
+};
+
+// The entries of one table by KeyOf(). Hash map: a Write costs the same per update whatever
+// the table's size; Read sorts when it needs an order.
+using EntryMap = absl::node_hash_map<std::string, Stored>;
+
+// One key a Write touches, as the batch leaves it: present (inserted or modified, with its new
+// rule) or absent (deleted). The committed tables are only changed once the batch is accepted.
+struct Pending {
+  uint32_t table_id = 0;
+  std::string key;
+  bool present = false;
+  Stored st;
   dpu::FlowRule rule;
+};
+struct Overlay {
+  std::vector<Pending> pending;                     // in order of first touch
+  absl::flat_hash_map<std::string, size_t> by_key;  // key -> index in pending
+  absl::flat_hash_map<uint32_t, int64_t> size_delta;
 };
 
 dpu::MacAddress Mac(const std::string& canon) {
@@ -444,54 +469,66 @@ Err SetField(dpu::Match& m, dpu::MatchField f, int w, const std::string& v,
 // required (DELETE, reads).
 Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& in, bool key_only,
                  p4v1::TableEntry* out) {
-  const std::string tname = ti.table->preamble().name();
+  const std::string& tname = ti.table->preamble().name();
   out->Clear();
   out->set_table_id(in.table_id());
-  std::map<uint32_t, p4v1::FieldMatch> fields;
+  // Canonical order: by field id. Tables have a handful of fields, so a sorted vector.
+  std::vector<std::pair<uint32_t, p4v1::FieldMatch>> fields;
+  fields.reserve(static_cast<size_t>(in.match_size()));
   for (const auto& fm : in.match()) {
     auto fi = ti.fields.find(fm.field_id());
     if (fi == ti.fields.end()) {
       return Fail(StatusCode::INVALID_ARGUMENT,
                   absl::StrCat("table '", tname, "': unknown match field id ", fm.field_id()));
     }
-    if (fields.count(fm.field_id())) {
-      return Fail(StatusCode::INVALID_ARGUMENT, absl::StrCat("table '", tname, "': match field id ",
-                                                             fm.field_id(), " given twice"));
+    for (const auto& f : fields) {
+      if (f.first == fm.field_id()) {
+        return Fail(
+            StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("table '", tname, "': match field id ", fm.field_id(), " given twice"));
+      }
     }
     const p4cfg::MatchField& mf = *fi->second.mf;
     int w = mf.bitwidth();
-    std::string what = absl::StrCat("match field '", mf.name(), "'");
+    auto what = [&mf](const char* part = "") {
+      return absl::StrCat("match field '", mf.name(), "'", part);
+    };
+    auto what_value = [&] { return what(" value"); };
+    auto what_mask = [&] { return what(" mask"); };
+    auto what_low = [&] { return what(" low"); };
+    auto what_high = [&] { return what(" high"); };
+    auto what_field = [&] { return what(); };
     p4v1::FieldMatch c;
     c.set_field_id(fm.field_id());
     std::string a, b;
     auto kind_err = [&]() {
       return Fail(StatusCode::INVALID_ARGUMENT,
-                  absl::StrCat(what, ": match kind does not agree with the P4Info (",
+                  absl::StrCat(what(), ": match kind does not agree with the P4Info (",
                                p4cfg::MatchField::MatchType_Name(mf.match_type()), ")"));
     };
     switch (mf.match_type()) {
       case p4cfg::MatchField::EXACT:
         if (!fm.has_exact()) return kind_err();
-        if (auto e = CheckBytes(fm.exact().value(), w, what, &a); !e.ok()) return e;
+        if (auto e = CheckBytes(fm.exact().value(), w, what_field, &a); !e.ok()) return e;
         c.mutable_exact()->set_value(a);
         break;
       case p4cfg::MatchField::OPTIONAL:
         if (!fm.has_optional()) return kind_err();
-        if (auto e = CheckBytes(fm.optional().value(), w, what, &a); !e.ok()) return e;
+        if (auto e = CheckBytes(fm.optional().value(), w, what_field, &a); !e.ok()) return e;
         c.mutable_optional()->set_value(a);
         break;
       case p4cfg::MatchField::TERNARY: {
         if (!fm.has_ternary()) return kind_err();
-        if (auto e = CheckBytes(fm.ternary().value(), w, what + " value", &a); !e.ok()) return e;
-        if (auto e = CheckBytes(fm.ternary().mask(), w, what + " mask", &b); !e.ok()) return e;
+        if (auto e = CheckBytes(fm.ternary().value(), w, what_value, &a); !e.ok()) return e;
+        if (auto e = CheckBytes(fm.ternary().mask(), w, what_mask, &b); !e.ok()) return e;
         if (U64(b) == 0 && b.size() == 1) {
           return Fail(StatusCode::INVALID_ARGUMENT,
-                      what + ": all-zero mask; a don't-care field must be omitted");
+                      what() + ": all-zero mask; a don't-care field must be omitted");
         }
         std::string pa = Pad(a, b.size() > a.size() ? b.size() : a.size()), pb = Pad(b, pa.size());
         for (size_t i = 0; i < pa.size(); ++i) {
           if (pa[i] & ~pb[i])
-            return Fail(StatusCode::INVALID_ARGUMENT, what + ": value has bits outside the mask");
+            return Fail(StatusCode::INVALID_ARGUMENT, what() + ": value has bits outside the mask");
         }
         c.mutable_ternary()->set_value(a);
         c.mutable_ternary()->set_mask(b);
@@ -502,17 +539,18 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
         int len = fm.lpm().prefix_len();
         if (len < 0 || len > w) {
           return Fail(StatusCode::INVALID_ARGUMENT,
-                      absl::StrCat(what, ": prefix_len ", len, " outside 1..", w));
+                      absl::StrCat(what(), ": prefix_len ", len, " outside 1..", w));
         }
         if (len == 0)
           return Fail(StatusCode::INVALID_ARGUMENT,
-                      what + ": prefix_len 0 is a don't-care; omit the field");
-        if (auto e = CheckBytes(fm.lpm().value(), w, what, &a); !e.ok()) return e;
+                      what() + ": prefix_len 0 is a don't-care; omit the field");
+        if (auto e = CheckBytes(fm.lpm().value(), w, what_field, &a); !e.ok()) return e;
         size_t n = static_cast<size_t>((w + 7) / 8);
         std::string pv = Pad(a, n), pm = PrefixMaskBytes(len, w);
         for (size_t i = 0; i < n; ++i) {
           if (pv[i] & ~pm[i])
-            return Fail(StatusCode::INVALID_ARGUMENT, what + ": value has bits beyond prefix_len");
+            return Fail(StatusCode::INVALID_ARGUMENT,
+                        what() + ": value has bits beyond prefix_len");
         }
         c.mutable_lpm()->set_value(a);
         c.mutable_lpm()->set_prefix_len(len);
@@ -520,31 +558,37 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
       }
       case p4cfg::MatchField::RANGE: {
         if (!fm.has_range()) return kind_err();
-        if (auto e = CheckBytes(fm.range().low(), w, what + " low", &a); !e.ok()) return e;
-        if (auto e = CheckBytes(fm.range().high(), w, what + " high", &b); !e.ok()) return e;
+        if (auto e = CheckBytes(fm.range().low(), w, what_low, &a); !e.ok()) return e;
+        if (auto e = CheckBytes(fm.range().high(), w, what_high, &b); !e.ok()) return e;
         size_t n = static_cast<size_t>((w + 7) / 8);
         std::string pl = Pad(a, n), ph = Pad(b, n);
-        if (pl > ph) return Fail(StatusCode::INVALID_ARGUMENT, what + ": low is greater than high");
+        if (pl > ph)
+          return Fail(StatusCode::INVALID_ARGUMENT, what() + ": low is greater than high");
         if (U64(a) == 0 && a.size() == 1 && PrefixLen(std::string(ph), w) == w) {
           return Fail(StatusCode::INVALID_ARGUMENT,
-                      what + ": the full range is a don't-care; omit the field");
+                      what() + ": the full range is a don't-care; omit the field");
         }
         c.mutable_range()->set_low(a);
         c.mutable_range()->set_high(b);
         break;
       }
       default:
-        return Fail(StatusCode::UNIMPLEMENTED, what + ": unsupported match kind");
+        return Fail(StatusCode::UNIMPLEMENTED, what() + ": unsupported match kind");
     }
-    fields[fm.field_id()] = std::move(c);
+    fields.emplace_back(fm.field_id(), std::move(c));
   }
   for (const auto& [id, fi] : ti.fields) {
-    if (fi.mf->match_type() == p4cfg::MatchField::EXACT && !fields.count(id)) {
+    if (fi.mf->match_type() == p4cfg::MatchField::EXACT &&
+        std::none_of(fields.begin(), fields.end(),
+                     [id = id](const auto& f) { return f.first == id; })) {
       return Fail(
           StatusCode::INVALID_ARGUMENT,
           absl::StrCat("table '", tname, "': exact match field '", fi.mf->name(), "' is missing"));
     }
   }
+  std::sort(fields.begin(), fields.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  out->mutable_match()->Reserve(static_cast<int>(fields.size()));
   for (auto& [id, c] : fields) *out->add_match() = std::move(c);
   if (ti.needs_priority) {
     if (in.priority() <= 0) {
@@ -584,7 +628,8 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
   const ActionInfo& ai = p.actions.at(act.action_id());
   p4v1::Action* oa = out->mutable_action()->mutable_action();
   oa->set_action_id(act.action_id());
-  std::map<uint32_t, std::string> params;
+  std::vector<std::pair<uint32_t, std::string>> params;  // sorted by id below
+  params.reserve(static_cast<size_t>(act.params_size()));
   for (const auto& prm : act.params()) {
     const p4cfg::Action::Param* def = nullptr;
     for (const auto& d : ai.action->params()) {
@@ -595,15 +640,20 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
                   absl::StrCat("action '", ai.action->preamble().name(), "': unknown parameter id ",
                                prm.param_id()));
     }
-    if (params.count(prm.param_id()))
-      return Fail(StatusCode::INVALID_ARGUMENT, "parameter given twice");
+    for (const auto& q : params) {
+      if (q.first == prm.param_id())
+        return Fail(StatusCode::INVALID_ARGUMENT, "parameter given twice");
+    }
     std::string v;
-    if (auto e = CheckBytes(prm.value(), def->bitwidth(),
-                            absl::StrCat("parameter '", def->name(), "'"), &v);
+    if (auto e = CheckBytes(
+            prm.value(), def->bitwidth(),
+            [def] { return absl::StrCat("parameter '", def->name(), "'"); }, &v);
         !e.ok())
       return e;
-    params[prm.param_id()] = v;
+    params.emplace_back(prm.param_id(), std::move(v));
   }
+  std::sort(params.begin(), params.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
   if (params.size() != static_cast<size_t>(ai.action->params_size())) {
     return Fail(StatusCode::INVALID_ARGUMENT,
                 absl::StrCat("action '", ai.action->preamble().name(), "' needs ",
@@ -612,7 +662,7 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
   for (auto& [id, v] : params) {
     auto* np = oa->add_params();
     np->set_param_id(id);
-    np->set_value(v);
+    np->set_value(std::move(v));
   }
   out->set_metadata(in.metadata());
   return {};
@@ -620,16 +670,20 @@ Err Canonicalize(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry&
 
 std::string KeyOf(const p4v1::TableEntry& canonical) {
   std::string k = absl::StrCat(canonical.table_id(), "/", canonical.priority(), "/");
-  for (const auto& m : canonical.match())
-    absl::StrAppend(&k, m.SerializeAsString().size(), ":", m.SerializeAsString());
+  std::string m;
+  for (const auto& fm : canonical.match()) {
+    fm.SerializeToString(&m);
+    absl::StrAppend(&k, m.size(), ":", m);
+  }
   return k;
 }
 
-// The datapath rule of a canonical entry.
-Err ToRule(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& e, dpu::FlowRule* r) {
+// The datapath rule of a canonical entry whose KeyOf() is `key` (the rule's id derives from it).
+Err ToRule(const TableInfo& ti, const Pipeline& p, const p4v1::TableEntry& e,
+           const std::string& key, dpu::FlowRule* r) {
   *r = dpu::FlowRule();
   r->chain = ti.bind.chain;
-  r->id = dpu::FlowId::FromName(KeyOf(e));
+  r->id = dpu::FlowId::FromName(key);
   if (ti.needs_priority) {
     if (e.priority() > 65536) {
       return Fail(StatusCode::OUT_OF_RANGE,
@@ -923,14 +977,17 @@ class Target final : public p4v1::P4Runtime::Service {
                           "DATAPLANE_ATOMIC is not supported by this target");
     }
     // Updates are applied in order to an overlay over the committed tables; the datapath sees
-    // the net result in one atomic ReferenceBackend::Apply.
-    std::map<std::string, std::optional<Stored>> overlay;
-    std::map<uint32_t, int64_t> size_delta;
+    // the net result in one atomic ReferenceBackend::Apply. Nothing here is proportional to
+    // the size of the tables: each update costs one hash lookup in the overlay and one in its
+    // table, and rolling back a batch is dropping the overlay.
+    Overlay overlay;
+    overlay.pending.reserve(static_cast<size_t>(req->updates_size()));
+    overlay.by_key.reserve(static_cast<size_t>(req->updates_size()));
     std::vector<Err> results;
     results.reserve(static_cast<size_t>(req->updates_size()));
     bool failed = false;
     for (const auto& u : req->updates()) {
-      Err e = Update(u, overlay, size_delta);
+      Err e = Update(u, overlay);
       failed |= !e.ok();
       results.push_back(std::move(e));
     }
@@ -940,27 +997,28 @@ class Target final : public p4v1::P4Runtime::Service {
         if (e.ok())
           e = Fail(StatusCode::ABORTED, "not applied: another update of the batch failed");
       }
-    } else if (!overlay.empty()) {
+    } else if (!overlay.pending.empty()) {
       dpu::FlowBatch batch;
-      for (auto& [key, st] : overlay) {
-        auto base = entries_.find(key);
-        if (!st) {
-          if (base != entries_.end()) batch.deletes.push_back(base->second.rule.id);
+      batch.upserts.reserve(overlay.pending.size());
+      for (Pending& pe : overlay.pending) {
+        if (!pe.present) {
+          // Deleted, or inserted and deleted again by this batch (nothing in the datapath).
+          if (const Stored* base = Find(pe.table_id, pe.key)) batch.deletes.push_back(base->id);
         } else {
-          batch.upserts.push_back(st->rule);
+          batch.upserts.push_back(std::move(pe.rule));
         }
       }
       absl::Status s = datapath_.Apply(batch);
       if (!s.ok())
         return grpc::Status(StatusCode::INTERNAL, absl::StrCat("datapath: ", s.message()));
-      for (auto& [key, st] : overlay) {
-        if (!st) {
-          entries_.erase(key);
+      for (Pending& pe : overlay.pending) {
+        EntryMap& table = entries_[pe.table_id];
+        if (!pe.present) {
+          table.erase(pe.key);
         } else {
-          entries_[key] = std::move(*st);
+          table.insert_or_assign(std::move(pe.key), std::move(pe.st));
         }
       }
-      for (auto& [t, d] : size_delta) table_size_[t] += d;
     }
     if (!failed) return grpc::Status::OK;
     google::rpc::Status details;
@@ -1017,13 +1075,13 @@ class Target final : public p4v1::P4Runtime::Service {
           if (counter) {
             if (ti.counter_id == 0) return;
             auto* dce = e.mutable_direct_counter_entry();
-            p4v1::TableEntry k = st.entry;
-            k.clear_action();
-            k.clear_metadata();
-            *dce->mutable_table_entry() = std::move(k);
+            p4v1::TableEntry* k = dce->mutable_table_entry();
+            k->ParseFromString(st.entry);
+            k->clear_action();
+            k->clear_metadata();
             FillCounter(st, dce->mutable_data());
           } else {
-            *e.mutable_table_entry() = st.entry;
+            e.mutable_table_entry()->ParseFromString(st.entry);
             if (q.has_counter_data() && ti.counter_id != 0)
               FillCounter(st, e.mutable_table_entry()->mutable_counter_data());
           }
@@ -1035,16 +1093,19 @@ class Target final : public p4v1::P4Runtime::Service {
             return grpc::Status(StatusCode::INVALID_ARGUMENT, "table has no direct counter");
           }
           if (wildcard) {
-            std::string prefix = absl::StrCat(ti->table->preamble().id(), "/");
-            for (auto it = entries_.lower_bound(prefix);
-                 it != entries_.end() && absl::StartsWith(it->first, prefix); ++it) {
-              produce(*ti, it->second);
-            }
+            // In key order, so a Read answers the same way every time.
+            auto t = entries_.find(ti->table->preamble().id());
+            if (t == entries_.end()) continue;
+            std::vector<const EntryMap::value_type*> sorted;
+            sorted.reserve(t->second.size());
+            for (const auto& kv : t->second) sorted.push_back(&kv);
+            std::sort(sorted.begin(), sorted.end(),
+                      [](const auto* a, const auto* b) { return a->first < b->first; });
+            for (const auto* kv : sorted) produce(*ti, kv->second);
           } else {
             p4v1::TableEntry c;
             if (Err e = Canonicalize(*ti, *pipeline_, q, true, &c); !e.ok()) return G(e);
-            auto it = entries_.find(KeyOf(c));
-            if (it != entries_.end()) produce(*ti, it->second);
+            if (const Stored* st = Find(c.table_id(), KeyOf(c))) produce(*ti, *st);
           }
         }
       }
@@ -1060,15 +1121,28 @@ class Target final : public p4v1::P4Runtime::Service {
   }
 
   void FillCounter(const Stored& st, p4v1::CounterData* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    auto s = datapath_.Stats(st.rule.id);
+    auto s = datapath_.Stats(st.id);
     if (s.ok()) {
       d->set_packet_count(static_cast<int64_t>(s->packets));
       d->set_byte_count(static_cast<int64_t>(s->bytes));
     }
   }
 
-  Err Update(const p4v1::Update& u, std::map<std::string, std::optional<Stored>>& overlay,
-             std::map<uint32_t, int64_t>& size_delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // The committed entry of `key` in table `table_id`, or nullptr.
+  const Stored* Find(uint32_t table_id, const std::string& key) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto t = entries_.find(table_id);
+    if (t == entries_.end()) return nullptr;
+    auto it = t->second.find(key);
+    return it == t->second.end() ? nullptr : &it->second;
+  }
+
+  int64_t TableSize(uint32_t table_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto t = entries_.find(table_id);
+    return t == entries_.end() ? 0 : static_cast<int64_t>(t->second.size());
+  }
+
+  Err Update(const p4v1::Update& u, Overlay& overlay) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (u.type() == p4v1::Update::UNSPECIFIED)
       return Fail(StatusCode::INVALID_ARGUMENT, "update type unspecified");
     if (!u.entity().has_table_entry()) {
@@ -1082,21 +1156,35 @@ class Target final : public p4v1::P4Runtime::Service {
     const TableInfo& ti = ti_it->second;
     if (ti.table->is_const_table()) return Fail(StatusCode::PERMISSION_DENIED, "table is const");
     bool del = u.type() == p4v1::Update::DELETE;
-    Stored st;
-    if (Err e = Canonicalize(ti, *pipeline_, te, del, &st.entry); !e.ok()) return e;
-    std::string key = KeyOf(st.entry);
-    bool exists;
-    if (auto o = overlay.find(key); o != overlay.end()) {
-      exists = o->second.has_value();
-    } else {
-      exists = entries_.count(key) != 0;
-    }
+    p4v1::TableEntry canonical;
+    if (Err e = Canonicalize(ti, *pipeline_, te, del, &canonical); !e.ok()) return e;
+    std::string key = KeyOf(canonical);
+    const uint32_t tid = te.table_id();
+    auto o = overlay.by_key.find(key);
+    const bool exists =
+        o != overlay.by_key.end() ? overlay.pending[o->second].present : Find(tid, key) != nullptr;
+    // Records the key's new state (a later update of the same key in the batch overwrites it).
+    auto record = [&](bool present, dpu::FlowRule rule) {
+      Pending* pe;
+      if (o != overlay.by_key.end()) {
+        pe = &overlay.pending[o->second];
+      } else {
+        overlay.by_key.emplace(key, overlay.pending.size());
+        pe = &overlay.pending.emplace_back();
+        pe->table_id = tid;
+        pe->key = std::move(key);
+      }
+      pe->present = present;
+      pe->st.id = rule.id;
+      if (present) canonical.SerializeToString(&pe->st.entry);
+      pe->rule = std::move(rule);
+    };
     switch (u.type()) {
       case p4v1::Update::INSERT: {
         if (exists)
           return Fail(StatusCode::ALREADY_EXISTS,
                       "an entry with this key (match and priority) exists");
-        int64_t size = table_size_[te.table_id()] + size_delta[te.table_id()];
+        int64_t size = TableSize(tid) + overlay.size_delta[tid];
         if (ti.table->size() > 0 && size >= ti.table->size()) {
           return Fail(StatusCode::RESOURCE_EXHAUSTED,
                       absl::StrCat("table '", ti.table->preamble().name(), "' is full (",
@@ -1106,22 +1194,25 @@ class Target final : public p4v1::P4Runtime::Service {
             (te.counter_data().packet_count() != 0 || te.counter_data().byte_count() != 0)) {
           return Fail(StatusCode::UNIMPLEMENTED, "initial counter values are not supported");
         }
-        if (Err e = ToRule(ti, *pipeline_, st.entry, &st.rule); !e.ok()) return e;
-        overlay[key] = std::move(st);
-        ++size_delta[te.table_id()];
+        dpu::FlowRule rule;
+        if (Err e = ToRule(ti, *pipeline_, canonical, key, &rule); !e.ok()) return e;
+        record(true, std::move(rule));
+        ++overlay.size_delta[tid];
         return {};
       }
-      case p4v1::Update::MODIFY:
+      case p4v1::Update::MODIFY: {
         if (!exists)
           return Fail(StatusCode::NOT_FOUND, "no entry with this key (match and priority)");
-        if (Err e = ToRule(ti, *pipeline_, st.entry, &st.rule); !e.ok()) return e;
-        overlay[key] = std::move(st);
+        dpu::FlowRule rule;
+        if (Err e = ToRule(ti, *pipeline_, canonical, key, &rule); !e.ok()) return e;
+        record(true, std::move(rule));
         return {};
+      }
       case p4v1::Update::DELETE:
         if (!exists)
           return Fail(StatusCode::NOT_FOUND, "no entry with this key (match and priority)");
-        overlay[key] = std::nullopt;
-        --size_delta[te.table_id()];
+        record(false, dpu::FlowRule());
+        --overlay.size_delta[tid];
         return {};
       default:
         return Fail(StatusCode::INVALID_ARGUMENT, "bad update type");
@@ -1131,7 +1222,6 @@ class Target final : public p4v1::P4Runtime::Service {
   void Commit(std::shared_ptr<Pipeline> p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     pipeline_ = std::move(p);
     entries_.clear();
-    table_size_.clear();
     datapath_.Flush().IgnoreError();
   }
 
@@ -1140,27 +1230,39 @@ class Target final : public p4v1::P4Runtime::Service {
       Commit(std::move(p));
       return grpc::Status::OK;
     }
-    std::map<std::string, Stored> next;
+    absl::flat_hash_map<uint32_t, EntryMap> next;
     dpu::FlowBatch batch;
-    for (const auto& [key, st] : entries_) {
-      auto ti = p->tables.find(st.entry.table_id());
-      Stored ns;
-      Err e;
-      if (ti == p->tables.end()) {
-        e = Fail(StatusCode::INVALID_ARGUMENT, "table removed");
-      } else {
-        e = Canonicalize(ti->second, *p, st.entry, false, &ns.entry);
-        if (e.ok()) e = ToRule(ti->second, *p, ns.entry, &ns.rule);
+    for (const auto& [tid, table] : entries_) {
+      for (const auto& [key, st] : table) {
+        auto ti = p->tables.find(tid);
+        Stored ns;
+        p4v1::TableEntry old, canonical;
+        dpu::FlowRule rule;
+        std::string nkey;
+        Err e;
+        if (ti == p->tables.end()) {
+          e = Fail(StatusCode::INVALID_ARGUMENT, "table removed");
+        } else if (!old.ParseFromString(st.entry)) {
+          e = Fail(StatusCode::INTERNAL, "stored entry does not parse");
+        } else {
+          e = Canonicalize(ti->second, *p, old, false, &canonical);
+          if (e.ok()) {
+            nkey = KeyOf(canonical);
+            e = ToRule(ti->second, *p, canonical, nkey, &rule);
+            canonical.SerializeToString(&ns.entry);
+          }
+        }
+        if (!e.ok()) {
+          return grpc::Status(
+              StatusCode::INVALID_ARGUMENT,
+              absl::StrCat("RECONCILE_AND_COMMIT cannot preserve an entry of table id ", tid, ": ",
+                           e.msg));
+        }
+        batch.deletes.push_back(st.id);
+        ns.id = rule.id;
+        batch.upserts.push_back(std::move(rule));
+        next[tid].insert_or_assign(std::move(nkey), std::move(ns));
       }
-      if (!e.ok()) {
-        return grpc::Status(
-            StatusCode::INVALID_ARGUMENT,
-            absl::StrCat("RECONCILE_AND_COMMIT cannot preserve an entry of table id ",
-                         st.entry.table_id(), ": ", e.msg));
-      }
-      batch.deletes.push_back(st.rule.id);
-      batch.upserts.push_back(ns.rule);
-      next[KeyOf(ns.entry)] = std::move(ns);
     }
     // Same ids on both sides are simply replaced.
     std::set<dpu::FlowId> up;
@@ -1310,8 +1412,8 @@ class Target final : public p4v1::P4Runtime::Service {
   std::list<std::shared_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Pipeline> pipeline_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Pipeline> saved_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Stored> entries_ ABSL_GUARDED_BY(mu_);  // key "TABLEID/..." -> entry
-  std::map<uint32_t, int64_t> table_size_ ABSL_GUARDED_BY(mu_);
+  // table id -> KeyOf() -> entry
+  absl::flat_hash_map<uint32_t, EntryMap> entries_ ABSL_GUARDED_BY(mu_);
   dpu::ReferenceBackend datapath_;
 };
 

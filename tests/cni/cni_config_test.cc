@@ -5,6 +5,7 @@
 #include "config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pool.h"
 
 namespace dpu::cni {
 namespace {
@@ -121,7 +122,8 @@ TEST(CniConfig, TopLevelFieldErrorsNameTheField) {
       {"backend", nullptr, "backend: missing"},
       {"vfs", json::array(), "vfs: must list at least one VF"},
       {"vfs", "vf0", "vfs: must be an array"},
-      {"port", "vf9", "port: \"vf9\" is not a netdev of vfs"},
+      {"port", "vf9", "port: \"vf9\" is not a VF netdev of the pool"},
+      {"vfs", nullptr, "vfs: missing (required unless dpu names the DPU"},
       {"mtu", 20, "mtu: must be in [68, 65535], got 20"},
       {"mtu", "1500", "mtu: must be an integer"},
       {"ipam", json::array(), "ipam: must be an object"},
@@ -287,6 +289,115 @@ TEST(CniConfig, GcValidAttachments) {
   EXPECT_EQ(c->valid_attachments->at(0).first, "a");
   j["cni.dev/valid-attachments"] = json::array({{{"containerID", "a"}}});
   ExpectError(j, kInvalidConfig, "cni.dev/valid-attachments[0].ifname: missing");
+}
+
+// A configuration whose pool is the VFs of a DPU found by discovery in a sysfs fixture.
+json WithDpu(const std::string& fixture, json dpu = json::object()) {
+  json j = Good();
+  j.erase("vfs");
+  dpu["sysfsRoot"] = std::string(DPU_SOURCE_DIR) + "/tests/fixtures/sysfs/" + fixture;
+  j["dpu"] = dpu;
+  return j;
+}
+
+TEST(CniPool, DpuFieldsAndErrors) {
+  auto c = ParseConfig(WithDpu("bf3-host", {{"name", "x"}, {"pf", "ens1f0np0"}}).dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->dpu.has_value());
+  EXPECT_TRUE(c->vfs.empty());
+  EXPECT_EQ(c->dpu->name, "x");
+  EXPECT_EQ(c->dpu->pf, "ens1f0np0");
+  EXPECT_EQ(c->dpu->representor, "pf{pf}vf{vf}");
+  json both = WithDpu("bf3-host");
+  both["vfs"] = Good()["vfs"];
+  ExpectError(both, kInvalidConfig, "dpu: vfs and dpu are exclusive");
+  ExpectError(WithDpu("bf3-host", {{"colour", 1}}), kUnsupportedField, "dpu.colour");
+  ExpectError(WithDpu("bf3-host", {{"representor", "rep"}}), kInvalidConfig,
+              "dpu.representor: \"rep\" must contain {vf}");
+  ExpectError(WithDpu("bf3-host", {{"representor", "r{x}{vf}"}}), kInvalidConfig,
+              "dpu.representor: \"r{x}{vf}\": only {pf} and {vf}");
+  json rel = WithDpu("bf3-host");
+  rel["dpu"]["sysfsRoot"] = "sys";
+  ExpectError(rel, kInvalidConfig, "dpu.sysfsRoot: must be an absolute path");
+  EXPECT_EQ(*RepresentorName("pf{pf}vf{vf}", 1, 12), "pf1vf12");
+  EXPECT_EQ(*RepresentorName("rep{vf}", 0, 3), "rep3");
+}
+
+TEST(CniPool, VfsOfTheDpuFoundByDiscovery) {
+  json j = WithDpu("bf3-host", {{"name", "bf3-0000-03-00.0-host"}, {"pf", "ens1f0np0"}});
+  j["port"] = "ens1f0v2";
+  auto c = ParseConfig(j.dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto pool = ResolvePool(*c);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  // DPU mode: the representors live on the DPU side; the template names them.
+  EXPECT_EQ(*pool, (std::vector<VfConfig>{{"ens1f0v0", "pf0vf0"},
+                                          {"ens1f0v1", "pf0vf1"},
+                                          {"ens1f0v2", "pf0vf2"},
+                                          {"ens1f0v3", "pf0vf3"}}));
+  // The only DPU of the node needs no name; a PCI address names the PF too.
+  c = ParseConfig(WithDpu("bf3-host", {{"pf", "0000:03:00.0"}}).dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  pool = ResolvePool(*c);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ(pool->size(), 4u);
+}
+
+TEST(CniPool, RepresentorsDiscoveredOnThisSideWin) {
+  // NIC mode: the host sees the VF representors (ens1f0r0, ens1f0r1) and they are used.
+  auto c = ParseConfig(WithDpu("bf2-nic-mode-host").dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto pool = ResolvePool(*c);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ(*pool, (std::vector<VfConfig>{{"ens1f0v0", "ens1f0r0"}, {"ens1f0v1", "ens1f0r1"}}));
+}
+
+TEST(CniPool, ErrorsNameTheField) {
+  auto expect = [](const json& j, const std::string& text) {
+    auto c = ParseConfig(j.dump());
+    ASSERT_TRUE(c.ok()) << c.status();
+    auto pool = ResolvePool(*c);
+    ASSERT_FALSE(pool.ok());
+    EXPECT_EQ(CniCodeOf(pool.status()), kInvalidConfig);
+    EXPECT_THAT(std::string(pool.status().message()), HasSubstr(text));
+  };
+  expect(WithDpu("bf3-host", {{"name", "nosuch"}}), "dpu.name: ");
+  expect(WithDpu("bf3-host", {{"pf", "eth9"}}), "dpu.pf: DPU \"bf3-0000-03-00.0-host\" has no PF");
+  expect(WithDpu("mixed-node"), "dpu.name: missing, and ");
+  json missing = WithDpu("bf3-host");
+  missing["dpu"]["sysfsRoot"] = "/nonexistent-sysfs";
+  expect(missing, "dpu.sysfsRoot: discovery in \"/nonexistent-sysfs\" failed");
+  json port = WithDpu("bf3-host");
+  port["port"] = "ens1f0v9";
+  expect(port, "port: \"ens1f0v9\" is not a VF netdev of the pool");
+  json clash = WithDpu("bf3-host");
+  clash["chain"]["hops"][0]["ingress"] = "pf0vf1";
+  expect(clash, "chain.hops: network function \"fw\" uses representor \"pf0vf1\"");
+}
+
+TEST(CniConfig, L2Network) {
+  json j = Good();
+  j.erase("chain");
+  j["l2"] = {{"priority", 300}, {"count", true}};
+  auto c = ParseConfig(j.dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->l2.has_value());
+  EXPECT_EQ(c->l2->priority, 300);
+  EXPECT_TRUE(c->l2->count);
+  j["l2"] = json::object();
+  c = ParseConfig(j.dump());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->l2->priority, 100);
+  EXPECT_FALSE(c->l2->count);
+  j["l2"] = {{"priority", 0}};
+  ExpectError(j, kInvalidConfig, "l2.priority: must be in [1, 65534]");
+  j["l2"] = {{"vlan", 3}};
+  ExpectError(j, kUnsupportedField, "l2.vlan: unsupported field");
+  j["l2"] = {{"count", "yes"}};
+  ExpectError(j, kInvalidConfig, "l2.count: must be a boolean");
+  json both = Good();
+  both["l2"] = json::object();
+  ExpectError(both, kInvalidConfig, "l2: chain and l2 are exclusive");
 }
 
 TEST(CniErrors, ErrorJsonHasTheSpecShape) {

@@ -105,20 +105,34 @@ class EtcdServer {
   EtcdServer() : dir_(access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "") {}
   ~EtcdServer() { Stop(); }
 
+  /// Serves clients over TLS with @p cert / @p key, requiring client certificates signed by
+  /// @p ca (etcd's --client-cert-auth); Start() checks it with the client files @p client.
+  void UseTls(const std::string& ca, const std::string& cert, const std::string& key,
+              const dpu_operator::TlsFiles& client) {
+    tls_args_ = {"--cert-file",       cert, "--key-file",        key,
+                 "--trusted-ca-file", ca,   "--client-cert-auth"};
+    client_tls_ = client;
+  }
+
   absl::Status Start() {
     for (int attempt = 0; attempt < 3; ++attempt) {
       client_port_ = FreePort();
       const int peer = FreePort();
-      const std::string client = absl::StrCat("http://127.0.0.1:", client_port_);
+      const std::string client =
+          absl::StrCat(tls_args_.empty() ? "http" : "https", "://127.0.0.1:", client_port_);
       const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer);
       log_ = dir_.path() + "/etcd.log";
-      pid_ = Spawn(
-          {"/usr/bin/etcd", "--name", "test", "--data-dir", dir_.path() + "/data",
-           "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls",
-           peer_url, "--initial-advertise-peer-urls", peer_url, "--initial-cluster",
-           absl::StrCat("test=", peer_url), "--log-level", "warn", "--logger", "zap"},
-          log_);
-      auto c = dpu_operator::EtcdClient::Connect(endpoint(), absl::Seconds(15));
+      std::vector<std::string> argv = {
+          "/usr/bin/etcd", "--name", "test", "--data-dir", dir_.path() + "/data",
+          "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls",
+          peer_url, "--initial-advertise-peer-urls", peer_url, "--initial-cluster",
+          absl::StrCat("test=", peer_url), "--log-level", "warn", "--logger", "zap",
+          // Short elections, so that leases down to 1 s are allowed (etcd's minimum lease TTL
+          // follows the election timeout).
+          "--heartbeat-interval", "50", "--election-timeout", "500"};
+      argv.insert(argv.end(), tls_args_.begin(), tls_args_.end());
+      pid_ = Spawn(argv, log_);
+      auto c = dpu_operator::EtcdClient::Connect(endpoint(), absl::Seconds(15), client_tls_);
       if (c.ok()) return absl::OkStatus();
       Stop();
     }
@@ -132,6 +146,8 @@ class EtcdServer {
 
  private:
   TempDir dir_;
+  std::vector<std::string> tls_args_;
+  dpu_operator::TlsFiles client_tls_;
   std::string log_;
   pid_t pid_ = -1;
   int client_port_ = 0;

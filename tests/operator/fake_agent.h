@@ -22,8 +22,8 @@ namespace dpu_operator_test {
 /// Shared state of all fake nodes: install concurrency across the fleet.
 struct FakeFleet {
   std::mutex mu;
-  int installing = 0;      ///< Installs running now, over all nodes.
-  int max_installing = 0;  ///< Most at once.
+  std::atomic<int> installing{0};  ///< Installs running now, over all nodes.
+  int max_installing = 0;          ///< Most at once.
 };
 
 class InProcessFakeAgent : public dpu_operator::AgentClient {
@@ -78,6 +78,10 @@ class InProcessFakeAgent : public dpu_operator::AgentClient {
   }
   absl::StatusOr<dpu_operator::NodeImageState> InstallImage(
       const dpu_operator::ImageSpec& image) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ++install_starts_;
+    }
     {
       std::lock_guard<std::mutex> l(fleet_->mu);
       fleet_->max_installing = std::max(fleet_->max_installing, ++fleet_->installing);
@@ -136,6 +140,11 @@ class InProcessFakeAgent : public dpu_operator::AgentClient {
     std::lock_guard<std::mutex> l(mu_);
     return installs_;
   }
+  /// Installs begun (a second one on a node that finished the first would be a double upgrade).
+  int install_starts() {
+    std::lock_guard<std::mutex> l(mu_);
+    return install_starts_;
+  }
   std::string image() {
     std::lock_guard<std::mutex> l(mu_);
     return image_;
@@ -154,6 +163,7 @@ class InProcessFakeAgent : public dpu_operator::AgentClient {
   std::string image_ = "1.0.0";
   std::string services_ = "1.5.0";
   int installs_ = 0;
+  int install_starts_ = 0;
   std::atomic<absl::Duration> install_delay_{absl::ZeroDuration()};
 };
 

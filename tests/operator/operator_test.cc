@@ -7,8 +7,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -18,6 +20,7 @@
 #include "fake_agent.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "leader.h"
 #include "resources.h"
 #include "store.h"
 
@@ -287,6 +290,81 @@ TEST_F(EtcdTest, StoreBumpsGenerationOnlyOnSpecChanges) {
   EXPECT_EQ(store.Delete(Kind::kServiceFunctionChain, "web").code(), absl::StatusCode::kNotFound);
 }
 
+// The election key with leases: one leader at a time, a standby takes the key once the
+// leader resigns or its lease runs out, and the fenced client of a deposed leader writes nothing.
+TEST_F(EtcdTest, LeaderElectionAndFencing) {
+  const std::string key = prefix_ + "/leader";
+  std::vector<std::string> log;
+  std::mutex log_mu;
+  auto logger = [&](const std::string& l) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    log.push_back(l);
+  };
+  auto a = std::make_unique<dpu_operator::LeaderElection>(etcd_.get(), key, "a", absl::Seconds(1),
+                                                          logger);
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(a->Campaign(stop).ok());
+  EXPECT_TRUE(a->Leading());
+  auto held = etcd_->Get(key);
+  ASSERT_TRUE(held.ok() && held->has_value());
+  EXPECT_EQ((*held)->value, "a");
+  // b waits while a renews its lease (longer than the TTL).
+  dpu_operator::LeaderElection b(etcd_.get(), key, "b", absl::Seconds(2), logger);
+  std::atomic<bool> b_done{false};
+  absl::Status b_result;
+  std::thread t([&] {
+    b_result = b.Campaign(stop);
+    b_done = true;
+  });
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_FALSE(b_done);
+  EXPECT_TRUE(a->Leading());
+  // The fence: a's writes go through while a holds the key.
+  auto fenced = etcd_->Fenced(key, a->create_revision());
+  ASSERT_TRUE(fenced->Put(prefix_ + "/x", "1").ok());
+  const absl::Time resigned = absl::Now();
+  a->Resign();
+  EXPECT_FALSE(a->Leading());
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!b_done && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(b_done);
+  t.join();
+  ASSERT_TRUE(b_result.ok()) << b_result;
+  // Revoked, not expired (that would take up to the 2 s TTL); b polls every 250 ms.
+  EXPECT_LT(absl::Now() - resigned, absl::Milliseconds(1500));
+  {
+    std::lock_guard<std::mutex> lock(log_mu);
+    EXPECT_THAT(log, ::testing::Contains("resigned the leadership"));
+    EXPECT_THAT(log, ::testing::Contains(HasSubstr("standing by: \"a\" leads")));
+  }
+  EXPECT_TRUE(b.Leading());
+  EXPECT_EQ((*etcd_->Get(key))->value, "b");
+  // a's fenced client is refused now, and changes nothing.
+  auto put = fenced->Put(prefix_ + "/x", "2");
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kFailedPrecondition) << put.status();
+  EXPECT_THAT(std::string(put.status().message()), HasSubstr("now held by \"b\""));
+  auto cas = fenced->PutIf(prefix_ + "/x", "3", (*etcd_->Get(prefix_ + "/x"))->mod_revision);
+  EXPECT_EQ(cas.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fenced->Delete(prefix_ + "/x").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*etcd_->Get(prefix_ + "/x"))->value, "1");
+  // A revoked lease takes its key with it and cannot be renewed (an expired one alike; the
+  // end-to-end test kills a leader and waits for the expiry).
+  auto lease = etcd_->GrantLease(1);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ(lease->ttl_seconds, 1);
+  auto created = etcd_->CreateWithLease(prefix_ + "/ephemeral", "v", lease->id);
+  ASSERT_TRUE(created.ok() && created->first);
+  auto again = etcd_->CreateWithLease(prefix_ + "/ephemeral", "w", lease->id);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->first);
+  EXPECT_EQ(again->second.value, "v");
+  EXPECT_TRUE(etcd_->KeepAliveOnce(lease->id, absl::Seconds(1)).ok());
+  ASSERT_TRUE(etcd_->RevokeLease(lease->id).ok());
+  EXPECT_FALSE(etcd_->Get(prefix_ + "/ephemeral")->has_value());
+  EXPECT_EQ(etcd_->KeepAliveOnce(lease->id, absl::Seconds(1)).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The reconciler against in-process fake nodes.
 
@@ -382,7 +460,11 @@ class ReconcileTest : public EtcdTest {
 TEST_F(ReconcileTest, ConvergesOnceAndStaysIdempotent) {
   Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c") + "---\n" + Chain("web", 100));
   StartOperator();
-  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kServiceFunctionChain, "web"); }));
+  // DataProcessingUnit status is written after the chains' in the same pass.
+  ASSERT_TRUE(WaitFor([&] {
+    return Converged(Kind::kServiceFunctionChain, "web") &&
+           Converged(Kind::kDataProcessingUnit, "c");
+  }));
   for (auto& [n, a] : agents_) {
     EXPECT_EQ(a->applies("web"), 1) << n;
     EXPECT_TRUE(Converged(Kind::kDataProcessingUnit, n)) << n;
@@ -561,6 +643,82 @@ TEST_F(ReconcileTest, CompatibilityGateAndHaltOnFailure) {
   EXPECT_EQ(agents_["b"]->image(), "1.0.0");
   EXPECT_EQ(agents_["c"]->image(), "1.0.0");
   EXPECT_EQ(agents_["c"]->installs(), 0);
+}
+
+// A slow rollout does not hold up the rest: a chain and a VF count change made while the image
+// rolls converge before it finishes, and the spec change does not restart the rollout.
+TEST_F(ReconcileTest, RolloutDoesNotBlockOtherResources) {
+  for (auto& [n, a] : agents_) a->set_install_delay(absl::Milliseconds(600));
+  const std::string image = ImageFiles("2.0.0", ">=1.4.0,<2.0.0");
+  const std::string cfg = absl::StrCat(
+      "apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\nmetadata: {name: fleet}\nspec:\n"
+      "  numVfs: VFS\n  image: {version: 2.0.0, path: ",
+      image, "}\n  upgrade: {maxUnavailable: 1}\n");
+  Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c") + "---\n" +
+        absl::StrReplaceAll(cfg, {{"VFS", "2"}}));
+  StartOperator();
+  auto installs = [&] {
+    int n = 0;
+    for (auto& [name, a] : agents_) n += a->installs();
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return fleet_.installing > 0; }));
+  const absl::Time changed = absl::Now();
+  Apply(Chain("web", 100));
+  Apply(absl::StrReplaceAll(cfg, {{"VFS", "6"}}));
+  ASSERT_TRUE(WaitFor([&] {
+    if (!Converged(Kind::kServiceFunctionChain, "web")) return false;
+    for (auto& [n, a] : agents_) {
+      if (a->num_vfs() != 6) return false;
+    }
+    return true;
+  }));
+  const absl::Duration took = absl::Now() - changed;
+  const int installed_then = installs();
+  fprintf(stderr, "chain and numVfs converged %s after the change, %d of 3 installs done\n",
+          absl::FormatDuration(took).c_str(), installed_then);
+  EXPECT_LT(installed_then, 3) << "the rollout finished first: reconcile waited for it";
+  for (auto& [n, a] : agents_) EXPECT_EQ(a->applies("web"), 1) << n;
+  // A rollout in progress shows in status.
+  auto r = store_->Get(Kind::kDpuNodeConfig, "fleet");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->status.contains("rollout")) << r->status.dump();
+  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kDpuNodeConfig, "fleet", "Upgraded"); }));
+  EXPECT_TRUE(Converged(Kind::kDpuNodeConfig, "fleet"));
+  for (auto& [n, a] : agents_) {
+    EXPECT_EQ(a->install_starts(), 1) << n;
+    EXPECT_EQ(a->image(), "2.0.0") << n;
+  }
+  EXPECT_EQ(fleet_.max_installing, 1);
+  EXPECT_FALSE(store_->Get(Kind::kDpuNodeConfig, "fleet")->status.contains("rollout"));
+}
+
+// Stopped mid-rollout (one node done, one installing) and restarted: the plan comes back from
+// status.rollout; the node that was installing is found upgraded, so no node installs twice.
+TEST_F(ReconcileTest, RestartMidRolloutUpgradesNoNodeTwice) {
+  // Long enough that the stop (seen within 100 ms) lands while b installs.
+  for (auto& [n, a] : agents_) a->set_install_delay(absl::Milliseconds(700));
+  const std::string image = ImageFiles("2.0.0", ">=1.4.0,<2.0.0");
+  Apply(Dpu("a") + "---\n" + Dpu("b") + "---\n" + Dpu("c") + "---\n" +
+        absl::StrCat("apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\n"
+                     "metadata: {name: fleet}\nspec:\n  image: {version: 2.0.0, path: ",
+                     image, "}\n"));
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] { return agents_["a"]->installs() == 1 && fleet_.installing == 1; }));
+  StopOperator();  // Waits for b's install to finish, which this operator never records.
+  auto r = store_->Get(Kind::kDpuNodeConfig, "fleet");
+  ASSERT_TRUE(r.ok());
+  const std::string plan = r->status["rollout"].value("plan", "");
+  EXPECT_THAT(plan, HasSubstr("succeeded a"));
+  EXPECT_THAT(plan, HasSubstr("in-progress b"));
+  EXPECT_THAT(plan, HasSubstr("pending c"));
+  EXPECT_EQ(agents_["b"]->image(), "2.0.0");
+  StartOperator();
+  ASSERT_TRUE(WaitFor([&] { return Converged(Kind::kDpuNodeConfig, "fleet", "Upgraded"); }));
+  for (auto& [n, a] : agents_) {
+    EXPECT_EQ(a->install_starts(), 1) << n;
+    EXPECT_EQ(a->image(), "2.0.0") << n;
+  }
 }
 
 }  // namespace

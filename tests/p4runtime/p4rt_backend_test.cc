@@ -2,7 +2,9 @@
 // arbitration, pipeline config, read-back of every mapped field and action, batch atomicity,
 // target restart, malformed inputs, counters and packet-level conformance with the
 // reference backend.
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "backends/p4runtime/p4runtime_backend.h"
@@ -518,6 +520,113 @@ TEST(P4rtTarget, EnforcesCanonicalValuesAndAtomicityModes) {
   nosuch.mutable_table_entry()->set_table_id(0x02000077);
   raw.Read(nosuch, &rs);
   EXPECT_EQ(rs.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// A batch with a bad update at position k in a table of thousands of entries: the
+// all-or-nothing modes leave exactly the previous entries (same bytes, same order), and
+// CONTINUE_ON_ERROR applies exactly the good updates, including several updates of one key.
+TEST(P4rtTarget, LargeTableBatchAtomicityRestoresExactState) {
+  TargetProcess t;
+  auto b = Connect(t);  // installs the pipeline
+  ASSERT_NE(b, nullptr);
+  b.reset();
+  RawClient raw(t.address());
+  ASSERT_EQ(raw.Arbitrate(100), 0);
+  constexpr uint32_t kL2 = 33554435;  // DpuIngress.l2: exact dst_mac (field 1)
+  auto mac = [](uint64_t i) {
+    uint64_t v = 0x020000000000ULL + i;
+    std::string s;
+    for (int k = 5; k >= 0; --k) s.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+    return s;
+  };
+  auto entry = [&](p4::v1::Update::Type type, uint64_t i, uint32_t port) {
+    p4::v1::Update u;
+    u.set_type(type);
+    auto* e = u.mutable_entity()->mutable_table_entry();
+    e->set_table_id(kL2);
+    auto* m = e->add_match();
+    m->set_field_id(1);
+    m->mutable_exact()->set_value(mac(i));
+    if (type != p4::v1::Update::DELETE) {
+      auto* a = e->mutable_action()->mutable_action();
+      a->set_action_id(16777219);  // forward(port)
+      auto* prm = a->add_params();
+      prm->set_param_id(1);
+      prm->set_value(std::string(1, static_cast<char>(port)));
+    }
+    return u;
+  };
+  constexpr int kN = 3000;
+  for (int i = 0; i < kN; i += 1000) {
+    std::vector<p4::v1::Update> ups;
+    for (int j = i; j < i + 1000; ++j) ups.push_back(entry(p4::v1::Update::INSERT, j, 1 + j % 200));
+    ASSERT_TRUE(raw.Write(ups, p4::v1::WriteRequest::ROLLBACK_ON_ERROR).ok());
+  }
+  p4::v1::Entity l2;
+  l2.mutable_table_entry()->set_table_id(kL2);
+  auto bytes = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : raw.Read(l2)) out.push_back(e.SerializeAsString());
+    return out;
+  };
+  const std::vector<std::string> before = bytes();
+  ASSERT_EQ(before.size(), static_cast<size_t>(kN));
+  EXPECT_EQ(bytes(), before);  // a wildcard read answers in the same order every time
+  // MODIFY 10, DELETE 20, INSERT 5000, INSERT and DELETE 5001, MODIFY 10 again, then the bad
+  // update at k (a key that exists), then more good updates.
+  auto batch = [&] {
+    return std::vector<p4::v1::Update>{
+        entry(p4::v1::Update::MODIFY, 10, 77),  entry(p4::v1::Update::DELETE, 20, 0),
+        entry(p4::v1::Update::INSERT, 5000, 5), entry(p4::v1::Update::INSERT, 5001, 6),
+        entry(p4::v1::Update::DELETE, 5001, 0), entry(p4::v1::Update::MODIFY, 10, 78),
+        entry(p4::v1::Update::INSERT, 30, 9),  // k = 6: ALREADY_EXISTS
+        entry(p4::v1::Update::DELETE, 40, 0),   entry(p4::v1::Update::INSERT, 5002, 7)};
+  };
+  const int ok = 0, aborted = static_cast<int>(grpc::StatusCode::ABORTED),
+            exists = static_cast<int>(grpc::StatusCode::ALREADY_EXISTS);
+  std::vector<int> codes;
+  for (auto mode :
+       {p4::v1::WriteRequest::ROLLBACK_ON_ERROR, p4::v1::WriteRequest::DATAPLANE_ATOMIC}) {
+    EXPECT_FALSE(raw.Write(batch(), mode, &codes).ok());
+    EXPECT_EQ(codes, std::vector<int>({aborted, aborted, aborted, aborted, aborted, aborted, exists,
+                                       aborted, aborted}));
+    EXPECT_EQ(bytes(), before) << p4::v1::WriteRequest::Atomicity_Name(mode);
+  }
+  EXPECT_FALSE(raw.Write(batch(), p4::v1::WriteRequest::CONTINUE_ON_ERROR, &codes).ok());
+  EXPECT_EQ(codes, std::vector<int>({ok, ok, ok, ok, ok, ok, exists, ok, ok}));
+  auto after = raw.Read(l2);
+  EXPECT_EQ(after.size(), static_cast<size_t>(kN - 2 + 2));  // -20 -40 +5000 +5002
+  std::map<std::string, std::string> port_of;                // mac -> forward port
+  for (const auto& e : after) {
+    port_of[e.table_entry().match(0).exact().value()] =
+        e.table_entry().action().action().params(0).value();
+  }
+  EXPECT_EQ(port_of[mac(10)], std::string(1, 78));
+  EXPECT_EQ(port_of.count(mac(20)), 0u);
+  EXPECT_EQ(port_of.count(mac(40)), 0u);
+  EXPECT_EQ(port_of.count(mac(5001)), 0u);
+  EXPECT_EQ(port_of[mac(5000)], std::string(1, 5));
+  EXPECT_EQ(port_of[mac(5002)], std::string(1, 7));
+  EXPECT_EQ(port_of[mac(30)], std::string(1, 1 + 30 % 200));  // the refused INSERT changed nothing
+  // 500 DELETEs in one atomic batch with a bad update last change nothing either; without it
+  // the table can be emptied in one batch.
+  std::vector<p4::v1::Update> all;
+  for (const auto& e : after) {
+    p4::v1::Update u;
+    u.set_type(p4::v1::Update::DELETE);
+    *u.mutable_entity()->mutable_table_entry() = e.table_entry();
+    all.push_back(std::move(u));
+  }
+  const std::vector<std::string> full = bytes();
+  std::vector<p4::v1::Update> some(all.begin(), all.begin() + 500);
+  some.push_back(entry(p4::v1::Update::DELETE, 20, 0));  // already deleted: NOT_FOUND
+  EXPECT_FALSE(raw.Write(some, p4::v1::WriteRequest::ROLLBACK_ON_ERROR, &codes).ok());
+  ASSERT_EQ(codes.size(), some.size());
+  EXPECT_EQ(codes.back(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_EQ(codes.front(), aborted);
+  EXPECT_EQ(bytes(), full);
+  EXPECT_TRUE(raw.Write(all, p4::v1::WriteRequest::ROLLBACK_ON_ERROR).ok());
+  EXPECT_TRUE(raw.Read(l2).empty());
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,28 @@ inline std::string PipelineFile(const std::string& name) {
   return std::string(DPU_SOURCE_DIR) + "/backends/p4runtime/pipelines/" + name;
 }
 
+/// CPU time (user + system, all threads) process @p pid has used so far, from /proc/PID/stat;
+/// -1 if it cannot be read.
+inline double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return -1;
+  // Fields after the command name (which is in parentheses and may contain spaces).
+  size_t close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) {
+      return static_cast<double>(utime + std::stoull(field)) /
+             static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+  }
+  return -1;
+}
+
 /// The p4rt-target binary as a child process serving unix:SOCKET.
 class TargetProcess {
  public:
@@ -37,6 +61,18 @@ class TargetProcess {
   }
   ~TargetProcess() { Stop(); }
   std::string address() const { return "unix:" + socket_; }
+  pid_t pid() const { return pid_; }
+  /// CPU time (user + system) the target process has used so far; -1 if it cannot be read.
+  double CpuSeconds() const { return ProcessCpuSeconds(pid_); }
+  /// Resident memory of the target process in bytes (VmRSS), or -1.
+  double RssBytes() const {
+    std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) * 1024;  // kB
+    }
+    return -1;
+  }
 
   void Start() {
     unlink(socket_.c_str());
@@ -84,8 +120,15 @@ class RawClient {
  public:
   explicit RawClient(const std::string& address, uint64_t device_id = 1)
       : device_id_(device_id),
-        stub_(p4::v1::P4Runtime::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+        stub_(p4::v1::P4Runtime::NewStub(grpc::CreateCustomChannel(
+            address, grpc::InsecureChannelCredentials(), ChannelArgs()))) {}
+  /// Room for the per-update errors of a refused batch of thousands of updates (they travel in
+  /// the trailing metadata, which gRPC limits to 8 KiB by default).
+  static grpc::ChannelArguments ChannelArgs() {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, 16 << 20);
+    return args;
+  }
   ~RawClient() {
     if (stream_) {
       stream_->WritesDone();
