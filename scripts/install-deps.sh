@@ -12,6 +12,7 @@ PKGS=(
   libdpdk-dev dpdk
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   pybind11-dev python3-dev python3-pytest python3-grpcio python3-protobuf python3-yaml
+  python3-venv python3-pip  # pip install ./bindings/python into a venv (docs/python.md)
   libyaml-cpp-dev nlohmann-json3-dev libssl-dev libcli11-dev
   doxygen graphviz
   etcd-server

@@ -222,25 +222,43 @@ class Plugin {
   absl::Status Release(const json& a, const std::string& id, const std::string& ifname);
   // True when the network plugs representors into the switch (a chain or an L2 network).
   bool UsesSwitch() const { return cfg_.chain.has_value() || cfg_.l2.has_value(); }
-  // Moves the switch from what attachments @p before need to what @p after need.
-  absl::Status SyncSwitch(Backend& backend, const json& before, const json& after) const {
-    if (cfg_.chain) return SyncChain(backend, *cfg_.chain, before, after);
-    if (cfg_.l2) {
-      return SyncRules(backend, L2Rules(cfg_.name, *cfg_.l2, before),
-                       L2Rules(cfg_.name, *cfg_.l2, after));
+  // Moves the switch from what attachments @p before need to what @p after need. The backend is
+  // opened (into @p backend, once) only when there is something to change: opening the netlink
+  // backend probes the kernel's capabilities, a real cost in a process that lives for one command.
+  absl::Status SyncSwitch(std::unique_ptr<Backend>& backend, const json& before,
+                          const json& after) const {
+    std::vector<FlowRule> l2_before, l2_after;
+    bool needed = false;
+    if (cfg_.chain) {
+      needed = DesiredChain(*cfg_.chain, before) != DesiredChain(*cfg_.chain, after);
+    } else if (cfg_.l2) {
+      l2_before = L2Rules(cfg_.name, *cfg_.l2, before);
+      l2_after = L2Rules(cfg_.name, *cfg_.l2, after);
+      needed = !l2_before.empty() || !l2_after.empty();
     }
-    return absl::OkStatus();
+    if (!needed) return absl::OkStatus();
+    if (!backend) {
+      auto b = OpenBackend();
+      if (!b.ok()) return b.status();
+      backend = std::move(*b);
+    }
+    if (cfg_.chain) return SyncChain(*backend, *cfg_.chain, before, after);
+    return SyncRules(*backend, l2_before, l2_after);
   }
 
   const Environment& env_;
   Config cfg_;
+  // The version spoken to the IPAM plugin with a 1.1.0 configuration (asked once per process).
+  mutable std::optional<std::string> ipam_version_;
 };
 
 absl::StatusOr<std::string> Plugin::Ipam(const std::string& command, const std::string& id,
                                          const std::string& ifname) const {
   json conf = cfg_.raw;
   std::string version = cfg_.cni_version;
-  if (version == "1.1.0") {
+  if (version == "1.1.0" && ipam_version_) {
+    version = *ipam_version_;
+  } else if (version == "1.1.0") {
     // Debian's host-local (plugins 1.1.x) speaks up to 1.0.0: ask, and talk its newest.
     auto v = ExecPlugin(cfg_.ipam_type, env_.path, {{"CNI_COMMAND", "VERSION"}},
                         json{{"cniVersion", version}}.dump());
@@ -252,6 +270,7 @@ absl::StatusOr<std::string> Plugin::Ipam(const std::string& command, const std::
         for (const auto& s : vj["supportedVersions"]) has |= s == version;
         if (!has) version = "1.0.0";
       }
+      ipam_version_ = version;
     }
   }
   if (version != cfg_.cni_version) {
@@ -474,11 +493,8 @@ absl::StatusOr<std::string> Plugin::Add() {
   // 5. The representor into the chain or the L2 network, through libdpu.
   std::unique_ptr<Backend> backend;
   if (UsesSwitch()) {
-    auto b = OpenBackend();
-    if (!b.ok()) return fail(b.status());
-    backend = std::move(*b);
-    if (auto s = SyncSwitch(*backend, before, store->attachments()); !s.ok()) return fail(s);
-    undo.push_back([&] { (void)SyncSwitch(*backend, store->attachments(), before); });
+    if (auto s = SyncSwitch(backend, before, store->attachments()); !s.ok()) return fail(s);
+    undo.push_back([&] { (void)SyncSwitch(backend, store->attachments(), before); });
   }
 
   // 6. The result.
@@ -629,11 +645,10 @@ absl::StatusOr<std::string> Plugin::Del() {
   }
   const json a = atts[key];
   if (UsesSwitch()) {
-    auto backend = OpenBackend();
-    if (!backend.ok()) return backend.status();
+    std::unique_ptr<Backend> backend;
     json after = atts;
     after.erase(key);
-    if (auto s = SyncSwitch(**backend, atts, after); !s.ok()) return s;
+    if (auto s = SyncSwitch(backend, atts, after); !s.ok()) return s;
   }
   absl::Status released = Release(a, env_.container_id, env_.ifname);
   atts.erase(key);
@@ -692,9 +707,8 @@ absl::StatusOr<std::string> Plugin::Gc() {
     json after = atts;
     for (const auto& k : stale) after.erase(k);
     if (UsesSwitch()) {
-      auto backend = OpenBackend();
-      if (!backend.ok()) return backend.status();
-      if (auto s = SyncSwitch(**backend, atts, after); !s.ok()) return s;
+      std::unique_ptr<Backend> backend;
+      if (auto s = SyncSwitch(backend, atts, after); !s.ok()) return s;
     }
     for (const auto& k : stale) {
       const json a = atts[k];

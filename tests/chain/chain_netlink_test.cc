@@ -246,7 +246,7 @@ TEST_F(ChainNetlinkTest, PacketsCrossNf1ThenNf2AndRemovalRestoresTheRules) {
   ASSERT_TRUE(before.ok()) << before.status();
   const std::string tc_before = FilterDump(kSwitchPorts);
 
-  ChainManager chains(*backend_, {.count = true});
+  ChainManager chains(*backend_, {.target = nullptr, .known_ports = {}, .count = true});
   ASSERT_TRUE(chains.Upsert(web_).ok());
   auto installed = backend_->Dump();
   ASSERT_TRUE(installed.ok());

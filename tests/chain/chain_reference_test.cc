@@ -320,7 +320,7 @@ TEST(ChainCapabilities, RulesTheBackendCannotExpressAreRefusedBeforeWriting) {
   EXPECT_EQ(small.applies, 0);
 
   web.priority = 100;
-  ChainManager counting(small, {.count = true});
+  ChainManager counting(small, {.target = nullptr, .known_ports = {}, .count = true});
   s = counting.Upsert(web);
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("count"));
