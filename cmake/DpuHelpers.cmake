@@ -182,6 +182,11 @@ function(dpu_add_test)
       set(ARG_TIMEOUT 300)
     endif()
     set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+    if(DPU_TSAN_PRELOAD AND "concurrency" IN_LIST ARG_LABELS)
+      # TSan annotations for Debian's uninstrumented absl::Mutex (tests/CMakeLists.txt).
+      add_dependencies(${ARG_NAME} dpu_tsan_absl_mutex)
+      set_tests_properties(${ARG_NAME} PROPERTIES ENVIRONMENT "LD_PRELOAD=${DPU_TSAN_PRELOAD}")
+    endif()
   endif()
 endfunction()
 

@@ -31,8 +31,21 @@ void ForEachGenlAttr(const nlmsghdr* nlh, F f) {
   ForEachAttr(nlh, sizeof(genlmsghdr), f);
 }
 
+// The command of a generic netlink message; 0 (CTRL_CMD_UNSPEC, no command) when the message is
+// too short for a genlmsghdr.
 uint8_t GenlCmd(const nlmsghdr* nlh) {
+  if (mnl_nlmsg_get_payload_len(nlh) < sizeof(genlmsghdr)) return 0;
   return static_cast<const genlmsghdr*>(mnl_nlmsg_get_payload(nlh))->cmd;
+}
+
+// A fixed-size attribute (u8/u16/u32/u64). False, and @p out unchanged, when the payload is
+// shorter: mnl_attr_get_u32() and friends would read past the attribute (and past the receive
+// buffer when it is the last one); tests/fuzz/corpus/devlink_fuzzer/regress-truncated-*.
+template <typename T>
+bool ReadAttr(const nlattr* a, T* out) {
+  if (mnl_attr_get_payload_len(a) < sizeof(T)) return false;
+  std::memcpy(out, mnl_attr_get_payload(a), sizeof(T));
+  return true;
 }
 
 std::string AttrString(const nlattr* a) {
@@ -57,34 +70,39 @@ nlmsghdr* PutGenlHeader(char* buf, size_t size, uint16_t family, uint8_t cmd, ui
   return nlh;
 }
 
+void DecodeGenlFamily(const nlmsghdr* nlh, GenlFamily* family) {
+  ForEachGenlAttr(nlh, [&](const nlattr* a) {
+    switch (mnl_attr_get_type(a)) {
+      case CTRL_ATTR_FAMILY_ID:
+        ReadAttr(a, &family->id);
+        break;
+      case CTRL_ATTR_VERSION:
+        ReadAttr(a, &family->version);
+        break;
+      case CTRL_ATTR_MCAST_GROUPS:
+        ForEachNested(a, [&](const nlattr* grp) {
+          std::string gname;
+          uint32_t gid = 0;
+          bool has_id = false;
+          ForEachNested(grp, [&](const nlattr* g) {
+            if (mnl_attr_get_type(g) == CTRL_ATTR_MCAST_GRP_NAME) gname = AttrString(g);
+            if (mnl_attr_get_type(g) == CTRL_ATTR_MCAST_GRP_ID) has_id = ReadAttr(g, &gid);
+          });
+          if (!gname.empty() && has_id) family->groups.emplace_back(gname, gid);
+        });
+        break;
+      default:
+        break;
+    }
+  });
+}
+
 absl::StatusOr<GenlFamily> ResolveGenlFamily(NlSocket& sock, const std::string& name) {
   nlmsghdr* nlh = PutGenlHeader(Buf(), kBufSize, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1);
   mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, name.c_str());
   GenlFamily family;
   absl::StatusOr<NlError> e = sock.RequestRaw(nlh, [&](const nlmsghdr* reply) {
-    ForEachGenlAttr(reply, [&](const nlattr* a) {
-      switch (mnl_attr_get_type(a)) {
-        case CTRL_ATTR_FAMILY_ID:
-          family.id = mnl_attr_get_u16(a);
-          break;
-        case CTRL_ATTR_VERSION:
-          family.version = mnl_attr_get_u32(a);
-          break;
-        case CTRL_ATTR_MCAST_GROUPS:
-          ForEachNested(a, [&](const nlattr* grp) {
-            std::string gname;
-            uint32_t gid = 0;
-            ForEachNested(grp, [&](const nlattr* g) {
-              if (mnl_attr_get_type(g) == CTRL_ATTR_MCAST_GRP_NAME) gname = AttrString(g);
-              if (mnl_attr_get_type(g) == CTRL_ATTR_MCAST_GRP_ID) gid = mnl_attr_get_u32(g);
-            });
-            if (!gname.empty()) family.groups.emplace_back(gname, gid);
-          });
-          break;
-        default:
-          break;
-      }
-    });
+    DecodeGenlFamily(reply, &family);
     return absl::OkStatus();
   });
   if (!e.ok()) return e.status();
@@ -189,14 +207,15 @@ absl::StatusOr<DevlinkPort> DecodePort(const nlmsghdr* nlh) {
         port.device.device = AttrString(a);
         break;
       case DEVLINK_ATTR_PORT_INDEX:
-        port.index = mnl_attr_get_u32(a);
-        has_index = true;
+        has_index = ReadAttr(a, &port.index);
         break;
       case DEVLINK_ATTR_PORT_NETDEV_NAME:
         port.netdev = AttrString(a);
         break;
-      case DEVLINK_ATTR_PORT_FLAVOUR:
-        switch (mnl_attr_get_u16(a)) {
+      case DEVLINK_ATTR_PORT_FLAVOUR: {
+        uint16_t flavour = UINT16_MAX;
+        ReadAttr(a, &flavour);
+        switch (flavour) {
           case DEVLINK_PORT_FLAVOUR_PHYSICAL:
             port.flavour = DevlinkPortFlavour::kPhysical;
             break;
@@ -226,23 +245,26 @@ absl::StatusOr<DevlinkPort> DecodePort(const nlmsghdr* nlh) {
             break;
         }
         break;
+      }
       case DEVLINK_ATTR_PORT_NUMBER:
-        port.port_number = mnl_attr_get_u32(a);
+        ReadAttr(a, &port.port_number);
         break;
       case DEVLINK_ATTR_PORT_CONTROLLER_NUMBER:
-        port.controller = mnl_attr_get_u32(a);
+        ReadAttr(a, &port.controller);
         break;
-      case DEVLINK_ATTR_PORT_EXTERNAL:
-        port.external = mnl_attr_get_u8(a) != 0;
+      case DEVLINK_ATTR_PORT_EXTERNAL: {
+        uint8_t external = 0;
+        if (ReadAttr(a, &external)) port.external = external != 0;
         break;
+      }
       case DEVLINK_ATTR_PORT_PCI_PF_NUMBER:
-        port.pf = mnl_attr_get_u16(a);
+        ReadAttr(a, &port.pf);
         break;
       case DEVLINK_ATTR_PORT_PCI_VF_NUMBER:
-        port.vf = mnl_attr_get_u16(a);
+        ReadAttr(a, &port.vf);
         break;
       case DEVLINK_ATTR_PORT_PCI_SF_NUMBER:
-        port.sf = mnl_attr_get_u32(a);
+        ReadAttr(a, &port.sf);
         break;
       case DEVLINK_ATTR_PORT_FUNCTION: {
         PortFunction fn;
@@ -255,16 +277,21 @@ absl::StatusOr<DevlinkPort> DecodePort(const nlmsghdr* nlh) {
                 fn.hw_addr = MacAddress(o);
               }
               break;
-            case DEVLINK_PORT_FN_ATTR_STATE:
-              fn.state = mnl_attr_get_u8(f) == DEVLINK_PORT_FN_STATE_ACTIVE
-                             ? PortFunctionState::kActive
-                             : PortFunctionState::kInactive;
+            case DEVLINK_PORT_FN_ATTR_STATE: {
+              uint8_t state = 0;
+              if (!ReadAttr(f, &state)) break;
+              fn.state = state == DEVLINK_PORT_FN_STATE_ACTIVE ? PortFunctionState::kActive
+                                                               : PortFunctionState::kInactive;
               break;
-            case DEVLINK_PORT_FN_ATTR_OPSTATE:
-              fn.opstate = mnl_attr_get_u8(f) == DEVLINK_PORT_FN_OPSTATE_ATTACHED
+            }
+            case DEVLINK_PORT_FN_ATTR_OPSTATE: {
+              uint8_t opstate = 0;
+              if (!ReadAttr(f, &opstate)) break;
+              fn.opstate = opstate == DEVLINK_PORT_FN_OPSTATE_ATTACHED
                                ? PortFunctionOpState::kAttached
                                : PortFunctionOpState::kDetached;
               break;
+            }
             default:
               break;
           }
@@ -283,14 +310,80 @@ absl::StatusOr<DevlinkPort> DecodePort(const nlmsghdr* nlh) {
 absl::StatusOr<EswitchMode> DecodeEswitchMode(const nlmsghdr* nlh) {
   std::optional<EswitchMode> mode;
   ForEachGenlAttr(nlh, [&](const nlattr* a) {
-    if (mnl_attr_get_type(a) != DEVLINK_ATTR_ESWITCH_MODE) return;
-    uint16_t m = mnl_attr_get_u16(a);
+    uint16_t m = 0;
+    if (mnl_attr_get_type(a) != DEVLINK_ATTR_ESWITCH_MODE || !ReadAttr(a, &m)) return;
     mode = m == DEVLINK_ESWITCH_MODE_SWITCHDEV ? EswitchMode::kSwitchdev
            : m == DEVLINK_ESWITCH_MODE_LEGACY  ? EswitchMode::kLegacy
                                                : EswitchMode::kUnknown;
   });
   if (!mode) return absl::InternalError("devlink eswitch reply without a mode");
   return *mode;
+}
+
+void DecodeDevlinkInfo(const nlmsghdr* nlh, DevlinkInfo* info) {
+  ForEachGenlAttr(nlh, [&](const nlattr* a) {
+    std::map<std::string, std::string>* versions = nullptr;
+    switch (mnl_attr_get_type(a)) {
+      case DEVLINK_ATTR_INFO_DRIVER_NAME:
+        info->driver = AttrString(a);
+        return;
+      case DEVLINK_ATTR_INFO_SERIAL_NUMBER:
+        info->serial = AttrString(a);
+        return;
+      case DEVLINK_ATTR_INFO_VERSION_FIXED:
+        versions = &info->fixed;
+        break;
+      case DEVLINK_ATTR_INFO_VERSION_RUNNING:
+        versions = &info->running;
+        break;
+      case DEVLINK_ATTR_INFO_VERSION_STORED:
+        versions = &info->stored;
+        break;
+      default:
+        return;
+    }
+    std::string name, value;
+    ForEachNested(a, [&](const nlattr* v) {
+      if (mnl_attr_get_type(v) == DEVLINK_ATTR_INFO_VERSION_NAME) name = AttrString(v);
+      if (mnl_attr_get_type(v) == DEVLINK_ATTR_INFO_VERSION_VALUE) value = AttrString(v);
+    });
+    if (!name.empty()) (*versions)[name] = value;
+  });
+}
+
+bool DecodeFlashStatus(const nlmsghdr* nlh, uint16_t family, DevlinkHandle* from,
+                       FlashStatus* status) {
+  if (nlh->nlmsg_type != family) return false;
+  const uint8_t cmd = GenlCmd(nlh);
+  if (cmd != DEVLINK_CMD_FLASH_UPDATE && cmd != DEVLINK_CMD_FLASH_UPDATE_STATUS &&
+      cmd != DEVLINK_CMD_FLASH_UPDATE_END) {
+    return false;
+  }
+  ForEachGenlAttr(nlh, [&](const nlattr* a) {
+    switch (mnl_attr_get_type(a)) {
+      case DEVLINK_ATTR_BUS_NAME:
+        from->bus = AttrString(a);
+        break;
+      case DEVLINK_ATTR_DEV_NAME:
+        from->device = AttrString(a);
+        break;
+      case DEVLINK_ATTR_FLASH_UPDATE_STATUS_MSG:
+        status->message = AttrString(a);
+        break;
+      case DEVLINK_ATTR_FLASH_UPDATE_COMPONENT:
+        status->component = AttrString(a);
+        break;
+      case DEVLINK_ATTR_FLASH_UPDATE_STATUS_DONE:
+        ReadAttr(a, &status->done);
+        break;
+      case DEVLINK_ATTR_FLASH_UPDATE_STATUS_TOTAL:
+        ReadAttr(a, &status->total);
+        break;
+      default:
+        break;
+    }
+  });
+  return true;
 }
 
 absl::StatusOr<std::unique_ptr<Devlink>> Devlink::Open() {
@@ -400,35 +493,7 @@ absl::StatusOr<DevlinkInfo> Devlink::Info(const DevlinkHandle& dev) {
   PutDevlinkHandle(nlh, dev);
   DevlinkInfo info;
   absl::Status s = sock_->Request(nlh, [&](const nlmsghdr* reply) {
-    ForEachGenlAttr(reply, [&](const nlattr* a) {
-      uint16_t type = mnl_attr_get_type(a);
-      std::map<std::string, std::string>* versions = nullptr;
-      switch (type) {
-        case DEVLINK_ATTR_INFO_DRIVER_NAME:
-          info.driver = AttrString(a);
-          return;
-        case DEVLINK_ATTR_INFO_SERIAL_NUMBER:
-          info.serial = AttrString(a);
-          return;
-        case DEVLINK_ATTR_INFO_VERSION_FIXED:
-          versions = &info.fixed;
-          break;
-        case DEVLINK_ATTR_INFO_VERSION_RUNNING:
-          versions = &info.running;
-          break;
-        case DEVLINK_ATTR_INFO_VERSION_STORED:
-          versions = &info.stored;
-          break;
-        default:
-          return;
-      }
-      std::string name, value;
-      ForEachNested(a, [&](const nlattr* v) {
-        if (mnl_attr_get_type(v) == DEVLINK_ATTR_INFO_VERSION_NAME) name = AttrString(v);
-        if (mnl_attr_get_type(v) == DEVLINK_ATTR_INFO_VERSION_VALUE) value = AttrString(v);
-      });
-      if (!name.empty()) (*versions)[name] = value;
-    });
+    DecodeDevlinkInfo(reply, &info);
     return absl::OkStatus();
   });
   if (!s.ok()) return WithContext(s, Cat("devlink ", dev.ToString(), " dev info"));
@@ -453,38 +518,9 @@ absl::Status Devlink::FlashUpdate(
   }
   nlmsghdr* nlh = EncodeFlashUpdate(Buf(), kBufSize, family_.id, dev, file_name, component);
   absl::Status s = (*sock)->Request(nlh, [&](const nlmsghdr* msg) -> absl::Status {
-    if (msg->nlmsg_type != family_.id) return absl::OkStatus();
-    uint8_t cmd = GenlCmd(msg);
-    if (cmd != DEVLINK_CMD_FLASH_UPDATE && cmd != DEVLINK_CMD_FLASH_UPDATE_STATUS &&
-        cmd != DEVLINK_CMD_FLASH_UPDATE_END) {
-      return absl::OkStatus();
-    }
     FlashStatus st;
     DevlinkHandle from;
-    ForEachGenlAttr(msg, [&](const nlattr* a) {
-      switch (mnl_attr_get_type(a)) {
-        case DEVLINK_ATTR_BUS_NAME:
-          from.bus = AttrString(a);
-          break;
-        case DEVLINK_ATTR_DEV_NAME:
-          from.device = AttrString(a);
-          break;
-        case DEVLINK_ATTR_FLASH_UPDATE_STATUS_MSG:
-          st.message = AttrString(a);
-          break;
-        case DEVLINK_ATTR_FLASH_UPDATE_COMPONENT:
-          st.component = AttrString(a);
-          break;
-        case DEVLINK_ATTR_FLASH_UPDATE_STATUS_DONE:
-          st.done = mnl_attr_get_u64(a);
-          break;
-        case DEVLINK_ATTR_FLASH_UPDATE_STATUS_TOTAL:
-          st.total = mnl_attr_get_u64(a);
-          break;
-        default:
-          break;
-      }
-    });
+    if (!DecodeFlashStatus(msg, family_.id, &from, &st)) return absl::OkStatus();
     if (!(from == dev) || !on_status) return absl::OkStatus();
     return on_status(st);
   });

@@ -29,6 +29,10 @@ struct GenlFamily {
   std::vector<std::pair<std::string, uint32_t>> groups;  ///< Multicast groups (name, id).
 };
 
+/// Adds what a CTRL_CMD_GETFAMILY reply says to @p family: id, version and the multicast groups
+/// that have both a name and an id. Attributes too short for their type are ignored.
+void DecodeGenlFamily(const nlmsghdr* nlh, GenlFamily* family);
+
 /// Looks up family @p name (CTRL_CMD_GETFAMILY). @return NotFound when the kernel has no such
 /// family.
 absl::StatusOr<GenlFamily> ResolveGenlFamily(NlSocket& sock, const std::string& name);
@@ -56,9 +60,10 @@ nlmsghdr* EncodePortDel(char* buf, size_t size, uint16_t family, const DevlinkHa
 nlmsghdr* EncodeFlashUpdate(char* buf, size_t size, uint16_t family, const DevlinkHandle& dev,
                             const std::string& file_name, const std::string& component);
 
-/// Decodes a DEVLINK_CMD_PORT_NEW/GET reply. @return InvalidArgument when the index is missing.
+/// Decodes a DEVLINK_CMD_PORT_NEW/GET reply. Attributes too short for their type are ignored.
+/// @return InvalidArgument when the index is missing.
 absl::StatusOr<DevlinkPort> DecodePort(const nlmsghdr* nlh);
-/// Decodes an ESWITCH_GET reply's mode.
+/// Decodes an ESWITCH_GET reply's mode. @return Internal when the reply carries none.
 absl::StatusOr<EswitchMode> DecodeEswitchMode(const nlmsghdr* nlh);
 
 /// One DEVLINK_CMD_FLASH_UPDATE_STATUS notification.
@@ -68,6 +73,16 @@ struct FlashStatus {
   uint64_t done = 0;      ///< Progress units done.
   uint64_t total = 0;     ///< Progress units in all (0 when unknown).
 };
+
+/// Decodes a flash update notification: a message of @p family with command
+/// DEVLINK_CMD_FLASH_UPDATE, _STATUS or _END, into the device it is about (@p from) and its
+/// @p status. @return false (nothing written) for any other message.
+bool DecodeFlashStatus(const nlmsghdr* nlh, uint16_t family, DevlinkHandle* from,
+                       FlashStatus* status);
+
+/// Adds a DEVLINK_CMD_INFO_GET reply's driver, serial number and version tables to @p info
+/// (versions without a name are ignored).
+void DecodeDevlinkInfo(const nlmsghdr* nlh, DevlinkInfo* info);
 
 /// A devlink client on its own generic netlink socket.
 class Devlink {

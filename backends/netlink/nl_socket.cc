@@ -63,10 +63,15 @@ bool ProcessReplies(const char* buf, size_t len, uint32_t portid, uint32_t last_
   int left = static_cast<int>(std::min<size_t>(len, INT32_MAX));
   bool done = false;
   // Not mnl_nlmsg_ok(): it compares (int)nlmsg_len, so a length of 2 GiB or more passes as
-  // negative and mnl_nlmsg_next() then jumps outside the buffer.
+  // negative and mnl_nlmsg_next() then jumps outside the buffer. The aligned length must fit as
+  // well: libmnl's attribute walks (mnl_attr_parse(), mnl_nlmsg_get_payload_tail()) end at
+  // NLMSG_ALIGN(nlmsg_len), so a last message of unaligned length had its last attribute read
+  // up to 3 bytes past the buffer (found by tests/fuzz/devlink_fuzzer). The kernel always sends
+  // the padding (__nlmsg_put() reserves NLMSG_ALIGN(size)), so no real reply is refused.
   auto message_ok = [](const nlmsghdr* m, int bytes) {
     return bytes >= static_cast<int>(sizeof(nlmsghdr)) && m->nlmsg_len >= sizeof(nlmsghdr) &&
-           m->nlmsg_len <= static_cast<uint32_t>(bytes);
+           m->nlmsg_len <= static_cast<uint32_t>(bytes) &&
+           MNL_ALIGN(m->nlmsg_len) <= static_cast<uint32_t>(bytes);
   };
   for (; message_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
     if (nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0) continue;

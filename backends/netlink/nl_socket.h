@@ -26,7 +26,9 @@ namespace dpu::netlink {
 template <typename F>
 void ForEachAttr(const nlmsghdr* nlh, size_t offset, F f) {
   const auto* a = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, offset));
-  const char* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+  // The message's own end, not mnl_nlmsg_get_payload_tail() (NLMSG_ALIGN(nlmsg_len)): a message
+  // of unaligned length may be the last bytes of a buffer.
+  const char* tail = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
   while (mnl_attr_ok(a, static_cast<int>(tail - reinterpret_cast<const char*>(a)))) {
     f(a);
     a = mnl_attr_next(a);

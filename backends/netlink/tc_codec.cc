@@ -475,8 +475,27 @@ Table<kMax> ParseNest(const nlattr* nest) {
   return t;
 }
 
-uint16_t Be16(const nlattr* a) { return ntohs(mnl_attr_get_u16(a)); }
-uint32_t Be32(const nlattr* a) { return ntohl(mnl_attr_get_u32(a)); }
+// Fixed-size payloads are read only when the attribute holds them in full: the kernel never
+// sends a shorter one, but mnl_attr_get_u32() and friends would read past the attribute (and past
+// the receive buffer when it is the last one; found by tests/fuzz/netlink_fuzzer with a
+// truncated TCA_POLICE_TBF). A short structure reads as absent, a short integer as 0.
+template <typename T>
+const T* Payload(const nlattr* a) {
+  if (a == nullptr || mnl_attr_get_payload_len(a) < sizeof(T)) return nullptr;
+  return static_cast<const T*>(mnl_attr_get_payload(a));
+}
+template <typename T>
+T Int(const nlattr* a) {
+  T v = 0;
+  if (const T* p = Payload<T>(a)) std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+uint8_t U8(const nlattr* a) { return Int<uint8_t>(a); }
+uint16_t U16(const nlattr* a) { return Int<uint16_t>(a); }
+uint32_t U32(const nlattr* a) { return Int<uint32_t>(a); }
+uint64_t U64(const nlattr* a) { return Int<uint64_t>(a); }
+uint16_t Be16(const nlattr* a) { return ntohs(U16(a)); }
+uint32_t Be32(const nlattr* a) { return ntohl(U32(a)); }
 
 // Prefix length of a contiguous mask, or -1.
 int MaskLength(const uint8_t* m, int n) {
@@ -543,8 +562,8 @@ absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
   }
   if (tb[TCA_FLOWER_KEY_VLAN_ID] || tb[TCA_FLOWER_KEY_VLAN_PRIO]) {
     if (!tb[TCA_FLOWER_KEY_VLAN_ID]) return NotExact("vlan_prio without vlan_id");
-    m->vlan_id = mnl_attr_get_u16(tb[TCA_FLOWER_KEY_VLAN_ID]);
-    if (tb[TCA_FLOWER_KEY_VLAN_PRIO]) m->vlan_prio = mnl_attr_get_u8(tb[TCA_FLOWER_KEY_VLAN_PRIO]);
+    m->vlan_id = U16(tb[TCA_FLOWER_KEY_VLAN_ID]);
+    if (tb[TCA_FLOWER_KEY_VLAN_PRIO]) m->vlan_prio = U8(tb[TCA_FLOWER_KEY_VLAN_PRIO]);
     uint16_t inner = 0;
     if (tb[TCA_FLOWER_KEY_ETH_TYPE]) {
       uint16_t t = Be16(tb[TCA_FLOWER_KEY_ETH_TYPE]);
@@ -573,7 +592,7 @@ absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
   };
   mac(TCA_FLOWER_KEY_ETH_DST, TCA_FLOWER_KEY_ETH_DST_MASK, &m->dst_mac);
   mac(TCA_FLOWER_KEY_ETH_SRC, TCA_FLOWER_KEY_ETH_SRC_MASK, &m->src_mac);
-  if (tb[TCA_FLOWER_KEY_IP_PROTO]) m->ip_proto = mnl_attr_get_u8(tb[TCA_FLOWER_KEY_IP_PROTO]);
+  if (tb[TCA_FLOWER_KEY_IP_PROTO]) m->ip_proto = U8(tb[TCA_FLOWER_KEY_IP_PROTO]);
   if (tb[TCA_FLOWER_KEY_IPV4_SRC] || tb[TCA_FLOWER_KEY_IPV6_SRC]) {
     m->src_ip = GetPrefix(tb[TCA_FLOWER_KEY_IPV4_SRC], tb[TCA_FLOWER_KEY_IPV4_SRC_MASK],
                           tb[TCA_FLOWER_KEY_IPV6_SRC], tb[TCA_FLOWER_KEY_IPV6_SRC_MASK]);
@@ -586,8 +605,8 @@ absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
   }
   auto u8m = [&](int key, int mask, std::optional<Masked<uint8_t>>* out) {
     if (!tb[key]) return;
-    uint8_t k = tb[mask] ? mnl_attr_get_u8(tb[mask]) : 0xff;
-    *out = Masked<uint8_t>{static_cast<uint8_t>(mnl_attr_get_u8(tb[key]) & k), k};
+    uint8_t k = tb[mask] ? U8(tb[mask]) : 0xff;
+    *out = Masked<uint8_t>{static_cast<uint8_t>(U8(tb[key]) & k), k};
   };
   u8m(TCA_FLOWER_KEY_IP_TOS, TCA_FLOWER_KEY_IP_TOS_MASK, &m->ip_tos);
   u8m(TCA_FLOWER_KEY_IP_TTL, TCA_FLOWER_KEY_IP_TTL_MASK, &m->ip_ttl);
@@ -624,10 +643,8 @@ absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
     m->enc_dst_port = Be16(tb[TCA_FLOWER_KEY_ENC_UDP_DST_PORT]);
   }
   if (tb[TCA_FLOWER_KEY_CT_STATE]) {
-    uint16_t k = tb[TCA_FLOWER_KEY_CT_STATE_MASK]
-                     ? mnl_attr_get_u16(tb[TCA_FLOWER_KEY_CT_STATE_MASK])
-                     : 0xffff;
-    uint16_t v = mnl_attr_get_u16(tb[TCA_FLOWER_KEY_CT_STATE]) & k;
+    uint16_t k = tb[TCA_FLOWER_KEY_CT_STATE_MASK] ? U16(tb[TCA_FLOWER_KEY_CT_STATE_MASK]) : 0xffff;
+    uint16_t v = U16(tb[TCA_FLOWER_KEY_CT_STATE]) & k;
     if (k > 0xff) return NotExact("ct_state bits beyond the model");
     m->ct_state = Masked<uint8_t>{static_cast<uint8_t>(v), static_cast<uint8_t>(k)};
   }
@@ -648,12 +665,10 @@ absl::StatusOr<SetFieldAction> DecodePedit(const Table<TCA_PEDIT_MAX>& t) {
     bool add = false;
     ForEachNested(t[TCA_PEDIT_KEYS_EX], [&](const nlattr* k) {
       auto kt = ParseNest<TCA_PEDIT_KEY_EX_MAX>(k);
-      if (kt[TCA_PEDIT_KEY_EX_CMD] &&
-          mnl_attr_get_u16(kt[TCA_PEDIT_KEY_EX_CMD]) != TCA_PEDIT_KEY_EX_CMD_SET) {
+      if (kt[TCA_PEDIT_KEY_EX_CMD] && U16(kt[TCA_PEDIT_KEY_EX_CMD]) != TCA_PEDIT_KEY_EX_CMD_SET) {
         add = true;
       }
-      htypes.push_back(kt[TCA_PEDIT_KEY_EX_HTYPE] ? mnl_attr_get_u16(kt[TCA_PEDIT_KEY_EX_HTYPE])
-                                                  : 0);
+      htypes.push_back(kt[TCA_PEDIT_KEY_EX_HTYPE] ? U16(kt[TCA_PEDIT_KEY_EX_HTYPE]) : 0);
     });
     if (add) return NotExact("pedit add");
   }
@@ -759,7 +774,7 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
         stats.bytes = b.bytes;
         stats.packets = b.packets;
       }
-      if (st[TCA_STATS_PKT64]) stats.packets = mnl_attr_get_u64(st[TCA_STATS_PKT64]);
+      if (st[TCA_STATS_PKT64]) stats.packets = U64(st[TCA_STATS_PKT64]);
     }
     const nlattr* opts = at[TCA_ACT_OPTIONS];
     bool was_pedit = prev_pedit;
@@ -776,7 +791,9 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
               absl::Now() - absl::Milliseconds(tm.lastuse * 1000 / sysconf(_SC_CLK_TCK));
         }
       }
-      int action = static_cast<const tc_gact*>(mnl_attr_get_payload(t[TCA_GACT_PARMS]))->action;
+      const auto* parms = Payload<tc_gact>(t[TCA_GACT_PARMS]);
+      if (parms == nullptr) return NotExact("gact without parms");
+      int action = parms->action;
       if (action == TC_ACT_SHOT) {
         actions.push_back(DropAction{});
       } else if (action == TC_ACT_PIPE) {
@@ -791,8 +808,8 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
       }
     } else if (kind == "mirred") {
       auto t = ParseNest<TCA_MIRRED_MAX>(opts);
-      if (!t[TCA_MIRRED_PARMS]) return NotExact("mirred without parms");
-      const auto* p = static_cast<const tc_mirred*>(mnl_attr_get_payload(t[TCA_MIRRED_PARMS]));
+      const auto* p = Payload<tc_mirred>(t[TCA_MIRRED_PARMS]);
+      if (p == nullptr) return NotExact("mirred without parms");
       std::string port = names(static_cast<int>(p->ifindex));
       if (port.empty()) port = absl::StrCat(p->ifindex);
       if (p->eaction == TCA_EGRESS_REDIR && p->action == TC_ACT_STOLEN) {
@@ -804,8 +821,8 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
       }
     } else if (kind == "vlan") {
       auto t = ParseNest<TCA_VLAN_MAX>(opts);
-      if (!t[TCA_VLAN_PARMS]) return NotExact("vlan without parms");
-      const auto* p = static_cast<const tc_vlan*>(mnl_attr_get_payload(t[TCA_VLAN_PARMS]));
+      const auto* p = Payload<tc_vlan>(t[TCA_VLAN_PARMS]);
+      if (p == nullptr) return NotExact("vlan without parms");
       if (p->action != TC_ACT_PIPE) return NotExact("vlan control action");
       if (p->v_action == TCA_VLAN_ACT_POP) {
         actions.push_back(VlanPopAction{});
@@ -814,9 +831,8 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
           return NotExact("802.1ad push");
         }
         VlanPushAction v;
-        if (t[TCA_VLAN_PUSH_VLAN_ID]) v.vlan_id = mnl_attr_get_u16(t[TCA_VLAN_PUSH_VLAN_ID]);
-        if (t[TCA_VLAN_PUSH_VLAN_PRIORITY])
-          v.vlan_prio = mnl_attr_get_u8(t[TCA_VLAN_PUSH_VLAN_PRIORITY]);
+        if (t[TCA_VLAN_PUSH_VLAN_ID]) v.vlan_id = U16(t[TCA_VLAN_PUSH_VLAN_ID]);
+        if (t[TCA_VLAN_PUSH_VLAN_PRIORITY]) v.vlan_prio = U8(t[TCA_VLAN_PUSH_VLAN_PRIORITY]);
         actions.push_back(v);
       } else {
         return NotExact("vlan modify");
@@ -828,16 +844,15 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
       prev_pedit = true;
     } else if (kind == "csum") {
       auto t = ParseNest<TCA_CSUM_MAX>(opts);
-      if (!was_pedit || !t[TCA_CSUM_PARMS]) return NotExact("csum not after pedit");
-      if (static_cast<const tc_csum*>(mnl_attr_get_payload(t[TCA_CSUM_PARMS]))->action !=
-          TC_ACT_PIPE) {
+      const auto* parms = Payload<tc_csum>(t[TCA_CSUM_PARMS]);
+      if (!was_pedit || parms == nullptr) return NotExact("csum not after pedit");
+      if (parms->action != TC_ACT_PIPE) {
         return NotExact("csum control action");
       }
     } else if (kind == "tunnel_key") {
       auto t = ParseNest<TCA_TUNNEL_KEY_MAX>(opts);
-      if (!t[TCA_TUNNEL_KEY_PARMS]) return NotExact("tunnel_key without parms");
-      const auto* p =
-          static_cast<const tc_tunnel_key*>(mnl_attr_get_payload(t[TCA_TUNNEL_KEY_PARMS]));
+      const auto* p = Payload<tc_tunnel_key>(t[TCA_TUNNEL_KEY_PARMS]);
+      if (p == nullptr) return NotExact("tunnel_key without parms");
       if (p->action != TC_ACT_PIPE) return NotExact("tunnel_key control action");
       if (p->t_action == TCA_TUNNEL_KEY_ACT_RELEASE) {
         actions.push_back(TunnelDecapAction{});
@@ -846,7 +861,8 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
         if (t[TCA_TUNNEL_KEY_ENC_IPV4_SRC] && t[TCA_TUNNEL_KEY_ENC_IPV4_DST]) {
           e.src = IpAddress::V4(Be32(t[TCA_TUNNEL_KEY_ENC_IPV4_SRC]));
           e.dst = IpAddress::V4(Be32(t[TCA_TUNNEL_KEY_ENC_IPV4_DST]));
-        } else if (t[TCA_TUNNEL_KEY_ENC_IPV6_SRC] && t[TCA_TUNNEL_KEY_ENC_IPV6_DST]) {
+        } else if (Payload<in6_addr>(t[TCA_TUNNEL_KEY_ENC_IPV6_SRC]) &&
+                   Payload<in6_addr>(t[TCA_TUNNEL_KEY_ENC_IPV6_DST])) {
           std::array<uint8_t, 16> s{}, d{};
           std::memcpy(s.data(), mnl_attr_get_payload(t[TCA_TUNNEL_KEY_ENC_IPV6_SRC]), 16);
           std::memcpy(d.data(), mnl_attr_get_payload(t[TCA_TUNNEL_KEY_ENC_IPV6_DST]), 16);
@@ -861,7 +877,7 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
         if (t[TCA_TUNNEL_KEY_ENC_OPTS] || t[TCA_TUNNEL_KEY_ENC_TOS] || t[TCA_TUNNEL_KEY_ENC_TTL]) {
           return NotExact("tunnel_key options");
         }
-        if (t[TCA_TUNNEL_KEY_NO_CSUM] && mnl_attr_get_u8(t[TCA_TUNNEL_KEY_NO_CSUM]) != 0) {
+        if (t[TCA_TUNNEL_KEY_NO_CSUM] && U8(t[TCA_TUNNEL_KEY_NO_CSUM]) != 0) {
           return NotExact("tunnel_key nocsum");
         }
         e.vni = Be32(t[TCA_TUNNEL_KEY_ENC_KEY_ID]);
@@ -873,15 +889,17 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
       }
     } else if (kind == "police") {
       auto t = ParseNest<TCA_POLICE_MAX>(opts);
-      if (!t[TCA_POLICE_TBF]) return NotExact("police without parameters");
+      if (Payload<tc_police>(t[TCA_POLICE_TBF]) == nullptr) {
+        return NotExact("police without parameters");
+      }
       tc_police p;
       std::memcpy(&p, mnl_attr_get_payload(t[TCA_POLICE_TBF]), sizeof(p));
-      uint32_t result = t[TCA_POLICE_RESULT] ? mnl_attr_get_u32(t[TCA_POLICE_RESULT]) : TC_ACT_OK;
+      uint32_t result = t[TCA_POLICE_RESULT] ? U32(t[TCA_POLICE_RESULT]) : TC_ACT_OK;
       if (p.action != TC_ACT_SHOT || result != TC_ACT_PIPE || p.peakrate.rate != 0 ||
           t[TCA_POLICE_PKTRATE64]) {
         return NotExact("police mode");
       }
-      uint64_t rate = t[TCA_POLICE_RATE64] ? mnl_attr_get_u64(t[TCA_POLICE_RATE64]) : p.rate.rate;
+      uint64_t rate = t[TCA_POLICE_RATE64] ? U64(t[TCA_POLICE_RATE64]) : p.rate.rate;
       if (rate == 0) return NotExact("police without rate");
       actions.push_back(PoliceAction{rate * 8, PoliceBurstBytes(rate, p.burst)});
     } else {
@@ -1060,7 +1078,7 @@ absl::StatusOr<DecodedFilter> DecodeFilter(const nlmsghdr* nlh, const PortNameFn
     int type = mnl_attr_get_type(attr);
     if (type <= TCA_MAX) tb.a[type] = attr;
   });
-  if (tb[TCA_CHAIN]) out.loc.chain = mnl_attr_get_u32(tb[TCA_CHAIN]);
+  if (tb[TCA_CHAIN]) out.loc.chain = U32(tb[TCA_CHAIN]);
   out.flower = tb[TCA_KIND] && std::string_view(mnl_attr_get_str(tb[TCA_KIND])) == "flower";
   out.is_filter = tb[TCA_OPTIONS] != nullptr && out.loc.handle != 0;
   if (!out.flower || !out.is_filter) {
@@ -1068,7 +1086,7 @@ absl::StatusOr<DecodedFilter> DecodeFilter(const nlmsghdr* nlh, const PortNameFn
     return out;
   }
   auto fb = ParseNest<TCA_FLOWER_MAX>(tb[TCA_OPTIONS]);
-  if (fb[TCA_FLOWER_FLAGS]) out.flower_flags = mnl_attr_get_u32(fb[TCA_FLOWER_FLAGS]);
+  if (fb[TCA_FLOWER_FLAGS]) out.flower_flags = U32(fb[TCA_FLOWER_FLAGS]);
   out.rule.priority = PriorityForPref(out.loc.pref);
   out.rule.chain = out.loc.chain;
   std::string port = names(out.loc.ifindex);

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -112,7 +113,45 @@ absl::StatusOr<int> GetInt(const json& obj, absl::string_view field, int min, in
   return static_cast<int>(v);
 }
 
-// YAML -> JSON. Plain scalars become numbers, booleans or null when they read as such.
+// True when @p s is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+// above U+10FFFF), which is what nlohmann::json::dump() accepts; it throws on anything else.
+bool IsUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// YAML -> JSON. Plain scalars become numbers, booleans or null when they read as such. Text
+// that is not UTF-8 is refused naming its field: JSON (and etcd's storage form) cannot hold it,
+// and nlohmann::json throws when asked to (found by tests/fuzz/operator_manifest_fuzzer).
 absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
@@ -120,6 +159,7 @@ absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
       return json(nullptr);
     case YAML::NodeType::Scalar: {
       const std::string& s = n.Scalar();
+      if (!IsUtf8(s)) return Bad(path.empty() ? "(document)" : path, "not valid UTF-8");
       if (n.Tag() == "?") {  // Plain (unquoted).
         int64_t i;
         double d;
@@ -150,6 +190,7 @@ absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
       for (const auto& kv : n) {
         if (!kv.first.IsScalar()) return Bad(path.empty() ? "(root)" : path, "non-scalar key");
         std::string k = kv.first.Scalar();
+        if (!IsUtf8(k)) return Bad(path.empty() ? "(root)" : path, "key is not valid UTF-8");
         std::string p = path.empty() ? k : absl::StrCat(path, ".", k);
         if (obj.contains(k)) return Bad(p, "duplicate key");
         auto v = YamlToJson(kv.second, p);
@@ -160,6 +201,50 @@ absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
     }
   }
   return json(nullptr);
+}
+
+// One document of a `---`-separated stream and the number of lines before it.
+struct Document {
+  std::string text;
+  int first_line = 0;
+  bool body = false;  // has a line other than markers, comments, directives and blanks
+};
+
+// Splits a stream into documents, each parsed alone by YAML::Load(): yaml-cpp 0.7's
+// YAML::LoadAll() loops forever, allocating without bound, on some malformed streams (found by
+// tests/fuzz/chain_manifest_fuzzer for the chain parser, which splits the same way, and
+// reproduced here by tests/fuzz/operator_manifest_fuzzer). In YAML 1.2 a line starting with
+// `---` or `...` followed by a blank or the end of the line is always a document marker, never
+// content, so the split is exact: `---` starts a document, `...` ends one. Comments, blank lines
+// and directives before a `---` stay with the document it starts.
+std::vector<Document> SplitDocuments(absl::string_view yaml) {
+  auto is_marker = [](absl::string_view line, absl::string_view marker) {
+    return absl::StartsWith(line, marker) &&
+           (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+  };
+  std::vector<Document> docs(1);
+  bool has_content = false;  // the current document has more than comments/directives
+  bool ended = false;        // the previous line was `...`
+  int line_no = 0;
+  for (size_t pos = 0; pos < yaml.size(); ++line_no) {
+    size_t eol = yaml.find('\n', pos);
+    const size_t next = eol == absl::string_view::npos ? yaml.size() : eol + 1;
+    absl::string_view line = yaml.substr(pos, next - pos);
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    const bool starts = is_marker(line, "---");
+    if ((starts || ended) && has_content) {
+      docs.push_back(Document{"", line_no});
+      has_content = false;
+    }
+    ended = is_marker(line, "...");
+    docs.back().text.append(yaml.data() + pos, next - pos);
+    absl::string_view t = line.substr(std::min(line.find_first_not_of(" \t\r"), line.size()));
+    const bool body = !starts && !ended && !t.empty() && t[0] != '#' && line[0] != '%';
+    docs.back().body = docs.back().body || body;
+    if (starts || body) has_content = true;
+    pos = next;
+  }
+  return docs;
 }
 
 absl::StatusOr<ManifestObject> DecodeObject(const json& doc) {
@@ -462,18 +547,28 @@ absl::Status ValidateResource(const Resource& r) {
 }
 
 absl::StatusOr<std::vector<ManifestObject>> ParseManifests(absl::string_view text) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
-  }
   std::vector<ManifestObject> out;
   int n = 0;
-  for (const YAML::Node& d : docs) {
+  for (const Document& doc : SplitDocuments(text)) {
     ++n;
-    if (d.IsNull()) continue;
+    YAML::Node d;
+    try {
+      d = YAML::Load(doc.text);
+    } catch (const YAML::Exception& e) {
+      if (e.mark.is_null())
+        return absl::InvalidArgumentError(absl::StrCat("document ", n, ": ", e.msg));
+      return absl::InvalidArgumentError(absl::StrCat("line ", doc.first_line + e.mark.line + 1,
+                                                     ", column ", e.mark.column + 1, ": ", e.msg));
+    }
+    if (!d.IsDefined() || d.IsNull()) {
+      // yaml-cpp 0.7 returns an empty document for some malformed text instead of an error.
+      if (doc.body) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "document ", n, ": (document): not YAML (nothing could be parsed from line ",
+            doc.first_line + 1, ")"));
+      }
+      continue;
+    }
     auto j = YamlToJson(d, "");
     absl::StatusOr<ManifestObject> obj = j.ok() ? DecodeObject(*j) : j.status();
     if (!obj.ok()) {

@@ -1,10 +1,13 @@
 // Fuzz target: rtnetlink replies as the netlink backend receives them (backends/netlink): one
 // receive buffer is walked by ProcessReplies() (acks, errors with extended ack text, DONE), and
 // every data message is decoded as the backend does (RTM_NEWTFILTER by DecodeFilter(),
-// RTM_NEWLINK by DecodeLink()). Seeds are real kernel replies (capture-netlink-seeds.py).
+// RTM_NEWLINK by DecodeLink() and, as the port manager reads a PF's VFs, DecodeVfs()). Seeds are
+// real kernel replies (capture-netlink-seeds.py in UML; link-vfs-* from netdevsim,
+// capture-devlink-seeds.py in qemu).
 //
 // Checks, besides memory safety: a filter decoded as exact, valid and encodable encodes to a
-// message that decodes back to the same rule (the dump -> plan -> apply round trip).
+// message that decodes back to the same rule (the dump -> plan -> apply round trip); decoded VFs
+// come sorted by index, and a VF's MAC set request (EncodeVfSet()) decodes to its index and MAC.
 #include <linux/rtnetlink.h>
 
 #include <cstddef>
@@ -21,6 +24,7 @@
 #include "backends/netlink/links.h"
 #include "backends/netlink/nl_socket.h"
 #include "backends/netlink/tc_codec.h"
+#include "backends/netlink/vf_codec.h"
 #include "dpu/flow_rule.h"
 #include "dpu/rule_text.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -56,6 +60,25 @@ void CheckRoundTrip(const DecodedFilter& f) {
                  dpu::FormatRule(f.rule) + " re-decodes as " + dpu::FormatRule(again->rule));
 }
 
+void CheckVfs(const nlmsghdr* nlh) {
+  uint32_t num_vfs = 0;
+  absl::StatusOr<std::vector<dpu::VfInfo>> vfs = dpu::netlink::DecodeVfs(nlh, &num_vfs);
+  if (!vfs.ok()) return;
+  std::vector<char> buf(1024);
+  for (size_t i = 0; i < vfs->size(); ++i) {
+    const dpu::VfInfo& vf = (*vfs)[i];
+    if (i > 0) DPU_FUZZ_CHECK((*vfs)[i - 1].index <= vf.index, "VFs out of order");
+    nlmsghdr* req = dpu::netlink::EncodeVfSet(buf.data(), buf.size(), 3, vf.index,
+                                              dpu::netlink::VfField::kMac, vf);
+    uint32_t n = 0;
+    absl::StatusOr<std::vector<dpu::VfInfo>> again = dpu::netlink::DecodeVfs(req, &n);
+    DPU_FUZZ_CHECK(again.ok() && again->size() == 1, again.status().ToString());
+    DPU_FUZZ_CHECK((*again)[0].index == vf.index && (*again)[0].mac == vf.mac,
+                   absl::StrCat("VF ", vf.index, " ", vf.mac.ToString(), " re-decodes as ",
+                                (*again)[0].index, " ", (*again)[0].mac.ToString()));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -70,7 +93,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<dpu::netlink::NlError> errors;
   absl::Status data_status;
   auto on_data = [&](const nlmsghdr* nlh) -> absl::Status {
-    if (nlh->nlmsg_type == RTM_NEWLINK) return dpu::netlink::DecodeLink(nlh, &links);
+    if (nlh->nlmsg_type == RTM_NEWLINK) {
+      CheckVfs(nlh);
+      return dpu::netlink::DecodeLink(nlh, &links);
+    }
     if (nlh->nlmsg_type == RTM_NEWTFILTER) {
       absl::StatusOr<DecodedFilter> f = dpu::netlink::DecodeFilter(nlh, NameOf);
       if (f.ok()) {

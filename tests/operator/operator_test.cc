@@ -96,6 +96,38 @@ spec:
   EXPECT_EQ(cfg->max_unavailable, 2);
 }
 
+// Found by tests/fuzz/operator_manifest_fuzzer (the chain parser's regression input): yaml-cpp's
+// LoadAll() looped forever on it, allocating without bound. Documents are split on `---`/`...`
+// and parsed one by one; line numbers count from the start of the stream.
+TEST(OperatorManifest, MalformedStreamIsRefusedNotLoopedOn) {
+  const std::string input(
+      "# S\x01\x00\x00\x08"
+      "ce chtests/fixtures/sysfs/bf3-dpu),\n# }\n     ,   - {networkFunction"
+      "     dpu\x02\x00\x00\x00\x01\x00\x00\x00N4YAML9Exce rts:&        - {networkFunc{port: "
+      "pf1hpf}]\n",
+      145);
+  auto r = dpu_operator::ParseManifests(input);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ParseError("# c\n---\n" + Dpu("a") + "...\n---\nkind: [\n"),
+              HasSubstr("line 14, column 1: "));
+  auto two = dpu_operator::ParseManifests("---\n" + Dpu("a") + "...\n# b\n---\n" + Dpu("b"));
+  ASSERT_TRUE(two.ok()) << two.status();
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[1].resource.name, "b");
+}
+
+// Found by tests/fuzz/operator_manifest_fuzzer: text that is not UTF-8 reached
+// nlohmann::json::dump(), which threw (uncaught: the operator terminated).
+TEST(OperatorManifest, RefusesTextThatIsNotUtf8NamingTheField) {
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"nodeName: a", "nodeName: \"a\xff\""}})),
+            "document 1: spec.nodeName: not valid UTF-8");
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"nodeName: a", "nodeName: \xc0\xaf"}})),
+            "document 1: spec.nodeName: not valid UTF-8");  // overlong '/'
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"nodeName: a", "nodeName: h\xc3\xa9"}})),
+            "OK");
+}
+
 TEST(OperatorManifest, RefusesMalformedNamingTheField) {
   const std::string cfg_head =
       "apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\nmetadata: {name: c}\nspec:\n";
