@@ -227,6 +227,7 @@ ip -n podC link del eth0
 
 # --- CHECK -------------------------------------------------------------------------------------
 check "CHECK pod A" "$CLIENT" check "$NET" ctrA /run/netns/podA eth0 "IgnoreUnknown=1;K8S_POD_NAME=a" '{"mac": "02:aa:00:00:00:0a"}'
+check "CHECK pod B" "$CLIENT" check "$NET" ctrB /run/netns/podB eth0 "IgnoreUnknown=1;K8S_POD_NAME=b"
 ip -n podB addr del 10.10.0.11/24 dev eth0
 OUT=$("$CLIENT" check "$NET" ctrB /run/netns/podB eth0 "IgnoreUnknown=1;K8S_POD_NAME=b")
 check "CHECK finds the missing address" eval '[[ $OUT == *"address 10.10.0.11/24 is missing"* ]]'
