@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "internal/string_view.h"
@@ -43,8 +44,18 @@ uint8_t GenlCmd(const nlmsghdr* nlh) {
 // buffer when it is the last one); tests/fuzz/corpus/devlink_fuzzer/regress-truncated-*.
 template <typename T>
 bool ReadAttr(const nlattr* a, T* out) {
+  static_assert(std::is_integral_v<T>, "ReadAttr reads a fixed-size integer attribute");
   if (mnl_attr_get_payload_len(a) < sizeof(T)) return false;
   std::memcpy(out, mnl_attr_get_payload(a), sizeof(T));
+  return true;
+}
+
+// A u16 attribute into a wider field (the PCI PF and VF numbers are NLA_U16 on the wire but
+// uint32_t in DevlinkPort): reading it as the field's own type would refuse the 2-byte payload.
+bool ReadU16Attr(const nlattr* a, uint32_t* out) {
+  uint16_t v = 0;
+  if (!ReadAttr(a, &v)) return false;
+  *out = v;
   return true;
 }
 
@@ -246,9 +257,11 @@ absl::StatusOr<DevlinkPort> DecodePort(const nlmsghdr* nlh) {
         }
         break;
       }
-      case DEVLINK_ATTR_PORT_NUMBER:
-        ReadAttr(a, &port.port_number);
+      case DEVLINK_ATTR_PORT_NUMBER: {
+        uint32_t number = 0;
+        if (ReadAttr(a, &number)) port.port_number = number;
         break;
+      }
       case DEVLINK_ATTR_PORT_CONTROLLER_NUMBER:
         ReadAttr(a, &port.controller);
         break;
@@ -258,10 +271,10 @@ absl::StatusOr<DevlinkPort> DecodePort(const nlmsghdr* nlh) {
         break;
       }
       case DEVLINK_ATTR_PORT_PCI_PF_NUMBER:
-        ReadAttr(a, &port.pf);
+        ReadU16Attr(a, &port.pf);
         break;
       case DEVLINK_ATTR_PORT_PCI_VF_NUMBER:
-        ReadAttr(a, &port.vf);
+        ReadU16Attr(a, &port.vf);
         break;
       case DEVLINK_ATTR_PORT_PCI_SF_NUMBER:
         ReadAttr(a, &port.sf);

@@ -258,6 +258,40 @@ TEST(DevlinkCodecTest, DecodesAPortReply) {
   EXPECT_EQ(p->function->state, PortFunctionState::kInactive);
   EXPECT_EQ(p->function->opstate, PortFunctionOpState::kDetached);
 
+  // A VF port: the PF and VF numbers are u16 on the wire (as the kernel sends them), decoded into
+  // the wider fields with their values, not dropped.
+  nlh = PutGenlHeader(buf.data(), buf.size(), 0x1a, DEVLINK_CMD_PORT_NEW, DEVLINK_GENL_VERSION);
+  PutDevlinkHandle(nlh, DevlinkHandle{"netdevsim", "netdevsim17"});
+  mnl_attr_put_u32(nlh, DEVLINK_ATTR_PORT_INDEX, 129);
+  mnl_attr_put_u16(nlh, DEVLINK_ATTR_PORT_FLAVOUR, DEVLINK_PORT_FLAVOUR_PCI_VF);
+  mnl_attr_put_strz(nlh, DEVLINK_ATTR_PORT_NETDEV_NAME, "eth2");
+  mnl_attr_put_u16(nlh, DEVLINK_ATTR_PORT_PCI_PF_NUMBER, 3);
+  mnl_attr_put_u16(nlh, DEVLINK_ATTR_PORT_PCI_VF_NUMBER, 1);
+  p = DecodePort(nlh);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(p->port_number.has_value());
+  EXPECT_EQ(p->flavour, DevlinkPortFlavour::kPciVf);
+  EXPECT_EQ(p->pf, 3u);
+  EXPECT_EQ(p->vf, 1u);
+
+  // A physical port's number (u32) is read into the optional.
+  nlh = PutGenlHeader(buf.data(), buf.size(), 0x1a, DEVLINK_CMD_PORT_NEW, DEVLINK_GENL_VERSION);
+  mnl_attr_put_u32(nlh, DEVLINK_ATTR_PORT_INDEX, 0);
+  mnl_attr_put_u16(nlh, DEVLINK_ATTR_PORT_FLAVOUR, DEVLINK_PORT_FLAVOUR_PHYSICAL);
+  mnl_attr_put_u32(nlh, DEVLINK_ATTR_PORT_NUMBER, 2);
+  p = DecodePort(nlh);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(p->port_number.has_value());
+  EXPECT_EQ(*p->port_number, 2u);
+
+  // A truncated u16 (one byte of payload) leaves the field as it was.
+  nlh = PutGenlHeader(buf.data(), buf.size(), 0x1a, DEVLINK_CMD_PORT_NEW, DEVLINK_GENL_VERSION);
+  mnl_attr_put_u32(nlh, DEVLINK_ATTR_PORT_INDEX, 130);
+  mnl_attr_put_u8(nlh, DEVLINK_ATTR_PORT_PCI_VF_NUMBER, 7);
+  p = DecodePort(nlh);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->vf, 0u);
+
   // No index: refused.
   nlh = PutGenlHeader(buf.data(), buf.size(), 0x1a, DEVLINK_CMD_PORT_NEW, DEVLINK_GENL_VERSION);
   EXPECT_FALSE(DecodePort(nlh).ok());
