@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "dpu/chain_manifest.h"
+#include "dpu/yaml_documents.h"
 
 namespace dpu_operator {
 namespace {
@@ -201,50 +203,6 @@ absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
     }
   }
   return json(nullptr);
-}
-
-// One document of a `---`-separated stream and the number of lines before it.
-struct Document {
-  std::string text;
-  int first_line = 0;
-  bool body = false;  // has a line other than markers, comments, directives and blanks
-};
-
-// Splits a stream into documents, each parsed alone by YAML::Load(): yaml-cpp 0.7's
-// YAML::LoadAll() loops forever, allocating without bound, on some malformed streams (found by
-// tests/fuzz/chain_manifest_fuzzer for the chain parser, which splits the same way, and
-// reproduced here by tests/fuzz/operator_manifest_fuzzer). In YAML 1.2 a line starting with
-// `---` or `...` followed by a blank or the end of the line is always a document marker, never
-// content, so the split is exact: `---` starts a document, `...` ends one. Comments, blank lines
-// and directives before a `---` stay with the document it starts.
-std::vector<Document> SplitDocuments(absl::string_view yaml) {
-  auto is_marker = [](absl::string_view line, absl::string_view marker) {
-    return absl::StartsWith(line, marker) &&
-           (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
-  };
-  std::vector<Document> docs(1);
-  bool has_content = false;  // the current document has more than comments/directives
-  bool ended = false;        // the previous line was `...`
-  int line_no = 0;
-  for (size_t pos = 0; pos < yaml.size(); ++line_no) {
-    size_t eol = yaml.find('\n', pos);
-    const size_t next = eol == absl::string_view::npos ? yaml.size() : eol + 1;
-    absl::string_view line = yaml.substr(pos, next - pos);
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    const bool starts = is_marker(line, "---");
-    if ((starts || ended) && has_content) {
-      docs.push_back(Document{"", line_no});
-      has_content = false;
-    }
-    ended = is_marker(line, "...");
-    docs.back().text.append(yaml.data() + pos, next - pos);
-    absl::string_view t = line.substr(std::min(line.find_first_not_of(" \t\r"), line.size()));
-    const bool body = !starts && !ended && !t.empty() && t[0] != '#' && line[0] != '%';
-    docs.back().body = docs.back().body || body;
-    if (starts || body) has_content = true;
-    pos = next;
-  }
-  return docs;
 }
 
 absl::StatusOr<ManifestObject> DecodeObject(const json& doc) {
@@ -549,7 +507,8 @@ absl::Status ValidateResource(const Resource& r) {
 absl::StatusOr<std::vector<ManifestObject>> ParseManifests(absl::string_view text) {
   std::vector<ManifestObject> out;
   int n = 0;
-  for (const Document& doc : SplitDocuments(text)) {
+  for (const dpu::YamlDocument& doc :
+       dpu::SplitYamlDocuments(std::string_view(text.data(), text.size()))) {
     ++n;
     YAML::Node d;
     try {

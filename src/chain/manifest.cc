@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "dpu/chain_manifest.h"
 #include "dpu/rule_text.h"
+#include "dpu/yaml_documents.h"
 
 namespace dpu {
 
@@ -507,49 +508,6 @@ absl::Status YamlError(const YAML::Exception& e, int first_line = 0) {
                                                  e.mark.column + 1, ": ", e.msg));
 }
 
-// One document of a stream and the number of lines before it.
-struct Document {
-  std::string text;
-  int first_line = 0;
-  bool body = false;  // has a line other than markers, comments, directives and blanks
-};
-
-// Splits a `---`-separated stream into documents, each parsed alone by YAML::Load(): yaml-cpp
-// 0.7's YAML::LoadAll() loops forever, allocating without bound, on some malformed streams
-// (found by tests/fuzz/chain_manifest_fuzzer). In YAML 1.2 a line starting with `---` or `...`
-// followed by a blank or the end of the line is always a document marker, never content, so the
-// split is exact: `---` starts a document, `...` ends one. Comments, blank lines and directives
-// before a `---` stay with the document it starts.
-std::vector<Document> SplitDocuments(std::string_view yaml) {
-  auto is_marker = [](std::string_view line, std::string_view marker) {
-    return line.starts_with(marker) &&
-           (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
-  };
-  std::vector<Document> docs(1);
-  bool has_content = false;  // the current document has more than comments/directives
-  bool ended = false;        // the previous line was `...`
-  int line_no = 0;
-  for (size_t pos = 0; pos < yaml.size(); ++line_no) {
-    size_t eol = yaml.find('\n', pos);
-    const size_t next = eol == std::string_view::npos ? yaml.size() : eol + 1;
-    std::string_view line = yaml.substr(pos, next - pos);
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    const bool starts = is_marker(line, "---");
-    if ((starts || ended) && has_content) {
-      docs.push_back(Document{"", line_no});
-      has_content = false;
-    }
-    ended = is_marker(line, "...");
-    docs.back().text.append(yaml.substr(pos, next - pos));
-    std::string_view t = line.substr(std::min(line.find_first_not_of(" \t\r"), line.size()));
-    const bool body = !starts && !ended && !t.empty() && t[0] != '#' && line[0] != '%';
-    docs.back().body = docs.back().body || body;
-    if (starts || body) has_content = true;
-    pos = next;
-  }
-  return docs;
-}
-
 }  // namespace
 
 absl::StatusOr<ServiceChain> ParseChainManifest(std::string_view yaml,
@@ -572,7 +530,7 @@ absl::StatusOr<std::vector<ServiceChain>> ParseChainManifests(std::string_view y
   std::vector<ServiceChain> out;
   size_t n = 0;
   absl::flat_hash_set<std::string> names;
-  for (const Document& text : SplitDocuments(yaml)) {
+  for (const YamlDocument& text : SplitYamlDocuments(yaml)) {
     ++n;
     YAML::Node doc;
     try {

@@ -11,6 +11,7 @@
 #include "chain_test_util.h"
 #include "dpu/chain.h"
 #include "dpu/chain_graph.h"
+#include "dpu/yaml_documents.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -338,6 +339,49 @@ TEST(ChainManifest, MultiDocumentStreamsAndFiles) {
   std::remove(path.c_str());
   auto missing = LoadChainManifestFile(path);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(YamlDocuments, SplitsOnMarkersKeepsEveryByteAndCountsLines) {
+  const std::string stream =
+      "# leading comment\n"
+      "a: 1\n"
+      "---\n"
+      "b: 2\n"
+      "...\n"
+      "# between\n"
+      "%YAML 1.2\n"
+      "--- # with a comment\n"
+      "c: 3\n"
+      "----not-a-marker: 4\n"
+      "---\n";
+  std::vector<dpu::YamlDocument> docs = dpu::SplitYamlDocuments(stream);
+  ASSERT_EQ(docs.size(), 4u);
+  std::string joined;
+  for (const auto& d : docs) joined += d.text;
+  EXPECT_EQ(joined, stream);
+  EXPECT_EQ(docs[0].text, "# leading comment\na: 1\n");
+  EXPECT_EQ(docs[0].first_line, 0);
+  EXPECT_TRUE(docs[0].body);
+  EXPECT_EQ(docs[1].text, "---\nb: 2\n...\n");
+  EXPECT_EQ(docs[1].first_line, 2);
+  // Comments and directives after `...` stay with the document the next `---` starts.
+  EXPECT_EQ(docs[2].first_line, 5);
+  EXPECT_THAT(docs[2].text, ::testing::StartsWith("# between\n%YAML 1.2\n--- # with"));
+  EXPECT_THAT(docs[2].text, ::testing::HasSubstr("----not-a-marker: 4\n"));
+  EXPECT_TRUE(docs[2].body);
+  // A trailing marker opens an empty document with no body.
+  EXPECT_EQ(docs[3].text, "---\n");
+  EXPECT_FALSE(docs[3].body);
+
+  std::vector<dpu::YamlDocument> empty = dpu::SplitYamlDocuments("");
+  ASSERT_EQ(empty.size(), 1u);
+  EXPECT_EQ(empty[0].text, "");
+  EXPECT_FALSE(empty[0].body);
+  // No newline at the end, CRLF line ends.
+  std::vector<dpu::YamlDocument> crlf = dpu::SplitYamlDocuments("a: 1\r\n---\r\nb: 2");
+  ASSERT_EQ(crlf.size(), 2u);
+  EXPECT_EQ(crlf[1].text, "---\r\nb: 2");
+  EXPECT_EQ(crlf[1].first_line, 1);
 }
 
 TEST(ChainGraph, DotHasPortsFunctionsAndDirectedEdges) {

@@ -121,3 +121,15 @@ def test_chain_model_from_python(tmp_path):
     mgr.replace([c])
     assert len(mgr.rules) == 2
     assert len(mgr.plan_remove("c").deletes) == 2
+
+
+def test_split_yaml_documents_keeps_every_byte_and_line_numbers():
+    stream = "# lead\n---\nkind: A\n...\n---\nkind: B\n"
+    docs = libdpu.split_yaml_documents(stream)
+    assert "".join(d.text for d in docs) == stream
+    assert [d.body for d in docs] == [True, True]
+    assert docs[0].first_line == 0 and "kind: A" in docs[0].text
+    assert docs[1].first_line == 4 and docs[1].text.startswith("---")
+    assert "first_line=4" in repr(docs[1])
+    empty = libdpu.split_yaml_documents("")
+    assert len(empty) == 1 and not empty[0].body and empty[0].text == ""

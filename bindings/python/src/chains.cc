@@ -5,6 +5,7 @@
 #include "dpu/chain.h"
 #include "dpu/chain_graph.h"
 #include "dpu/chain_manifest.h"
+#include "dpu/yaml_documents.h"
 #include "py_backend.h"
 
 namespace dpu::python {
@@ -160,6 +161,19 @@ void BindChains(py::module_& m) {
       },
       py::arg("yaml"), py::arg("known_ports") = py::none(),
       "Parses a '---'-separated stream of manifests.");
+  py::class_<YamlDocument>(m, "YamlDocument",
+                           "One document of a '---'-separated YAML stream (split_yaml_documents).")
+      .def_readonly("text", &YamlDocument::text, "The document's lines, markers included.")
+      .def_readonly("first_line", &YamlDocument::first_line,
+                    "Lines of the stream before this document.")
+      .def_readonly("body", &YamlDocument::body,
+                    "True when a line is other than markers, comments, directives and blanks.")
+      .def("__repr__", [](const YamlDocument& d) {
+        return "<YamlDocument first_line=" + std::to_string(d.first_line) +
+               (d.body ? " body" : " empty") + ">";
+      });
+  m.def("split_yaml_documents", &SplitYamlDocuments, py::arg("stream"),
+        "Splits a YAML stream at its '---'/'...' markers; the texts concatenate to the stream.");
   m.def(
       "load_chain_manifest_file",
       [](const std::string& path, py::handle known_ports) {
