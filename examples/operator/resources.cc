@@ -25,6 +25,12 @@ absl::Status Bad(absl::string_view field, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
 }
 
+// The path of @p key under @p path; an empty key is shown as "" so the message still names a field.
+std::string Child(absl::string_view path, absl::string_view key) {
+  const std::string k = key.empty() ? std::string("\"\"") : std::string(key);
+  return path.empty() ? k : absl::StrCat(path, ".", k);
+}
+
 std::string TypeName(const json& j) {
   if (j.is_null()) return "null";
   if (j.is_boolean()) return "a boolean";
@@ -38,7 +44,7 @@ std::string TypeName(const json& j) {
 absl::Status OnlyKeys(const json& obj, absl::string_view path, std::set<std::string> allowed) {
   for (const auto& [k, v] : obj.items()) {
     if (!allowed.count(k)) {
-      return Bad(path.empty() ? k : absl::StrCat(path, ".", k), "unknown field");
+      return Bad(Child(path, k), "unknown field");
     }
   }
   return absl::OkStatus();
@@ -193,7 +199,7 @@ absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
         if (!kv.first.IsScalar()) return Bad(path.empty() ? "(root)" : path, "non-scalar key");
         std::string k = kv.first.Scalar();
         if (!IsUtf8(k)) return Bad(path.empty() ? "(root)" : path, "key is not valid UTF-8");
-        std::string p = path.empty() ? k : absl::StrCat(path, ".", k);
+        std::string p = Child(path, k);
         if (obj.contains(k)) return Bad(p, "duplicate key");
         auto v = YamlToJson(kv.second, p);
         if (!v.ok()) return v.status();
@@ -253,7 +259,7 @@ absl::StatusOr<ManifestObject> DecodeObject(const json& doc) {
     if (!labels.is_object()) return Bad("metadata.labels", "must be a map");
     for (const auto& [k, v] : labels.items()) {
       if (!v.is_string()) {
-        return Bad(absl::StrCat("metadata.labels.", k),
+        return Bad(Child("metadata.labels", k),
                    absl::StrCat("must be a string, got ", TypeName(v)));
       }
       r.labels[k] = v.get<std::string>();

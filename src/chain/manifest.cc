@@ -42,8 +42,10 @@ absl::Status Bad(absl::string_view path, absl::string_view reason) {
 }
 
 std::string Index(absl::string_view path, size_t i) { return absl::StrCat(path, "[", i, "]"); }
+// An empty key is shown as "" so the message still names a field.
 std::string Field(absl::string_view path, absl::string_view key) {
-  return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+  const std::string k = key.empty() ? std::string("\"\"") : std::string(key);
+  return path.empty() ? k : absl::StrCat(path, ".", k);
 }
 
 absl::string_view TypeName(const YAML::Node& n) {

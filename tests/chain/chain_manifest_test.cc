@@ -156,6 +156,8 @@ TEST(ChainManifest, RefusesWrongHeaderFields) {
   EXPECT_THAT(ErrorWith("  name: web\n", "  name: Web/1\n"), HasSubstr("metadata.name: "));
   EXPECT_THAT(ErrorWith("  priority: 200", "  priorty: 200"),
               HasSubstr("spec.priorty: unknown field (expected one of: priority,"));
+  EXPECT_THAT(ErrorWith("  priority: 200", "  \"\": 200"),
+              HasSubstr("spec.\"\": unknown field"));  // an empty key is still named
   EXPECT_EQ(ErrorWith("  priority: 200", "  priority: 70000"),
             "spec.priority: expected an integer 0-65535, got \"70000\"");
   EXPECT_EQ(ErrorWith("  priority: 200", "  priority: [1]"),

@@ -128,6 +128,14 @@ TEST(OperatorManifest, RefusesTextThatIsNotUtf8NamingTheField) {
             "OK");
 }
 
+// Found by tests/fuzz/operator_manifest_fuzzer: an empty key was named as an empty field
+// ("document 1: : unknown field").
+TEST(OperatorManifest, EmptyKeyIsNamedQuoted) {
+  EXPECT_EQ(ParseError(Dpu("a") + "\"\": 1\n"), "document 1: \"\": unknown field");
+  EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"nodeName: a", "nodeName: a\n  \"\": 1"}})),
+            "document 1: spec.\"\": unknown field");
+}
+
 TEST(OperatorManifest, RefusesMalformedNamingTheField) {
   const std::string cfg_head =
       "apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\nmetadata: {name: c}\nspec:\n";
