@@ -59,11 +59,6 @@ bool ReadU16Attr(const nlattr* a, uint32_t* out) {
   return true;
 }
 
-std::string AttrString(const nlattr* a) {
-  const char* s = static_cast<const char*>(mnl_attr_get_payload(a));
-  return std::string(s, strnlen(s, mnl_attr_get_payload_len(a)));
-}
-
 absl::Status WithContext(const absl::Status& s, std::string_view what) {
   if (s.ok()) return s;
   return absl::Status(s.code(), Cat(what, ": ", internal::SV(s.message())));

@@ -56,7 +56,7 @@ absl::Status DecodeLink(const nlmsghdr* nlh, absl::flat_hash_map<int, std::strin
   if (nlh->nlmsg_type != RTM_NEWLINK) return absl::OkStatus();
   const auto* m = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
   ForEachAttr(nlh, sizeof(ifinfomsg), [&](const nlattr* attr) {
-    if (mnl_attr_get_type(attr) == IFLA_IFNAME) (*links)[m->ifi_index] = mnl_attr_get_str(attr);
+    if (mnl_attr_get_type(attr) == IFLA_IFNAME) (*links)[m->ifi_index] = AttrString(attr);
   });
   return absl::OkStatus();
 }

@@ -49,8 +49,7 @@ void ParseErrorReply(const nlmsghdr* nlh, NlError* out) {
   if (off >= payload_len) return;
   ForEachAttr(nlh, off, [&](const nlattr* attr) {
     if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) {
-      const char* s = mnl_attr_get_str(attr);
-      out->msg.assign(s, strnlen(s, mnl_attr_get_payload_len(attr)));
+      out->msg = AttrString(attr);
     }
   });
 }

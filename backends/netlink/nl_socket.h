@@ -35,6 +35,16 @@ void ForEachAttr(const nlmsghdr* nlh, size_t offset, F f) {
   }
 }
 
+/// The string in attribute @p a, up to its first NUL or the end of its payload: a peer's
+/// attribute need not be NUL-terminated (mnl_attr_get_str() would read past it).
+inline std::string AttrString(const nlattr* a) {
+  const char* s = static_cast<const char*>(mnl_attr_get_payload(a));
+  size_t n = mnl_attr_get_payload_len(a);
+  size_t len = 0;
+  while (len < n && s[len] != '\0') ++len;
+  return std::string(s, len);
+}
+
 /// Calls @p f for every attribute nested in @p nest.
 template <typename F>
 void ForEachNested(const nlattr* nest, F f) {

@@ -759,7 +759,7 @@ absl::Status DecodeActions(const nlattr* acts_nest, const PortNameFn& names, Dec
     ++n;
     auto at = ParseNest<TCA_ACT_MAX>(a);
     if (!at[TCA_ACT_KIND]) return absl::InvalidArgumentError("action without kind");
-    std::string kind = mnl_attr_get_str(at[TCA_ACT_KIND]);
+    std::string kind = AttrString(at[TCA_ACT_KIND]);
     if (n == 1 && at[TCA_ACT_COOKIE] && mnl_attr_get_payload_len(at[TCA_ACT_COOKIE]) == 16) {
       out->cookie_id =
           IdFromBytes(static_cast<const uint8_t*>(mnl_attr_get_payload(at[TCA_ACT_COOKIE])));
@@ -1079,7 +1079,7 @@ absl::StatusOr<DecodedFilter> DecodeFilter(const nlmsghdr* nlh, const PortNameFn
     if (type <= TCA_MAX) tb.a[type] = attr;
   });
   if (tb[TCA_CHAIN]) out.loc.chain = U32(tb[TCA_CHAIN]);
-  out.flower = tb[TCA_KIND] && std::string_view(mnl_attr_get_str(tb[TCA_KIND])) == "flower";
+  out.flower = tb[TCA_KIND] && AttrString(tb[TCA_KIND]) == "flower";
   out.is_filter = tb[TCA_OPTIONS] != nullptr && out.loc.handle != 0;
   if (!out.flower || !out.is_filter) {
     out.exact = NotExact("not a flower filter");

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -439,9 +440,17 @@ class Loader {
     }
     std::vector<TableMap> out;
     absl::flat_hash_set<uint32_t> chains;
+    absl::flat_hash_map<uint32_t, size_t> table_ids;  // P4 table id -> its tables[] index
     for (size_t i = 0; i < tables.size(); ++i) {
       auto t = LoadTable(tables[i], absl::StrCat("tables[", i, "]"));
       if (!t.ok()) return t.status();
+      // An entry read back from the target names only its P4 table, so one table can implement
+      // only one chain.
+      if (auto [it, fresh] = table_ids.emplace(t->id, i); !fresh) {
+        return Err(
+            absl::StrCat("tables[", i, "].table"),
+            absl::StrCat("table '", t->name, "' is already mapped by tables[", it->second, "]"));
+      }
       if (!chains.insert(t->chain).second) {
         return Err(absl::StrCat("tables[", i, "].chain"),
                    absl::StrCat("chain ", t->chain, " is already mapped to another table"));

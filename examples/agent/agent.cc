@@ -73,8 +73,11 @@ absl::Status ValidateBridgePortId(const std::string& id) {
   }
   for (char c : id) {
     if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) {
+      // Not printable ASCII (part of a UTF-8 character, say): shown in hex, not cut in half.
+      const std::string what = c >= 0x20 && c < 0x7f ? absl::StrFormat("character '%c'", c)
+                                                     : absl::StrFormat("byte 0x%02x", c & 0xff);
       return absl::InvalidArgumentError(
-          absl::StrFormat("bridge_port_id: \"%s\": character '%c' is not one of [a-z0-9-]", id, c));
+          absl::StrFormat("bridge_port_id: \"%s\": %s is not one of [a-z0-9-]", id, what));
     }
   }
   return absl::OkStatus();

@@ -309,6 +309,18 @@ int CniCodeOf(const absl::Status& status) {
   }
 }
 
+namespace {
+
+// @p s with every byte that is not part of valid UTF-8 replaced by U+FFFD. Error messages quote
+// the input (nlohmann's parse errors include the bytes last read), and a JSON string must be
+// UTF-8: dump() would throw on the runtime's own malformed config.
+std::string ValidUtf8(absl::string_view s) {
+  return json::parse(json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace))
+      .get<std::string>();
+}
+
+}  // namespace
+
 nlohmann::json ErrorJson(const absl::Status& status, absl::string_view cni_version) {
   const int code = CniCodeOf(status);
   std::string msg;
@@ -350,7 +362,7 @@ nlohmann::json ErrorJson(const absl::Status& status, absl::string_view cni_versi
   return json{{"cniVersion", std::string(cni_version)},
               {"code", code},
               {"msg", msg},
-              {"details", std::string(status.message())}};
+              {"details", ValidUtf8(status.message())}};
 }
 
 const std::vector<std::string>& SupportedVersions() {

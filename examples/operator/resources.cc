@@ -67,6 +67,42 @@ absl::Status ValidateObjectName(absl::string_view field, absl::string_view name)
   return absl::OkStatus();
 }
 
+// A Kubernetes label name or value part: at most 63 characters of [A-Za-z0-9-_.], starting and
+// ending with a letter or digit (a value may also be empty).
+bool IsLabelPart(absl::string_view s, bool may_be_empty) {
+  if (s.empty()) return may_be_empty;
+  if (s.size() > 63) return false;
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (!alnum(s.front()) || !alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// Labels as Kubernetes accepts them: key "[PREFIX/]NAME" with PREFIX a DNS subdomain.
+absl::Status ValidateLabel(absl::string_view key, absl::string_view value) {
+  const std::string field = Child("metadata.labels", key);
+  absl::string_view name = key;
+  if (size_t slash = key.find('/'); slash != absl::string_view::npos) {
+    absl::string_view prefix = key.substr(0, slash);
+    name = key.substr(slash + 1);
+    if (!ValidateObjectName(field, prefix).ok()) {
+      return Bad(field,
+                 "key prefix must be a DNS subdomain (lower-case letters, digits, '-', '.')");
+    }
+  }
+  if (!IsLabelPart(name, false)) {
+    return Bad(field,
+               "key name must be 1-63 characters of letters, digits, '-', '_' and '.', starting "
+               "and ending with a letter or digit");
+  }
+  if (!IsLabelPart(value, true)) {
+    return Bad(field,
+               "value must be at most 63 characters of letters, digits, '-', '_' and '.', "
+               "starting and ending with a letter or digit");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> GetString(const json& obj, absl::string_view path, const char* key,
                                       bool required) {
   auto it = obj.find(key);
@@ -262,6 +298,7 @@ absl::StatusOr<ManifestObject> DecodeObject(const json& doc) {
         return Bad(Child("metadata.labels", k),
                    absl::StrCat("must be a string, got ", TypeName(v)));
       }
+      if (auto s = ValidateLabel(k, v.get<std::string>()); !s.ok()) return s;
       r.labels[k] = v.get<std::string>();
     }
   }
@@ -499,6 +536,9 @@ absl::StatusOr<ChainSpec> DecodeChainSpec(const Resource& r) {
 
 absl::Status ValidateResource(const Resource& r) {
   if (auto s = ValidateObjectName("metadata.name", r.name); !s.ok()) return s;
+  for (const auto& [k, v] : r.labels) {
+    if (auto s = ValidateLabel(k, v); !s.ok()) return s;
+  }
   switch (r.kind) {
     case Kind::kDataProcessingUnit:
       return DecodeDpuSpec(r).status();

@@ -123,10 +123,14 @@ absl::Status ValidateChainName(std::string_view name_std) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (alnum) continue;
     if (i > 0 && (c == '-' || c == '_' || c == '.')) continue;
+    // A byte outside printable ASCII (part of a UTF-8 character, say) is shown in hex: quoting
+    // it alone would cut the character and leave the message invalid UTF-8.
+    const std::string what = c >= 0x20 && c < 0x7f ? absl::StrFormat("character '%c'", c)
+                                                   : absl::StrFormat("byte 0x%02x", c & 0xff);
     return absl::InvalidArgumentError(absl::StrFormat(
-        "name %s: character '%c' at position %d is not allowed (use letters, digits, '.', '_', "
-        "'-', starting with a letter or digit)",
-        Quote(name), c, i + 1));
+        "name %s: %s at position %d is not allowed (use letters, digits, '.', '_', '-', starting "
+        "with a letter or digit)",
+        Quote(name), what, i + 1));
   }
   return absl::OkStatus();
 }

@@ -411,5 +411,20 @@ TEST(CniErrors, ErrorJsonHasTheSpecShape) {
   EXPECT_EQ(CniCodeOf(CniError(kUnknownContainer, "x")), kUnknownContainer);
 }
 
+// Found by tests/fuzz/cni_config_fuzzer: the chain name check quoted one byte of a UTF-8
+// character, the message was no longer UTF-8 and ErrorJson(...).dump() threw, so the plugin died
+// instead of printing its error. The byte is now shown in hex, and ErrorJson() replaces any byte
+// that is not UTF-8 whatever the message.
+TEST(CniErrors, ErrorJsonOfBytesThatAreNotUtf8StillPrints) {
+  json bad = Good();
+  bad["chain"]["name"] = "p\xd5\x9bs";  // valid UTF-8 (U+055B), not a valid chain name
+  auto cfg = ParseConfig(bad.dump());
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_THAT(std::string(cfg.status().message()), HasSubstr("byte 0xd5 at position 2"));
+  EXPECT_THAT(ErrorJson(cfg.status(), "1.0.0").dump(), HasSubstr("byte 0xd5"));  // threw before
+  json direct = ErrorJson(CniError(kIoFailure, "read \"a\xff\xfe\""), "1.0.0");
+  EXPECT_EQ(direct["details"], "read \"a\xef\xbf\xbd\xef\xbf\xbd\"");  // U+FFFD each
+}
+
 }  // namespace
 }  // namespace dpu::cni

@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "dpu/rule_text.h"
 #include "gmock/gmock.h"
@@ -203,6 +204,25 @@ INSTANTIATE_TEST_SUITE_P(
         "priority=20 in_port=va actions=police:rate=40g,burst=1000000",
         "priority=21 chain=5 in_port=va eth_type=ipv4 actions=count,goto:7",
         "priority=65534 in_port=vb eth_type=ipv4 ip_proto=icmp actions=drop"));
+
+// Found by tests/fuzz/netlink_fuzzer: a string attribute without its NUL at the very end of a
+// message was read with strlen() past the buffer (ASan). The kind is read up to the payload's end.
+TEST(TcCodec, StringAttributeWithoutNulEndsAtItsPayload) {
+  std::vector<char> scratch(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(scratch.data());
+  nlh->nlmsg_type = RTM_NEWTFILTER;
+  auto* tcm = static_cast<tcmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(tcmsg)));
+  tcm->tcm_ifindex = 7;
+  mnl_attr_put(nlh, TCA_KIND, 6, "flower");  // 6 bytes, no NUL
+  nlh->nlmsg_len -= 2;                       // no padding either: the message ends on 'r'
+  std::vector<char> exact(scratch.begin(), scratch.begin() + nlh->nlmsg_len);
+  absl::StatusOr<DecodedFilter> d =
+      DecodeFilter(reinterpret_cast<const nlmsghdr*>(exact.data()), Names);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->flower);
+  EXPECT_FALSE(d->is_filter);
+  EXPECT_FALSE(d->exact.ok());
+}
 
 TEST(TcCodec, CheckEncodableRefusesWhatTcCannotHold) {
   auto msg = [](const std::string& text) {

@@ -136,6 +136,22 @@ TEST(OperatorManifest, EmptyKeyIsNamedQuoted) {
             "document 1: spec.\"\": unknown field");
 }
 
+// Found by tests/fuzz/operator_manifest_fuzzer: a label key with NUL characters was accepted,
+// and its JSON form (\u0000 escapes) was not read back. Labels are now checked as Kubernetes does.
+TEST(OperatorManifest, LabelsFollowKubernetesSyntax) {
+  auto with = [](const std::string& labels) {
+    return ParseError(
+        absl::StrReplaceAll(Dpu("a"), {{"  name: a\n", "  name: a\n  labels: " + labels + "\n"}}));
+  };
+  EXPECT_EQ(with("{rack: r7, app.kubernetes.io/name: fw, empty: \"\"}"), "OK");
+  EXPECT_THAT(with("{\"a\\0b\": x}"), HasSubstr("document 1: metadata.labels."));
+  EXPECT_THAT(with("{\"a\\0b\": x}"), HasSubstr("key name must be 1-63 characters"));
+  EXPECT_THAT(with("{zone: \"a!\"}"), HasSubstr("metadata.labels.zone: value must be"));
+  EXPECT_THAT(with("{Bad_Prefix/x: y}"), HasSubstr("key prefix must be a DNS subdomain"));
+  EXPECT_THAT(with("{" + std::string(64, 'k') + ": y}"), HasSubstr("key name must be 1-63"));
+  EXPECT_THAT(with("{k: " + std::string(64, 'v') + "}"), HasSubstr("value must be at most 63"));
+}
+
 TEST(OperatorManifest, RefusesMalformedNamingTheField) {
   const std::string cfg_head =
       "apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\nmetadata: {name: c}\nspec:\n";

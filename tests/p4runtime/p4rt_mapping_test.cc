@@ -163,6 +163,22 @@ TEST(Mapping, MalformedMappingNamesField) {
   EXPECT_THAT(Msg(y.status()), HasSubstr("syntax.yaml: line"));
 }
 
+// Found by tests/fuzz/p4rt_mapping_fuzzer: one P4 table mapped for two chains gave entries that
+// read back into the first chain (a target's entry names only its table).
+TEST(Mapping, RefusesOneTableForTwoChains) {
+  const std::string base = ReadRefMapping();
+  const size_t last = base.find("  - table: DpuIngress.l2");  // the last table, no goto
+  ASSERT_NE(last, std::string::npos);
+  std::string copy = base.substr(last);
+  const size_t chain = copy.find("    chain: ");
+  ASSERT_NE(chain, std::string::npos);
+  copy.replace(chain, copy.find('\n', chain) - chain, "    chain: 7");
+  auto m = Mapping::Parse(base + copy, "twice.yaml", RefP4Info());
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(Msg(m.status()),
+              HasSubstr("tables[3].table: table 'DpuIngress.l2' is already mapped by tables[2]"));
+}
+
 FlowRule Rule(const std::string& text) {
   auto r = ParseRule(text);
   EXPECT_TRUE(r.ok()) << text << ": " << r.status();
