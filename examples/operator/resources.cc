@@ -27,7 +27,14 @@ absl::Status Bad(absl::string_view field, absl::string_view reason) {
 
 // The path of @p key under @p path; an empty key is shown as "" so the message still names a field.
 std::string Child(absl::string_view path, absl::string_view key) {
-  const std::string k = key.empty() ? std::string("\"\"") : std::string(key);
+  // Keys that are empty or hold other than [A-Za-z0-9_./-] are quoted ("" or "a: b"), so the
+  // path still reads as one field.
+  bool plain = !key.empty();
+  for (char c : key) {
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
+                      c == '/' || c == '-');
+  }
+  const std::string k = plain ? std::string(key) : absl::StrCat("\"", key, "\"");
   return path.empty() ? k : absl::StrCat(path, ".", k);
 }
 

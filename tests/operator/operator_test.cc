@@ -134,6 +134,8 @@ TEST(OperatorManifest, EmptyKeyIsNamedQuoted) {
   EXPECT_EQ(ParseError(Dpu("a") + "\"\": 1\n"), "document 1: \"\": unknown field");
   EXPECT_EQ(ParseError(absl::StrReplaceAll(Dpu("a"), {{"nodeName: a", "nodeName: a\n  \"\": 1"}})),
             "document 1: spec.\"\": unknown field");
+  // A key holding ": " (found next) is quoted too.
+  EXPECT_EQ(ParseError(Dpu("a") + "\": kind3\": 1\n"), "document 1: \": kind3\": unknown field");
 }
 
 // Found by tests/fuzz/operator_manifest_fuzzer: a label key with NUL characters was accepted,
