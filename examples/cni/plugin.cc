@@ -70,6 +70,27 @@ absl::StatusOr<std::map<std::string, std::string>> ParseArgs(const std::string& 
 
 std::string Key(const std::string& id, const std::string& ifname) { return id + "/" + ifname; }
 
+// An attachment whose DEL released the VF and IPAM but could not reach the switch: its rules may
+// still be installed, so its VF and chain slot stay taken until a later DEL, ADD or GC of the
+// network removes those rules (docs/cni.md, "DEL while the switch is unreachable").
+bool IsTombstone(const json& a) { return a.value("phase", "") == "deleting"; }
+
+// @p atts without tombstones: the attachments whose rules should be on the switch.
+json Live(const json& atts) {
+  json out = json::object();
+  for (const auto& [key, a] : atts.items()) {
+    if (!IsTombstone(a)) out[key] = a;
+  }
+  return out;
+}
+
+bool HasTombstones(const json& atts) {
+  for (const auto& [key, a] : atts.items()) {
+    if (IsTombstone(a)) return true;
+  }
+  return false;
+}
+
 // The full chain when every pod slot is bound by an attachment, else nullopt.
 std::optional<ServiceChain> DesiredChain(const ChainConfig& c, const json& attachments) {
   std::string in = c.ingress, eg = c.egress;
@@ -220,13 +241,29 @@ class Plugin {
   }
   // Undoes an attachment: the chain (already synced by the caller), the link, IPAM.
   absl::Status Release(const json& a, const std::string& id, const std::string& ifname);
+  // Erases every tombstone from @p atts once the switch holds none of their rules, releasing
+  // first the ones whose release had failed (best effort: they are erased either way).
+  void EraseTombstones(json& atts) {
+    for (auto it = atts.begin(); it != atts.end();) {
+      if (!IsTombstone(*it)) {
+        ++it;
+        continue;
+      }
+      if (!it->value("released", false)) {
+        (void)Release(*it, it->value("containerID", ""), it->value("ifname", ""));
+      }
+      it = atts.erase(it);
+    }
+  }
   // True when the network plugs representors into the switch (a chain or an L2 network).
   bool UsesSwitch() const { return cfg_.chain.has_value() || cfg_.l2.has_value(); }
-  // Moves the switch from what attachments @p before need to what @p after need. The backend is
-  // opened (into @p backend, once) only when there is something to change: opening the netlink
-  // backend probes the kernel's capabilities, a real cost in a process that lives for one command.
+  // Moves the switch from what attachments @p before need (tombstones included: their rules may
+  // be installed) to what @p after needs (tombstones excluded). The backend is opened (into
+  // @p backend, once) only when there is something to change: opening the netlink backend
+  // probes the kernel's capabilities, a real cost in a process that lives for one command.
   absl::Status SyncSwitch(std::unique_ptr<Backend>& backend, const json& before,
-                          const json& after) const {
+                          const json& after_all) const {
+    const json after = Live(after_all);
     std::vector<FlowRule> l2_before, l2_after;
     bool needed = false;
     if (cfg_.chain) {
@@ -361,6 +398,15 @@ absl::StatusOr<std::string> Plugin::Add() {
   if (!host_nl.ok()) return Failure("rtnetlink", host_nl.status());
   auto pool = ResolvePool(cfg_);
   if (!pool.ok()) return pool.status();
+  std::unique_ptr<Backend> backend;
+  // 0. Rules of attachments whose DEL could not reach the switch: removed now if it can be
+  // reached, which frees their VFs and chain slots; otherwise they stay taken.
+  if (UsesSwitch() && HasTombstones(atts)) {
+    if (SyncSwitch(backend, atts, atts).ok()) {
+      EraseTombstones(atts);
+      if (auto s = store->Save(); !s.ok()) return s;
+    }
+  }
 
   // 1. A VF: the named port, or the first free one present in this namespace.
   std::set<std::string> used;
@@ -490,11 +536,13 @@ absl::StatusOr<std::string> Plugin::Add() {
   if (!final_link.ok()) return fail(Failure("VF in CNI_NETNS", final_link.status()));
   store->attachments()[key]["mac"] = final_link->mac.ToString();
 
-  // 5. The representor into the chain or the L2 network, through libdpu.
-  std::unique_ptr<Backend> backend;
+  // 5. The representor into the chain or the L2 network, through libdpu. Tombstones left by
+  // step 0 (switch unreachable then) lose their rules here too; the undo does not restore them.
+  const json before_live = Live(before);
   if (UsesSwitch()) {
     if (auto s = SyncSwitch(backend, before, store->attachments()); !s.ok()) return fail(s);
-    undo.push_back([&] { (void)SyncSwitch(backend, store->attachments(), before); });
+    EraseTombstones(store->attachments());
+    undo.push_back([&] { (void)SyncSwitch(backend, store->attachments(), before_live); });
   }
 
   // 6. The result.
@@ -516,7 +564,7 @@ absl::StatusOr<std::string> Plugin::Add() {
   json out = ResultToJson(result);
   store->attachments()[key]["phase"] = "added";
   store->attachments()[key]["result"] = out;
-  if (auto s = store->Save(); !s.ok()) return fail(s);
+  if (auto s = store->Save(); !s.ok()) return fail(Failure("record the result", s));
   return out.dump(2) + "\n";
 }
 
@@ -599,7 +647,7 @@ absl::StatusOr<std::string> Plugin::Check() {
   // The switch: every rule the chain (once complete) or the L2 network needs, installed unchanged.
   std::vector<std::pair<FlowRule, std::string>> want;  // Rule, and how to name it.
   if (cfg_.chain) {
-    if (auto chain = DesiredChain(*cfg_.chain, store->attachments()); chain) {
+    if (auto chain = DesiredChain(*cfg_.chain, Live(store->attachments())); chain) {
       auto rules = CompileChains(
           {*chain}, {.target = nullptr, .known_ports = {}, .count = cfg_.chain->count});
       if (!rules.ok()) return Failure("chain", rules.status());
@@ -607,7 +655,7 @@ absl::StatusOr<std::string> Plugin::Check() {
     }
   }
   if (cfg_.l2) {
-    for (auto& r : L2Rules(cfg_.name, *cfg_.l2, store->attachments())) {
+    for (auto& r : L2Rules(cfg_.name, *cfg_.l2, Live(store->attachments()))) {
       std::string what = "l2 network rule " + FormatRule(r);
       want.emplace_back(std::move(r), std::move(what));
     }
@@ -644,13 +692,31 @@ absl::StatusOr<std::string> Plugin::Del() {
     return std::string();
   }
   const json a = atts[key];
+  // A tombstone (an earlier DEL that could not reach the switch) whose release succeeded is not
+  // released twice.
+  const bool release = !IsTombstone(a) || !a.value("released", false);
   if (UsesSwitch()) {
     std::unique_ptr<Backend> backend;
     json after = atts;
     after.erase(key);
-    if (auto s = SyncSwitch(backend, atts, after); !s.ok()) return s;
+    if (auto s = SyncSwitch(backend, atts, after); !s.ok()) {
+      // The switch is unreachable (or refused): the VF and the addresses are released anyway,
+      // and the attachment stays as a tombstone, its VF and slot still taken, so that a retried
+      // DEL (or the next ADD or GC) removes its rules. The runtime is told to try again.
+      absl::Status released = release ? Release(a, env_.container_id, env_.ifname) : s;
+      atts[key]["phase"] = "deleting";
+      atts[key]["released"] = !release || released.ok();
+      if (auto saved = store->Save(); !saved.ok()) return saved;
+      return CniError(
+          kTryAgainLater,
+          absl::StrCat("switch: ", s.message(), "; ",
+                       !release || released.ok() ? "the VF and its addresses were released"
+                                                 : "the VF or its addresses were not released",
+                       ", the attachment's rules stay until a DEL, ADD or GC reaches the switch"));
+    }
+    EraseTombstones(atts);
   }
-  absl::Status released = Release(a, env_.container_id, env_.ifname);
+  absl::Status released = release ? Release(a, env_.container_id, env_.ifname) : absl::OkStatus();
   atts.erase(key);
   if (auto s = store->Save(); !s.ok()) return s;
   if (!released.ok()) return released;
@@ -703,7 +769,7 @@ absl::StatusOr<std::string> Plugin::Gc() {
     if (!valid.contains(k)) stale.push_back(k);
   }
   absl::Status first;
-  if (!stale.empty()) {
+  if (!stale.empty() || (UsesSwitch() && HasTombstones(atts))) {
     json after = atts;
     for (const auto& k : stale) after.erase(k);
     if (UsesSwitch()) {
@@ -712,12 +778,17 @@ absl::StatusOr<std::string> Plugin::Gc() {
     }
     for (const auto& k : stale) {
       const json a = atts[k];
+      if (IsTombstone(a) && a.value("released", false)) {
+        atts.erase(k);
+        continue;
+      }
       if (auto s = Release(a, a.value("containerID", ""), a.value("ifname", ""));
           !s.ok() && first.ok()) {
         first = s;
       }
       atts.erase(k);
     }
+    if (UsesSwitch()) EraseTombstones(atts);
     if (auto s = store->Save(); !s.ok()) return s;
   }
   if (!cfg_.ipam_type.empty()) {

@@ -128,17 +128,22 @@ jq -n -r --argjson base "$BASE" --arg fixture "$FIXTURE" --arg work "$WORK" '
   | list("gcnet"; "1.1.0"; {dpu: null, vfs: [{netdev: "ens1f0v3", representor: "pf0vf3"}],
       chain: null}) as $gc
   | (["file", "net", $net], ["file", "v", list("dpunet"; "0.3.1"; {})],
-     ["conf", "mtu", conf($net; {mtu: 20})], ["conf", "colour", conf($net; {colour: "red"})],
-     ["conf", "io", conf($net; {dataDir: "/proc/dpu-cni"})], ["file", "bad", $bad],
+     ["file", "mtu", list("dpunet"; "1.0.0"; {mtu: 20})],
+     ["file", "colour", list("dpunet"; "1.0.0"; {colour: "red"})],
+     ["file", "io", list("dpunet"; "1.0.0"; {dataDir: "/proc/dpu-cni"})], ["file", "bad", $bad],
      ["conf", "net", conf($net; {})],
      ["conf", "prev", conf($net; {prevResult: {cniVersion: "1.0.0"}})],
-     ["conf", "nodpu", conf($net; {dpu: {name: "bf9-nosuch", sysfsRoot: $fixture}})],
-     ["conf", "lock", conf($net; {lockTimeoutMs: 200})],
+     ["file", "nodpu", list("dpunet"; "1.0.0"; {dpu: {name: "bf9-nosuch", sysfsRoot: $fixture}})],
+     ["file", "lock", list("dpunet"; "1.0.0"; {lockTimeoutMs: 200})],
      ["conf", "noipam", conf($bad; {chain: null, ipam: {type: "nosuch-ipam"}})],
      ["conf", "gc", conf($gc; {})],
      ["conf", "gckeep", conf($gc; {"cni.dev/valid-attachments": [{containerID: "ctrG", ifname: "eth0"}]})],
      ["conf", "gcnone", conf($gc; {"cni.dev/valid-attachments": []})],
      ["conf", "blue", conf(l2("blue"; "10.30.0.10"; "10.30.0.19"); {})],
+     ["conf", "bluedown", conf(l2("blue"; "10.30.0.10"; "10.30.0.19"); {backend: "netlink:netns=nosuch"})],
+     ["conf", "green", conf(l2("green"; "10.30.0.40"; "10.30.0.49");
+        {dataDir: ($work + "/small"),
+         dns: {nameservers: ["10.30.0.1"], search: [range(0; 40) | "search-\(.).cluster.example"]}})],
      ["conf", "red", conf(l2("red"; "10.30.0.20"; "10.30.0.29"); {})])
   | "\(.[0])\t\(.[1])\t\(.[2] | tojson)"' > "$WORK/configs"
 while IFS=$'\t' read -r kind name json; do
@@ -171,7 +176,8 @@ rules_are() {
 }
 # ipam_is NETWORK N: host-local holds N addresses for NETWORK.
 ipam_is() { local f=("$WORK/ipam/$1"/10.*); [ -e "${f[0]}" ] || f=(); [ ${#f[@]} -eq "$2" ]; }
-state_has() { local t; read -r -d '' t < "$WORK/state/$1/state.json"; [[ $t == *"$2"* ]]; }
+# state_has NETWORK TEXT [DATADIR]: the network's state file contains TEXT.
+state_has() { local t=""; read -r -d '' t < "${3:-$WORK/state}/$1/state.json"; [[ $t == *"$2"* ]]; }
 
 # --- ADD: two pods -----------------------------------------------------------------------------
 now_ms
@@ -241,27 +247,29 @@ run_plugin CHECK nosuch /run/netns/podC eth0 "${CONF[prev]}"
 check "CHECK of an unknown container: code 3" code_is 3
 
 # --- Error paths -------------------------------------------------------------------------------
+# Through libcni, as a runtime sees them, where libcni passes the input on to the plugin.
+OUT=$("$CLIENT" add "$NET" ctrC "" eth0)
+check "missing CNI_NETNS through libcni: code 4 naming it" eval 'code_is 4 && [[ $OUT == *CNI_NETNS* ]]'
+OUT=$("$CLIENT" add "$NET" ctrC /run/netns/nosuch eth0)
+check "CNI_NETNS that does not exist, through libcni: code 3" code_is 3
+OUT=$("$CLIENT" add "$WORK/nodpu.conflist" ctrC /run/netns/podC eth0)
+check "dpu naming a DPU discovery does not find, through libcni: code 7 naming dpu.name" eval 'code_is 7 && [[ $OUT == *dpu.name* ]]'
+OUT=$("$CLIENT" add "$WORK/v.conflist" ctrC /run/netns/podC eth0)
+check "unsupported cniVersion 0.3.1 through libcni: code 1" code_is 1
+OUT=$("$CLIENT" add "$WORK/mtu.conflist" ctrC /run/netns/podC eth0)
+check "invalid config (mtu 20) through libcni: code 7 naming mtu" eval 'code_is 7 && [[ $OUT == *"mtu: must be in"* ]]'
+OUT=$("$CLIENT" add "$WORK/colour.conflist" ctrC /run/netns/podC eth0)
+check "unknown field through libcni: code 2 naming it" eval 'code_is 2 && [[ $OUT == *colour* ]]'
+OUT=$("$CLIENT" add "$WORK/io.conflist" ctrC /run/netns/podC eth0)
+check "state store not writable, through libcni: code 5" code_is 5
+# Run directly: libcni cannot send these (it parses the configuration itself, refuses a bad
+# container id before exec, and knows only its own commands).
 run_plugin ADD ctrC /run/netns/podC eth0 "not json"
 check "decode failure: code 6" eval '[[ $RC -ne 0 ]] && code_is 6'
-run_plugin ADD ctrC "" eth0 "$C"
-check "missing CNI_NETNS: code 4 naming it" eval 'code_is 4 && [[ $OUT == *CNI_NETNS* ]]'
 run_plugin ADD "bad id!" /run/netns/podC eth0 "$C"
 check "bad CNI_CONTAINERID: code 4" code_is 4
 run_plugin FROB ctrC /run/netns/podC eth0 "$C"
 check "unknown CNI_COMMAND: code 4" code_is 4
-run_plugin ADD ctrC /run/netns/nosuch eth0 "$C"
-check "CNI_NETNS that does not exist: code 3" code_is 3
-run_plugin ADD ctrC /run/netns/podC eth0 "${CONF[nodpu]}"
-check "dpu naming a DPU discovery does not find: code 7 naming dpu.name" eval 'code_is 7 && [[ $OUT == *dpu.name* ]]'
-
-OUT=$("$CLIENT" add "$WORK/v.conflist" ctrC /run/netns/podC eth0)
-check "unsupported cniVersion 0.3.1 through libcni: code 1" code_is 1
-run_plugin ADD ctrC /run/netns/podC eth0 "${CONF[mtu]}"
-check "invalid config (mtu 20): code 7 naming mtu" eval 'code_is 7 && [[ $OUT == *"mtu: must be in"* ]]'
-run_plugin ADD ctrC /run/netns/podC eth0 "${CONF[colour]}"
-check "unknown field: code 2 naming it" eval 'code_is 2 && [[ $OUT == *colour* ]]'
-run_plugin ADD ctrC /run/netns/podC eth0 "${CONF[io]}"
-check "state store not writable: code 5" code_is 5
 
 OUT=$("$CLIENT" add "$NET" ctrC /run/netns/podC eth0)
 check "third pod: every chain slot taken: code 11" code_is 11
@@ -271,8 +279,8 @@ check "  ... and ens1f0v2 stays in the pool as it was, podC has no eth0" eval \
 # This shell holds the network's state lock, as a concurrent invocation would.
 exec 9> "$WORK/state/dpunet/lock"
 flock 9
-run_plugin ADD ctrC /run/netns/podC eth0 "${CONF[lock]}"
-check "state locked by another invocation: code 11" eval 'code_is 11 && [[ $OUT == *locked* ]]'
+OUT=$("$CLIENT" add "$WORK/lock.conflist" ctrC /run/netns/podC eth0)
+check "state locked by another invocation, through libcni: code 11" eval 'code_is 11 && [[ $OUT == *locked* ]]'
 flock -u 9
 exec 9>&-
 
@@ -344,13 +352,44 @@ check "L2: blue1 -> blue2 ping" ip netns exec blue1 ping -c 2 -i 0.2 -W 2 10.30.
 check "L2: blue1 -> red1 does not get through (other network)" eval '! ip netns exec blue1 ping -c 1 -W 1 10.30.0.20'
 run_plugin CHECK b1 /run/netns/blue1 eth0 "${BLUE%\}},\"prevResult\":$OUT_B1}"
 check "L2: CHECK blue1 passes (its network's rules are installed)" test "$RC" -eq 0
+# DEL while the switch cannot be reached (the backend's namespace is not there): the VF and the
+# address are released, the rules stay, the attachment is kept as a tombstone, code 11; a second
+# such DEL releases nothing twice; the DEL that reaches the switch removes the rules.
+run_plugin DEL b2 /run/netns/blue2 eth0 "${CONF[bluedown]}"
+check "L2: DEL blue2 with the switch unreachable: code 11 naming the switch; VF back, address released, rules kept" eval \
+  'code_is 11 && [[ $OUT == *switch:*released* ]] && vf_restored 1 && ipam_is blue 1 && rules_are "pf0vf0 pf0vf1" 22 && state_has blue deleting'
+run_plugin DEL b2 /run/netns/blue2 eth0 "${CONF[bluedown]}"
+check "L2: the same DEL again: code 11, nothing released twice (VF as it was, blue1's address kept)" eval \
+  'code_is 11 && vf_restored 1 && ipam_is blue 1 && ip -n blue1 link show eth0'
 run_plugin DEL b2 /run/netns/blue2 eth0 "$BLUE"
-check "L2: DEL blue2 removes blue's rules (one member left) and gives ens1f0v1 back as it was" eval \
-  '[[ $RC == 0 ]] && rules_are "pf0vf0 pf0vf1" 00 && vf_restored 1'
+check "L2: DEL blue2 with the switch back removes blue's rules (one member left), tombstone gone" eval \
+  '[[ $RC == 0 ]] && rules_are "pf0vf0 pf0vf1" 00 && vf_restored 1 && ! state_has blue "\"b2/eth0\""'
 run_plugin DEL b1 /run/netns/blue1 eth0 "$BLUE"
 R1=$RC
 run_plugin DEL r1 /run/netns/red1 eth0 "$RED"
 check "L2: DEL blue1 and red1; every VF back as it was" eval '[[ $R1$RC == 00 ]] && vf_restored 0 && vf_restored 2 && vf_restored 3'
+
+# A failed ADD after the switch was updated: network "green" keeps its state on a small tmpfs
+# that is then filled to one free page. g2's ADD records itself (one page), installs the L2
+# rules between g1 and g2, then cannot write its result (the state, with two results, needs two
+# pages): everything is undone, the rules included.
+GREEN=${CONF[green]}
+mkdir -p "$WORK/small"
+mount -t tmpfs -o size=64k tmpfs "$WORK/small"
+run_plugin ADD g1 /run/netns/blue1 eth0 "$GREEN"
+R1=$RC
+read -r FREE BS <<< "$(stat -f -c '%a %S' "$WORK/small")"
+head -c $(((FREE - 1) * BS)) /dev/zero > "$WORK/small/pad"
+run_plugin ADD g2 /run/netns/blue2 eth0 "$GREEN"
+echo "green: $FREE free blocks of $BS before the pad; state after g1 and the failed g2: $(stat -c %s "$WORK/small/green/state.json") bytes"
+check "ADD g1 succeeds; ADD g2 fails writing its result, after the switch step (code 5, no space)" eval \
+  '[[ $R1 == 0 ]] && code_is 5 && [[ $OUT == *"record the result: write"*"No space left"* ]]'
+check "  ... g2's VF back as it was, its address released, no L2 rules left, g1 alone in the state" eval \
+  'vf_restored 1 && ipam_is green 1 && rules_are "pf0vf0 pf0vf1" 00 && state_has green "\"g1/eth0\"" "$WORK/small" && ! state_has green "\"g2/eth0\"" "$WORK/small" && ! ip -n blue2 link show eth0'
+rm -f "$WORK/small/pad"
+run_plugin DEL g1 /run/netns/blue1 eth0 "$GREEN"
+check "  ... DEL g1; every VF back as it was" eval '[[ $RC == 0 ]] && vf_restored 0 && vf_restored 1 && ipam_is green 0'
+umount "$WORK/small"
 
 # --- Teardown ----------------------------------------------------------------------------------
 {
