@@ -221,6 +221,15 @@ absl::StatusOr<int64_t> EtcdClient::Delete(const std::string& key) {
   return resp.responses_size() == 1 ? resp.responses(0).response_delete_range().deleted() : 0;
 }
 
+absl::Status EtcdClient::Compact(int64_t revision) {
+  pb::CompactionRequest req;
+  req.set_revision(revision);
+  req.set_physical(true);
+  pb::CompactionResponse resp;
+  auto ctx = Deadline();
+  return FromGrpc(stubs_->kv->Compact(ctx.get(), req, &resp), "compact");
+}
+
 absl::StatusOr<std::optional<int64_t>> EtcdClient::PutIf(
     const std::string& key, const std::string& value, int64_t expected_mod_revision,
     const std::vector<std::pair<std::string, std::string>>& also) {

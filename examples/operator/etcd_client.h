@@ -137,6 +137,10 @@ class EtcdClient {
   /// @return the revision, or nullopt when the comparison failed.
   absl::StatusOr<std::optional<int64_t>> DeleteIf(const std::string& key,
                                                   int64_t expected_mod_revision);
+  /// Discards the store's history before @p revision (etcd's Compact, physical: returns once
+  /// applied). Afterwards GetPrefix() at, and Watch() from, an earlier revision give OutOfRange.
+  /// An operator never needs it; it is there for maintenance tools and tests.
+  absl::Status Compact(int64_t revision);
   /// Watches every key with @p prefix from @p start_revision on (inclusive; 0: from now), with
   /// previous values.
   absl::StatusOr<std::unique_ptr<EtcdWatch>> Watch(const std::string& prefix,

@@ -153,7 +153,8 @@ class OperatorE2eTest : public ::testing::Test {
   }
 
   // An image file with its real SHA-256 in a manifest beside it.
-  std::string MakeImage(const std::string& version) {
+  std::string MakeImage(const std::string& version,
+                        const std::string& compatible = ">=1.4.0,<2.0.0") {
     const std::string image = dir_.path() + "/bf-" + version + ".bin";
     std::ofstream(image) << std::string(100000, 'x');
     std::string sum;
@@ -163,7 +164,7 @@ class OperatorE2eTest : public ::testing::Test {
     pclose(p);
     std::ofstream(image + ".manifest")
         << "name=bf-bundle\nversion=" << version << "\nsize=100000\nsha256=" << sum
-        << "\ncompatible_services=>=1.4.0,<2.0.0\n";
+        << "\ncompatible_services=" << compatible << "\n";
     return image;
   }
   // The DataProcessingUnits of the three nodes.
@@ -385,6 +386,63 @@ TEST_F(OperatorE2eTest, KilledMidRolloutResumesWithoutReinstalling) {
       << ReadAll(dir_.path() + "/operator.log");
   EXPECT_THAT(ReadAll(dir_.path() + "/operator.log"),
               ::testing::HasSubstr("resuming the rollout of 2.0.0"));
+  for (const auto& n : nodes_) {
+    EXPECT_EQ(n->InstallStarts(), 1) << n->name;
+    EXPECT_EQ(ReadAll(n->dir + "/image/version"), "2.0.0\n") << n->name;
+  }
+}
+
+// The version-compatibility gate over real gRPC: n2's dpu-node-imaged reports services 1.2.0,
+// outside the image's range, so no node is upgraded; once n2 runs 1.5.0 (dpu-node-imaged
+// restarted on its port) and the spec changes, every node is upgraded once.
+TEST_F(OperatorE2eTest, CompatibilityGateReadsEachNodesImageService) {
+  Node& n2 = *nodes_[1];
+  auto restart_n2 = [&](const std::string& services) {
+    KillAndWait(n2.imaged, SIGTERM);
+    std::filesystem::remove(n2.dir + "/image.port");
+    n2.imaged =
+        Spawn({kImaged, absl::StrCat("--listen=127.0.0.1:", n2.image_port), "--node_name=n2",
+               "--state_dir=" + n2.dir + "/image", "--running_services=" + services,
+               "--install_delay=300ms", "--port_file=" + n2.dir + "/image.port"},
+              n2.dir + "/imaged.log");
+    WaitForText(n2.dir + "/image.port", "\n");
+  };
+  restart_n2("1.2.0");
+  const std::string image = MakeImage("2.0.0");
+  const std::string cfg =
+      "apiVersion: dpu.libdpu.io/v1alpha1\nkind: DpuNodeConfig\n"
+      "metadata: {name: fleet}\nspec:\n  image: {version: 2.0.0, path: " +
+      image + "}\n  upgrade: {maxUnavailable: MAX}\n";
+  ApplyYaml(DpusYaml() + absl::StrReplaceAll(cfg, {{"MAX", "3"}}));
+  operator_ = StartOperator({});
+  auto upgraded = [&](std::string* reason, std::string* message) {
+    auto r = store_->Get(Kind::kDpuNodeConfig, "fleet");
+    if (!r.ok()) return false;
+    for (const auto& c : r->Conditions()) {
+      if (c.type == "Upgraded" && c.observed_generation == r->generation) {
+        *reason = c.reason;
+        *message = c.message;
+        return true;
+      }
+    }
+    return false;
+  };
+  std::string reason, message;
+  ASSERT_TRUE(WaitUntil([&] { return upgraded(&reason, &message) && reason == "Incompatible"; },
+                        absl::Seconds(20)))
+      << reason << ": " << message << "\n"
+      << ReadAll(dir_.path() + "/operator.log");
+  EXPECT_THAT(message, ::testing::HasSubstr("n2"));
+  EXPECT_THAT(message, ::testing::HasSubstr("1.2.0"));
+  for (const auto& n : nodes_) {
+    EXPECT_EQ(n->InstallStarts(), 0) << n->name;
+    EXPECT_FALSE(std::filesystem::exists(n->dir + "/image/version")) << n->name;
+  }
+  restart_n2("1.5.0");
+  ApplyYaml(absl::StrReplaceAll(cfg, {{"MAX", "2"}}));
+  ASSERT_TRUE(WaitUntil([&] { return Converged(Kind::kDpuNodeConfig, "fleet", "Upgraded"); },
+                        absl::Seconds(30)))
+      << ReadAll(dir_.path() + "/operator.log");
   for (const auto& n : nodes_) {
     EXPECT_EQ(n->InstallStarts(), 1) << n->name;
     EXPECT_EQ(ReadAll(n->dir + "/image/version"), "2.0.0\n") << n->name;
