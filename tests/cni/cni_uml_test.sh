@@ -364,6 +364,18 @@ check "L2: the same DEL again: code 11, nothing released twice (VF as it was, bl
 run_plugin DEL b2 /run/netns/blue2 eth0 "$BLUE"
 check "L2: DEL blue2 with the switch back removes blue's rules (one member left), tombstone gone" eval \
   '[[ $RC == 0 ]] && rules_are "pf0vf0 pf0vf1" 00 && vf_restored 1 && ! state_has blue "\"b2/eth0\""'
+# A tombstone is also cleared by the next ADD that reaches the switch, which frees its VF first.
+run_plugin ADD b2 /run/netns/blue2 eth0 "$BLUE"
+R1=$RC
+run_plugin DEL b2 /run/netns/blue2 eth0 "${CONF[bluedown]}"
+check "L2: blue2 again, then its DEL with the switch unreachable (code 11)" eval '[[ $R1 == 0 ]] && code_is 11'
+run_plugin ADD b3 /run/netns/podC eth0 "$BLUE"
+check "L2: ADD b3 removes blue2's rules first, so gets its VF (ens1f0v1 -> pf0vf1): blue1<->b3 rules only" eval \
+  '[[ $RC == 0 ]] && ! state_has blue "\"b2/eth0\"" && state_has blue "\"vf\": \"ens1f0v1\"" && rules_are "pf0vf0 pf0vf1" 22'
+run_plugin DEL b2 /run/netns/blue2 eth0 "$BLUE"
+R1=$RC
+run_plugin DEL b3 /run/netns/podC eth0 "$BLUE"
+check "L2: DEL blue2 (already gone) and b3 succeed; no rules left" eval '[[ $R1$RC == 00 ]] && rules_are "pf0vf0 pf0vf1" 00 && vf_restored 1'
 run_plugin DEL b1 /run/netns/blue1 eth0 "$BLUE"
 R1=$RC
 run_plugin DEL r1 /run/netns/red1 eth0 "$RED"
