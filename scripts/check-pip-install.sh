@@ -1,34 +1,53 @@
 #!/usr/bin/env bash
-# Checks `pip install ./bindings/python` from scratch, by hand (not part of CI: it compiles the
-# whole library). Clones the repository (committed state of HEAD) into a temporary directory,
-# makes a venv that sees Debian's packages, runs the documented install command with no network
-# access needed, uses the installed module from outside the source tree (a rule, a packet through
-# the reference datapath, examples/python/walkthrough.py), uninstalls it and checks that nothing
-# is left behind. Prints how long each step took.
+# Checks `pip install ./bindings/python`: makes a venv that sees Debian's packages, runs the
+# documented install command with no network access needed (PIP_NO_INDEX), uses the installed
+# module from outside the source tree (a rule, a packet through the reference datapath,
+# examples/python/walkthrough.py), uninstalls it and checks that nothing is left behind. Prints
+# how long each step took.
 #
 #   scripts/check-pip-install.sh [REPO]      REPO: a git repository or path, default: this one
+#   scripts/check-pip-install.sh --build-dir DIR
+#
+# By default from scratch, by hand (it compiles the whole library): clones the committed state of
+# REPO's HEAD into a temporary directory and installs from there. With --build-dir (the CTest
+# test python_pip_install_test), installs from this source tree, and the build backend builds in
+# DIR, an existing build tree of it (LIBDPU_BUILD_DIR): everything pip and the backend do is
+# real, the compile is the one already done.
 #
 # Environment: LIBDPU_JOBS (default 1: the build runs -j1), KEEP=1 keeps the temporary directory,
 # PIP_ARGS extra pip arguments (e.g. "--no-build-isolation"), SRC where to clone (default: in the
 # temporary directory; a fixed path lets ccache reuse an earlier run's objects).
 set -euo pipefail
 
+BUILD_DIR=
+if [ "${1:-}" = --build-dir ]; then
+  BUILD_DIR=$(cd "${2:?--build-dir DIR}" && pwd)
+  [ -e "$BUILD_DIR/CMakeCache.txt" ] || { echo "$BUILD_DIR: not a configured build tree" >&2; exit 1; }
+  SRC=$(cd "$(dirname "$0")/.." && pwd)
+  export LIBDPU_BUILD_DIR=$BUILD_DIR
+fi
 REPO=${1:-$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)}
 export LIBDPU_JOBS=${LIBDPU_JOBS:-1}
-if [ -n "${SRC:-}" ] && [ -e "$SRC" ]; then echo "$SRC exists" >&2; exit 1; fi
+if [ -z "$BUILD_DIR" ] && [ -n "${SRC:-}" ] && [ -e "$SRC" ]; then echo "$SRC exists" >&2; exit 1; fi
 WORK=$(mktemp -d /tmp/libdpu-pipcheck.XXXXXX)
 SRC=${SRC:-$WORK/src}
 cleanup() {
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK $SRC"; else rm -rf "$WORK" "$SRC"; fi
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK $SRC"
+  elif [ -n "$BUILD_DIR" ]; then rm -rf "$WORK"
+  else rm -rf "$WORK" "$SRC"; fi
 }
 trap cleanup EXIT
 
 step() { echo; echo "== $* ($(date -u +%T))"; }
 elapsed() { echo "-- $1: $(($(date +%s) - $2)) s"; }
 
-step "clone $REPO into $SRC"
-git clone -q "$REPO" "$SRC"
-git -C "$SRC" log --oneline -1
+if [ -n "$BUILD_DIR" ]; then
+  step "install from $SRC, building in $BUILD_DIR"
+else
+  step "clone $REPO into $SRC"
+  git clone -q "$REPO" "$SRC"
+  git -C "$SRC" log --oneline -1
+fi
 
 step "venv (with Debian's site packages)"
 /usr/bin/python3 -m venv --system-site-packages "$WORK/venv"
