@@ -16,3 +16,14 @@ def source_dir():
 @pytest.fixture
 def fixtures_dir():
     return SOURCE_DIR / "tests" / "fixtures"
+
+
+def install_fake_dot(directory, body):
+    """Writes an executable `dot` into directory that runs the shell code body; DotToSvg's
+    "-oFILE" argument is in $OUT. Put directory on PATH (monkeypatch.setenv) to use it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "dot"
+    script.write_text('#!/bin/sh\nfor a; do case "$a" in -o*) OUT="${a#-o}";; esac; done\n'
+                      + body + "\n")
+    script.chmod(0o755)
+    return script

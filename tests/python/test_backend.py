@@ -1,9 +1,16 @@
 """Backends from Python: spec strings, apply/dump/get/stats/flush, plans, the reference datapath."""
+import ctypes
+import os
+import socket
+import subprocess
 import threading
+import time
 
 import pytest
 
 import libdpu
+
+from conftest import SOURCE_DIR, install_fake_dot
 
 RULES = """\
 priority=10 in_port=va eth_type=ipv4 ip_proto=tcp dst_port=80 actions=count,redirect:vb
@@ -124,7 +131,8 @@ def test_mirror_rewrite_and_goto_chain():
     assert v.mirrors[0].bytes == v.packet
 
 
-def test_process_releases_the_gil_and_runs_in_parallel():
+def test_process_from_several_threads_counts_every_packet():
+    # Thread safety of concurrent process() calls; that the GIL is released is shown below.
     b = libdpu.ReferenceBackend()
     b.sync(RULES)
     pkt = tcp(80)
@@ -142,3 +150,159 @@ def test_process_releases_the_gil_and_runs_in_parallel():
         t.join()
     assert not errors
     assert b.stats(libdpu.parse_rules(RULES)[0]).packets == 8000
+
+
+def python_progress_during(call):
+    """Runs call() while a pure-Python thread counts, and returns (result or exception, seconds
+    the call took, fraction of that time the counting thread ran, increments during the call).
+
+    The counting thread runs Python bytecode only, so it needs the GIL for every step: while the
+    calling thread is inside a C++ call that holds the GIL it cannot advance at all."""
+    stamps = []  # time.monotonic() every 1000 increments
+    state = {"run": True}
+
+    def count():
+        n = 0
+        while state["run"]:
+            n += 1
+            if n % 1000 == 0:
+                stamps.append(time.monotonic())
+
+    counter = threading.Thread(target=count, daemon=True)
+    counter.start()
+    while len(stamps) < 3:  # counting for sure before the call starts
+        time.sleep(0.001)
+    t0 = time.monotonic()
+    try:
+        result = call()
+    except Exception as e:  # noqa: BLE001 - returned for the caller to check
+        result = e
+    t1 = time.monotonic()
+    state["run"] = False
+    counter.join()
+    inside = [s for s in stamps if t0 <= s <= t1]
+    # Time covered by the counter: gaps above 10 ms mean it was stopped.
+    covered = sum(min(b - a, 0.01) for a, b in zip(inside, inside[1:]))
+    return result, t1 - t0, covered / (t1 - t0), 1000 * len(inside)
+
+
+def test_the_gil_probe_sees_a_call_that_holds_the_gil():
+    # A C function called through ctypes.PyDLL keeps the GIL: the probe must see the counter
+    # stop, or the tests below could not fail.
+    usleep = ctypes.PyDLL(None).usleep
+    _, took, ran, _ = python_progress_during(lambda: usleep(300_000))
+    assert took >= 0.25
+    assert ran < 0.3, f"the counter ran {ran:.0%} of a call that held the GIL"
+
+
+@pytest.mark.skipif("p4runtime" not in libdpu.backend_names(), reason="no p4runtime backend")
+def test_a_backend_connecting_releases_the_gil():
+    # create_backend() of a P4Runtime target on a closed port waits connect_timeout_ms for the
+    # connection; Python threads must keep running meanwhile.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends
+    pipelines = SOURCE_DIR / "backends" / "p4runtime" / "pipelines"
+    spec = (f"p4runtime:127.0.0.1:{port}?p4info={pipelines / 'dpu_ref.p4info.txt'}"
+            f"&mapping={pipelines / 'dpu_ref.mapping.yaml'}&connect_timeout_ms=300")
+    err, took, ran, increments = python_progress_during(lambda: libdpu.create_backend(spec))
+    assert isinstance(err, libdpu.UnavailableError), err
+    assert err.message == f"p4runtime: cannot connect to 127.0.0.1:{port} within 300ms"
+    assert took >= 0.25  # it did wait
+    assert ran > 0.7, f"the counter ran only {ran:.0%} of the wait: the GIL was held"
+    assert increments > 10_000
+
+
+def test_a_blocking_library_call_releases_the_gil(tmp_path, monkeypatch):
+    # dot_to_svg() waits for the Graphviz process; here a stand-in `dot` that takes 0.3 s.
+    install_fake_dot(tmp_path / "bin", 'sleep 0.3; printf "<svg>slow</svg>" > "$OUT"')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    svg, took, ran, increments = python_progress_during(lambda: libdpu.dot_to_svg("digraph {}"))
+    assert svg == "<svg>slow</svg>"
+    assert took >= 0.25
+    assert ran > 0.7, f"the counter ran only {ran:.0%} of the wait: the GIL was held"
+    assert increments > 10_000
+
+
+def test_capabilities_of_the_reference_backend_and_of_the_model():
+    caps = libdpu.ReferenceBackend().capabilities
+    everything = libdpu.Capabilities.all()
+    for c in (caps, everything):
+        assert (c.max_priority, c.max_chain, c.max_rules) == (65535, 2**32 - 1, 0)
+        assert not c.requires_in_port and c.readback and c.counters and c.atomic_batches
+        assert c.actions == libdpu.action_kind_names()
+        assert c.masked_fields == libdpu.match_field_names()
+        assert c.match_fields == libdpu.match_field_names()
+        assert "priority: 0-65535" in str(c) and "requires_in_port: no" in str(c)
+        assert "max_rules: unbounded" in str(c) and "police goto" in str(c)
+    rule = libdpu.parse_rule("priority=65535 chain=7 eth_type=ipv4 dst_ip=10.0.0.0/8 "
+                             "actions=police:rate=8000,burst=100,count,goto:8")
+    caps.check_rule(rule)  # everything is listed: nothing to refuse
+    everything.check_rule(rule, backend_name="model")
+    with pytest.raises(TypeError):
+        caps.check_rule(str(rule))  # a FlowRule, not its text
+    with pytest.raises(libdpu.InvalidArgumentError, match="name: unknown match field 'drop'"):
+        caps.supports_mask("drop")  # an action kind has no mask
+    assert caps.supports("drop") and caps.supports("goto") and caps.supports("enc_key_id")
+
+
+def test_policed_verdicts_stats_and_reprs():
+    b = libdpu.ReferenceBackend()
+    b.sync(["priority=1 in_port=a actions=police:rate=8000,burst=100,count,redirect:b"])
+    rule = b.rules()[0]
+    pkt = libdpu.PacketBuilder().eth().ipv4().udp(1, 2).payload(40).build()  # 82 bytes
+    first = b.process("a", pkt, time_ns=0)
+    assert (first.disposition, first.policed, first.out_port) == (
+        libdpu.Disposition.REDIRECT, False, "b")
+    over = b.process("a", pkt, time_ns=1000)  # the 100-byte bucket is empty 1 us later
+    assert (over.disposition, over.policed, over.out_port) == (libdpu.Disposition.DROP, True, "")
+    assert str(over).startswith("drop (policed)") and repr(over) == f"<Verdict {over}>"
+    later = b.process("a", pkt, time_ns=3_000_000_000)  # refilled at 1000 bytes/s
+    assert later.disposition == libdpu.Disposition.REDIRECT and not later.policed
+    stats = b.stats(rule)
+    assert (stats.packets, stats.bytes) == (2, 2 * len(pkt))  # count runs after police
+    assert repr(stats) == f"FlowStats(packets=2, bytes={2 * len(pkt)})"
+    assert repr(b.dump()[0]) == f"FlowEntry('{rule}')"
+    assert repr(later.hits[0]) == f"RuleHit(chain=0, id={rule.id})"
+    never = libdpu.ReferenceBackend()
+    never.sync(["priority=1 in_port=a actions=count,drop"])
+    assert never.stats(never.rules()[0]).last_used is None  # no packet yet
+
+
+def test_batch_fields_plan_foreign_and_rule_changes():
+    rules = libdpu.parse_rules(RULES)
+    batch = libdpu.FlowBatch(upserts=RULES, deletes=[rules[1], str(rules[0].id)])
+    assert batch.upserts == rules
+    assert batch.deletes == [rules[1].id, rules[0].id]
+    batch.deletes = []  # read-write: a copy is assigned back
+    assert len(batch) == 2 and batch.deletes == []
+    assert libdpu.FlowBatch().empty
+    b = libdpu.ReferenceBackend()
+    b.sync(RULES)
+    plan = b.plan([rules[0].replace(actions="drop")])
+    assert plan.foreign == []  # the reference datapath holds only rules libdpu installed
+    assert [str(c.before) for c in plan.changes] == [str(rules[0])]
+    assert [str(c.after) for c in plan.changes] == [str(rules[0].replace(actions="drop"))]
+    assert [r.id for r in plan.deletes] == [rules[1].id]
+    assert plan.to_batch().deletes == [rules[1].id] and bool(plan)
+
+
+def test_reading_a_manifest_file_releases_the_gil(tmp_path):
+    # load_chain_manifest_file() on a FIFO blocks until a writer appears: a separate process
+    # (a Python thread would need the GIL) writes the manifest 0.3 s later.
+    fifo = tmp_path / "chain.fifo"
+    os.mkfifo(fifo)
+    manifest = tmp_path / "chain.yaml"
+    manifest.write_text(libdpu.ServiceChain(
+        name="slow", ingress="p0", egress="pf0vf0",
+        hops=[libdpu.NetworkFunction("fw", "pf0vf1", "pf0vf2")]).to_manifest())
+    writer = subprocess.Popen(["sh", "-c", f'sleep 0.3; cat "{manifest}" > "{fifo}"'])
+    try:
+        chains, took, ran, increments = python_progress_during(
+            lambda: libdpu.load_chain_manifest_file(str(fifo)))
+    finally:
+        writer.wait(timeout=10)
+    assert [c.name for c in chains] == ["slow"], chains
+    assert took >= 0.25
+    assert ran > 0.7, f"the counter ran only {ran:.0%} of the wait: the GIL was held"
+    assert increments > 10_000

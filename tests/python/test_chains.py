@@ -1,7 +1,12 @@
 """Service chains from Python: YAML manifests compiled, applied and pushed through the datapath."""
+import os
+import shutil
+
 import pytest
 
 import libdpu
+
+from conftest import install_fake_dot
 
 MANIFEST = """\
 apiVersion: dpu.libdpu.io/v1alpha1
@@ -133,3 +138,57 @@ def test_split_yaml_documents_keeps_every_byte_and_line_numbers():
     assert "first_line=4" in repr(docs[1])
     empty = libdpu.split_yaml_documents("")
     assert len(empty) == 1 and not empty[0].body and empty[0].text == ""
+
+
+def test_validate_chain_and_what_a_chain_holds():
+    fw = libdpu.NetworkFunction("fw", "v1", "v2")
+    assert (fw.ingress, fw.egress) == ("v1", "v2")
+    fw.egress = ""  # read-write: now one-armed, returning on its ingress
+    assert fw.one_armed and fw.return_port == "v1"
+    fw.egress = "v2"
+    c = libdpu.ServiceChain("c", "up", "down", hops=[fw], classifier=libdpu.Match(eth_type="ipv4"))
+    assert (c.ingress, c.egress) == ("up", "down")
+    assert c.classifier == libdpu.Match(eth_type="ipv4") and c.classifier.eth_type == 0x0800
+    assert libdpu.ServiceChain("d", "up", "down").classifier.empty  # None: all traffic
+    libdpu.validate_chain(c)
+    with pytest.raises(libdpu.InvalidArgumentError,
+                       match='^INVALID_ARGUMENT: chain "loop": egress: port "p0" is visited twice'):
+        libdpu.validate_chain(libdpu.ServiceChain("loop", "p0", "p0"))
+    bad_hop = libdpu.ServiceChain("c", "up", "down", hops=[libdpu.NetworkFunction("-x", "v1")])
+    with pytest.raises(libdpu.InvalidArgumentError, match='^INVALID_ARGUMENT: chain "c": '):
+        libdpu.validate_chain(bad_hop)
+    rules = libdpu.compile_chains([c])
+    assert [(r.chain, r.from_hop, r.to_hop, r.direction) for r in rules] == [
+        ("c", "@ingress", "fw", libdpu.ChainDirection.FORWARD),
+        ("c", "fw", "@egress", libdpu.ChainDirection.FORWARD),
+        ("c", "@egress", "fw", libdpu.ChainDirection.REVERSE),
+        ("c", "fw", "@ingress", libdpu.ChainDirection.REVERSE)]
+    assert rules[2].rule.in_port == "down" and str(rules[2].rule).endswith("actions=redirect:v2")
+    assert rules[3].rule.id == libdpu.chain_rule_id("c", "fw", libdpu.ChainDirection.REVERSE)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+def test_dot_to_svg_with_graphviz():
+    c = libdpu.ServiceChain("c", "up", "down", hops=[libdpu.NetworkFunction("fw", "v1", "v2")])
+    svg = libdpu.dot_to_svg(libdpu.chains_to_dot([c]))
+    assert svg.lstrip().startswith("<?xml") and svg.rstrip().endswith("</svg>")
+    assert ">fw<" in svg or "fw</text>" in svg
+    with pytest.raises(libdpu.InternalError, match="^INTERNAL: dot failed: .*syntax error"):
+        libdpu.dot_to_svg("digraph { a -> ")
+
+
+def test_dot_to_svg_runs_dot_and_reports_its_failures(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    # The dot text reaches dot (as its input file, the last argument) and its output comes back.
+    install_fake_dot(bin_dir, 'for a; do IN="$a"; done; { printf "<svg>"; cat "$IN"; '
+                              'printf "</svg>"; } > "$OUT"')
+    assert libdpu.dot_to_svg("digraph { x -> y }") == "<svg>digraph { x -> y }</svg>"
+    install_fake_dot(bin_dir, 'echo "Error: bad graph" >&2; exit 1')
+    with pytest.raises(libdpu.InternalError, match="^INTERNAL: dot failed: Error: bad graph"):
+        libdpu.dot_to_svg("digraph {}")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no dot anywhere
+    with pytest.raises(libdpu.UnavailableError,
+                       match=r"^UNAVAILABLE: Graphviz 'dot' is not installed \(Debian package "
+                             r"graphviz\)$"):
+        libdpu.dot_to_svg("digraph {}")

@@ -50,3 +50,60 @@ def test_pcap_round_trip(tmp_path):
         libdpu.read_pcap_file(path)
     with pytest.raises(libdpu.NotFoundError):
         libdpu.read_pcap_file(str(tmp_path / "missing.pcap"))
+
+
+def test_every_header_field_of_a_parsed_packet():
+    pkt = (libdpu.PacketBuilder().eth("02:00:00:00:00:01", "02:00:00:00:00:02")
+           .vlan(100, 3).vlan(200, 1, tpid=0x88a8)
+           .ipv4("10.0.0.1", "10.0.0.2", ttl=7, tos=0x28).sctp(10, 20).payload(4).build())
+    assert len(pkt) == 14 + 8 + 20 + 12 + 4
+    p = libdpu.parse_packet(pkt)
+    o = p.outer
+    assert (o.has_eth, o.eth_offset) == (True, 0)
+    assert (str(o.dst_mac), str(o.src_mac)) == ("02:00:00:00:00:02", "02:00:00:00:00:01")
+    assert [(t.tpid, t.vid, t.pcp, t.dei, t.offset) for t in o.vlans] == [
+        (0x8100, 100, 3, False, 12), (0x88a8, 200, 1, False, 16)]
+    assert (o.eth_type, o.l3_offset, o.l3) == (0x0800, 22, libdpu.L3Kind.IPV4)
+    assert (o.ip_proto, o.tos, o.ttl, o.l3_end) == (132, 0x28, 7, 58)
+    assert not o.is_fragment and not o.later_fragment
+    assert (o.l4, o.l4_offset, o.src_port, o.dst_port) == (libdpu.L4Kind.SCTP, 42, 10, 20)
+    assert o.payload_offset == 54 and p.innermost.l3_offset == 22
+    assert not p.inner.has_eth and p.inner.l3 == libdpu.L3Kind.NONE  # no tunnel: inner is empty
+    assert (p.error, p.error_offset) == (None, 0)
+    bad = libdpu.parse_packet(pkt[:30])
+    assert bad.error == "ipv4: truncated header" and bad.error_offset == 22
+
+    first = libdpu.parse_packet(libdpu.PacketBuilder().eth().ipv4(more_fragments=True)
+                                .udp(1, 2).build()).outer
+    assert first.is_fragment and not first.later_fragment and first.l4 == libdpu.L4Kind.UDP
+    later = libdpu.parse_packet(libdpu.PacketBuilder().eth().ipv4(fragment_offset=100, protocol=17)
+                                .payload(8).build()).outer
+    assert later.is_fragment and later.later_fragment and later.l4 == libdpu.L4Kind.NONE
+    arp = libdpu.parse_packet(libdpu.PacketBuilder().eth(eth_type=0x0806).payload(28).build())
+    assert arp.outer.l3 == libdpu.L3Kind.NONE and arp.outer.eth_type == 0x0806
+    v6 = libdpu.parse_packet(libdpu.PacketBuilder().eth().ipv6().icmp(128, 0).build()).outer
+    assert v6.l4 == libdpu.L4Kind.ICMPV6 and (v6.icmp_type, v6.icmp_code) == (128, 0)
+
+
+def test_geneve_tunnel_offsets():
+    pkt = (libdpu.PacketBuilder().eth().ipv4("1.1.1.1", "2.2.2.2").udp(1000, 6081)
+           .geneve(77, option_bytes=8).eth().ipv4().icmp(3, 1).payload(3).build())
+    p = libdpu.parse_packet(pkt)
+    t = p.tunnel
+    assert (t.type, t.vni, t.offset, t.header_length, t.inner_offset) == (
+        libdpu.TunnelType.GENEVE, 77, 42, 16, 58)
+    assert p.inner.eth_offset == 58 and p.innermost.l3_offset == 72
+    assert p.inner.l4 == libdpu.L4Kind.ICMP and (p.inner.icmp_type, p.inner.icmp_code) == (3, 1)
+    assert libdpu.parse_packet(pkt, geneve_port=6082).tunnel is None  # not Geneve on that port
+
+
+def test_pcap_record_fields(tmp_path):
+    r = libdpu.PcapRecord(b"\x01\x02", timestamp_ns=5, original_length=1500)
+    assert (r.data, r.timestamp_ns, r.original_length) == (b"\x01\x02", 5, 1500)
+    r.original_length = 64
+    r.data = bytearray(b"\x03")
+    assert (r.data, r.original_length) == (b"\x03", 64)
+    path = str(tmp_path / "r.pcap")
+    libdpu.write_pcap_file(path, [libdpu.PcapRecord(bytes(60), original_length=1514)])
+    (back,) = libdpu.read_pcap_file(path)
+    assert back.original_length == 1514 and back.data == bytes(60)

@@ -122,3 +122,46 @@ def test_replace_and_ids():
     assert named.id == libdpu.FlowId.from_name("web")
     assert "id=" in str(named)
     assert hash(r) == hash(libdpu.parse_rule(WEB))
+
+
+def test_every_match_field_reads_back():
+    m = libdpu.Match(dst_mac="02:00:00:00:00:02/ff:ff:ff:00:00:00", vlan_id=100, vlan_prio=3,
+                     ip_tos=(0x10, 0xfc), ip_ttl=64, tcp_flags=(0x002, 0x012),
+                     enc_key_id=42, enc_src_ip="172.16.0.0/12", enc_dst_ip="172.16.0.2",
+                     enc_dst_port=4789)
+    assert m.dst_mac == (libdpu.MacAddress("02:00:00:00:00:02"),
+                         libdpu.MacAddress("ff:ff:ff:00:00:00"))
+    assert (m.vlan_id, m.vlan_prio) == (100, 3)
+    assert (m.ip_tos, m.ip_ttl, m.tcp_flags) == ((0x10, 0xfc), (64, 0xff), (0x002, 0x012))
+    assert (m.enc_key_id, m.enc_dst_port) == (42, 4789)
+    assert (str(m.enc_src_ip), str(m.enc_dst_ip)) == ("172.16.0.0/12", "172.16.0.2/32")
+    assert not m.empty and libdpu.Match().empty
+    m.vlan_prio = None  # setting None clears a field
+    m.vlan_id = 7
+    assert m.vlan_prio is None and m.vlan_id == 7 and not m.has("vlan_prio")
+
+
+def test_every_action_field_reads_back():
+    police = libdpu.PoliceAction(rate_bps=10_000_000, burst_bytes=10000)
+    assert (police.rate_bps, police.burst_bytes, police.kind) == (10_000_000, 10000, "police")
+    push = libdpu.VlanPushAction(200, 5)
+    assert (push.vlan_id, push.vlan_prio) == (200, 5) and str(push) == "vlan_push:200:5"
+    push.vlan_prio = 1
+    assert str(push) == "vlan_push:200:1"
+    mirror = libdpu.MirrorAction("tap")
+    assert mirror.port == "tap"
+    mirror.port = "tap2"
+    assert str(mirror) == "mirror:tap2"
+    enc = libdpu.TunnelEncapAction(vni=7, src="1.1.1.1", dst="2.2.2.2")
+    assert (enc.vni, str(enc.src), str(enc.dst), enc.dst_port) == (7, "1.1.1.1", "2.2.2.2", 4789)
+    assert enc.kind == "vxlan_encap"
+    goto = libdpu.GotoChainAction(3)
+    assert (goto.chain, goto.kind) == (3, "goto")
+    assert libdpu.DropAction().kind == "drop"
+    decap = libdpu.TunnelDecapAction()
+    assert (decap.kind, str(decap)) == ("tunnel_decap", "tunnel_decap")
+    assert decap == libdpu.TunnelDecapAction() and decap != libdpu.DropAction()
+    with pytest.raises(libdpu.InvalidArgumentError, match="tunnel_decap"):
+        libdpu.FlowRule(priority=1, actions=[decap])  # needs an enc_* match
+    r = libdpu.FlowRule(priority=1, enc_key_id=7, actions=[decap, libdpu.RedirectAction("p")])
+    assert r.actions[0] == decap

@@ -1,10 +1,13 @@
 """Value types: parse, format, compare, hash, errors naming the bad part."""
 import ipaddress
 import pickle
+import re
 
 import pytest
 
 import libdpu
+
+from conftest import SOURCE_DIR
 
 
 def test_pci_address():
@@ -63,3 +66,55 @@ def test_port_names():
     with pytest.raises(libdpu.InvalidArgumentError) as e:
         libdpu.validate_port_name("bad name")
     assert e.value.code == libdpu.StatusCode.INVALID_ARGUMENT
+
+
+def test_static_parsers_and_families():
+    v4 = libdpu.IpAddress.parse("192.0.2.1")
+    assert v4.is_v4 and not v4.is_v6 and v4.family == libdpu.IpFamily.V4 and v4.bits == 32
+    assert not libdpu.IpAddress("::1").is_v4
+    assert libdpu.IpPrefix.parse("10.0.0.0/8").family == libdpu.IpFamily.V4
+    assert libdpu.IpPrefix("2001:db8::/32").family == libdpu.IpFamily.V6
+    assert libdpu.MacAddress.parse("02:00:00:00:00:0A") == libdpu.MacAddress(0x02000000000a)
+    fid = libdpu.FlowId.from_name("x")
+    assert libdpu.FlowId.parse(str(fid)) == fid
+    for parse, bad in [(libdpu.IpAddress.parse, "10.0.0.256"), (libdpu.IpPrefix.parse, "10/33"),
+                       (libdpu.MacAddress.parse, "02:00"), (libdpu.FlowId.parse, "12")]:
+        with pytest.raises(libdpu.InvalidArgumentError):
+            parse(bad)
+
+
+def cpp_enumerators(name):
+    """The enumerators of `enum class NAME` in include/dpu/*.h, as [(kName, value)]."""
+    for header in (SOURCE_DIR / "include" / "dpu").glob("*.h"):
+        m = re.search(r"^enum class " + name + r"\b[^{]*\{(.*?)\};", header.read_text(),
+                      re.S | re.M)
+        if m:
+            body = re.sub(r"//[^\n]*", "", m.group(1))
+            out, value = [], 0
+            for item in filter(None, (x.strip() for x in body.split(","))):
+                ident, _, explicit = (p.strip() for p in item.partition("="))
+                value = int(explicit, 0) if explicit else value
+                out.append((ident, value))
+                value += 1
+            return out
+    raise AssertionError(f"enum class {name} not found")
+
+
+def python_name(cpp):  # kPciPf -> PCI_PF, kIcmpv6 -> ICMPV6, k8021AD -> DOT1AD
+    special = {"k8021Q": "DOT1Q", "k8021AD": "DOT1AD"}
+    return special.get(cpp) or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cpp[1:]).upper()
+
+
+def test_every_cpp_enumerator_is_exposed_with_its_value():
+    enums = ["TunnelType", "ChainDirection", "EswitchMode", "RepresentorKind", "DpuSide",
+             "DpuMode", "IpFamily", "DpuState", "L3Kind", "L4Kind", "VfLinkState",
+             "VlanProtocol", "DevlinkPortFlavour", "PortFunctionState", "PortFunctionOpState",
+             "Disposition"]
+    for name in enums:
+        py_enum = getattr(libdpu, name)
+        want = {python_name(k): v for k, v in cpp_enumerators(name)}
+        got = {k: int(v) for k, v in py_enum.__members__.items()}
+        assert got == want, name
+        for member in py_enum.__members__.values():
+            assert py_enum(int(member)) == member, member
+    assert python_name("kPciSf") == "PCI_SF" and python_name("kIpv4") == "IPV4"

@@ -70,7 +70,9 @@ void BindChains(py::module_& m) {
              c.ingress = std::move(ingress);
              c.egress = std::move(egress);
              c.hops = std::move(hops);
-             if (!classifier.is_none()) c.classifier = classifier.cast<Match>();
+             if (!classifier.is_none()) {
+               c.classifier = CastArg<Match>(classifier, "classifier", "a Match or None");
+             }
              c.bidirectional = bidi;
              c.priority = priority;
              return c;
@@ -116,7 +118,7 @@ void BindChains(py::module_& m) {
         ChainCompileOptions o;
         std::shared_ptr<PyBackend> t;
         if (!target.is_none()) {
-          t = target.cast<std::shared_ptr<PyBackend>>();
+          t = CastArg<std::shared_ptr<PyBackend>>(target, "target", "a Backend or None");
           o.target = t->impl.get();
         }
         o.known_ports = ToPorts(known_ports);
@@ -178,7 +180,12 @@ void BindChains(py::module_& m) {
       "load_chain_manifest_file",
       [](const std::string& path, py::handle known_ports) {
         ChainManifestOptions o{ToPorts(known_ports)};
-        return Unwrap(LoadChainManifestFile(path, o));
+        absl::StatusOr<std::vector<ServiceChain>> r;
+        {
+          py::gil_scoped_release nogil;  // The read may block (a FIFO, a slow filesystem).
+          r = LoadChainManifestFile(path, o);
+        }
+        return Unwrap(std::move(r));
       },
       py::arg("path"), py::arg("known_ports") = py::none(),
       "Reads and parses a manifest file (NotFoundError when unreadable).");

@@ -84,6 +84,18 @@ inline std::string Str(std::string_view s) { return std::string(s); }
   throw StatusError(absl::InvalidArgumentError(Str(field) + ": " + Str(message)));
 }
 
+/// @p h as a T, else InvalidArgument "FIELD: expected EXPECTED, got TYPE" (a bare h.cast<T>()
+/// raises RuntimeError naming the C++ type instead of the field).
+template <typename T>
+T CastArg(py::handle h, std::string_view field, std::string_view expected) {
+  try {
+    return h.cast<T>();
+  } catch (const py::cast_error&) {
+    InvalidArg(field, "expected " + Str(expected) + ", got " +
+                          py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+  }
+}
+
 /// The Python exception object libdpu raises for @p status (for callbacks that need it).
 py::object StatusToException(const absl::Status& status);
 /// The absl::Status of a Python exception being handled: libdpu.Error keeps its code, any other

@@ -13,7 +13,8 @@ absl::Time FromPyTime(py::handle h) {
   if (py::isinstance(h, dt.attr("datetime"))) {
     return absl::FromUnixMicros(static_cast<int64_t>(h.attr("timestamp")().cast<double>() * 1e6));
   }
-  return absl::FromUnixMicros(static_cast<int64_t>(h.cast<double>() * 1e6));
+  return absl::FromUnixMicros(
+      static_cast<int64_t>(CastArg<double>(h, "start", "a datetime or Unix seconds") * 1e6));
 }
 
 // Stops the monitor's thread with the GIL released: its checks may be waiting for the GIL.

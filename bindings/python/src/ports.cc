@@ -24,7 +24,7 @@ auto Locked(PyPortManager& m, F&& f) {
 
 VfLinkState ToLinkState(py::handle h) {
   if (py::isinstance<py::str>(h)) return Unwrap(ParseVfLinkState(h.cast<std::string>()));
-  return h.cast<VfLinkState>();
+  return CastArg<VfLinkState>(h, "link_state", "a VfLinkState or auto, enable, disable");
 }
 
 // VfSettings from keyword arguments (mac, vlan, qos, proto, trust, spoofchk, min_tx_rate,
@@ -60,12 +60,12 @@ VfSettings ToVfSettings(py::handle text, const py::kwargs& kw) {
         else
           InvalidArg("proto", "expected 802.1Q or 802.1ad, got '" + p + "'");
       } else {
-        vlan->protocol = v.cast<VlanProtocol>();
+        vlan->protocol = CastArg<VlanProtocol>(v, "proto", "a VlanProtocol, 802.1Q or 802.1ad");
       }
     } else if (key == "trust") {
-      s.trust = v.cast<bool>();
+      s.trust = CastArg<bool>(v, key, "a bool");
     } else if (key == "spoofchk") {
-      s.spoofchk = v.cast<bool>();
+      s.spoofchk = CastArg<bool>(v, key, "a bool");
     } else if (key == "min_tx_rate") {
       s.min_tx_rate = static_cast<uint32_t>(ToInt(v, key, 0, 0xffffffff));
     } else if (key == "max_tx_rate") {
@@ -278,7 +278,10 @@ void BindPorts(py::module_& m) {
              py::handle state) {
             PortFunctionSettings s;
             if (!hw_addr.is_none()) s.hw_addr = ToMac(hw_addr, "hw_addr");
-            if (!state.is_none()) s.state = state.cast<PortFunctionState>();
+            if (!state.is_none()) {
+              s.state = CastArg<PortFunctionState>(state, "state",
+                                                   "a PortFunctionState (ACTIVE or INACTIVE)");
+            }
             Check(Locked(p, [&](PortManager& m) { return m.SetPortFunction(pf, index, s); }));
           },
           py::arg("pf"), py::arg("port_index"), py::kw_only(), py::arg("hw_addr") = py::none(),

@@ -298,7 +298,7 @@ void ApplyRuleKwargs(FlowRule& r, const py::kwargs& kw) {
         has_id = true;
       }
     } else if (key == "match") {
-      r.match = v.cast<Match>();
+      r.match = CastArg<Match>(v, "match", "a Match");
     } else if (key == "actions") {
       actions = py::reinterpret_borrow<py::object>(v);
       has_actions = true;
@@ -513,7 +513,7 @@ void BindRules(py::module_& m) {
                else
                  InvalidArg("type", "expected vxlan or geneve, got '" + t + "'");
              } else {
-               a.type = type.cast<TunnelType>();
+               a.type = CastArg<TunnelType>(type, "type", "a TunnelType, vxlan or geneve");
              }
              a.vni = static_cast<uint32_t>(ToInt(vni, "vni", 0, 0xffffffff));
              a.src = ToIp(src, "src");
