@@ -118,8 +118,11 @@ class HealthMonitor {
   HealthMonitor(const HealthMonitor&) = delete;             ///< Not copyable.
   HealthMonitor& operator=(const HealthMonitor&) = delete;  ///< Not copyable.
 
-  /// Adds a check run on every tick.
-  void AddCheck(std::unique_ptr<HealthCheck> check);
+  /// Adds a check run on every tick. Names identify checks in reports and transition reasons,
+  /// so each is used once (combine netdevs into one link-state check, for example).
+  /// @return InvalidArgument for a null check or an empty name, AlreadyExists naming the check
+  /// when one of that name was added before (nothing is added then).
+  absl::Status AddCheck(std::unique_ptr<HealthCheck> check);
   /// Sets how a Failed DPU is recovered; without one, Failed stays Failed.
   void SetRecoveryAction(RecoveryAction action);
 

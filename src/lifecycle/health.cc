@@ -144,9 +144,18 @@ HealthMonitor::~HealthMonitor() {
   lifecycle_->Unsubscribe(subscription_);
 }
 
-void HealthMonitor::AddCheck(std::unique_ptr<HealthCheck> check) {
+absl::Status HealthMonitor::AddCheck(std::unique_ptr<HealthCheck> check) {
+  if (check == nullptr) return absl::InvalidArgumentError("check: null");
+  if (check->name().empty()) return absl::InvalidArgumentError("check: empty name");
   absl::MutexLock lock(&tick_mu_);
-  if (check != nullptr) checks_.push_back(std::move(check));
+  for (const auto& c : checks_) {
+    if (c->name() == check->name()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "check: a check named \"", std::string(check->name()), "\" was already added"));
+    }
+  }
+  checks_.push_back(std::move(check));
+  return absl::OkStatus();
 }
 
 void HealthMonitor::SetRecoveryAction(RecoveryAction action) {

@@ -177,12 +177,35 @@ TEST(HealthMonitorTest, HeartbeatLossFailsTheDpuAfterFiveSeconds) {
   EXPECT_FALSE(rig.monitor.Tick().recovery_attempted);
 }
 
+void AddOk(HealthMonitor& m, std::unique_ptr<HealthCheck> check) {
+  absl::Status s = m.AddCheck(std::move(check));
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+TEST(HealthMonitorTest, ChecksHaveDistinctNames) {
+  Rig rig;
+  AddOk(rig.monitor, MakeFunctionCheck("a", [] { return absl::OkStatus(); }));
+  absl::Status s =
+      rig.monitor.AddCheck(MakeFunctionCheck("a", [] { return absl::InternalError("x"); }));
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("\"a\""));
+  EXPECT_EQ(rig.monitor.AddCheck(nullptr).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(rig.monitor.AddCheck(MakeFunctionCheck("", [] { return absl::OkStatus(); })).code(),
+            absl::StatusCode::kInvalidArgument);
+  // The refused duplicate was not added: only the first "a" runs, and it passes.
+  rig.monitor.Heartbeat();
+  HealthReport r = rig.monitor.Tick();
+  ASSERT_EQ(r.checks.size(), 1u);
+  EXPECT_TRUE(r.checks[0].second.ok());
+  EXPECT_EQ(r.state_after, DpuState::kReady);
+}
+
 TEST(HealthMonitorTest, FailingCheckDegradesAndPassingRestores) {
   Rig rig;
   bool reachable = true;
-  rig.monitor.AddCheck(MakeBackendReachableCheck([&]() -> absl::Status {
-    return reachable ? absl::OkStatus() : absl::UnavailableError("agent: connection refused");
-  }));
+  AddOk(rig.monitor, MakeBackendReachableCheck([&]() -> absl::Status {
+          return reachable ? absl::OkStatus() : absl::UnavailableError("agent: connection refused");
+        }));
   rig.monitor.Heartbeat();
   EXPECT_EQ(rig.monitor.Tick().state_after, DpuState::kReady);
   reachable = false;
@@ -204,8 +227,8 @@ TEST(HealthMonitorTest, LinkStateAndRepresentorChecksReadSysfs) {
   fs::copy(std::string(DPU_SOURCE_DIR) + "/tests/fixtures/sysfs/bf3-dpu", root,
            fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   Rig rig;
-  rig.monitor.AddCheck(MakeLinkStateCheck(root, {"p0", "p1"}));
-  rig.monitor.AddCheck(MakeRepresentorsPresentCheck(root, {"pf0hpf", "pf0vf0", "pf0vf1"}));
+  AddOk(rig.monitor, MakeLinkStateCheck(root, {"p0", "p1"}));
+  AddOk(rig.monitor, MakeRepresentorsPresentCheck(root, {"pf0hpf", "pf0vf0", "pf0vf1"}));
   EXPECT_EQ(rig.monitor.Tick().state_after, DpuState::kReady);
 
   WriteFile(root + "/class/net/p1/operstate", "down\n");

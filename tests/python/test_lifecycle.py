@@ -204,3 +204,22 @@ def test_transitions_and_the_real_clock():
         libdpu.HealthMonitor(lc, heartbeat_interval="1s")
     with pytest.raises(libdpu.InvalidArgumentError, match="max_attempts must be >= 1"):
         libdpu.HealthMonitor(lc, max_attempts=0)
+
+
+def test_check_names_are_distinct(fixtures_dir):
+    lc = libdpu.DpuLifecycle("dup", libdpu.SimulatedClock())
+    lc.transition_to(libdpu.DpuState.READY)
+    mon = libdpu.HealthMonitor(lc)
+    mon.add_check("link", lambda: None)
+    with pytest.raises(libdpu.AlreadyExistsError, match='"link" was already added'):
+        mon.add_check("link", lambda: "down")
+    with pytest.raises(libdpu.InvalidArgumentError, match="empty name"):
+        mon.add_check("", lambda: None)
+    sysfs = str(fixtures_dir / "sysfs" / "bf3-dpu")
+    mon.add_link_state_check(sysfs, ["p0"])
+    with pytest.raises(libdpu.AlreadyExistsError, match="link-state"):
+        mon.add_link_state_check(sysfs, ["p1"])
+    mon.heartbeat()
+    report = mon.tick()
+    assert sorted(report.checks) == ["link", "link-state"]  # the refused ones were not added
+    assert all(v is None for v in report.checks.values()), report.checks

@@ -180,25 +180,27 @@ void BindLifecycle(py::module_& m) {
       .def(
           "add_check",
           [](HealthMonitor& h, std::string name, py::function fn) {
-            h.AddCheck(MakeFunctionCheck(name, CheckFunction(std::move(fn), name)));
+            Check(h.AddCheck(MakeFunctionCheck(name, CheckFunction(std::move(fn), name))));
           },
           py::arg("name"), py::arg("check"),
           "Adds a check: check() returns None/True (healthy), False or a message (unhealthy), "
-          "or raises.")
+          "or raises. AlreadyExistsError when a check of that name was added before.")
       .def(
           "add_link_state_check",
           [](HealthMonitor& h, std::string root, std::vector<std::string> n) {
-            h.AddCheck(MakeLinkStateCheck(std::move(root), std::move(n)));
+            Check(h.AddCheck(MakeLinkStateCheck(std::move(root), std::move(n))));
           },
           py::arg("sysfs_root"), py::arg("netdevs"),
-          "Adds a check that every netdev's operstate is up under SYSFS_ROOT/class/net.")
+          "Adds a check (named link-state) that every netdev's operstate is up under "
+          "SYSFS_ROOT/class/net; one per monitor (AlreadyExistsError).")
       .def(
           "add_representors_present_check",
           [](HealthMonitor& h, std::string root, std::vector<std::string> n) {
-            h.AddCheck(MakeRepresentorsPresentCheck(std::move(root), std::move(n)));
+            Check(h.AddCheck(MakeRepresentorsPresentCheck(std::move(root), std::move(n))));
           },
           py::arg("sysfs_root"), py::arg("representors"),
-          "Adds a check that every representor netdev exists.")
+          "Adds a check (named representors-present) that every representor netdev exists; one "
+          "per monitor (AlreadyExistsError).")
       .def(
           "set_recovery_action",
           [](HealthMonitor& h, py::function fn) {
