@@ -193,15 +193,17 @@ def test_port_manager_refuses_bad_arguments_before_looking_up_the_pf(fixtures_di
 
 def test_port_function_state_is_checked_and_named(fixtures_dir):
     pm = libdpu.PortManager(str(fixtures_dir / "sysfs" / "bf3-host"))
-    # A name or a wrong type is refused naming the field, before the PF is looked up.
+    # An unknown name or a wrong type is refused naming the field, before the PF is looked up.
     with pytest.raises(libdpu.InvalidArgumentError,
-                       match="^INVALID_ARGUMENT: state: expected a PortFunctionState"):
-        pm.set_port_function("nosuchdev", 1, state="active")
+                       match="^INVALID_ARGUMENT: state: expected active or inactive, got 'up'"):
+        pm.set_port_function("nosuchdev", 1, state="up")
     with pytest.raises(libdpu.InvalidArgumentError,
                        match="^INVALID_ARGUMENT: state: expected a PortFunctionState"):
         pm.set_port_function("nosuchdev", 1, state=1)
-    with pytest.raises(libdpu.NotFoundError, match="nosuchdev"):  # a real state gets this far
-        pm.set_port_function("nosuchdev", 1, state=libdpu.PortFunctionState.ACTIVE)
+    # A real state, as the enum or by its name, gets as far as the PF lookup.
+    for state in (libdpu.PortFunctionState.ACTIVE, "active", "inactive"):
+        with pytest.raises(libdpu.NotFoundError, match="nosuchdev"):
+            pm.set_port_function("nosuchdev", 1, state=state)
 
 
 def test_pf_by_netdev_needs_a_parent_device(fixtures_dir):

@@ -278,14 +278,22 @@ void BindPorts(py::module_& m) {
              py::handle state) {
             PortFunctionSettings s;
             if (!hw_addr.is_none()) s.hw_addr = ToMac(hw_addr, "hw_addr");
-            if (!state.is_none()) {
-              s.state = CastArg<PortFunctionState>(state, "state",
-                                                   "a PortFunctionState (ACTIVE or INACTIVE)");
+            if (py::isinstance<py::str>(state)) {
+              const std::string name = state.cast<std::string>();
+              for (PortFunctionState v :
+                   {PortFunctionState::kActive, PortFunctionState::kInactive}) {
+                if (name == PortFunctionStateName(v)) s.state = v;
+              }
+              if (!s.state) InvalidArg("state", "expected active or inactive, got '" + name + "'");
+            } else if (!state.is_none()) {
+              s.state = CastArg<PortFunctionState>(
+                  state, "state", "a PortFunctionState (ACTIVE or INACTIVE), active or inactive");
             }
             Check(Locked(p, [&](PortManager& m) { return m.SetPortFunction(pf, index, s); }));
           },
           py::arg("pf"), py::arg("port_index"), py::kw_only(), py::arg("hw_addr") = py::none(),
-          py::arg("state") = py::none(), "Sets a port function's MAC and/or state.")
+          py::arg("state") = py::none(),
+          "Sets a port function's MAC and/or state (a PortFunctionState, active or inactive).")
       .def(
           "add_subfunction",
           [](PyPortManager& p, std::string_view pf, uint32_t pfnum, uint32_t sfnum) {
