@@ -88,8 +88,9 @@ def test_a_wrong_type_is_refused_naming_the_field():
             lambda: libdpu.compile_chains([], target=1),
         "start: expected a datetime or Unix seconds, got str":
             lambda: libdpu.SimulatedClock("yesterday"),
-        "state: expected a PortFunctionState (ACTIVE or INACTIVE), got str":
-            lambda: libdpu.PortManager("/nonexistent").set_port_function("p", 1, state="active"),
+        "state: expected a PortFunctionState (ACTIVE or INACTIVE), active or inactive, "
+        "got float":
+            lambda: libdpu.PortManager("/nonexistent").set_port_function("p", 1, state=1.5),
     }
     for message, call in cases.items():
         with pytest.raises(libdpu.InvalidArgumentError) as e:
