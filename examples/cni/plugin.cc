@@ -703,15 +703,16 @@ absl::StatusOr<std::string> Plugin::Del() {
       // The switch is unreachable (or refused): the VF and the addresses are released anyway,
       // and the attachment stays as a tombstone, its VF and slot still taken, so that a retried
       // DEL (or the next ADD or GC) removes its rules. The runtime is told to try again.
-      absl::Status released = release ? Release(a, env_.container_id, env_.ifname) : s;
+      absl::Status released =
+          release ? Release(a, env_.container_id, env_.ifname) : absl::OkStatus();
       atts[key]["phase"] = "deleting";
-      atts[key]["released"] = !release || released.ok();
+      atts[key]["released"] = released.ok();
       if (auto saved = store->Save(); !saved.ok()) return saved;
       return CniError(
           kTryAgainLater,
           absl::StrCat("switch: ", s.message(), "; ",
-                       !release || released.ok() ? "the VF and its addresses were released"
-                                                 : "the VF or its addresses were not released",
+                       released.ok() ? "the VF and its addresses were released"
+                                     : "the VF or its addresses were not released",
                        ", the attachment's rules stay until a DEL, ADD or GC reaches the switch"));
     }
     EraseTombstones(atts);

@@ -200,9 +200,8 @@ bool IsUtf8(absl::string_view s) {
   return true;
 }
 
-// YAML -> JSON. Plain scalars become numbers, booleans or null when they read as such. Text
-// that is not UTF-8 is refused naming its field: JSON (and etcd's storage form) cannot hold it,
-// and nlohmann::json throws when asked to (found by tests/fuzz/operator_manifest_fuzzer).
+}  // namespace
+
 absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
@@ -253,6 +252,8 @@ absl::StatusOr<json> YamlToJson(const YAML::Node& n, const std::string& path) {
   }
   return json(nullptr);
 }
+
+namespace {
 
 absl::StatusOr<ManifestObject> DecodeObject(const json& doc) {
   if (!doc.is_object())

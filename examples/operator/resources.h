@@ -18,6 +18,10 @@
 #include "etcd_client.h"
 #include "nlohmann/json.hpp"
 
+namespace YAML {
+class Node;
+}  // namespace YAML
+
 namespace dpu_operator {
 
 /// The API group and version of every resource.
@@ -119,6 +123,12 @@ struct ManifestObject {
   Resource resource;                      ///< kind, name, labels, spec (status is ignored).
   int64_t expected_resource_version = 0;  ///< metadata.resourceVersion when given (0: any).
 };
+
+/// A YAML node as JSON, as manifests are read: plain scalars become numbers, booleans or null
+/// when they read as such, everything else a string. @p path names the node in errors.
+/// @return InvalidArgument naming the field for text that is not UTF-8 (JSON cannot hold it) or
+/// a key that is not a scalar.
+absl::StatusOr<nlohmann::json> YamlToJson(const YAML::Node& node, const std::string& path);
 
 /// Parses YAML or JSON documents separated by "---" and validates each.
 /// @return InvalidArgument "document N: FIELD: REASON" for the first bad document.

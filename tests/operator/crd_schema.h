@@ -18,47 +18,17 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "resources.h"
 
 namespace dpu_operator_test {
 
-/// YAML as JSON with YAML 1.2 core-schema scalars (what the API server's YAML decoder gives):
-/// unquoted true/false, null/~, integers and floats are typed, everything else is a string.
+/// YAML as JSON, converted as the operator reads manifests (dpu_operator::YamlToJson); null
+/// when it cannot be (the checks then report a type mismatch).
 inline nlohmann::json YamlAsJson(const YAML::Node& n) {
-  using nlohmann::json;
-  switch (n.Type()) {
-    case YAML::NodeType::Scalar: {
-      const std::string& s = n.Scalar();
-      if (n.Tag() == "?") {
-        int64_t i;
-        double d;
-        if (s == "true" || s == "True") return true;
-        if (s == "false" || s == "False") return false;
-        if (s == "null" || s == "~" || s.empty()) return nullptr;
-        if (absl::SimpleAtoi(s, &i)) return i;
-        if (s.find_first_of(".eE") != std::string::npos &&
-            s.find_first_not_of("0123456789.eE+-") == std::string::npos &&
-            absl::SimpleAtod(s, &d)) {
-          return d;
-        }
-      }
-      return s;
-    }
-    case YAML::NodeType::Sequence: {
-      json a = json::array();
-      for (const auto& e : n) a.push_back(YamlAsJson(e));
-      return a;
-    }
-    case YAML::NodeType::Map: {
-      json o = json::object();
-      for (const auto& kv : n) o[kv.first.Scalar()] = YamlAsJson(kv.second);
-      return o;
-    }
-    default:
-      return nullptr;
-  }
+  auto j = dpu_operator::YamlToJson(n, "");
+  return j.ok() ? *std::move(j) : nlohmann::json();
 }
 
 /// The file's text parsed as one YAML document, as JSON.
