@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "backends/netlink/links.h"
 #include "backends/netlink/port_manager.h"
+#include "backends/netlink/xfrm.h"
 
 namespace dpu::netlink {
 namespace {
@@ -544,7 +545,8 @@ absl::Status NetlinkBackend::Flush() {
 }
 
 void RegisterBackend(BackendRegistry& registry) {
-  RegisterPortManager();  // PortManager::Open() (include/dpu/port.h) is netlink work too.
+  RegisterPortManager();   // PortManager::Open() (include/dpu/port.h) is netlink work too.
+  RegisterIpsecManager();  // IpsecManager::Open() (include/dpu/ipsec_manager.h): NETLINK_XFRM.
   (void)registry.Register(
       "netlink", [](std::string_view args) -> absl::StatusOr<std::unique_ptr<Backend>> {
         absl::StatusOr<Options> o = ParseOptions(args);

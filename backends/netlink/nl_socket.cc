@@ -182,7 +182,8 @@ absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::Open(int protocol) {
   return Configure(s);
 }
 
-absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::OpenInNetns(const std::string& netns_path) {
+absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::OpenInNetns(const std::string& netns_path,
+                                                                int protocol) {
   int nsfd = open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (nsfd < 0) {
     int err = errno;
@@ -199,7 +200,7 @@ absl::StatusOr<std::unique_ptr<NlSocket>> NlSocket::OpenInNetns(const std::strin
       result = ErrnoStatus(errno, absl::StrCat("setns ", netns_path));
       return;
     }
-    result = Open();
+    result = Open(protocol);
   });
   t.join();
   close(nsfd);

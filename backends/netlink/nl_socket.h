@@ -112,9 +112,10 @@ class NlSocket {
  public:
   /// Opens a socket of @p protocol (NETLINK_ROUTE, NETLINK_GENERIC) in the caller's namespace.
   static absl::StatusOr<std::unique_ptr<NlSocket>> Open(int protocol = NETLINK_ROUTE);
-  /// Opens a socket in the namespace of @p netns_path (e.g. /run/netns/red), from a helper
-  /// thread, so the calling thread never changes namespace.
-  static absl::StatusOr<std::unique_ptr<NlSocket>> OpenInNetns(const std::string& netns_path);
+  /// Opens a socket of @p protocol in the namespace of @p netns_path (e.g. /run/netns/red), from
+  /// a helper thread, so the calling thread never changes namespace.
+  static absl::StatusOr<std::unique_ptr<NlSocket>> OpenInNetns(const std::string& netns_path,
+                                                               int protocol = NETLINK_ROUTE);
   /// Opens a socket in a new, anonymous namespace that lives as long as the socket.
   static absl::StatusOr<std::unique_ptr<NlSocket>> OpenInNewNetns();
   ~NlSocket();
