@@ -43,7 +43,8 @@ dpu::SecurityAssociation MakeSa(size_t i) {
   return sa;
 }
 
-std::string IpLine(size_t i) {
+// One `xfrm state add` line; @p quote puts the algorithm name in quotes (for sh, not -batch).
+std::string IpLine(size_t i, bool quote = false) {
   dpu::SecurityAssociation sa = MakeSa(i);
   char key[64];
   const auto& k = std::get<dpu::IpsecAead>(sa.crypto).key;
@@ -52,8 +53,9 @@ std::string IpLine(size_t i) {
   char line[512];
   std::snprintf(line, sizeof(line),
                 "xfrm state add src %s dst %s proto esp spi 0x%x reqid %u mode tunnel "
-                "replay-window 32 aead rfc4106(gcm(aes)) 0x%s 128",
-                sa.src.ToString().c_str(), sa.dst.ToString().c_str(), sa.spi, sa.reqid, key);
+                "replay-window 32 aead %s 0x%s 128",
+                sa.src.ToString().c_str(), sa.dst.ToString().c_str(), sa.spi, sa.reqid,
+                quote ? "'rfc4106(gcm(aes))'" : "rfc4106(gcm(aes))", key);
   return line;
 }
 
@@ -155,7 +157,7 @@ int main(int argc, char** argv) {
           std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/ipsec_bench.sh";
       {
         std::ofstream f(path);
-        for (size_t i = 0; i < n_one; ++i) f << "ip " << IpLine(i) << " || exit 1\n";
+        for (size_t i = 0; i < n_one; ++i) f << "ip " << IpLine(i, true) << " || exit 1\n";
       }
       double t0 = Now();
       int rc = Sh("sh " + path);

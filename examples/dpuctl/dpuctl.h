@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -136,6 +137,17 @@ absl::Status VfList(const Options& options);
 absl::Status VfSet(const Options& options);
 absl::Status VfCount(const Options& options);
 absl::Status Provision(const Options& options);
+
+}  // namespace dpuctl
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace dpuctl {
+
+/// Adds `dpuctl ipsec ...` (ipsec.cc) to @p app; the chosen verb is stored in @p verb.
+void AddIpsecCommands(CLI::App* app, std::function<absl::Status(const Options&)>* verb);
 
 }  // namespace dpuctl
 

@@ -230,6 +230,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   provision->add_flag("--dry-run", o.dry_run, "Check the image only; write nothing");
 
+  // ipsec (ipsec.cc)
+  dpuctl::AddIpsecCommands(&app, &verb);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

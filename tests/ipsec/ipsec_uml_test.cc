@@ -115,6 +115,22 @@ EspCount CountCapture(const std::string& path) {
   return c;
 }
 
+// Starts tcpdump in @p ns on @p dev writing @p pcap, and waits until it captures (it says
+// "listening on"): under load a fixed sleep is not enough. @p pid_file receives its pid.
+void StartCapture(const std::string& ns, const std::string& args, const std::string& pcap,
+                  const std::string& pid_file) {
+  const std::string log = pcap + ".log";
+  Sh("ip netns exec " + ns + " tcpdump " + args + " -U -w " + pcap + " >" + log +
+     " 2>&1 & echo $! > " + pid_file);
+  for (int i = 0; i < 300; ++i) {
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("listening on") != std::string::npos) return;
+    usleep(100000);
+  }
+  ADD_FAILURE() << "tcpdump " << args << " did not start";
+}
+
 class IpsecUmlTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -161,15 +177,8 @@ TEST_F(IpsecUmlTest, TunnelCarriesPingAndTcpAsEspOnlyAndCountersMatch) {
   // The wire is what each side sends: egress of va (A -> B) and of vb (B -> A). (Ingress would
   // also show the decrypted inner packets, which the kernel re-receives on the same device.)
   std::string pcap_a = Tmp("esp_a.pcap"), pcap_b = Tmp("esp_b.pcap");
-  Sh("ip netns exec ipa tcpdump -i va -Q out -U -w " + pcap_a +
-     " -s 128 ip >/dev/null 2>&1 & "
-     "echo $! > " +
-     Tmp("tcpdump_a.pid"));
-  Sh("ip netns exec ipb tcpdump -i vb -Q out -U -w " + pcap_b +
-     " -s 128 ip >/dev/null 2>&1 & "
-     "echo $! > " +
-     Tmp("tcpdump_b.pid"));
-  sleep(1);
+  StartCapture("ipa", "-i va -Q out -s 128 ip", pcap_a, Tmp("tcpdump_a.pid"));
+  StartCapture("ipb", "-i vb -Q out -s 128 ip", pcap_b, Tmp("tcpdump_b.pid"));
   auto [rc, out] = RunShell("ip netns exec ipa ping -c 5 -i 0.2 -W 2 192.168.77.2");
   EXPECT_EQ(rc, 0) << out;
   EXPECT_THAT(out, HasSubstr("5 received"));
@@ -254,9 +263,7 @@ TEST_F(IpsecUmlTest, WrongKeyIsDroppedAndCountedAsIntegrityFailure) {
 TEST_F(IpsecUmlTest, ReplayedEspPacketIsDropped) {
   ASSERT_NO_FATAL_FAILURE(InstallTunnel());
   std::string pcap = Tmp("replay.pcap");
-  Sh("ip netns exec ipb tcpdump -i vb -U -w " + pcap + " esp >/dev/null 2>&1 & echo $! > " +
-     Tmp("tcpdump.pid"));
-  sleep(1);
+  StartCapture("ipb", "-i vb esp", pcap, Tmp("tcpdump.pid"));
   Sh("ip netns exec ipa ping -c 2 -i 0.2 -W 2 192.168.77.2");
   sleep(1);
   Sh("kill -INT $(cat " + Tmp("tcpdump.pid") + "); sleep 1");
@@ -514,9 +521,7 @@ TEST_F(IpsecUmlTest, ReferenceEspInteroperatesWithTheKernelBothWays) {
   auto a_in = EspSa::Create(a_side.sas[1]);
   ASSERT_TRUE(a_out.ok() && a_in.ok());
   std::string pcap = Tmp("interop.pcap");
-  Sh("ip netns exec ipb tcpdump -i vb -Q out -U -w " + pcap + " esp >/dev/null 2>&1 & echo $! > " +
-     Tmp("tcpdump.pid"));
-  sleep(1);
+  StartCapture("ipb", "-i vb -Q out esp", pcap, Tmp("tcpdump.pid"));
   std::string frames;
   const std::string eth = Mac("ipb", "vb") + Mac("ipa", "va") + "0800";
   for (uint16_t seq = 1; seq <= 3; ++seq) {

@@ -292,6 +292,7 @@ void BindStatus(py::module_& m) {
 }
 
 void BindPorts(py::module_& m);  // ports.cc
+void BindIpsec(py::module_& m);  // ipsec.cc
 
 }  // namespace dpu::python
 
@@ -312,4 +313,5 @@ PYBIND11_MODULE(libdpu, m) {
   BindDiscovery(m);
   BindLifecycle(m);
   BindPorts(m);
+  BindIpsec(m);
 }
