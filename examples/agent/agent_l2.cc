@@ -288,19 +288,20 @@ absl::Status Agent::CreateNetworkFunctionByMac(const Vendor::NFRequest& req,
                                                const dpu::MacAddress& in_mac,
                                                const dpu::MacAddress& out_mac) {
   absl::MutexLock lock(&mu_);
-  if (mac_function_.has_value()) {
-    if (mac_function_->input == req.input() && mac_function_->output == req.output()) {
-      return absl::OkStatus();  // The daemon may retry.
-    }
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "input: a network function (input %s, output %s) is already inserted into the bridges; "
-        "delete it first",
-        mac_function_->input, mac_function_->output));
+  if (mac_function_.has_value() && mac_function_->input == req.input() &&
+      mac_function_->output == req.output()) {
+    return absl::OkStatus();  // The daemon may retry.
   }
   absl::StatusOr<dpu::PortRef> in = ResolveMacLocked("input", in_mac);
   if (!in.ok()) return in.status();
   absl::StatusOr<dpu::PortRef> out = ResolveMacLocked("output", out_mac);
   if (!out.ok()) return out.status();
+  if (mac_function_.has_value()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "input: a network function (input %s, output %s) is already inserted into the bridges; "
+        "delete it first",
+        mac_function_->input, mac_function_->output));
+  }
   if (*in == *out) {
     return absl::InvalidArgumentError(
         absl::StrFormat("output: %s is on switch port %s, the same as input %s", req.output(),

@@ -133,7 +133,7 @@ class Capture {
       dup2(fd, 1);
       dup2(fd, 2);
       execlp("ip", "ip", "netns", "exec", ns.c_str(), "tcpdump", "-i", dev.c_str(), "-n", "-p",
-             "-U", "-w", path.c_str(), nullptr);
+             "-U", "--immediate-mode", "--time-stamp-precision=nano", "-w", path.c_str(), nullptr);
       _exit(127);
     }
     for (int i = 0; i < 100 && !ready_; ++i) {
@@ -148,7 +148,7 @@ class Capture {
   bool ready() const { return ready_; }
   std::vector<dpu::PcapRecord> Stop() {
     if (pid_ > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
       kill(pid_, SIGINT);
       int status = 0;
       waitpid(pid_, &status, 0);
@@ -321,7 +321,17 @@ TEST_F(AgentL2NetlinkTest, PodsOnOneBridgeTalkThroughTheFunctionAndDeletesLeaveN
     ASSERT_TRUE(SendTo(*a, "10.0.0.2", 5000, "l2-through-nf"));
     EXPECT_EQ(Receive(*b).value_or(""), "l2-through-nf") << Filters();
     int vlan = -1;
-    EXPECT_GE(Seen(at_nf.Stop(), "l2-through-nf", &vlan), 1) << "the frame did not cross the NF";
+    const std::vector<dpu::PcapRecord> records = at_nf.Stop();
+    std::string seen;
+    for (const auto& r : records) {
+      seen += std::to_string(r.data.size()) + " bytes:";
+      for (size_t i = 0; i < r.data.size() && i < 24; ++i) seen += " " + std::to_string(r.data[i]);
+      seen += "\n";
+    }
+    EXPECT_GE(Seen(records, "l2-through-nf", &vlan), 1)
+        << "the frame did not cross the NF; captured " << records.size() << ":\n"
+        << seen << RunShell("cat /tmp/agent-l2-nf.pcap.log").second << Filters()
+        << RunShell("ip -n nf -s link show i; ip -n sw -s link show nfin").second;
     EXPECT_EQ(vlan, 10) << "frames cross the function tagged with their bridge's VLAN";
   }
   // A MAC no switch port has: refused naming it, nothing changed.
