@@ -13,7 +13,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
 #include "dpu/capabilities.h"
 #include "dpu/flow_id.h"
 #include "dpu/flow_rule.h"
@@ -81,19 +80,6 @@ class Backend {
 
   /// The installed rule with id @p id. @return NotFound when there is none.
   virtual absl::StatusOr<FlowRule> Get(const FlowId& id) = 0;
-
-  /// Reads back the installed rules with ids @p ids, by id: element i of the result is the rule
-  /// with id ids[i], or std::nullopt when no rule this backend owns has that id. The cost is
-  /// O(ids.size()) lookups whatever the size of the table: this is what PlanBatch() and
-  /// PlanScope() plan against, so that a small edit of a large table stays small. Changes
-  /// nothing.
-  ///
-  /// The default calls Get() once per id (NotFound means "not installed"; any other error is
-  /// returned, prefixed with the id). Every built-in backend reads by id: reference and dpdk from
-  /// their rule index, netlink with one RTM_GETTFILTER per installed id (so a rule deleted behind
-  /// its back reads as not installed), p4runtime from its record of the entries it wrote
-  /// (adopted from the target by a Read when the session starts).
-  virtual absl::StatusOr<std::vector<std::optional<FlowRule>>> Lookup(absl::Span<const FlowId> ids);
 
   /// Counters of rule @p id. @return NotFound for an unknown id, Unimplemented when the rule
   /// has no count action or the device cannot count.

@@ -164,7 +164,7 @@ std::vector<FlowRule> RulesOf(const std::vector<ChainRule>& rules);
 ///
 /// The manager owns the rules its chains compile to and nothing else: plans compare the desired
 /// rules with the installed rules of the ids of the chains it manages (before and after the
-/// edit), read back by id with PlanScope() (Backend::Lookup()), never a dump of the table: an
+/// edit), read back by id with PlanScope() (LookupRules()), never a dump of the table: an
 /// edit costs O(its chains' rules) whatever else is installed, and rules installed by anyone
 /// else are never read nor touched. An edit of one chain
 /// (Upsert(), Remove()) plans only that chain's rules; Replace() plans every managed chain. Every

@@ -7,8 +7,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -30,23 +28,6 @@ constexpr absl::string_view kBatchIndexPayload = "type.libdpu.dev/dpu.BatchOpera
 absl::Status Backend::Validate(const FlowRule& rule) const {
   if (absl::Status s = ValidateRule(rule); !s.ok()) return s;
   return Capabilities().CheckRule(rule, name());
-}
-
-absl::StatusOr<std::vector<std::optional<FlowRule>>> Backend::Lookup(absl::Span<const FlowId> ids) {
-  std::vector<std::optional<FlowRule>> out;
-  out.reserve(ids.size());
-  for (const FlowId& id : ids) {
-    absl::StatusOr<FlowRule> rule = Get(id);
-    if (rule.ok()) {
-      out.push_back(*std::move(rule));
-    } else if (absl::IsNotFound(rule.status())) {
-      out.push_back(std::nullopt);
-    } else {
-      return absl::Status(rule.status().code(), absl::StrCat("reading rule ", id.ToString(), ": ",
-                                                             rule.status().message()));
-    }
-  }
-  return out;
 }
 
 absl::Status BatchError(absl::StatusCode code, size_t index, bool is_delete, const FlowId& id,

@@ -182,10 +182,10 @@ absl::Status ValidateUpserts(const Backend& backend, const Plan& plan) {
   return absl::OkStatus();
 }
 
-// Backend::Lookup() with the backend's name in the error.
+// LookupRules() with the backend's name in the error.
 absl::StatusOr<std::vector<std::optional<FlowRule>>> LookupWithContext(
     Backend& backend, absl::Span<const FlowId> ids) {
-  absl::StatusOr<std::vector<std::optional<FlowRule>>> got = backend.Lookup(ids);
+  absl::StatusOr<std::vector<std::optional<FlowRule>>> got = LookupRules(backend, ids);
   if (!got.ok()) {
     return absl::Status(
         got.status().code(),
@@ -201,6 +201,24 @@ absl::StatusOr<std::vector<std::optional<FlowRule>>> LookupWithContext(
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<std::optional<FlowRule>>> LookupRules(Backend& backend,
+                                                                 absl::Span<const FlowId> ids) {
+  std::vector<std::optional<FlowRule>> out;
+  out.reserve(ids.size());
+  for (const FlowId& id : ids) {
+    absl::StatusOr<FlowRule> rule = backend.Get(id);
+    if (rule.ok()) {
+      out.push_back(*std::move(rule));
+    } else if (absl::IsNotFound(rule.status())) {
+      out.push_back(std::nullopt);
+    } else {
+      return absl::Status(rule.status().code(), absl::StrCat("reading rule ", id.ToString(), ": ",
+                                                             rule.status().message()));
+    }
+  }
+  return out;
+}
 
 absl::StatusOr<Plan> PlanBatch(Backend& backend, const FlowBatch& batch) {
   if (absl::Status s = CheckBatchIds(batch); !s.ok()) return s;

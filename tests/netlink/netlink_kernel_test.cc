@@ -566,7 +566,7 @@ TEST_F(NetlinkKernelTest, LookupReadsTheKernelByIdAndPlanBatchSeesARuleDeletedBe
   });
   ASSERT_TRUE(Install(rules).ok());
   std::vector<FlowId> ids = {rules[0].id, rules[1].id, rules[2].id, FlowId::FromName("none")};
-  absl::StatusOr<std::vector<std::optional<FlowRule>>> got = backend_->Lookup(ids);
+  absl::StatusOr<std::vector<std::optional<FlowRule>>> got = LookupRules(*backend_, ids);
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), 4u);
   for (int i = 0; i < 3; ++i) {
@@ -580,7 +580,7 @@ TEST_F(NetlinkKernelTest, LookupReadsTheKernelByIdAndPlanBatchSeesARuleDeletedBe
   ASSERT_TRUE(loc.has_value());
   Sh("tc -n nl2 filter del dev v2 ingress pref " + std::to_string(loc->pref) + " handle " +
      std::to_string(loc->handle) + " protocol all flower");
-  got = backend_->Lookup(ids);
+  got = LookupRules(*backend_, ids);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE((*got)[0].has_value());
   EXPECT_FALSE((*got)[1].has_value());

@@ -198,7 +198,7 @@ TEST(P4rtBackend, EveryMappedFieldAndActionIsWrittenAndReadBack) {
   auto installed = std::find_if(rules.begin(), rules.end(),
                                 [&](const FlowRule& r) { return r.id == edited.id; });
   ASSERT_NE(installed, rules.end());
-  auto got = b2->Lookup(std::vector<FlowId>{edited.id, fresh.id});
+  auto got = LookupRules(*b2, std::vector<FlowId>{edited.id, fresh.id});
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), 2u);
   ASSERT_TRUE((*got)[0].has_value());

@@ -1,5 +1,5 @@
 // Tests of the plan diff: ComputePlan(), PlanAgainst(), PlanBatch(), PlanScope(),
-// Backend::Lookup()'s default, Plan::ToBatch() and Plan::ToString().
+// LookupRules(), Plan::ToBatch() and Plan::ToString().
 
 #include "dpu/plan.h"
 
@@ -262,7 +262,7 @@ TEST(PlanAgainstTest, RandomSetsConverge) {
   }
 }
 
-// --- Backend::Lookup() (the default: Get() per id) ---
+// --- LookupRules() (Get() per id) ---
 
 TEST(LookupTest, ReadsBackByIdInOrderWithNulloptForMissing) {
   testing::InMemoryTestBackend backend(Capabilities::All());
@@ -270,7 +270,7 @@ TEST(LookupTest, ReadsBackByIdInOrderWithNulloptForMissing) {
   backend.gets = backend.dumps = 0;
   const FlowId missing = FlowId::FromName("missing");
   absl::StatusOr<std::vector<std::optional<FlowRule>>> got =
-      backend.Lookup(std::vector<FlowId>{R(kArp).id, missing, R(kWeb).id});
+      LookupRules(backend, std::vector<FlowId>{R(kArp).id, missing, R(kWeb).id});
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), 3u);
   ASSERT_TRUE((*got)[0].has_value());
@@ -286,7 +286,7 @@ TEST(LookupTest, AnErrorOtherThanNotFoundIsReturnedNamingTheId) {
   testing::InMemoryTestBackend backend(Capabilities::All());
   backend.get_error = absl::UnavailableError("device gone");
   absl::StatusOr<std::vector<std::optional<FlowRule>>> got =
-      backend.Lookup(std::vector<FlowId>{R(kWeb).id});
+      LookupRules(backend, std::vector<FlowId>{R(kWeb).id});
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(Msg(got.status()), HasSubstr(R(kWeb).id.ToString()));

@@ -87,7 +87,7 @@ class InMemoryTestBackend : public Backend {
   absl::Status dump_error;        // When not OK, Dump() fails with it.
   absl::Status get_error;         // When not OK, Get() fails with it.
   int dumps = 0;                  // Calls of Dump().
-  int gets = 0;                   // Calls of Get() (Backend::Lookup()'s default calls it per id).
+  int gets = 0;                   // Calls of Get() (LookupRules() calls it once per id).
 
  private:
   dpu::Capabilities caps_;

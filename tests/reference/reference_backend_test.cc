@@ -234,7 +234,7 @@ TEST(ReferenceLookup, ReadsBackByIdAndPlanBatchUsesIt) {
   auto b = ParseRule("priority=6 in_port=p1 eth_type=arp actions=redirect:p2");
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE(dp.Apply(FlowBatch{{*a}, {}}).ok());
-  auto got = dp.Lookup(std::vector<FlowId>{b->id, a->id});
+  auto got = LookupRules(dp, std::vector<FlowId>{b->id, a->id});
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), 2u);
   EXPECT_FALSE((*got)[0].has_value());

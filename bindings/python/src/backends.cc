@@ -259,7 +259,7 @@ void BindBackends(py::module_& m) {
             for (py::handle id : ids) fids.push_back(ToFlowId(id, "ids"));
             py::gil_scoped_release nogil;
             std::lock_guard lock(b.mu);
-            return Unwrap(b.impl->Lookup(fids));
+            return Unwrap(LookupRules(*b.impl, fids));
           },
           py::arg("ids"),
           "Reads back the installed rules with these ids, by id (no dump of the table): a list "
