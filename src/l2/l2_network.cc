@@ -603,23 +603,12 @@ L2Manager::L2Manager(Backend& backend, L2CompileOptions options)
 absl::StatusOr<L2Manager::Prepared> L2Manager::Prepare(const L2Network& next) {
   absl::StatusOr<std::vector<L2Rule>> rules = CompileL2Network(next, options_);
   if (!rules.ok()) return rules.status();
-  absl::flat_hash_set<FlowId> owned;
-  for (const L2Rule& r : rules_) owned.insert(r.rule.id);
-  for (const L2Rule& r : *rules) owned.insert(r.rule.id);
-  absl::StatusOr<std::vector<FlowEntry>> dump = backend_.Dump();
-  if (!dump.ok()) {
-    return absl::Status(dump.status().code(),
-                        absl::StrCat("reading the rules of backend \"", Av(backend_.name()),
-                                     "\": ", dump.status().message()));
-  }
-  std::vector<FlowEntry> current;
-  for (FlowEntry& e : *dump) {
-    if (owned.contains(e.rule.id)) {
-      e.foreign = false;
-      current.push_back(std::move(e));
-    }
-  }
-  absl::StatusOr<Plan> plan = ComputePlan(RulesOf(*rules), current);
+  // Only the ids of the current and the next network are read back (by id, not a dump of the
+  // table): O(rules of the network) whatever else the backend holds.
+  std::vector<FlowId> owned;
+  owned.reserve(rules_.size());
+  for (const L2Rule& r : rules_) owned.push_back(r.rule.id);
+  absl::StatusOr<Plan> plan = PlanScope(backend_, RulesOf(*rules), owned);
   if (!plan.ok()) return plan.status();
   return Prepared{next, *std::move(rules), *std::move(plan)};
 }
