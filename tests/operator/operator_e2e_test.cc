@@ -290,7 +290,10 @@ spec:
       << status << ReadAll(dir_.path() + "/operator.log");
   int applied_before = 0;
   for (const auto& n : nodes_) applied_before += n->Applied("web");
-  EXPECT_EQ(applied_before, 2);
+  // Nodes are written concurrently: a write already sent to the third node may land as the
+  // process exits, as it would in a real crash.
+  EXPECT_GE(applied_before, 2);
+  EXPECT_LE(applied_before, 3);
 
   operator_ = StartOperator({});
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
