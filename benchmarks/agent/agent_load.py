@@ -102,8 +102,9 @@ def client(args, cid, stop_at, queue):
     def fail(op, e):
         key = "%s %s" % (op, e.code().name if hasattr(e, "code") else type(e).__name__)
         errors[key] = errors.get(key, 0) + 1
-        if len(errors) < 5 and args.verbose:
-            print("client %d: %s: %s" % (cid, op, e), file=sys.stderr)
+        if args.verbose or sum(errors.values()) <= 3:
+            print("load: client %d: %s failed: %s" % (
+                cid, op, e.details() if hasattr(e, "details") else e), file=sys.stderr)
 
     while time.monotonic() < stop_at:
         op = pick()
@@ -125,8 +126,9 @@ def client(args, cid, stop_at, queue):
                                               timeout=args.timeout * 10):
                     n += len(page.flows)
             elif op == "stats":
-                if own:
-                    seq = rng.choice(order)
+                counting = [s for s in order[-64:] if own[s] == 1]  # rules with a count action
+                if counting:
+                    seq = rng.choice(counting)
                     agent.GetFlowStats(pb.GetFlowStatsRequest(ids=[rule_id(cid, seq)]),
                                        timeout=args.timeout)
                 else:
@@ -308,9 +310,12 @@ def main():
             args.apply_size, percentile(idle["apply"], 50), percentile(idle["apply"], 99),
             percentile(idle["ping"], 50), percentile(idle["ping"], 99)))
 
-        queue = mp.Queue()
-        stop_at = time.monotonic() + args.duration
-        procs = [mp.Process(target=client, args=(args, c + 1, stop_at, queue))
+        # Spawned, not forked: a gRPC client forked from a process that has a channel open
+        # fails its first calls ("Socket operation on non-socket").
+        ctx = mp.get_context("spawn")
+        queue = ctx.Queue()
+        stop_at = time.monotonic() + args.duration + 2.0  # spawning takes a moment
+        procs = [ctx.Process(target=client, args=(args, c + 1, stop_at, queue))
                  for c in range(args.clients)]
         for p in procs:
             p.start()
