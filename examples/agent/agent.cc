@@ -806,11 +806,18 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
   }
   absl::WriterMutexLock lock(&flow_mu_);
   const auto& chain_of = chain_of_;
+  const auto& bridge_of = bridge_of_;
   for (size_t i = 0; i < rules->size(); ++i) {
     if (auto it = chain_of.find((*rules)[i].id); it != chain_of.end()) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "rules: rule %d (id %s) belongs to chain \"%s\"; change the chain instead", i + 1,
           (*rules)[i].id.ToString(), it->second));
+    }
+    if (auto it = bridge_of.find((*rules)[i].id); it != bridge_of.end()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "rules: rule %d (id %s) belongs to logical bridge \"%s\"; change its bridge ports "
+          "instead",
+          i + 1, (*rules)[i].id.ToString(), it->second));
     }
     if (absl::Status s = backend_->Validate((*rules)[i]); !s.ok()) {
       return absl::Status(s.code(), absl::StrFormat("rules: rule %d: %s", i + 1, s.message()));
@@ -821,6 +828,11 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
       return absl::FailedPreconditionError(
           absl::StrFormat("delete_ids[%d]: %s belongs to chain \"%s\"; delete the chain instead", i,
                           deletes[i].ToString(), it->second));
+    }
+    if (auto it = bridge_of.find(deletes[i]); it != bridge_of.end()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "delete_ids[%d]: %s belongs to logical bridge \"%s\"; delete its bridge ports instead", i,
+          deletes[i].ToString(), it->second));
     }
   }
   // The plan reads back only the ids of the request (O(request), not a dump of the table).
@@ -963,6 +975,8 @@ absl::Status Agent::DumpPage(const DumpFilter& filter, const DumpSnapshot& snap,
       for (size_t j = 0; j < owned.size(); ++j) {
         if (auto it = chain_of_.find(owned[j]); it != chain_of_.end()) {
           owners[j] = "chain/" + it->second;
+        } else if (auto b = bridge_of_.find(owned[j]); b != bridge_of_.end()) {
+          owners[j] = "bridge/" + b->second;  // The rules of the L2 network.
         }
       }
     }
@@ -1020,9 +1034,10 @@ absl::Status ParseDumpFilter(const v1::DumpFlowsRequest& req, std::string* owner
   }
   *owner = req.owner();
   if (!owner->empty() && *owner != "none" && *owner != "foreign" &&
-      !(absl::StartsWith(*owner, "chain/") && owner->size() > 6)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("owner: \"%s\" is not \"chain/NAME\", \"none\" or \"foreign\"", *owner));
+      !(absl::StartsWith(*owner, "chain/") && owner->size() > 6) &&
+      !(absl::StartsWith(*owner, "bridge/") && owner->size() > 7)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "owner: \"%s\" is not \"chain/NAME\", \"bridge/NAME\", \"none\" or \"foreign\"", *owner));
   }
   if (req.has_chain()) *chain = req.chain();
   *prefix = absl::AsciiStrToLower(req.id_prefix());

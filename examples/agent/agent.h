@@ -237,6 +237,8 @@ class Agent {
   std::map<std::string, std::string> chain_origin_ ABSL_GUARDED_BY(flow_mu_);  // name -> origin
   absl::flat_hash_map<dpu::FlowId, std::string> chain_of_ ABSL_GUARDED_BY(flow_mu_);  // rule ->
                                                                                       // chain
+  // Rule -> logical bridge, for the rules of the L2 network (rebuilt after each L2 edit).
+  absl::flat_hash_map<dpu::FlowId, std::string> bridge_of_ ABSL_GUARDED_BY(flow_mu_);
   std::atomic<uint64_t> generation_{0};  // Counts writes to the backend.
 
   absl::Mutex dump_mu_ ABSL_ACQUIRED_AFTER(flow_mu_);

@@ -274,6 +274,8 @@ absl::Status Agent::ApplyL2Locked(dpu::L2Network next) {
     if (!trunk.bridges.empty()) next.ports.push_back(std::move(trunk));
   }
   absl::Status applied = l2_->Apply(next);
+  bridge_of_.clear();
+  for (const auto& r : l2_->rules()) bridge_of_[r.rule.id] = r.bridge;
   generation_.fetch_add(1);
   return applied;
 }
@@ -648,10 +650,7 @@ absl::Status Agent::DeleteLogicalBridge(const evpn::DeleteLogicalBridgeRequest& 
           absl::StrFormat("name: %s still has bridge port %s; delete it first", *name, p.name));
     }
   }
-  for (auto& p : next.ports) {  // The uplink trunk is recomputed by ApplyL2Locked.
-    if (p.name == kUplinkPort)
-      p.bridges.erase(std::remove(p.bridges.begin(), p.bridges.end(), bridge), p.bridges.end());
-  }
+  // The uplink trunk is recomputed by ApplyL2Locked.
   next.ports.erase(std::remove_if(next.ports.begin(), next.ports.end(),
                                   [](const dpu::BridgePort& p) { return p.name == kUplinkPort; }),
                    next.ports.end());

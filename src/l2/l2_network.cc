@@ -82,8 +82,9 @@ absl::Status ValidateBridgePort(const BridgePort& p) {
   if (absl::Status s = CheckName("port", p.name); !s.ok()) return s;
   if (absl::Status s = CheckSwitchPort("port", p.name, "port", p.port); !s.ok()) return s;
   if (p.mac.has_value()) {
-    if (p.mac->IsZero())
+    if (p.mac->IsZero()) {
       return Invalid("port", p.name, "mac", "00:00:00:00:00:00 is not an address");
+    }
     if (p.mac->IsMulticast()) {
       return Invalid("port", p.name, "mac",
                      absl::StrCat(p.mac->ToString(), " is a multicast address"));
@@ -509,6 +510,7 @@ class Compiler {
     // Back from the function's input: to the access port the destination names, else flooded
     // to the access ports (a frame that came from one of them not back to it).
     std::vector<Dest> all_access;
+    all_access.reserve(access.size());
     for (const BridgePort* p : access) all_access.push_back(DestOf(*p));
     for (const BridgePort* p : access) {
       if (!p->mac.has_value()) continue;
