@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "backends/p4runtime/bytestring.h"
 #include "yaml-cpp/yaml.h"
 
@@ -386,7 +387,7 @@ Action MakeAction(const StepMap& s) {
   }
 }
 
-std::string KindsText(const std::vector<Action>& actions) {
+std::string KindsText(absl::Span<const Action> actions) {
   std::vector<std::string> parts;
   for (const Action& a : actions) {
     if (auto* g = std::get_if<GotoChainAction>(&a)) {
@@ -709,7 +710,7 @@ class Loader {
 };
 
 // Does rule's action list (count removed) equal the kinds of `am`?
-bool SameShape(const std::vector<Action>& acts, const ActionMap& am) {
+bool SameShape(absl::Span<const Action> acts, const ActionMap& am) {
   if (acts.size() != am.does.size()) return false;
   for (size_t i = 0; i < acts.size(); ++i) {
     if (KindOf(acts[i]) != am.does[i].kind) return false;
@@ -814,7 +815,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
     m.ip_proto.reset();
   }
   // Keys.
-  absl::flat_hash_set<int> mapped;
+  uint64_t mapped = 0;  // bit per MatchField
   for (const KeyMap& km : tm->keys) {
     Tern t;
     int model_width = km.bitwidth;
@@ -831,7 +832,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       if (!port.ok()) return port.status();
       t = {EncodeUint(*port), OnesMask(km.bitwidth)};
     } else {
-      mapped.insert(static_cast<int>(*km.field));
+      mapped |= uint64_t{1} << static_cast<int>(*km.field);
       if (!m.Has(*km.field)) {
         if (km.kind == p4cfg::MatchField::EXACT) {
           return absl::InvalidArgumentError(
@@ -892,8 +893,9 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
         return absl::InternalError("unsupported match kind");
     }
   }
-  for (MatchField f : m.Fields()) {
-    if (!mapped.contains(static_cast<int>(f))) {
+  for (int fi = 0; fi < kNumMatchFields; ++fi) {
+    const auto f = static_cast<MatchField>(fi);
+    if (((mapped >> fi) & 1) == 0 && m.Has(f)) {
       return absl::UnimplementedError(absl::StrCat(AV(MatchFieldName(f)), ": table '", tm->name,
                                                    "' (chain ", rule.chain,
                                                    ") has no key for it in the mapping"));
@@ -905,7 +907,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
         absl::StrCat("in_port: table '", tm->name, "' has no ingress-port key in the mapping"));
   }
   // Actions.
-  std::vector<Action> acts = rule.actions;
+  absl::Span<const Action> acts(rule.actions);
   bool count = false;
   for (size_t i = 0; i < acts.size(); ++i) {
     if (std::holds_alternative<CountAction>(acts[i])) {
@@ -920,7 +922,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       count = true;
     }
   }
-  if (count) acts.erase(acts.begin());
+  if (count) acts.remove_prefix(1);
   const ActionMap* am = nullptr;
   for (const ActionMap& cand : tm->actions) {
     if (SameShape(acts, cand)) {
@@ -937,17 +939,21 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
   }
   p4v1::Action* pa = e.mutable_action()->mutable_action();
   pa->set_action_id(am->id);
+  pa->mutable_params()->Reserve(static_cast<int>(am->params.size()));
   for (const ParamMap& pm : am->params) {
-    std::string what = absl::StrCat(pm.source, " (parameter '", pm.name, "' of '", am->name, "')");
-    auto v = AttrValue(acts[pm.step], pm.attr, pm.bitwidth, what);
-    if (!v.ok()) return v.status();
+    // The name for error messages is built only when there is an error.
+    auto what = [&] {
+      return absl::StrCat(pm.source, " (parameter '", pm.name, "' of '", am->name, "')");
+    };
+    auto v = AttrValue(acts[pm.step], pm.attr, pm.bitwidth, "");
+    if (!v.ok()) return AttrValue(acts[pm.step], pm.attr, pm.bitwidth, what()).status();
     if (!FitsWidth(*v, pm.bitwidth)) {
       return absl::OutOfRangeError(
-          absl::StrCat(what, ": value ", HexBytes(*v), " does not fit ", pm.bitwidth, " bits"));
+          absl::StrCat(what(), ": value ", HexBytes(*v), " does not fit ", pm.bitwidth, " bits"));
     }
     p4v1::Action::Param* p = pa->add_params();
     p->set_param_id(pm.id);
-    p->set_value(*v);
+    p->set_value(std::move(*v));
   }
   // Attributes without a parameter must have their default value.
   for (size_t s = 0; s < acts.size(); ++s) {
