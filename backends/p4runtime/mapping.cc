@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -780,12 +782,19 @@ const TableMap* Mapping::ForTableId(uint32_t id) const {
 absl::Status Mapping::Check(const FlowRule& rule) const { return ToEntry(rule).status(); }
 
 absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
+  p4v1::TableEntry e;
+  if (auto s = ToEntry(rule, &e); !s.ok()) return s;
+  return e;
+}
+
+absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const {
   const TableMap* tm = ForChain(rule.chain);
   if (tm == nullptr) {
     return absl::UnimplementedError(
         absl::StrCat("chain: no P4 table is mapped to chain ", rule.chain));
   }
-  p4v1::TableEntry e;
+  p4v1::TableEntry& e = *out;
+  e.Clear();
   e.set_table_id(tm->id);
   // Priority.
   if (tm->has_priority) {
@@ -797,23 +806,25 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
                      "rules for chain ",
                      rule.chain, " must use priority 0"));
   }
-  // Implied values.
-  Match m = rule.match;
+  // Implied values: checked here, then treated as unset (no copy of the match).
+  const Match& m = rule.match;
+  uint64_t implied = 0;  // bit per MatchField
   if (tm->implied_eth_type) {
     if (m.eth_type != tm->implied_eth_type) {
       return absl::InvalidArgumentError(
           absl::StrCat("eth_type: table '", tm->name, "' only sees eth_type 0x",
                        absl::Hex(*tm->implied_eth_type), "; the rule must match exactly that"));
     }
-    m.eth_type.reset();
+    implied |= uint64_t{1} << static_cast<int>(MatchField::kEthType);
   }
   if (tm->implied_ip_proto) {
     if (m.ip_proto != tm->implied_ip_proto) {
       return absl::InvalidArgumentError(absl::StrCat(
           "ip_proto: table '", tm->name, "' only sees ip_proto ", *tm->implied_ip_proto));
     }
-    m.ip_proto.reset();
+    implied |= uint64_t{1} << static_cast<int>(MatchField::kIpProto);
   }
+  auto has = [&](MatchField f) { return ((implied >> static_cast<int>(f)) & 1) == 0 && m.Has(f); };
   // Keys.
   uint64_t mapped = 0;  // bit per MatchField
   for (const KeyMap& km : tm->keys) {
@@ -833,7 +844,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       t = {EncodeUint(*port), OnesMask(km.bitwidth)};
     } else {
       mapped |= uint64_t{1} << static_cast<int>(*km.field);
-      if (!m.Has(*km.field)) {
+      if (!has(*km.field)) {
         if (km.kind == p4cfg::MatchField::EXACT) {
           return absl::InvalidArgumentError(
               absl::StrCat(km.model_name, ": table '", tm->name,
@@ -895,7 +906,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
   }
   for (int fi = 0; fi < kNumMatchFields; ++fi) {
     const auto f = static_cast<MatchField>(fi);
-    if (((mapped >> fi) & 1) == 0 && m.Has(f)) {
+    if (((mapped >> fi) & 1) == 0 && has(f)) {
       return absl::UnimplementedError(absl::StrCat(AV(MatchFieldName(f)), ": table '", tm->name,
                                                    "' (chain ", rule.chain,
                                                    ") has no key for it in the mapping"));
@@ -939,7 +950,6 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
   }
   p4v1::Action* pa = e.mutable_action()->mutable_action();
   pa->set_action_id(am->id);
-  pa->mutable_params()->Reserve(static_cast<int>(am->params.size()));
   for (const ParamMap& pm : am->params) {
     // The name for error messages is built only when there is an error.
     auto what = [&] {
@@ -968,12 +978,15 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
     }
   }
   // Cookie: magic, id, flags.
-  std::string cookie(kCookieMagic);
-  for (int i = 7; i >= 0; --i) cookie.push_back(static_cast<char>(rule.id.hi() >> (8 * i)));
-  for (int i = 7; i >= 0; --i) cookie.push_back(static_cast<char>(rule.id.lo() >> (8 * i)));
-  cookie.push_back(static_cast<char>(count ? kCookieCount : 0));
-  e.set_metadata(cookie);
-  return e;
+  char cookie[64];
+  const size_t magic = kCookieMagic.size();
+  std::memcpy(cookie, kCookieMagic.data(), magic);
+  char* c = cookie + magic;
+  for (int i = 7; i >= 0; --i) *c++ = static_cast<char>(rule.id.hi() >> (8 * i));
+  for (int i = 7; i >= 0; --i) *c++ = static_cast<char>(rule.id.lo() >> (8 * i));
+  *c++ = static_cast<char>(count ? kCookieCount : 0);
+  e.set_metadata(cookie, static_cast<size_t>(c - cookie));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* owned) const {
@@ -1116,21 +1129,31 @@ dpu::Capabilities Mapping::Capabilities() const {
 
 std::string EntryKey(const p4v1::TableEntry& e) {
   // table id, priority, then per field (sorted by id): id, kind and length-prefixed values.
-  std::vector<const p4v1::FieldMatch*> ms;
-  ms.reserve(static_cast<size_t>(e.match_size()));
+  // Called for every entry written: no allocation but the key itself.
+  absl::InlinedVector<const p4v1::FieldMatch*, 8> ms;
   for (const auto& m : e.match()) ms.push_back(&m);
-  std::sort(ms.begin(), ms.end(), [](const p4v1::FieldMatch* a, const p4v1::FieldMatch* b) {
+  auto by_id = [](const p4v1::FieldMatch* a, const p4v1::FieldMatch* b) {
     return a->field_id() < b->field_id();
-  });
+  };
+  if (!std::is_sorted(ms.begin(), ms.end(), by_id)) std::sort(ms.begin(), ms.end(), by_id);
   std::string key;
   key.reserve(16 + 24 * ms.size());
   auto put32 = [&](uint32_t v) {
-    for (int i = 3; i >= 0; --i) key.push_back(static_cast<char>(v >> (8 * i)));
+    char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                 static_cast<char>(v)};
+    key.append(b, 4);
   };
   auto bytes = [&](const std::string& b) {
-    std::string c = Canonical(b);
-    put32(static_cast<uint32_t>(c.size()));
-    key += c;
+    // The canonical form (no leading zero bytes; 0 is one zero byte), without a copy.
+    size_t i = 0;
+    while (i + 1 < b.size() && b[i] == 0) ++i;
+    if (b.empty()) {
+      put32(1);
+      key.push_back('\0');
+      return;
+    }
+    put32(static_cast<uint32_t>(b.size() - i));
+    key.append(b, i, std::string::npos);
   };
   put32(e.table_id());
   put32(static_cast<uint32_t>(e.priority()));

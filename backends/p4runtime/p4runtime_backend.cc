@@ -41,16 +41,24 @@ std::vector<absl::Status> UpdateErrors(const grpc::Status& call, size_t n) {
   return out;
 }
 
-p4v1::Update MakeUpdate(p4v1::Update::Type type, const p4v1::TableEntry& e) {
-  p4v1::Update u;
-  u.set_type(type);
-  *u.mutable_entity()->mutable_table_entry() = e;
+// Updates live on the arena of one Apply(): building and dropping a batch costs no malloc/free
+// per message.
+p4v1::Update* NewUpdate(google::protobuf::Arena* arena, p4v1::Update::Type type) {
+  auto* u = google::protobuf::Arena::CreateMessage<p4v1::Update>(arena);
+  u->set_type(type);
   return u;
 }
-p4v1::Update MakeUpdate(p4v1::Update::Type type, p4v1::TableEntry&& e) {
-  p4v1::Update u;
-  u.set_type(type);
-  u.mutable_entity()->mutable_table_entry()->Swap(&e);
+
+// An update of the installed entry @p bytes (serialized): whole, or its key only (DELETE).
+p4v1::Update* ParsedUpdate(google::protobuf::Arena* arena, p4v1::Update::Type type,
+                           const std::string& bytes) {
+  p4v1::Update* u = NewUpdate(arena, type);
+  p4v1::TableEntry* e = u->mutable_entity()->mutable_table_entry();
+  e->ParseFromString(bytes);
+  if (type == p4v1::Update::DELETE) {
+    e->clear_action();
+    e->clear_metadata();
+  }
   return u;
 }
 
@@ -222,7 +230,7 @@ absl::Status P4RuntimeBackend::Adopt() {
     if (!rule.ok() || !owned) continue;
     std::string key = EntryKey(e.table_entry());
     by_key_[key] = rule->id;
-    installed_[rule->id] = Installed{*rule, e.table_entry(), key};
+    installed_[rule->id] = Installed{*rule, e.table_entry().SerializeAsString(), key};
   }
   return absl::OkStatus();
 }
@@ -241,7 +249,9 @@ absl::Status P4RuntimeBackend::EnsureSession() {
   // Into an empty target: CONTINUE_ON_ERROR is accepted by every server.
   req.set_atomicity(p4v1::WriteRequest::CONTINUE_ON_ERROR);
   for (const auto& [id, inst] : installed_) {
-    *req.add_updates() = MakeUpdate(p4v1::Update::INSERT, inst.entry);
+    p4v1::Update* u = req.add_updates();
+    u->set_type(p4v1::Update::INSERT);
+    u->mutable_entity()->mutable_table_entry()->ParseFromString(inst.entry);
   }
   grpc::Status s = session_->Write(req);
   if (!s.ok()) {
@@ -263,12 +273,13 @@ absl::Status P4RuntimeBackend::WriteOnce(std::vector<Op*>& ops, Atomicity atomic
                                          grpc::Status* call) {
   p4v1::WriteRequest req;
   req.set_atomicity(atomicity);
-  req.mutable_updates()->Reserve(static_cast<int>(ops.size()));
-  // Move the updates in and back out: no copy of the entries per call.
-  for (Op* op : ops) req.add_updates()->Swap(&op->update);
+  // The ops' updates (on the arena of the Apply()) go into the request and come back out: no
+  // copy, no allocation. The request does not own them: they are taken out before it dies.
+  auto* updates = req.mutable_updates();
+  updates->Reserve(static_cast<int>(ops.size()));
+  for (Op* op : ops) updates->UnsafeArenaAddAllocated(op->update);
   *call = session_->Write(req);
-  for (size_t i = 0; i < ops.size(); ++i)
-    ops[i]->update.Swap(req.mutable_updates(static_cast<int>(i)));
+  updates->UnsafeArenaExtractSubrange(0, static_cast<int>(ops.size()), nullptr);
   per_update->clear();
   if (call->ok()) return absl::OkStatus();
   *per_update = UpdateErrors(*call, ops.size());
@@ -382,7 +393,7 @@ absl::Status P4RuntimeBackend::WriteOne(std::vector<Op*>& ops, bool atomic,
     if (*refused == ops.size()) return s;
     Op* op = ops[*refused];
     return BatchError(per[*refused].code(), op->index, op->is_delete, op->id,
-                      absl::StrCat("target refused ", p4v1::Update::Type_Name(op->update.type()),
+                      absl::StrCat("target refused ", p4v1::Update::Type_Name(op->update->type()),
                                    ": ", per[*refused].message()));
   }
 }
@@ -394,20 +405,27 @@ void P4RuntimeBackend::Undo(const std::vector<Op*>& applied) {
   for (size_t i = applied.size(); i-- > 0;) {
     const Op& a = *applied[i];
     Op r;
-    switch (a.update.type()) {
+    switch (a.update->type()) {
       case p4v1::Update::INSERT:
-        r.update = MakeUpdate(p4v1::Update::DELETE, KeyOnly(a.update.entity().table_entry()));
+        r.update = NewUpdate(arena_, p4v1::Update::DELETE);
+        {
+          p4v1::TableEntry* k = r.update->mutable_entity()->mutable_table_entry();
+          const p4v1::TableEntry& e = a.update->entity().table_entry();
+          k->set_table_id(e.table_id());
+          *k->mutable_match() = e.match();
+          k->set_priority(e.priority());
+        }
         first.push_back(std::move(r));
         ++report_.deleted_again;
         break;
       case p4v1::Update::MODIFY:
         // The entry still exists: MODIFY keeps it (and its direct counter).
-        r.update = MakeUpdate(p4v1::Update::MODIFY, *a.undo_entry);
+        r.update = ParsedUpdate(arena_, p4v1::Update::MODIFY, *a.undo_entry);
         first.push_back(std::move(r));
         ++report_.modified_back;
         break;
       case p4v1::Update::DELETE:
-        r.update = MakeUpdate(p4v1::Update::INSERT, *a.undo_entry);
+        r.update = ParsedUpdate(arena_, p4v1::Update::INSERT, *a.undo_entry);
         second.push_back(std::move(r));
         ++report_.reinserted;
         break;
@@ -472,6 +490,16 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   report_ = ApplyReport{};
   if (auto s = CheckBatchIds(batch); !s.ok()) return s;
   if (batch.empty()) return absl::OkStatus();
+  // Every message of this batch (updates, entries, undo) lives on this arena.
+  google::protobuf::ArenaOptions ao;
+  ao.start_block_size = 64 << 10;
+  ao.max_block_size = 4 << 20;
+  google::protobuf::Arena arena(ao);
+  arena_ = &arena;
+  struct Reset {
+    google::protobuf::Arena** a;
+    ~Reset() { *a = nullptr; }
+  } reset{&arena_};
   std::vector<Op> ops;
   ops.reserve(batch.size() + 8);
   absl::flat_hash_set<std::string> freed;  // keys deleted or moved away by this batch
@@ -483,8 +511,8 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   staged.reserve(batch.upserts.size());
   staged_ops.reserve(batch.upserts.size());
   new_keys.reserve(batch.upserts.size());
-  auto counted = [&](const p4v1::TableEntry& e) {
-    const TableMap* t = mapping_->ForTableId(e.table_id());
+  auto counted = [&](const p4v1::Update* u) {
+    const TableMap* t = mapping_->ForTableId(u->entity().table_entry().table_id());
     return t != nullptr && t->counter_id != 0;
   };
   for (size_t i = 0; i < batch.deletes.size(); ++i) {
@@ -494,12 +522,12 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
       return BatchError(absl::StatusCode::kNotFound, i, true, id, "no such rule installed");
     }
     Op op;
-    op.update = MakeUpdate(p4v1::Update::DELETE, KeyOnly(it->second.entry));
+    op.update = ParsedUpdate(&arena, p4v1::Update::DELETE, it->second.entry);
     op.index = i;
     op.is_delete = true;
     op.id = id;
     op.undo_entry = &it->second.entry;
-    op.counted = counted(it->second.entry);
+    op.counted = counted(op.update);
     freed.insert(it->second.key);
     ops.push_back(std::move(op));
   }
@@ -511,9 +539,10 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     absl::Status vs = ValidateRule(r);
     if (vs.ok()) vs = caps_.CheckRule(r, name());
     if (!vs.ok()) return BatchError(vs.code(), index, false, r.id, SV(vs.message()));
-    auto entry = mapping_->ToEntry(r);
-    if (!entry.ok())
-      return BatchError(entry.status().code(), index, false, r.id, SV(entry.status().message()));
+    p4v1::Update* update = google::protobuf::Arena::CreateMessage<p4v1::Update>(&arena);
+    p4v1::TableEntry* entry = update->mutable_entity()->mutable_table_entry();
+    if (absl::Status es = mapping_->ToEntry(r, entry); !es.ok())
+      return BatchError(es.code(), index, false, r.id, SV(es.message()));
     std::string key = EntryKey(*entry);
     auto [d, fresh] = new_keys.try_emplace(key, index);
     if (!fresh) {
@@ -526,20 +555,22 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     op.index = index;
     op.id = r.id;
     if (it != installed_.end() && it->second.key == key) {
-      op.update = MakeUpdate(p4v1::Update::MODIFY, std::move(*entry));
+      update->set_type(p4v1::Update::MODIFY);
+      op.update = update;
       op.undo_entry = &it->second.entry;
     } else {
       if (it != installed_.end()) {
         Op del;
-        del.update = MakeUpdate(p4v1::Update::DELETE, KeyOnly(it->second.entry));
+        del.update = ParsedUpdate(&arena, p4v1::Update::DELETE, it->second.entry);
         del.index = index;
         del.id = r.id;
         del.undo_entry = &it->second.entry;
-        del.counted = counted(it->second.entry);
+        del.counted = counted(del.update);
         freed.insert(it->second.key);
         ops.push_back(std::move(del));
       }
-      op.update = MakeUpdate(p4v1::Update::INSERT, std::move(*entry));
+      update->set_type(p4v1::Update::INSERT);
+      op.update = update;
     }
     staged_ops.push_back(ops.size());
     ops.push_back(std::move(op));
@@ -558,7 +589,7 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   if (!freed.empty()) {
     for (size_t j = 0; j < staged.size(); ++j) {
       Op& op = ops[staged_ops[j]];
-      op.reuses_key = op.update.type() == p4v1::Update::INSERT && freed.contains(staged[j].second);
+      op.reuses_key = op.update->type() == p4v1::Update::INSERT && freed.contains(staged[j].second);
     }
   }
   // The order of the writes. A server may reorder the updates of one batch, so an INSERT of a
@@ -581,7 +612,7 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     const bool atomic = UseAtomic();
     std::vector<std::vector<Op*>> phases(3);
     for (Op& op : ops) {
-      size_t p = op.update.type() == p4v1::Update::DELETE ? 1 : op.reuses_key ? 2 : 0;
+      size_t p = op.update->type() == p4v1::Update::DELETE ? 1 : op.reuses_key ? 2 : 0;
       if (atomic && p == 1) p = 0;  // one atomic write unless a key is reused
       phases[p].push_back(&op);
     }
@@ -599,7 +630,6 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   }
   for (size_t j = 0; j < staged.size(); ++j) {
     const FlowRule& r = batch.upserts[j];
-    p4v1::TableEntry* entry = ops[staged_ops[j]].update.mutable_entity()->mutable_table_entry();
     auto [it, fresh] = installed_.try_emplace(r.id);
     Installed& inst = it->second;
     if (!fresh) {
@@ -608,7 +638,8 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     }
     by_key_[staged[j].second] = r.id;
     inst.rule = r;
-    inst.entry.Swap(entry);
+    // Kept serialized: one allocation per rule instead of a tree of messages.
+    ops[staged_ops[j]].update->entity().table_entry().SerializeToString(&inst.entry);
     inst.key = std::move(staged[j].second);
   }
   return absl::OkStatus();
@@ -653,7 +684,11 @@ absl::StatusOr<FlowStats> P4RuntimeBackend::Stats(const FlowId& id) {
   }
   if (auto s = EnsureSession(); !s.ok()) return s;
   p4v1::Entity q;
-  *q.mutable_direct_counter_entry()->mutable_table_entry() = KeyOnly(it->second.entry);
+  *q.mutable_direct_counter_entry()->mutable_table_entry() = KeyOnly([&] {
+    p4v1::TableEntry e;
+    e.ParseFromString(it->second.entry);
+    return e;
+  }());
   auto got = session_->Read({q});
   if (!got.ok()) return got.status();
   for (const p4v1::Entity& e : *got) {

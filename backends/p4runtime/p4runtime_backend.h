@@ -100,13 +100,13 @@ class P4RuntimeBackend : public Backend {
   absl::Status EnsureSession();
 
   struct Op {
-    p4v1::Update update;
-    size_t index = 0;  // batch position
+    p4v1::Update* update = nullptr;  // on arena_: put into a request without copy
+    size_t index = 0;                // batch position
     bool is_delete = false;
     bool reuses_key = false;  // an INSERT of a key this batch DELETEs
     FlowId id;
-    const p4v1::TableEntry* undo_entry = nullptr;  // installed entry (MODIFY/DELETE undo)
-    bool counted = false;                          // its table has a direct counter
+    const std::string* undo_entry = nullptr;  // installed entry, serialized (MODIFY/DELETE undo)
+    bool counted = false;                     // its table has a direct counter
   };
   /// Writes @p phases in order, each as one Write; on a refusal undoes what the target
   /// applied. @return a BatchError for the refused op.
@@ -134,13 +134,14 @@ class P4RuntimeBackend : public Backend {
   dpu::Capabilities caps_;
   std::string api_version_;
   std::optional<bool> target_atomic_;
+  google::protobuf::Arena* arena_ = nullptr;  // of the Apply() in progress
   ApplyReport report_;
   uint64_t generation_ = 0;
   int replays_ = 0;
 
   struct Installed {
     FlowRule rule;
-    p4v1::TableEntry entry;
+    std::string entry;  ///< The table entry as written, serialized.
     std::string key;
   };
   // Node map: an Installed is a few hundred bytes, so growing a flat table of 100,000 of them

@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
       "Elsewhere best effort with undo: netlink and dpdk, and P4Runtime targets with\n"
       "CONTINUE_ON_ERROR only (BMv2, NVIDIA DPL) write update by update (new rules before\n"
       "deletions) and undo what a refused batch applied; 'Applied:' then says so. On P4Runtime,\n"
-      "add atomicity=require to the backend spec to refuse batches on targets that cannot.");
+      "add atomicity=require to the backend spec to refuse batches on targets that cannot.\n\n" +
+      std::string(kFooter));
   flow_apply->add_option("-f,--filename", o.file, "Rule file (one rule per line; - for stdin)")
       ->required()
       ->check(kInputFile);
