@@ -768,11 +768,19 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
   absl::MutexLock lock(&mu_);
   absl::flat_hash_map<dpu::FlowId, std::string> chain_of;
   for (const auto& r : chains_->rules()) chain_of[r.rule.id] = r.chain;
+  absl::flat_hash_map<dpu::FlowId, std::string> bridge_of;  // Rules of the L2 network.
+  for (const auto& r : l2_->rules()) bridge_of[r.rule.id] = r.bridge;
   for (size_t i = 0; i < rules->size(); ++i) {
     if (auto it = chain_of.find((*rules)[i].id); it != chain_of.end()) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "rules: rule %d (id %s) belongs to chain \"%s\"; change the chain instead", i + 1,
           (*rules)[i].id.ToString(), it->second));
+    }
+    if (auto it = bridge_of.find((*rules)[i].id); it != bridge_of.end()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "rules: rule %d (id %s) belongs to logical bridge \"%s\"; change its bridge ports "
+          "instead",
+          i + 1, (*rules)[i].id.ToString(), it->second));
     }
     if (absl::Status s = backend_->Validate((*rules)[i]); !s.ok()) {
       return absl::Status(s.code(), absl::StrFormat("rules: rule %d: %s", i + 1, s.message()));
@@ -783,6 +791,11 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
       return absl::FailedPreconditionError(
           absl::StrFormat("delete_ids[%d]: %s belongs to chain \"%s\"; delete the chain instead", i,
                           deletes[i].ToString(), it->second));
+    }
+    if (auto it = bridge_of.find(deletes[i]); it != bridge_of.end()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "delete_ids[%d]: %s belongs to logical bridge \"%s\"; delete its bridge ports instead", i,
+          deletes[i].ToString(), it->second));
     }
   }
   // The plan reads back only the ids of the request (O(request), not a dump of the table).
@@ -820,6 +833,7 @@ absl::Status Agent::DumpFlows(v1::DumpFlowsResponse* resp) {
   absl::MutexLock lock(&mu_);
   absl::flat_hash_map<dpu::FlowId, std::string> chain_of;
   for (const auto& r : chains_->rules()) chain_of[r.rule.id] = r.chain;
+  for (const auto& r : l2_->rules()) chain_of[r.rule.id] = "bridge/" + r.bridge;
   absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
   if (!dump.ok()) return dump.status();
   for (const auto& e : *dump) {
@@ -827,8 +841,10 @@ absl::Status Agent::DumpFlows(v1::DumpFlowsResponse* resp) {
     f->set_id(e.rule.id.ToString());
     f->set_rule(dpu::FormatRule(e.rule));
     f->set_foreign(e.foreign);
-    if (auto it = chain_of.find(e.rule.id); it != chain_of.end())
-      f->set_owner("chain/" + it->second);
+    if (auto it = chain_of.find(e.rule.id); it != chain_of.end()) {
+      // "chain/NAME", or "bridge/NAME" for the rules of the L2 network.
+      f->set_owner(absl::StartsWith(it->second, "bridge/") ? it->second : "chain/" + it->second);
+    }
   }
   return absl::OkStatus();
 }
