@@ -188,6 +188,14 @@ absl::StatusOr<std::unique_ptr<BackendHandle>> BackendHandle::Open(const Options
   absl::StatusOr<std::unique_ptr<dpu::Backend>> backend = dpu::CreateBackend(options.backend);
   if (!backend.ok()) {
     absl::Status s = Annotate(backend.status(), absl::StrCat("--backend '", options.backend, "'"));
+#ifdef DPUCTL_LEAN
+    // This dpuctl registers only some backends; name every backend of the build (dpuctl-full
+    // runs the others).
+    if (backend.status().code() == absl::StatusCode::kNotFound) {
+      s = absl::NotFoundError(absl::StrCat("--backend '", options.backend, "': unknown backend '",
+                                           name, "'; known backends: " DPUCTL_ALL_BACKENDS));
+    }
+#endif
     if (backend.status().code() == absl::StatusCode::kNotFound ||
         backend.status().code() == absl::StatusCode::kInvalidArgument) {
       return UsageError(std::string(s.message()));
