@@ -43,7 +43,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -z "${DPU_IN_UML:-}" ]; then
-  exec "$SRC/tests/kernel/run-in-uml" --mem 4G --modules +bridge -- bash "$0" "${ARGS[@]}"
+  # The guest's /proc/loadavg is its own: the host's load is printed here.
+  echo "oneshot_bench: host load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$SRC/tests/kernel/run-in-uml" --mem 4G --modules +bridge -- bash "$0" "${ARGS[@]}"
+  rc=$?
+  echo "oneshot_bench: host load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit $rc
 fi
 find_prog() {  # find_prog EXPLICIT NAME
   if [ -n "$1" ]; then readlink -f "$1"; elif [ -n "$BIN" ]; then echo "$BIN/$2";
@@ -81,7 +86,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 ROWS=()
 row() { ROWS+=("$(printf '%-34s %12s %12s %10s' "$1" "$2" "$3" "$4")"); }
 
-echo "oneshot_bench: dpuctl=$DPUCTL dpu-cni=$DPUCNI runs=$RUNS load: $(cat /proc/loadavg)"
+echo "oneshot_bench: dpuctl=$DPUCTL dpu-cni=$DPUCNI runs=$RUNS"
 
 # --- flow add of one rule ------------------------------------------------------------------------
 RULE="priority=10 in_port=$DEV eth_type=ipv4 ip_proto=tcp dst_ip=10.0.0.1 dst_port=80 actions=drop"
@@ -233,7 +238,6 @@ echo
 printf '%-34s %12s %12s %10s\n' "" "standard" "libdpu" "ratio"
 printf '%-34s %12s %12s %10s\n' "" "(tc/bridge)" "(dpuctl/cni)" ""
 printf '%s\n' "${ROWS[@]}"
-echo "load at the end: $(cat /proc/loadavg)"
 ip link del $DEV 2> /dev/null
 ip netns del dpu 2> /dev/null
 ip netns del pod 2> /dev/null
