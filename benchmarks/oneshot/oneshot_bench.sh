@@ -45,7 +45,7 @@ done
 if [ -z "${DPU_IN_UML:-}" ]; then
   # The guest's /proc/loadavg is its own: the host's load is printed here.
   echo "oneshot_bench: host load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  "$SRC/tests/kernel/run-in-uml" --mem 4G --modules +bridge -- bash "$0" "${ARGS[@]}"
+  "$SRC/tests/kernel/run-in-uml" --mem 4G --timeout 3600 --modules +bridge -- bash "$0" "${ARGS[@]}"
   rc=$?
   echo "oneshot_bench: host load after: $(cut -d' ' -f1-3 /proc/loadavg)"
   exit $rc
