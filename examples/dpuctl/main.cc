@@ -83,8 +83,10 @@ int ExecFull(char** argv, const std::string& backend) {
               << std::strerror(errno) << "\n";
     return 1;
   }
+  std::string looked;
+  for (const std::string& path : candidates) looked += (looked.empty() ? "" : ", ") + path;
   std::cerr << "dpuctl: --backend '" << backend << "' is run by dpuctl-full, which is not installed"
-            << (candidates.empty() ? "" : " (looked for " + candidates.front() + ")") << "\n";
+            << (looked.empty() ? "" : " (looked for " + looked + ")") << "\n";
   return 1;
 }
 #endif
