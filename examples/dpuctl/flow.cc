@@ -407,7 +407,7 @@ absl::Status FlowApply(const Options& options) {
   plan->changes.clear();
   absl::Status s;
   {
-    Progress p(progress, absl::StrCat("applying ", batch.size(), " operations atomically"));
+    Progress p(progress, absl::StrCat("applying ", batch.size(), " operations"));
     s = backend.Apply(batch);
   }
   if (!s.ok()) return Annotate(s, "apply (nothing changed)");
@@ -415,6 +415,10 @@ absl::Status FlowApply(const Options& options) {
   if (!s.ok()) return s;
   std::cout << "Applied: " << adds << " added, " << changes << " changed, " << deletes
             << " deleted.\n";
+  if (batch.size() > 1 && !backend.Capabilities().atomic_batches) {
+    std::cout << "(Best effort with undo: this device does not apply a batch atomically, so "
+                 "the data plane saw the rules arrive one by one.)\n";
+  }
   return absl::OkStatus();
 }
 
