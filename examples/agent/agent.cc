@@ -138,6 +138,26 @@ void Agent::UnlockFlowsForRead() {
   }
 }
 
+bool Agent::IdsFreshLocked() const {
+  // Only the agent writes to its in-process reference datapath: its ids never go stale.
+  return ids_valid_ &&
+         (concurrent_reads_ || absl::Now() - ids_read_ < options_.dump_resync_interval);
+}
+
+absl::Status Agent::ReadIdsLocked() {
+  absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
+  if (!dump.ok()) return dump.status();
+  ids_.clear();
+  foreign_.clear();
+  for (dpu::FlowEntry& e : *dump) {
+    ids_.insert(e.rule.id);
+    if (e.foreign) foreign_.emplace(e.rule.id, std::move(e.rule));
+  }
+  ids_valid_ = true;
+  ids_read_ = absl::Now();
+  return absl::OkStatus();
+}
+
 void Agent::ChainsChangedLocked() {
   // The chains' rules are installed exactly (ChainManager edits are all-or-nothing).
   for (const auto& [id, chain] : chain_of_) ids_.erase(id);
@@ -185,6 +205,12 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
       agent->report_.warnings.push_back(absl::StrCat("discovery: ", s.message()));
     }
   }
+  {
+    // The table's ids, read once now (before any client) rather than by the first dump.
+    absl::WriterMutexLock lock(&agent->flow_mu_);
+    (void)agent->ReadIdsLocked();  // On error the first dump tries again.
+  }
+  malloc_trim(0);
   agent->ticker_ = std::thread([a = agent.get()] {
     while (!a->stop_.WaitForNotificationWithTimeout(a->options_.heartbeat_interval)) a->Tick();
   });
@@ -938,25 +964,15 @@ absl::StatusOr<std::shared_ptr<const Agent::DumpSnapshot>> Agent::SnapshotFor(
     // when unknown, and every dump_resync_interval, so rules written behind the agent's back
     // show up too.
     LockFlowsForRead();
-    bool fresh = ids_valid_ && absl::Now() - ids_read_ < options_.dump_resync_interval;
+    bool fresh = IdsFreshLocked();
     if (!fresh) {
       UnlockFlowsForRead();
       flow_mu_.Lock();
-      fresh = ids_valid_ && absl::Now() - ids_read_ < options_.dump_resync_interval;
-      if (!fresh) {
-        absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
-        if (!dump.ok()) {
+      if (!IdsFreshLocked()) {
+        if (absl::Status s = ReadIdsLocked(); !s.ok()) {
           flow_mu_.Unlock();
-          return dump.status();
+          return s;
         }
-        ids_.clear();
-        foreign_.clear();
-        for (dpu::FlowEntry& e : *dump) {
-          ids_.insert(e.rule.id);
-          if (e.foreign) foreign_.emplace(e.rule.id, std::move(e.rule));
-        }
-        ids_valid_ = true;
-        ids_read_ = absl::Now();
         rebuilt = true;
       }
       snap->generation = generation_.load();

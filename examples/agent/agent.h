@@ -83,8 +83,10 @@ struct AgentOptions {
   absl::Duration dump_snapshot_ttl = absl::Seconds(60);
   size_t max_dump_snapshots = 4;  ///< Snapshots kept at once; the least recently used goes first.
   /// How often a dump reads the table's ids from the backend again (between, the agent's own
-  /// writes keep them up to date); rules written behind the agent's back show up after this.
-  absl::Duration dump_resync_interval = absl::Seconds(60);
+  /// writes keep them up to date); rules written behind the agent's back (tc, another
+  /// controller) show up after this. Not for the in-process reference datapath, which only the
+  /// agent writes to.
+  absl::Duration dump_resync_interval = absl::Minutes(5);
 };
 
 /// The node agent's state and logic. Thread-safe.
@@ -210,6 +212,10 @@ class Agent {
   absl::Status CommitChainsLocked(const std::vector<dpu::ServiceChain>& chains, bool dry_run,
                                   libdpu::agent::v1::FlowPlan* plan)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
+  // ids_ is known and, for a backend others may write to, read within dump_resync_interval.
+  bool IdsFreshLocked() const ABSL_SHARED_LOCKS_REQUIRED(flow_mu_);
+  // Reads ids_ (and foreign_) from the backend's Dump().
+  absl::Status ReadIdsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
   // After a chain edit: rebuilds chain_of_ and counts a write.
   void ChainsChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
 
