@@ -151,7 +151,20 @@ Operator::Operator(EtcdClient* etcd, AgentClientFactory factory, OperatorOptions
       store_(etcd, options.prefix),
       factory_(std::move(factory)),
       options_(std::move(options)),
-      runner_(std::make_unique<NodeRunner>(options_.node_concurrency)) {}
+      runner_(std::make_unique<NodeRunner>(options_.node_concurrency)) {
+  if (options_.lease_ttl > absl::ZeroDuration()) {
+    // Made here, not in Run(): leading() may be asked from any thread at any time.
+    std::string identity = options_.identity;
+    if (identity.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      identity = absl::StrCat(host, "-", getpid());
+    }
+    election_ = std::make_unique<LeaderElection>(
+        base_etcd_, absl::StrCat(options_.state_prefix, "/leader"), identity, options_.lease_ttl,
+        [this](const std::string& l) { Log(l); });
+  }
+}
 
 Operator::~Operator() {
   election_.reset();  // Resigns first: a standby need not wait for the installs below.
@@ -166,17 +179,7 @@ bool Operator::Leading() {
 }
 
 absl::Status Operator::Elect(const std::atomic<bool>& stop) {
-  std::string identity = options_.identity;
-  if (identity.empty()) {
-    char host[256] = {0};
-    gethostname(host, sizeof(host) - 1);
-    identity = absl::StrCat(host, "-", getpid());
-  }
   const std::string key = absl::StrCat(options_.state_prefix, "/leader");
-  if (election_ == nullptr) {  // Else a new campaign after a lost lease.
-    election_ = std::make_unique<LeaderElection>(base_etcd_, key, identity, options_.lease_ttl,
-                                                 [this](const std::string& l) { Log(l); });
-  }
   if (auto s = election_->Campaign(stop); !s.ok()) return s;
   // From here every etcd write of this replica is conditional on still holding the key.
   fenced_etcd_ = base_etcd_->Fenced(key, election_->create_revision());
@@ -374,8 +377,8 @@ bool Operator::WaitLeading(const std::atomic<bool>& stop) {
 
 absl::Status Operator::Run(const std::atomic<bool>& stop) {
   while (!stop) {
-    if (options_.lease_ttl > absl::ZeroDuration() && (election_ == nullptr || election_->lost())) {
-      if (election_ != nullptr) {
+    if (election_ != nullptr && (!election_->campaigned() || election_->lost())) {
+      if (election_->campaigned()) {
         // The lease is gone: another replica may lead and move things on. Forget this term's
         // plans; the next term starts from etcd like a restarted operator.
         Log("lost the leadership lease; campaigning again (a new term has a new fence)");
