@@ -10,7 +10,7 @@
 # Every step runs even when an earlier one failed; the script ends with the CTest summaries and
 # exits non-zero if any step failed. DPU_JOBS sets the build parallelism (default 2).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 jobs=${DPU_JOBS:-2}
 logs=$root/build/test-logs

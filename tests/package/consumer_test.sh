@@ -19,7 +19,7 @@ echo "== cmake --install $build_dir --prefix $prefix"
 "$cmake_cmd" --install "$build_dir" --prefix "$prefix" >"$work/install.log" || {
   cat "$work/install.log"; fail "cmake --install failed"; }
 
-pc=$(find "$prefix" -name libdpu.pc -path '*/pkgconfig/*' | head -n1)
+pc=$(find "$prefix" -name libdpu.pc -path '*/pkgconfig/*' -print -quit)
 [ -n "$pc" ] || fail "no pkgconfig/libdpu.pc installed"
 libdir=$(dirname "$(dirname "$pc")")
 for f in "$prefix/include/dpu/flow_rule.h" "$prefix/include/dpu/version.h" \
@@ -59,7 +59,8 @@ grep -q "$libdir/$soname" <<<"$ldd_out" ||
   fail "consumer is not linked against the installed $soname"
 
 echo "== pkg-config --cflags --libs libdpu"
-export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+export PKG_CONFIG_PATH
 flags=$(pkg-config --cflags --libs libdpu) || fail "pkg-config cannot resolve libdpu"
 echo "flags: $flags"
 # shellcheck disable=SC2086  # the flags are a word list by design
