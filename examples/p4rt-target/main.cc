@@ -13,11 +13,20 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
-void Usage() {
-  std::fprintf(stderr,
-               "usage: p4rt-target --listen ADDR [--device-id N] [--no-rollback]\n"
-               "                   [--no-dataplane-atomic] [--no-reconcile]\n"
-               "  ADDR: host:port (e.g. 127.0.0.1:9559) or unix:/path/to/socket\n");
+void Usage(std::FILE* out) {
+  std::fprintf(
+      out,
+      "usage: p4rt-target --listen ADDR [--device-id N] [--no-rollback]\n"
+      "                   [--no-dataplane-atomic] [--no-reconcile]\n"
+      "A P4Runtime server (a software DPU) whose tables run on libdpu's reference\n"
+      "datapath; serves until SIGINT/SIGTERM (docs/p4runtime.md).\n"
+      "  --listen ADDR          host:port (e.g. 127.0.0.1:9559; port 0 picks one, printed)\n"
+      "                         or unix:/path/to/socket\n"
+      "  --device-id N          the P4Runtime device_id it answers to (default 1)\n"
+      "  --no-rollback          refuse ROLLBACK_ON_ERROR writes (UNIMPLEMENTED)\n"
+      "  --no-dataplane-atomic  refuse DATAPLANE_ATOMIC writes (UNIMPLEMENTED)\n"
+      "  --no-reconcile         refuse SetForwardingPipelineConfig RECONCILE_AND_COMMIT\n"
+      "  --help                 this text\n");
 }
 }  // namespace
 
@@ -26,6 +35,10 @@ int main(int argc, char** argv) {
   p4rt_target::TargetOptions opts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      Usage(stdout);
+      return 0;
+    }
     if (a == "--listen" && i + 1 < argc) {
       listen = argv[++i];
     } else if (a == "--device-id" && i + 1 < argc) {
@@ -37,12 +50,12 @@ int main(int argc, char** argv) {
     } else if (a == "--no-reconcile") {
       opts.reconcile = false;
     } else {
-      Usage();
+      Usage(stderr);
       return 2;
     }
   }
   if (listen.empty()) {
-    Usage();
+    Usage(stderr);
     return 2;
   }
   auto service = p4rt_target::NewTarget(opts);
@@ -59,7 +72,12 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  std::printf("p4rt-target: serving P4Runtime on %s (device %llu)\n", listen.c_str(),
+  // With port 0 the kernel picked one: print the address clients dial.
+  std::string bound = listen;
+  if (bound.rfind("unix:", 0) != 0 && port > 0) {
+    bound = bound.substr(0, bound.rfind(':') + 1) + std::to_string(port);
+  }
+  std::printf("p4rt-target: serving P4Runtime on %s (device %llu)\n", bound.c_str(),
               static_cast<unsigned long long>(opts.device_id));
   std::fflush(stdout);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
