@@ -29,8 +29,6 @@ namespace evpn = ::opi_api::network::evpn_gw::v1alpha1;
 
 constexpr char kOriginManifest[] = "manifest";
 constexpr char kOriginNf[] = "network-function";
-constexpr char kBridgePortPrefix[] = "bridgePorts/";
-constexpr char kLogicalBridgePrefix[] = "logicalBridges/";
 
 // The text of a small sysfs/procfs file without trailing white space; empty when unreadable.
 std::string ReadText(const std::string& path) {
@@ -66,34 +64,6 @@ std::set<std::string> PortsOf(const dpu::DpuInfo& info) {
   return out;
 }
 
-absl::Status ValidateBridgePortId(const std::string& id) {
-  if (id.size() < 4 || id.size() > 63) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "bridge_port_id: \"%s\" must be 4 to 63 characters long, got %d", id, id.size()));
-  }
-  for (char c : id) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) {
-      // Not printable ASCII (part of a UTF-8 character, say): shown in hex, not cut in half.
-      const std::string what = c >= 0x20 && c < 0x7f ? absl::StrFormat("character '%c'", c)
-                                                     : absl::StrFormat("byte 0x%02x", c & 0xff);
-      return absl::InvalidArgumentError(
-          absl::StrFormat("bridge_port_id: \"%s\": %s is not one of [a-z0-9-]", id, what));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> BridgePortName(const std::string& field, const std::string& name) {
-  if (!absl::StartsWith(name, kBridgePortPrefix)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: \"%s\" is not a bridge port name (bridgePorts/ID)", field, name));
-  }
-  if (absl::Status s = ValidateBridgePortId(name.substr(strlen(kBridgePortPrefix))); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", s.message()));
-  }
-  return name;
-}
-
 }  // namespace
 
 void FillPlan(const dpu::Plan& plan, v1::FlowPlan* out) {
@@ -125,6 +95,9 @@ Agent::Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend)
   dpu::ChainCompileOptions copts;
   copts.count = backend_->Capabilities().Supports(dpu::ActionKind::kCount);
   chains_ = std::make_unique<dpu::ChainManager>(*backend_, copts);
+  dpu::L2CompileOptions lopts;
+  lopts.count = copts.count;
+  l2_ = std::make_unique<dpu::L2Manager>(*backend_, lopts);
 }
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
@@ -139,6 +112,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
   }
   if (options.agent_id.empty()) options.agent_id = absl::StrCat("dpu-agent@", options.node_name);
   for (const auto* field : {&options.nf_ingress, &options.nf_egress}) {
+    if (field->empty()) continue;  // The served DPU's own ports.
     if (absl::StatusOr<dpu::PortRef> p = dpu::PortRef::Parse(*field); !p.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           field == &options.nf_ingress ? "nf_ingress: " : "nf_egress: ", p.status().message()));
@@ -337,26 +311,66 @@ bool Agent::HealthyLocked() const {
 // ------------------------------------------------------------------------------------------------
 // Vendor API
 
+// Whether dpu-operator's @p id names DPU @p d: its discovered name, serial number or the PCI
+// address of any of its PFs, bare or as the daemon's detectors write it (':' replaced by '-',
+// after a "VENDOR-dpu-"/"VENDOR-ipu-" prefix, e.g. "marvell-dpu-0002-1f-00.0"), or the DPU-side
+// platform identifier ("marvell-dpu", "intel-ipu") when it names this DPU's vendor.
+static bool IdentifierNames(const std::string& id, const dpu::DpuInfo& d) {
+  if (id == d.name || (!d.serial.empty() && id == d.serial)) return true;
+  for (const auto& pf : d.pfs) {
+    const std::string pci = pf.pci_address.ToString();
+    std::string sanitized = pci;
+    std::replace(sanitized.begin(), sanitized.end(), ':', '-');
+    if (id == pci || id == sanitized || absl::EndsWith(id, absl::StrCat("-", sanitized))) {
+      return true;
+    }
+  }
+  const std::string vendor = absl::AsciiStrToLower(d.vendor);
+  return !vendor.empty() &&
+         (id == absl::StrCat(vendor, "-dpu") || id == absl::StrCat(vendor, "-ipu"));
+}
+
 absl::Status Agent::Init(const Vendor::InitRequest& req, Vendor::IpPort* resp) {
   absl::MutexLock lock(&mu_);
-  std::set<std::string> bound;
-  if (!req.dpu_identifier().empty()) {
-    const std::string& id = req.dpu_identifier();
-    std::vector<std::string> known;
+  const std::string& id = req.dpu_identifier();
+  auto match = [&]() {
+    std::set<std::string> bound;
     for (const auto& d : report_.dpus) {
-      known.push_back(d.name);
-      if (d.name == id || (!d.serial.empty() && d.serial == id) || d.pci_address.ToString() == id) {
-        bound.insert(d.name);
-      }
+      if (id.empty() || IdentifierNames(id, d)) bound.insert(d.name);
     }
-    if (bound.empty()) {
-      return absl::NotFoundError(absl::StrFormat(
-          "dpu_identifier: no DPU named \"%s\" (by name, serial or PCI address) on this node; "
-          "known: [%s]",
-          id, absl::StrJoin(known, ", ")));
+    return bound;
+  };
+  std::set<std::string> bound = match();
+  if (bound.empty() && !id.empty()) {
+    (void)RediscoverLocked(/*emit=*/true);  // The daemon may have seen the DPU before us.
+    bound = match();
+  }
+  if (bound.empty() && !id.empty()) {
+    std::vector<std::string> known;
+    for (const auto& d : report_.dpus) known.push_back(d.name);
+    return absl::NotFoundError(absl::StrFormat(
+        "dpu_identifier: no DPU named \"%s\" (by name, serial, PCI address or dpu-operator "
+        "identifier) on this node; known: [%s]",
+        id, absl::StrJoin(known, ", ")));
+  }
+  // dpu-operator's daemon retries Init until it succeeds and gives up at once on an error
+  // saying "already initialized": a repeated Init for the same DPU and side (a retry after a
+  // lost answer, a restarted daemon) succeeds with the same answer; an Init for another DPU or
+  // side is that permanent error.
+  if (initialized_ && (req.dpu_mode() != dpu_mode_ || bound != bound_)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "dpu_identifier: already initialized for \"%s\" (dpu_mode=%s); restart the plugin to "
+        "serve \"%s\" (dpu_mode=%s)",
+        dpu_identifier_, dpu_mode_ ? "true" : "false", id, req.dpu_mode() ? "true" : "false"));
+  }
+  for (const auto& d : report_.dpus) {
+    if (!bound.contains(d.name)) continue;
+    const bool dpu_side = d.side == dpu::DpuSide::kDpu;
+    if (!id.empty() && dpu_side != req.dpu_mode()) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("dpu_mode: %s, but DPU %s is seen from its %s side here",
+                          req.dpu_mode() ? "true" : "false", d.name, dpu_side ? "DPU" : "host"));
     }
-  } else {
-    for (const auto& d : report_.dpus) bound.insert(d.name);
   }
   initialized_ = true;
   dpu_mode_ = req.dpu_mode();
@@ -370,12 +384,31 @@ absl::Status Agent::Init(const Vendor::InitRequest& req, Vendor::IpPort* resp) {
     }
     if (auto m = fleet_.Monitor(name); m.ok()) (*m)->Heartbeat();
   }
+  if (!options_.comm_interface.empty()) {
+    // What dpu-operator's Marvell and Intel plugins return: the DPU side's link-local address
+    // on the host<->DPU channel, with the zone escaped for a gRPC target on the host side.
+    resp->set_ip(
+        absl::StrCat("[fe80::1", req.dpu_mode() ? "%" : "%25", options_.comm_interface, "]"));
+    resp->set_port(options_.daemon_port);
+    return absl::OkStatus();
+  }
   resp->set_ip(advertise_ip_);
   resp->set_port(advertise_port_);
   return absl::OkStatus();
 }
 
 absl::Status Agent::CreateNetworkFunction(const Vendor::NFRequest& req) {
+  // dpu-operator's daemon sends the MAC addresses of the function pod's two interfaces.
+  absl::StatusOr<dpu::MacAddress> in_mac = dpu::MacAddress::Parse(req.input());
+  absl::StatusOr<dpu::MacAddress> out_mac = dpu::MacAddress::Parse(req.output());
+  if (in_mac.ok() && out_mac.ok()) return CreateNetworkFunctionByMac(req, *in_mac, *out_mac);
+  if (in_mac.ok() != out_mac.ok()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: \"%s\" is not a MAC address, but %s is: give both as MAC addresses or both as "
+        "port names",
+        in_mac.ok() ? "output" : "input", in_mac.ok() ? req.output() : req.input(),
+        in_mac.ok() ? "input" : "output"));
+  }
   absl::StatusOr<dpu::PortRef> in = dpu::PortRef::Parse(req.input());
   if (!in.ok()) return absl::InvalidArgumentError(absl::StrCat("input: ", in.status().message()));
   absl::StatusOr<dpu::PortRef> out = dpu::PortRef::Parse(req.output());
@@ -383,12 +416,14 @@ absl::Status Agent::CreateNetworkFunction(const Vendor::NFRequest& req) {
     return absl::InvalidArgumentError(absl::StrCat("output: ", out.status().message()));
   dpu::ServiceChain chain;
   chain.name = NetworkFunctionChainName(req.input(), req.output());
-  chain.ingress = dpu::PortRef(options_.nf_ingress);
-  chain.egress = dpu::PortRef(options_.nf_egress);
   chain.hops.push_back(dpu::NetworkFunction{.name = "nf", .ingress = *in, .egress = *out});
   chain.bidirectional = true;
   chain.priority = options_.nf_priority;
   absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::pair<dpu::PortRef, dpu::PortRef>> ends = NfEndsLocked();
+  if (!ends.ok()) return ends.status();
+  chain.ingress = ends->first;
+  chain.egress = ends->second;
   if (auto it = chain_origin_.find(chain.name);
       it != chain_origin_.end() && it->second != kOriginNf) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -404,6 +439,9 @@ absl::Status Agent::CreateNetworkFunction(const Vendor::NFRequest& req) {
 absl::Status Agent::DeleteNetworkFunction(const Vendor::NFRequest& req) {
   if (req.input().empty()) return absl::InvalidArgumentError("input: must not be empty");
   if (req.output().empty()) return absl::InvalidArgumentError("output: must not be empty");
+  if (dpu::MacAddress::Parse(req.input()).ok() && dpu::MacAddress::Parse(req.output()).ok()) {
+    return DeleteNetworkFunctionByMac(req);
+  }
   const std::string name = NetworkFunctionChainName(req.input(), req.output());
   absl::MutexLock lock(&mu_);
   auto it = chain_origin_.find(name);
@@ -646,113 +684,7 @@ absl::Status Agent::GetInventory(const opi_inv::GetInventoryRequest& req,
   return absl::OkStatus();
 }
 
-absl::Status Agent::CreateBridgePort(const evpn::CreateBridgePortRequest& req,
-                                     evpn::BridgePort* resp) {
-  if (!req.bridge_port_id().empty()) {
-    if (absl::Status s = ValidateBridgePortId(req.bridge_port_id()); !s.ok()) return s;
-  }
-  if (!req.has_bridge_port()) return absl::InvalidArgumentError("bridge_port: required");
-  const evpn::BridgePortSpec& spec = req.bridge_port().spec();
-  if (spec.mac_address().size() != 6) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "bridge_port.spec.mac_address: must be 6 bytes, got %d", spec.mac_address().size()));
-  }
-  if (static_cast<uint8_t>(spec.mac_address()[0]) & 1) {
-    return absl::InvalidArgumentError(
-        "bridge_port.spec.mac_address: a multicast address cannot be a port's address");
-  }
-  if (spec.ptype() != evpn::BRIDGE_PORT_TYPE_ACCESS &&
-      spec.ptype() != evpn::BRIDGE_PORT_TYPE_TRUNK) {
-    return absl::InvalidArgumentError("bridge_port.spec.ptype: must be ACCESS or TRUNK");
-  }
-  std::set<std::string> seen;
-  for (int i = 0; i < spec.logical_bridges_size(); ++i) {
-    const std::string& lb = spec.logical_bridges(i);
-    if (!absl::StartsWith(lb, kLogicalBridgePrefix) || lb.size() == strlen(kLogicalBridgePrefix)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "bridge_port.spec.logical_bridges[%d]: \"%s\" is not a logical bridge name "
-          "(logicalBridges/ID)",
-          i, lb));
-    }
-    if (!seen.insert(lb).second) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("bridge_port.spec.logical_bridges[%d]: \"%s\" listed twice", i, lb));
-    }
-  }
-  if (spec.ptype() == evpn::BRIDGE_PORT_TYPE_ACCESS && spec.logical_bridges_size() != 1) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "bridge_port.spec.logical_bridges: an ACCESS port joins exactly one logical bridge, got %d",
-        spec.logical_bridges_size()));
-  }
-  absl::MutexLock lock(&mu_);
-  std::string id = req.bridge_port_id();
-  if (id.empty()) {
-    do {
-      id = absl::StrFormat("bp-%08x", next_generated_id_++);
-    } while (bridge_ports_.contains(absl::StrCat(kBridgePortPrefix, id)));
-  }
-  const std::string name = absl::StrCat(kBridgePortPrefix, id);
-  if (bridge_ports_.contains(name)) {
-    return absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
-  }
-  evpn::BridgePort port;
-  port.set_name(name);
-  *port.mutable_spec() = spec;
-  port.mutable_status()->set_oper_status(evpn::BP_OPER_STATUS_UP);
-  bridge_ports_[name] = port;
-  *resp = port;
-  return absl::OkStatus();
-}
-
-absl::Status Agent::GetBridgePort(const evpn::GetBridgePortRequest& req, evpn::BridgePort* resp) {
-  absl::StatusOr<std::string> name = BridgePortName("name", req.name());
-  if (!name.ok()) return name.status();
-  absl::MutexLock lock(&mu_);
-  auto it = bridge_ports_.find(*name);
-  if (it == bridge_ports_.end()) return absl::NotFoundError(absl::StrCat(*name, " not found"));
-  *resp = it->second;
-  return absl::OkStatus();
-}
-
-absl::Status Agent::ListBridgePorts(const evpn::ListBridgePortsRequest& req,
-                                    evpn::ListBridgePortsResponse* resp) {
-  if (req.page_size() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("page_size: must be 0 or more, got %d", req.page_size()));
-  }
-  const int page_size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 250);
-  std::string after;  // The token holds the last name of the previous page, so deletions between
-                      // pages neither skip nor repeat entries.
-  if (!req.page_token().empty()) {
-    std::string decoded;
-    if (!absl::WebSafeBase64Unescape(req.page_token(), &decoded) ||
-        !absl::StartsWith(decoded, "after:")) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "page_token: \"%s\" was not returned by ListBridgePorts", req.page_token()));
-    }
-    after = decoded.substr(6);
-  }
-  absl::MutexLock lock(&mu_);
-  auto it = after.empty() ? bridge_ports_.begin() : bridge_ports_.upper_bound(after);
-  for (; it != bridge_ports_.end() && resp->bridge_ports_size() < page_size; ++it) {
-    *resp->add_bridge_ports() = it->second;
-  }
-  if (it != bridge_ports_.end()) {
-    resp->set_next_page_token(
-        absl::WebSafeBase64Escape(absl::StrCat("after:", resp->bridge_ports().rbegin()->name())));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Agent::DeleteBridgePort(const evpn::DeleteBridgePortRequest& req) {
-  absl::StatusOr<std::string> name = BridgePortName("name", req.name());
-  if (!name.ok()) return name.status();
-  absl::MutexLock lock(&mu_);
-  if (bridge_ports_.erase(*name) == 0 && !req.allow_missing()) {
-    return absl::NotFoundError(absl::StrCat(*name, " not found"));
-  }
-  return absl::OkStatus();
-}
+// CreateBridgePort, GetBridgePort, ListBridgePorts, DeleteBridgePort: agent_l2.cc.
 
 // ------------------------------------------------------------------------------------------------
 // libdpu.agent.v1

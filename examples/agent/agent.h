@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -29,9 +30,11 @@
 #include "dpu/chain.h"
 #include "dpu/discovery.h"
 #include "dpu/dpu_fleet.h"
+#include "dpu/l2_network.h"
 #include "libdpu/agent/v1/agent.pb.h"
 #include "opi/inventory/v1/inventory.pb.h"
 #include "opi/network/evpn_gw/v1alpha1/bridge_port.pb.h"
+#include "opi/network/evpn_gw/v1alpha1/logical_bridge.pb.h"
 #include "vendor/api.pb.h"
 
 namespace dpu_agent {
@@ -43,11 +46,27 @@ struct AgentOptions {
   std::string proc_root = "/proc";         ///< Where inventory reads cpuinfo and meminfo.
   std::string node_name;                   ///< Node name; empty: the host name.
   std::string agent_id;                    ///< Heartbeat responder id; empty: "dpu-agent@NODE".
-  /// Chain ends of Vendor.CreateNetworkFunction: traffic entering on nf_ingress is steered through
-  /// the function (input, then output) to nf_egress, and back in reverse.
-  std::string nf_ingress = "p0";
-  std::string nf_egress = "pf0hpf";  ///< See nf_ingress.
-  uint16_t nf_priority = 100;        ///< FlowRule priority of network-function chains.
+  /// Chain ends of Vendor.CreateNetworkFunction called with port names: traffic entering on
+  /// nf_ingress is steered through the function (input, then output) to nf_egress, and back in
+  /// reverse. Empty: the served DPU's own uplink and host-PF representors (discovered).
+  std::string nf_ingress;
+  std::string nf_egress;  ///< See nf_ingress.
+  /// The trunk port of every logical bridge (dpu-operator bridge ports); empty: the served DPU's
+  /// uplink representor (discovered). "none": bridges without an uplink.
+  std::string uplink;
+  /// Switch ports whose MAC addresses discovery cannot see (e.g. veth-backed network-function
+  /// ports), for resolving Vendor.CreateNetworkFunction's MAC addresses: port name -> MAC.
+  std::map<std::string, std::string> port_macs;
+  /// The switch port of dpu-operator's bridge port "host<pf>-<vf>" as a template with "{pf}" and
+  /// "{vf}" (e.g. "pf{pf}vf{vf}"), for DPUs whose VF representors discovery does not show;
+  /// empty: the served DPU's representor of that host VF (discovered).
+  std::string host_vf_port;
+  /// The host<->DPU channel interface of dpu-operator (e.g. the Octeon's or IPU's comm netdev).
+  /// When set, Init returns what upstream vendor plugins return: the DPU side's link-local
+  /// address "[fe80::1%IF]" (DPU side) or "[fe80::1%25IF]" (host side) and daemon_port.
+  std::string comm_interface;
+  int daemon_port = 8085;      ///< The port Init returns with comm_interface (upstream: 8085).
+  uint16_t nf_priority = 100;  ///< FlowRule priority of network-function chains.
   absl::Duration heartbeat_interval = absl::Seconds(1);  ///< Tick period (dpu-operator: 1 s).
   absl::Duration stale_after = absl::Seconds(5);  ///< Heartbeat staleness (dpu-operator: 5 s).
   absl::Duration rediscover_interval =
@@ -90,6 +109,20 @@ class Agent {
       opi_api::network::evpn_gw::v1alpha1::ListBridgePortsResponse* resp);
   absl::Status DeleteBridgePort(
       const opi_api::network::evpn_gw::v1alpha1::DeleteBridgePortRequest& req);
+  absl::Status CreateLogicalBridge(
+      const opi_api::network::evpn_gw::v1alpha1::CreateLogicalBridgeRequest& req,
+      opi_api::network::evpn_gw::v1alpha1::LogicalBridge* resp);
+  absl::Status GetLogicalBridge(
+      const opi_api::network::evpn_gw::v1alpha1::GetLogicalBridgeRequest& req,
+      opi_api::network::evpn_gw::v1alpha1::LogicalBridge* resp);
+  absl::Status ListLogicalBridges(
+      const opi_api::network::evpn_gw::v1alpha1::ListLogicalBridgesRequest& req,
+      opi_api::network::evpn_gw::v1alpha1::ListLogicalBridgesResponse* resp);
+  absl::Status DeleteLogicalBridge(
+      const opi_api::network::evpn_gw::v1alpha1::DeleteLogicalBridgeRequest& req);
+
+  /// The L2 network in force (bridges, bridge ports, network functions), agent_l2.cc.
+  dpu::L2Network L2State();
 
   // --- libdpu.agent.v1 ---
   absl::Status GetAgentInfo(libdpu::agent::v1::AgentInfo* resp);
@@ -138,6 +171,24 @@ class Agent {
   bool HealthyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillDpuLocked(const dpu::DpuInfo& info, libdpu::agent::v1::Dpu* out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // --- L2 (agent_l2.cc) ---
+  absl::Status CreateNetworkFunctionByMac(const Vendor::NFRequest& req, const dpu::MacAddress& in,
+                                          const dpu::MacAddress& out);
+  absl::Status DeleteNetworkFunctionByMac(const Vendor::NFRequest& req);
+  absl::StatusOr<dpu::PortRef> ResolveMacLocked(const std::string& field,
+                                                const dpu::MacAddress& mac)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<dpu::PortRef> HostVfPortLocked(const std::string& name, int pf, int vf)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  /// The uplink of the served DPU (or options_.uplink); empty when there is none.
+  dpu::PortRef UplinkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  /// The chain ends of port-named network functions (options or discovered).
+  absl::StatusOr<std::pair<dpu::PortRef, dpu::PortRef>> NfEndsLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  /// Completes @p next (implicit bridges without ports dropped, the uplink trunk of every
+  /// bridge) and applies it atomically.
+  absl::Status ApplyL2Locked(dpu::L2Network next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::Status CommitChainsLocked(const std::vector<dpu::ServiceChain>& chains, bool dry_run,
                                   libdpu::agent::v1::FlowPlan* plan)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -169,6 +220,14 @@ class Agent {
   std::map<std::string, opi_api::network::evpn_gw::v1alpha1::BridgePort> bridge_ports_
       ABSL_GUARDED_BY(mu_);
   uint64_t next_generated_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::unique_ptr<dpu::L2Manager> l2_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, opi_api::network::evpn_gw::v1alpha1::LogicalBridge> logical_bridges_
+      ABSL_GUARDED_BY(mu_);
+  struct MacFunction {
+    std::string input, output;  // As the daemon sent them.
+    std::string name;           // The dpu::BridgeFunction's name.
+  };
+  std::optional<MacFunction> mac_function_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex events_mu_;
   absl::CondVar events_cv_;

@@ -8,13 +8,16 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent.h"
 #include "common/flags_help.h"
+#include "dpu/mac_address.h"
 #include "server.h"
 
 ABSL_FLAG(std::string, backend, "reference",
@@ -32,8 +35,25 @@ ABSL_FLAG(std::string, sysfs_root, "/sys", "sysfs to discover DPUs in (a fixture
 ABSL_FLAG(std::string, proc_root, "/proc", "procfs for the inventory");
 ABSL_FLAG(std::string, node_name, "", "Node name (default: host name)");
 ABSL_FLAG(std::string, agent_id, "", "Heartbeat responder id (default: dpu-agent@NODE)");
-ABSL_FLAG(std::string, nf_ingress, "p0", "Port where traffic enters network-function chains");
-ABSL_FLAG(std::string, nf_egress, "pf0hpf", "Port where traffic leaves network-function chains");
+ABSL_FLAG(std::string, nf_ingress, "",
+          "Port where traffic enters port-named network-function chains (default: the served "
+          "DPU's uplink representor)");
+ABSL_FLAG(std::string, nf_egress, "",
+          "Port where traffic leaves port-named network-function chains (default: the served "
+          "DPU's host PF representor)");
+ABSL_FLAG(std::string, uplink, "",
+          "Trunk port of every logical bridge (default: the served DPU's uplink representor; "
+          "\"none\": no uplink)");
+ABSL_FLAG(std::vector<std::string>, port_mac, {},
+          "PORT=MAC,...: MAC addresses of switch ports discovery cannot see (e.g. veth-backed "
+          "network-function ports), to resolve CreateNetworkFunction's MAC addresses");
+ABSL_FLAG(std::string, host_vf_port, "",
+          "Switch port of dpu-operator's bridge port host<pf>-<vf>, as a template with {pf} and "
+          "{vf} (default: the served DPU's representor of that VF)");
+ABSL_FLAG(std::string, comm_interface, "",
+          "dpu-operator's host<->DPU channel interface: Init returns [fe80::1%IF]:daemon_port "
+          "as upstream vendor plugins do");
+ABSL_FLAG(int, daemon_port, 8085, "The port Init returns with --comm_interface");
 ABSL_FLAG(std::string, advertise, "",
           "HOST:PORT returned by Vendor Init (default: the --listen address)");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1), "Health tick period");
@@ -82,6 +102,23 @@ int main(int argc, char** argv) {
   options.agent_id = absl::GetFlag(FLAGS_agent_id);
   options.nf_ingress = absl::GetFlag(FLAGS_nf_ingress);
   options.nf_egress = absl::GetFlag(FLAGS_nf_egress);
+  options.uplink = absl::GetFlag(FLAGS_uplink);
+  for (const std::string& pm : absl::GetFlag(FLAGS_port_mac)) {
+    const size_t eq = pm.find('=');
+    if (eq == std::string::npos || eq == 0 || !dpu::MacAddress::Parse(pm.substr(eq + 1)).ok()) {
+      return Usage(absl::StrCat("--port_mac: \"", pm, "\" is not PORT=MAC"));
+    }
+    options.port_macs[pm.substr(0, eq)] = pm.substr(eq + 1);
+  }
+  options.host_vf_port = absl::GetFlag(FLAGS_host_vf_port);
+  if (!options.host_vf_port.empty() && !absl::StrContains(options.host_vf_port, "{vf}")) {
+    return Usage("--host_vf_port: the template must contain {vf}");
+  }
+  options.comm_interface = absl::GetFlag(FLAGS_comm_interface);
+  options.daemon_port = absl::GetFlag(FLAGS_daemon_port);
+  if (options.daemon_port < 1 || options.daemon_port > 65535) {
+    return Usage(absl::StrCat("--daemon_port: ", options.daemon_port, " is not a TCP port"));
+  }
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.stale_after = absl::GetFlag(FLAGS_heartbeat_stale);
   options.rediscover_interval = absl::GetFlag(FLAGS_rediscover_interval);

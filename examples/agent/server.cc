@@ -19,7 +19,9 @@
 #include "grpcpp/security/server_credentials.h"
 #include "libdpu/agent/v1/agent.grpc.pb.h"
 #include "opi/inventory/v1/inventory.grpc.pb.h"
+#include "opi/lifecycle/v1alpha1/lifecycle.grpc.pb.h"
 #include "opi/network/evpn_gw/v1alpha1/bridge_port.grpc.pb.h"
+#include "opi/network/evpn_gw/v1alpha1/logical_bridge.grpc.pb.h"
 #include "vendor/api.grpc.pb.h"
 
 namespace dpu_agent {
@@ -28,6 +30,7 @@ namespace {
 namespace v1 = ::libdpu::agent::v1;
 namespace opi_inv = ::opi_api::inventory::v1;
 namespace evpn = ::opi_api::network::evpn_gw::v1alpha1;
+namespace lc = ::opi_api::lifecycle::v1alpha1;
 using ::grpc::ServerContext;
 
 // absl and gRPC share the canonical status codes, number for number.
@@ -121,6 +124,89 @@ class BridgePorts final : public evpn::BridgePortService::Service {
   grpc::Status DeleteBridgePort(ServerContext*, const evpn::DeleteBridgePortRequest* req,
                                 google::protobuf::Empty*) override {
     return ToGrpc(a_->DeleteBridgePort(*req));
+  }
+
+ private:
+  Agent* a_;
+};
+
+class LogicalBridges final : public evpn::LogicalBridgeService::Service {
+ public:
+  explicit LogicalBridges(Agent* a) : a_(a) {}
+  grpc::Status CreateLogicalBridge(ServerContext*, const evpn::CreateLogicalBridgeRequest* req,
+                                   evpn::LogicalBridge* resp) override {
+    return ToGrpc(a_->CreateLogicalBridge(*req, resp));
+  }
+  grpc::Status ListLogicalBridges(ServerContext*, const evpn::ListLogicalBridgesRequest* req,
+                                  evpn::ListLogicalBridgesResponse* resp) override {
+    return ToGrpc(a_->ListLogicalBridges(*req, resp));
+  }
+  grpc::Status GetLogicalBridge(ServerContext*, const evpn::GetLogicalBridgeRequest* req,
+                                evpn::LogicalBridge* resp) override {
+    return ToGrpc(a_->GetLogicalBridge(*req, resp));
+  }
+  grpc::Status DeleteLogicalBridge(ServerContext*, const evpn::DeleteLogicalBridgeRequest* req,
+                                   google::protobuf::Empty*) override {
+    return ToGrpc(a_->DeleteLogicalBridge(*req));
+  }
+
+ private:
+  Agent* a_;
+};
+
+// opi_api.lifecycle.v1alpha1 (the daemon since 2025-12) has the messages of package Vendor (the
+// daemon of OpenShift 4.20), field for field: one implementation serves both, the messages
+// crossing over by their wire form.
+template <typename To, typename From>
+To Convert(const From& from) {
+  To to;
+  to.ParseFromString(from.SerializeAsString());
+  return to;
+}
+
+class LifeCycleV1alpha1 final : public lc::LifeCycleService::Service {
+ public:
+  explicit LifeCycleV1alpha1(Agent* a) : a_(a) {}
+  grpc::Status Init(ServerContext*, const lc::InitRequest* req, lc::IpPort* resp) override {
+    Vendor::IpPort out;
+    absl::Status s = a_->Init(Convert<Vendor::InitRequest>(*req), &out);
+    if (s.ok()) *resp = Convert<lc::IpPort>(out);
+    return ToGrpc(s);
+  }
+
+ private:
+  Agent* a_;
+};
+
+class DevicesV1alpha1 final : public lc::DeviceService::Service {
+ public:
+  explicit DevicesV1alpha1(Agent* a) : a_(a) {}
+  grpc::Status GetDevices(ServerContext*, const google::protobuf::Empty*,
+                          lc::DeviceListResponse* resp) override {
+    Vendor::DeviceListResponse out;
+    absl::Status s = a_->GetDevices(&out);
+    if (s.ok()) *resp = Convert<lc::DeviceListResponse>(out);
+    return ToGrpc(s);
+  }
+  grpc::Status SetNumVfs(ServerContext*, const lc::VfCount* req, lc::VfCount* resp) override {
+    Vendor::VfCount out;
+    absl::Status s = a_->SetNumVfs(Convert<Vendor::VfCount>(*req), &out);
+    if (s.ok()) *resp = Convert<lc::VfCount>(out);
+    return ToGrpc(s);
+  }
+
+ private:
+  Agent* a_;
+};
+
+class HeartbeatV1alpha1 final : public lc::HeartbeatService::Service {
+ public:
+  explicit HeartbeatV1alpha1(Agent* a) : a_(a) {}
+  grpc::Status Ping(ServerContext*, const lc::PingRequest* req, lc::PingResponse* resp) override {
+    Vendor::PingResponse out;
+    absl::Status s = a_->Ping(Convert<Vendor::PingRequest>(*req), &out);
+    if (s.ok()) *resp = Convert<lc::PingResponse>(out);
+    return ToGrpc(s);
   }
 
  private:
@@ -225,8 +311,12 @@ std::vector<std::string> ServiceNames() {
           "Vendor.NetworkFunctionService",
           "Vendor.DeviceService",
           "Vendor.HeartbeatService",
+          "opi_api.lifecycle.v1alpha1.LifeCycleService",
+          "opi_api.lifecycle.v1alpha1.DeviceService",
+          "opi_api.lifecycle.v1alpha1.HeartbeatService",
           "opi_api.inventory.v1.InventoryService",
           "opi_api.network.evpn_gw.v1alpha1.BridgePortService",
+          "opi_api.network.evpn_gw.v1alpha1.LogicalBridgeService",
           "libdpu.agent.v1.DpuAgent"};
 }
 
@@ -294,6 +384,10 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(Agent* agent,
   server->services_.push_back(std::make_unique<Heartbeat>(agent));
   server->services_.push_back(std::make_unique<Inventory>(agent));
   server->services_.push_back(std::make_unique<BridgePorts>(agent));
+  server->services_.push_back(std::make_unique<LogicalBridges>(agent));
+  server->services_.push_back(std::make_unique<LifeCycleV1alpha1>(agent));
+  server->services_.push_back(std::make_unique<DevicesV1alpha1>(agent));
+  server->services_.push_back(std::make_unique<HeartbeatV1alpha1>(agent));
   server->services_.push_back(std::make_unique<DpuAgentService>(agent));
 
   // gRPC implements grpc.health.v1.Health itself; naming the generated message links its schema

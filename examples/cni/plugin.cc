@@ -18,6 +18,7 @@
 #include "dpu/chain.h"
 #include "dpu/flow_id.h"
 #include "dpu/flow_rule.h"
+#include "dpu/l2_network.h"
 #include "dpu/rule_text.h"
 #include "exec.h"
 #include "netlink.h"
@@ -138,51 +139,46 @@ absl::Status SyncChain(Backend& backend, const ChainConfig& c, const json& befor
   return absl::OkStatus();
 }
 
+// A name the L2 model accepts (dpu::ValidateChainName()): @p name itself, or a stable digest.
+std::string L2Name(const std::string& prefix, const std::string& name) {
+  if (ValidateChainName(name).ok()) return name;
+  return absl::StrCat(prefix, FlowId::FromName(name).ToString().substr(0, 16));
+}
+
 // The rules of the plain L2 network @p network among the attachments @p atts that have a MAC:
-// for each member, one rule per other member (dst_mac = that member's MAC: redirect to its
-// representor) and one for broadcast/multicast (mirror to every other member, the last by
-// redirect). Ids are derived from the network and representor names, so every invocation
-// computes the same rules for the same members.
-std::vector<FlowRule> L2Rules(const std::string& network, const L2Config& l2, const json& atts) {
-  struct Member {
-    std::string rep;
-    MacAddress mac;
-  };
-  std::vector<Member> members;
+// the network is one dpu::LogicalBridge (untagged) whose access ports are the attachments'
+// representors with the pods' MACs, compiled by the library's L2 model (docs/l2.md): for each
+// member one unicast rule per other member (dst_mac = that member's MAC: redirect to its
+// representor, at the network's priority) and one flood rule (everything else: mirror to every
+// other member, the last by redirect, just below it). A network of one pod has no rules. Ids
+// are derived from the network and representor names, so every invocation computes the same
+// rules for the same members.
+absl::StatusOr<std::vector<FlowRule>> L2Rules(const std::string& network, const L2Config& l2,
+                                              const json& atts) {
+  L2Network net;
+  const std::string bridge = L2Name("net-", network);
+  LogicalBridge b;
+  b.name = bridge;
+  if (auto s = net.UpsertBridge(b); !s.ok()) return s;
   for (const auto& [key, a] : atts.items()) {
     auto mac = MacAddress::Parse(a.value("mac", ""));
-    if (mac.ok() && !a.value("representor", "").empty()) {
-      members.push_back({a.value("representor", ""), *mac});
-    }
+    const std::string rep = a.value("representor", "");
+    if (!mac.ok() || rep.empty()) continue;
+    BridgePort p;
+    p.name = L2Name("rep-", rep);
+    p.port = PortRef(rep);
+    p.mac = *mac;
+    p.bridges = {bridge};
+    if (auto s = net.UpsertPort(p); !s.ok()) return s;
   }
-  std::vector<FlowRule> rules;
-  if (members.size() < 2) return rules;
-  const std::string base = absl::StrCat("dpu-cni/l2/", network, "/");
-  const MacAddress group_bit({0x01, 0, 0, 0, 0, 0});
-  for (const Member& from : members) {
-    FlowRule flood;
-    flood.id = FlowId::FromName(base + from.rep + "/flood");
-    flood.priority = l2.priority;
-    flood.in_port = PortRef(from.rep);
-    flood.match.dst_mac = Masked<MacAddress>{group_bit, group_bit};
-    if (l2.count) flood.actions.push_back(CountAction{});
-    for (const Member& to : members) {
-      if (to.rep == from.rep) continue;
-      FlowRule r;
-      r.id = FlowId::FromName(base + from.rep + "/to/" + to.rep);
-      r.priority = l2.priority;
-      r.in_port = PortRef(from.rep);
-      r.match.dst_mac = Masked<MacAddress>{to.mac, MacAddress::Broadcast()};
-      if (l2.count) r.actions.push_back(CountAction{});
-      r.actions.push_back(RedirectAction{PortRef(to.rep)});
-      rules.push_back(std::move(r));
-      flood.actions.push_back(MirrorAction{PortRef(to.rep)});
-    }
-    // The last copy needs no mirror: redirect it, which also ends processing.
-    flood.actions.back() = RedirectAction{std::get<MirrorAction>(flood.actions.back()).port};
-    rules.push_back(std::move(flood));
-  }
-  return rules;
+  if (net.ports.size() < 2) return std::vector<FlowRule>{};
+  L2CompileOptions opts;
+  // Unicast rules at the network's priority, floods below them.
+  opts.priority = static_cast<uint16_t>(l2.priority > 2 ? l2.priority - 2 : l2.priority);
+  opts.count = l2.count;
+  auto rules = CompileL2Network(net, opts);
+  if (!rules.ok()) return rules.status();
+  return RulesOf(*rules);
 }
 
 // Moves the backend from rule set @p before to @p after in one all-or-nothing batch: rules of
@@ -269,8 +265,12 @@ class Plugin {
     if (cfg_.chain) {
       needed = DesiredChain(*cfg_.chain, before) != DesiredChain(*cfg_.chain, after);
     } else if (cfg_.l2) {
-      l2_before = L2Rules(cfg_.name, *cfg_.l2, before);
-      l2_after = L2Rules(cfg_.name, *cfg_.l2, after);
+      auto b = L2Rules(cfg_.name, *cfg_.l2, before);
+      if (!b.ok()) return Failure("l2 network", b.status());
+      auto a = L2Rules(cfg_.name, *cfg_.l2, after);
+      if (!a.ok()) return Failure("l2 network", a.status());
+      l2_before = *std::move(b);
+      l2_after = *std::move(a);
       needed = !l2_before.empty() || !l2_after.empty();
     }
     if (!needed) return absl::OkStatus();
@@ -655,7 +655,9 @@ absl::StatusOr<std::string> Plugin::Check() {
     }
   }
   if (cfg_.l2) {
-    for (auto& r : L2Rules(cfg_.name, *cfg_.l2, Live(store->attachments()))) {
+    auto l2_rules = L2Rules(cfg_.name, *cfg_.l2, Live(store->attachments()));
+    if (!l2_rules.ok()) return Failure("l2 network", l2_rules.status());
+    for (auto& r : *l2_rules) {
       std::string what = "l2 network rule " + FormatRule(r);
       want.emplace_back(std::move(r), std::move(what));
     }

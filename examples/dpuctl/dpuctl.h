@@ -131,6 +131,10 @@ absl::Status FlowApply(const Options& options);
 absl::Status ChainApply(const Options& options);
 absl::Status ChainDelete(const Options& options);
 absl::Status ChainPlan(const Options& options);
+/// dpuctl l2 plan|apply|delete (l2.cc).
+absl::Status L2Plan(const Options& options);
+absl::Status L2Apply(const Options& options);
+absl::Status L2Delete(const Options& options);
 absl::Status ChainGraph(const Options& options);
 absl::Status VfList(const Options& options);
 absl::Status VfSet(const Options& options);

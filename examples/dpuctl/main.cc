@@ -170,6 +170,31 @@ int main(int argc, char** argv) {
   chain_graph->add_option("--format", o.format, "svg or dot (default: from the -o name)")
       ->check(CLI::IsMember({"svg", "dot"}));
 
+  // l2
+  CLI::App* l2 = app.add_subcommand(
+      "l2", "L2 networks: logical bridges, bridge ports and bridge functions (docs/l2.md)");
+  l2->require_subcommand(1);
+  l2->footer(kFooter);
+  auto l2_verb = [&](const std::string& name, const std::string& help, Verb v) {
+    CLI::App* c = Leaf(l2, name, help, v, &verb);
+    c->add_option("-f,--filename", o.file, "Network file (bridges, ports, functions; YAML)")
+        ->required()
+        ->check(kInputFile);
+    c->add_flag("--count", o.count, "Count the traffic of every rule (count action)");
+    AddBackend(c, o);
+    return c;
+  };
+  CLI::App* l2_apply =
+      l2_verb("apply", "Install or update a network's rules in one atomic batch", dpuctl::L2Apply);
+  l2_apply->add_flag("--dry-run", o.dry_run, "Print the plan only; change nothing");
+  l2_verb("plan", "Print what 'l2 apply' would change, as a diff", dpuctl::L2Plan);
+  CLI::App* l2_delete =
+      l2_verb("delete", "Remove exactly the rules of a network", dpuctl::L2Delete);
+  l2_delete->alias("del");
+  l2_delete->add_flag("--dry-run", o.dry_run, "Print what would be deleted; change nothing");
+  l2_delete->add_flag("--ignore-not-found", o.ignore_not_found,
+                      "A network with no rule installed is not an error");
+
   // vf
   CLI::App* vf = app.add_subcommand("vf", "SR-IOV VFs of a PF and their settings");
   vf->require_subcommand(1);

@@ -387,6 +387,48 @@ TEST(Dpuctl, ChainPlanApplyDeleteOnReference) {
   EXPECT_EQ(cmd({"chain", "delete", "-f", chain, "--ignore-not-found"}).status, 0);
 }
 
+TEST(Dpuctl, L2PlanApplyDeleteOnReference) {
+  TempDir dir;
+  const std::string state = dir / "ref.rules";
+  const std::string net = kSrc + "/examples/demo/l2.yaml";
+  std::vector<std::string> be = {"--backend", "reference", "--state", state};
+  auto cmd = [&](std::vector<std::string> a) {
+    a.insert(a.end(), be.begin(), be.end());
+    return Dpuctl(a);
+  };
+  Result plan = cmd({"l2", "plan", "-f", net});
+  ASSERT_EQ(plan.status, 0) << plan.err;
+  EXPECT_THAT(plan.out,
+              AllOf(HasSubstr("+ id="), HasSubstr("vlan_push:100"), HasSubstr("redirect:pf0sf0"),
+                    HasSubstr("0 to change, 0 to delete.")));
+  EXPECT_FALSE(fs::exists(state));
+  ASSERT_EQ(cmd({"l2", "apply", "-f", net, "--dry-run"}).status, 0);
+  EXPECT_FALSE(fs::exists(state));
+  Result apply = cmd({"l2", "apply", "-f", net});
+  ASSERT_EQ(apply.status, 0) << apply.err;
+  EXPECT_THAT(apply.out, AllOf(HasSubstr("bridge/blue configured"), HasSubstr("bridge/red")));
+  Result again = cmd({"l2", "apply", "-f", net});
+  EXPECT_THAT(again.out, AllOf(HasSubstr("0 to add, 0 to change, 0 to delete."),
+                               HasSubstr("bridge/blue unchanged")));
+  ASSERT_EQ(cmd({"flow", "add", "priority=1", "in_port=lo0", "actions=drop"}).status, 0);
+  Result del = cmd({"l2", "delete", "-f", net});
+  ASSERT_EQ(del.status, 0) << del.err;
+  EXPECT_THAT(del.out, HasSubstr("bridge/blue deleted"));
+  EXPECT_EQ(cmd({"flow", "list", "-o", "rules"}).out, "priority=1 in_port=lo0 actions=drop\n");
+  EXPECT_EQ(cmd({"l2", "delete", "-f", net}).status, 1);
+  EXPECT_EQ(cmd({"l2", "delete", "-f", net, "--ignore-not-found"}).status, 0);
+  // Bad input names the field and changes nothing.
+  std::ofstream(dir / "bad.yaml") << "bridges:\n  - {name: blue, vlanId: 4095}\n";
+  Result bad = cmd({"l2", "apply", "-f", dir / "bad.yaml"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_THAT(bad.err, HasSubstr("bridges[0]: bridge \"blue\": vlan_id: 4095 is out of range"));
+  std::ofstream(dir / "bad2.yaml") << "ports:\n  - {name: a, port: x, colour: red}\n";
+  Result bad2 = cmd({"l2", "plan", "-f", dir / "bad2.yaml"});
+  EXPECT_EQ(bad2.status, 1);
+  EXPECT_THAT(bad2.err, HasSubstr("ports[0].colour: unknown field"));
+  EXPECT_EQ(cmd({"flow", "list", "-o", "rules"}).out, "priority=1 in_port=lo0 actions=drop\n");
+}
+
 TEST(Dpuctl, ChainGraph) {
   TempDir dir;
   const std::string chain = kSrc + "/examples/demo/chain.yaml";
@@ -502,6 +544,10 @@ TEST(Dpuctl, HelpForEveryVerb) {
       {"chain", "delete"},
       {"chain", "plan"},
       {"chain", "graph"},
+      {"l2"},
+      {"l2", "apply"},
+      {"l2", "plan"},
+      {"l2", "delete"},
       {"vf"},
       {"vf", "list"},
       {"vf", "set"},

@@ -292,6 +292,7 @@ void BindStatus(py::module_& m) {
 }
 
 void BindPorts(py::module_& m);  // ports.cc
+void BindL2(py::module_& m);     // l2.cc
 
 }  // namespace dpu::python
 
@@ -309,6 +310,7 @@ PYBIND11_MODULE(libdpu, m) {
   BindBackends(m);
   BindPackets(m);
   BindChains(m);
+  BindL2(m);
   BindDiscovery(m);
   BindLifecycle(m);
   BindPorts(m);
