@@ -778,37 +778,37 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
       return absl::Status(s.code(), absl::StrFormat("rules: rule %d: %s", i + 1, s.message()));
     }
   }
-  absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
-  if (!dump.ok()) return dump.status();
-  absl::flat_hash_map<dpu::FlowId, const dpu::FlowEntry*> installed;
-  for (const auto& e : *dump) installed[e.rule.id] = &e;
-  std::vector<dpu::FlowEntry> scope;
-  for (const auto& r : *rules) {
-    if (auto it = installed.find(r.id); it != installed.end()) scope.push_back(*it->second);
-  }
-  absl::StatusOr<dpu::Plan> plan = dpu::ComputePlan(*rules, scope);
-  if (!plan.ok())
-    return absl::InvalidArgumentError(absl::StrCat("rules: ", plan.status().message()));
   for (size_t i = 0; i < deletes.size(); ++i) {
     if (auto it = chain_of.find(deletes[i]); it != chain_of.end()) {
       return absl::FailedPreconditionError(
           absl::StrFormat("delete_ids[%d]: %s belongs to chain \"%s\"; delete the chain instead", i,
                           deletes[i].ToString(), it->second));
     }
-    auto it = installed.find(deletes[i]);
-    if (it == installed.end()) {
-      return absl::NotFoundError(
-          absl::StrFormat("delete_ids[%d]: no rule with id %s", i, deletes[i].ToString()));
+  }
+  // The plan reads back only the ids of the request (O(request), not a dump of the table).
+  dpu::FlowBatch request;
+  request.upserts = *std::move(rules);
+  request.deletes = std::move(deletes);
+  absl::StatusOr<dpu::Plan> plan = dpu::PlanBatch(*backend_, request);
+  if (!plan.ok()) {
+    const std::optional<size_t> at = dpu::FailedOperationIndex(plan.status());
+    if (!at.has_value()) return plan.status();
+    const size_t ndeletes = request.deletes.size();
+    if (*at < ndeletes) {
+      if (absl::IsNotFound(plan.status())) {
+        return absl::NotFoundError(absl::StrFormat("delete_ids[%d]: no rule with id %s", *at,
+                                                   request.deletes[*at].ToString()));
+      }
+      return absl::Status(plan.status().code(),
+                          absl::StrFormat("delete_ids[%d]: %s", *at, plan.status().message()));
     }
-    plan->deletes.push_back(it->second->rule);
+    return absl::Status(
+        plan.status().code(),
+        absl::StrFormat("rules: rule %d: %s", *at - ndeletes + 1, plan.status().message()));
   }
   FillPlan(*plan, resp->mutable_plan());
   if (req.dry_run() || plan->empty()) return absl::OkStatus();
-  dpu::FlowBatch batch;
-  for (const auto& r : plan->adds) batch.upserts.push_back(r);
-  for (const auto& c : plan->changes) batch.upserts.push_back(c.after);
-  batch.deletes = deletes;
-  if (absl::Status s = backend_->Apply(batch); !s.ok()) return s;
+  if (absl::Status s = backend_->Apply(plan->ToBatch()); !s.ok()) return s;
   resp->set_applied(true);
   Emit(MakeEvent(v1::FLOWS_APPLIED, "", "",
                  absl::StrFormat("%d added, %d changed, %d deleted", plan->adds.size(),

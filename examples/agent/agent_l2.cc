@@ -635,10 +635,7 @@ absl::Status Agent::DeleteLogicalBridge(const evpn::DeleteLogicalBridgeRequest& 
           absl::StrFormat("name: %s still has bridge port %s; delete it first", *name, p.name));
     }
   }
-  for (auto& p : next.ports) {  // The uplink trunk is recomputed by ApplyL2Locked.
-    if (p.name == kUplinkPort)
-      p.bridges.erase(std::remove(p.bridges.begin(), p.bridges.end(), bridge), p.bridges.end());
-  }
+  // The uplink trunk is recomputed by ApplyL2Locked.
   next.ports.erase(std::remove_if(next.ports.begin(), next.ports.end(),
                                   [](const dpu::BridgePort& p) { return p.name == kUplinkPort; }),
                    next.ports.end());

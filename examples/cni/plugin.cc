@@ -19,6 +19,7 @@
 #include "dpu/flow_id.h"
 #include "dpu/flow_rule.h"
 #include "dpu/l2_network.h"
+#include "dpu/plan.h"
 #include "dpu/rule_text.h"
 #include "exec.h"
 #include "netlink.h"
@@ -183,21 +184,17 @@ absl::StatusOr<std::vector<FlowRule>> L2Rules(const std::string& network, const 
 
 // Moves the backend from rule set @p before to @p after in one all-or-nothing batch: rules of
 // @p before not in @p after are deleted (when installed), rules of @p after missing or differing
-// on the device are upserted (which also repairs drift).
+// on the device are upserted (which also repairs drift). Only the ids of the two sets are read
+// back (dpu::PlanScope()), so the cost does not grow with the rest of the switch's table.
 absl::Status SyncRules(Backend& backend, const std::vector<FlowRule>& before,
                        const std::vector<FlowRule>& after) {
-  std::set<FlowId> keep;
-  for (const auto& r : after) keep.insert(r.id);
-  FlowBatch batch;
-  for (const auto& r : before) {
-    if (!keep.contains(r.id) && backend.Get(r.id).ok()) batch.deletes.push_back(r.id);
-  }
-  for (const auto& r : after) {
-    auto have = backend.Get(r.id);
-    if (!have.ok() || !(*have == r)) batch.upserts.push_back(r);
-  }
-  if (batch.empty()) return absl::OkStatus();
-  if (auto s = backend.Apply(batch); !s.ok()) return Failure("l2 network rules", s);
+  std::vector<FlowId> scope;
+  scope.reserve(before.size());
+  for (const auto& r : before) scope.push_back(r.id);
+  absl::StatusOr<Plan> plan = PlanScope(backend, after, scope);
+  if (!plan.ok()) return Failure("l2 network rules", plan.status());
+  if (plan->empty()) return absl::OkStatus();
+  if (auto s = backend.Apply(plan->ToBatch()); !s.ok()) return Failure("l2 network rules", s);
   return absl::OkStatus();
 }
 

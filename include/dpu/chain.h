@@ -163,8 +163,10 @@ std::vector<FlowRule> RulesOf(const std::vector<ChainRule>& rules);
 /// Keeps the service chains of one DPU on a backend.
 ///
 /// The manager owns the rules its chains compile to and nothing else: plans compare the desired
-/// rules with the backend's Dump() restricted to the ids of the chains it manages (before and
-/// after the edit), so rules installed by anyone else are never touched. An edit of one chain
+/// rules with the installed rules of the ids of the chains it manages (before and after the
+/// edit), read back by id with PlanScope() (LookupRules()), never a dump of the table: an
+/// edit costs O(its chains' rules) whatever else is installed, and rules installed by anyone
+/// else are never read nor touched. An edit of one chain
 /// (Upsert(), Remove()) plans only that chain's rules; Replace() plans every managed chain. Every
 /// edit is compiled against all managed chains (overlaps between chains are found) and validated by
 /// the backend before one atomic Backend::Apply(); on any error neither the backend nor the manager

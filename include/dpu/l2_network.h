@@ -163,8 +163,9 @@ std::vector<FlowRule> RulesOf(const std::vector<L2Rule>& rules);
 /// Keeps one L2Network on a backend.
 ///
 /// Owns the rules its networks compile to and nothing else: plans compare the desired rules
-/// with the backend's Dump() restricted to the ids of the current and the next network, so rules
-/// of others (service chains, foreign rules) are never touched. Apply() is one atomic
+/// with the installed rules of the ids of the current and the next network, read back by id
+/// (PlanScope(): O(network), never a dump of the table), so rules of others (service chains,
+/// foreign rules) are never read nor touched. Apply() is one atomic
 /// Backend::Apply(); on any error neither the backend nor the manager changes. Also repairs
 /// drift: a managed rule missing or altered on the backend is planned again.
 ///

@@ -3,7 +3,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "dpu/chain.h"
@@ -32,37 +31,22 @@ absl::StatusOr<ChainManager::Prepared> ChainManager::Prepare(std::vector<Service
   absl::StatusOr<std::vector<ChainRule>> rules = CompileChains(chains, options_);
   if (!rules.ok()) return rules.status();
 
-  // The manager owns the ids of its chains' rules, before and after the edit; the plan compares
-  // only those with the backend, so nobody else's rules are ever planned. An edit of one chain
-  // (scope) plans only that chain's rules; Replace() plans them all.
+  // The manager owns the ids of its chains' rules, before and after the edit; the plan reads
+  // back only those ids (by id, not a dump of the table), so nobody else's rules are ever
+  // planned and an edit costs O(rules of the chains), whatever else is installed. An edit of one
+  // chain (scope) plans only that chain's rules; Replace() plans them all.
   auto in_scope = [&](const ChainRule& r) { return scope == nullptr || r.chain == *scope; };
-  absl::flat_hash_set<FlowId> owned;
-  owned.reserve(rules_.size() + rules->size());
+  std::vector<FlowId> owned;
+  owned.reserve(rules_.size());
   for (const ChainRule& r : rules_) {
-    if (in_scope(r)) owned.insert(r.rule.id);
+    if (in_scope(r)) owned.push_back(r.rule.id);
   }
   std::vector<FlowRule> desired;
   desired.reserve(rules->size());
   for (const ChainRule& r : *rules) {
-    if (!in_scope(r)) continue;
-    owned.insert(r.rule.id);
-    desired.push_back(r.rule);
+    if (in_scope(r)) desired.push_back(r.rule);
   }
-
-  absl::StatusOr<std::vector<FlowEntry>> dump = backend_.Dump();
-  if (!dump.ok()) {
-    return absl::Status(dump.status().code(),
-                        absl::StrCat("reading the rules of backend \"", Av(backend_.name()),
-                                     "\": ", dump.status().message()));
-  }
-  std::vector<FlowEntry> current;
-  for (FlowEntry& e : *dump) {
-    if (owned.contains(e.rule.id)) {
-      e.foreign = false;
-      current.push_back(std::move(e));
-    }
-  }
-  absl::StatusOr<Plan> plan = ComputePlan(desired, current);
+  absl::StatusOr<Plan> plan = PlanScope(backend_, desired, owned);
   if (!plan.ok()) return plan.status();
   return Prepared{std::move(chains), *std::move(rules), *std::move(plan)};
 }

@@ -82,8 +82,9 @@ absl::Status ValidateBridgePort(const BridgePort& p) {
   if (absl::Status s = CheckName("port", p.name); !s.ok()) return s;
   if (absl::Status s = CheckSwitchPort("port", p.name, "port", p.port); !s.ok()) return s;
   if (p.mac.has_value()) {
-    if (p.mac->IsZero())
+    if (p.mac->IsZero()) {
       return Invalid("port", p.name, "mac", "00:00:00:00:00:00 is not an address");
+    }
     if (p.mac->IsMulticast()) {
       return Invalid("port", p.name, "mac",
                      absl::StrCat(p.mac->ToString(), " is a multicast address"));
@@ -509,6 +510,7 @@ class Compiler {
     // Back from the function's input: to the access port the destination names, else flooded
     // to the access ports (a frame that came from one of them not back to it).
     std::vector<Dest> all_access;
+    all_access.reserve(access.size());
     for (const BridgePort* p : access) all_access.push_back(DestOf(*p));
     for (const BridgePort* p : access) {
       if (!p->mac.has_value()) continue;
@@ -601,23 +603,12 @@ L2Manager::L2Manager(Backend& backend, L2CompileOptions options)
 absl::StatusOr<L2Manager::Prepared> L2Manager::Prepare(const L2Network& next) {
   absl::StatusOr<std::vector<L2Rule>> rules = CompileL2Network(next, options_);
   if (!rules.ok()) return rules.status();
-  absl::flat_hash_set<FlowId> owned;
-  for (const L2Rule& r : rules_) owned.insert(r.rule.id);
-  for (const L2Rule& r : *rules) owned.insert(r.rule.id);
-  absl::StatusOr<std::vector<FlowEntry>> dump = backend_.Dump();
-  if (!dump.ok()) {
-    return absl::Status(dump.status().code(),
-                        absl::StrCat("reading the rules of backend \"", Av(backend_.name()),
-                                     "\": ", dump.status().message()));
-  }
-  std::vector<FlowEntry> current;
-  for (FlowEntry& e : *dump) {
-    if (owned.contains(e.rule.id)) {
-      e.foreign = false;
-      current.push_back(std::move(e));
-    }
-  }
-  absl::StatusOr<Plan> plan = ComputePlan(RulesOf(*rules), current);
+  // Only the ids of the current and the next network are read back (by id, not a dump of the
+  // table): O(rules of the network) whatever else the backend holds.
+  std::vector<FlowId> owned;
+  owned.reserve(rules_.size());
+  for (const L2Rule& r : rules_) owned.push_back(r.rule.id);
+  absl::StatusOr<Plan> plan = PlanScope(backend_, RulesOf(*rules), owned);
   if (!plan.ok()) return plan.status();
   return Prepared{next, *std::move(rules), *std::move(plan)};
 }

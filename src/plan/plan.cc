@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -160,6 +163,126 @@ absl::StatusOr<Plan> ComputePlan(const std::vector<FlowRule>& desired,
   return plan;
 }
 
+namespace {
+
+// Checks every rule @p plan would upsert with the backend's Validate(), naming the rule.
+absl::Status ValidateUpserts(const Backend& backend, const Plan& plan) {
+  auto check = [&](const FlowRule& rule) -> absl::Status {
+    absl::Status s = backend.Validate(rule);
+    if (s.ok()) return s;
+    return absl::Status(s.code(), absl::StrCat("desired rule id ", rule.id.ToString(), " (",
+                                               FormatRule(rule), "): ", s.message()));
+  };
+  for (const FlowRule& rule : plan.adds) {
+    if (absl::Status s = check(rule); !s.ok()) return s;
+  }
+  for (const RuleChange& change : plan.changes) {
+    if (absl::Status s = check(change.after); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// LookupRules() with the backend's name in the error.
+absl::StatusOr<std::vector<std::optional<FlowRule>>> LookupWithContext(
+    Backend& backend, absl::Span<const FlowId> ids) {
+  absl::StatusOr<std::vector<std::optional<FlowRule>>> got = LookupRules(backend, ids);
+  if (!got.ok()) {
+    return absl::Status(
+        got.status().code(),
+        absl::StrCat("plan: reading back ", ids.size(), " rules of backend '",
+                     internal::AV(backend.name()), "' failed: ", got.status().message()));
+  }
+  if (got->size() != ids.size()) {
+    return absl::InternalError(absl::StrCat("plan: backend '", internal::AV(backend.name()),
+                                            "' answered ", got->size(), " rules for ", ids.size(),
+                                            " ids"));
+  }
+  return got;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::optional<FlowRule>>> LookupRules(Backend& backend,
+                                                                 absl::Span<const FlowId> ids) {
+  std::vector<std::optional<FlowRule>> out;
+  out.reserve(ids.size());
+  for (const FlowId& id : ids) {
+    absl::StatusOr<FlowRule> rule = backend.Get(id);
+    if (rule.ok()) {
+      out.push_back(*std::move(rule));
+    } else if (absl::IsNotFound(rule.status())) {
+      out.push_back(std::nullopt);
+    } else {
+      return absl::Status(rule.status().code(), absl::StrCat("reading rule ", id.ToString(), ": ",
+                                                             rule.status().message()));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Plan> PlanBatch(Backend& backend, const FlowBatch& batch) {
+  if (absl::Status s = CheckBatchIds(batch); !s.ok()) return s;
+  const size_t first_upsert = batch.deletes.size();
+  for (size_t j = 0; j < batch.upserts.size(); ++j) {
+    const FlowRule& rule = batch.upserts[j];
+    if (absl::Status s = backend.Validate(rule); !s.ok()) {
+      return BatchError(s.code(), first_upsert + j, false, rule.id,
+                        std::string_view(s.message().data(), s.message().size()));
+    }
+  }
+  std::vector<FlowId> ids;
+  ids.reserve(batch.size());
+  ids.insert(ids.end(), batch.deletes.begin(), batch.deletes.end());
+  for (const FlowRule& rule : batch.upserts) ids.push_back(rule.id);
+  absl::StatusOr<std::vector<std::optional<FlowRule>>> installed = LookupWithContext(backend, ids);
+  if (!installed.ok()) return installed.status();
+
+  Plan plan;
+  for (size_t i = 0; i < batch.deletes.size(); ++i) {
+    std::optional<FlowRule>& have = (*installed)[i];
+    if (!have.has_value()) {
+      return BatchError(absl::StatusCode::kNotFound, i, true, batch.deletes[i], "not installed");
+    }
+    plan.deletes.push_back(*std::move(have));
+  }
+  for (size_t j = 0; j < batch.upserts.size(); ++j) {
+    std::optional<FlowRule>& have = (*installed)[first_upsert + j];
+    const FlowRule& want = batch.upserts[j];
+    if (!have.has_value()) {
+      plan.adds.push_back(want);
+    } else if (!(*have == want)) {
+      plan.changes.push_back(RuleChange{*std::move(have), want});
+    }
+  }
+  return plan;
+}
+
+absl::StatusOr<Plan> PlanScope(Backend& backend, const std::vector<FlowRule>& desired,
+                               const std::vector<FlowId>& scope) {
+  // The ids to read: the desired ones (each once: ComputePlan() names a repeated one), then the
+  // scope's that are not desired.
+  absl::flat_hash_set<FlowId> seen;
+  seen.reserve(desired.size() + scope.size());
+  std::vector<FlowId> ids;
+  ids.reserve(desired.size() + scope.size());
+  for (const FlowRule& rule : desired) {
+    if (!rule.id.IsZero() && seen.insert(rule.id).second) ids.push_back(rule.id);
+  }
+  for (const FlowId& id : scope) {
+    if (!id.IsZero() && seen.insert(id).second) ids.push_back(id);
+  }
+  absl::StatusOr<std::vector<std::optional<FlowRule>>> installed = LookupWithContext(backend, ids);
+  if (!installed.ok()) return installed.status();
+  std::vector<FlowEntry> current;
+  for (std::optional<FlowRule>& have : *installed) {
+    if (have.has_value()) current.push_back(FlowEntry{*std::move(have), false});
+  }
+  absl::StatusOr<Plan> plan = ComputePlan(desired, current);
+  if (!plan.ok()) return plan.status();
+  if (absl::Status s = ValidateUpserts(backend, *plan); !s.ok()) return s;
+  return plan;
+}
+
 absl::StatusOr<Plan> PlanAgainst(Backend& backend, const std::vector<FlowRule>& desired) {
   absl::StatusOr<std::vector<FlowEntry>> current = backend.Dump();
   if (!current.ok()) {
@@ -170,18 +293,7 @@ absl::StatusOr<Plan> PlanAgainst(Backend& backend, const std::vector<FlowRule>& 
   absl::StatusOr<Plan> plan = ComputePlan(desired, *current);
   if (!plan.ok()) return plan.status();
   // A dry run that the backend would refuse is no plan: check what would be sent.
-  auto check = [&](const FlowRule& rule) -> absl::Status {
-    absl::Status s = backend.Validate(rule);
-    if (s.ok()) return s;
-    return absl::Status(s.code(), absl::StrCat("desired rule id ", rule.id.ToString(), " (",
-                                               FormatRule(rule), "): ", s.message()));
-  };
-  for (const FlowRule& rule : plan->adds) {
-    if (absl::Status s = check(rule); !s.ok()) return s;
-  }
-  for (const RuleChange& change : plan->changes) {
-    if (absl::Status s = check(change.after); !s.ok()) return s;
-  }
+  if (absl::Status s = ValidateUpserts(backend, *plan); !s.ok()) return s;
   return plan;
 }
 

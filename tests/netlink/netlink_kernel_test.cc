@@ -558,6 +558,47 @@ TEST_F(NetlinkKernelTest, UpsertReplacesInPlaceOrMovesAndDeleteRemoves) {
   EXPECT_TRUE(backend_->Dump()->empty());
 }
 
+TEST_F(NetlinkKernelTest, LookupReadsTheKernelByIdAndPlanBatchSeesARuleDeletedBehindItsBack) {
+  std::vector<FlowRule> rules = ParseAll({
+      "priority=10 in_port=v2 eth_type=ipv4 ip_proto=udp dst_port=7 actions=drop",
+      "priority=10 in_port=v2 eth_type=ipv4 ip_proto=udp dst_port=8 actions=count,drop",
+      "priority=10 in_port=v2 eth_type=ipv4 ip_proto=udp dst_port=9 actions=redirect:v3",
+  });
+  ASSERT_TRUE(Install(rules).ok());
+  std::vector<FlowId> ids = {rules[0].id, rules[1].id, rules[2].id, FlowId::FromName("none")};
+  absl::StatusOr<std::vector<std::optional<FlowRule>>> got = LookupRules(*backend_, ids);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*got)[i].has_value()) << i;
+    EXPECT_TRUE(*(*got)[i] == rules[i]) << FormatRule(*(*got)[i]);
+  }
+  EXPECT_FALSE((*got)[3].has_value());
+
+  // Someone removes the second filter with tc: the by-id read goes to the kernel and sees it.
+  std::optional<Location> loc = backend_->LocationOf(rules[1].id);
+  ASSERT_TRUE(loc.has_value());
+  Sh("tc -n nl2 filter del dev v2 ingress pref " + std::to_string(loc->pref) + " handle " +
+     std::to_string(loc->handle) + " protocol all flower");
+  got = LookupRules(*backend_, ids);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE((*got)[0].has_value());
+  EXPECT_FALSE((*got)[1].has_value());
+  EXPECT_TRUE((*got)[2].has_value());
+
+  // So the plan of the same batch re-adds exactly that rule, and applying it converges.
+  absl::StatusOr<Plan> plan = PlanBatch(*backend_, FlowBatch{rules, {}});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->adds.size(), 1u);
+  EXPECT_TRUE(plan->adds[0] == rules[1]);
+  EXPECT_TRUE(plan->changes.empty());
+  ASSERT_TRUE(backend_->Apply(plan->ToBatch()).ok());
+  plan = PlanBatch(*backend_, FlowBatch{rules, {}});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->empty()) << plan->ToString();
+  EXPECT_EQ(backend_->Dump()->size(), 3u);
+}
+
 TEST_F(NetlinkKernelTest, CreatedByItsSpecThroughTheRegistry) {
   absl::StatusOr<std::unique_ptr<Backend>> b = CreateBackend("netlink:netns=nl2,skip_hw");
   ASSERT_TRUE(b.ok()) << b.status();

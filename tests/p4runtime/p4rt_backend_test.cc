@@ -192,6 +192,26 @@ TEST(P4rtBackend, EveryMappedFieldAndActionIsWrittenAndReadBack) {
   auto plan = PlanAgainst(*b2, rules);
   ASSERT_TRUE(plan.ok());
   EXPECT_TRUE(plan->empty()) << plan->ToString();
+  // By id (Lookup, PlanBatch): the new process plans against what it adopted from the target.
+  FlowRule edited = Rule("priority=7 src_mac=02:00:00:00:00:00/ff:ff:ff:00:00:00 actions=drop");
+  FlowRule fresh = Rule("priority=15 in_port=4 actions=drop");
+  auto installed = std::find_if(rules.begin(), rules.end(),
+                                [&](const FlowRule& r) { return r.id == edited.id; });
+  ASSERT_NE(installed, rules.end());
+  auto got = LookupRules(*b2, std::vector<FlowId>{edited.id, fresh.id});
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  ASSERT_TRUE((*got)[0].has_value());
+  EXPECT_EQ(*(*got)[0], *installed);
+  EXPECT_FALSE((*got)[1].has_value());
+  auto batch_plan = PlanBatch(*b2, FlowBatch{{edited, fresh, rules.back()}, {}});
+  ASSERT_TRUE(batch_plan.ok()) << batch_plan.status();
+  ASSERT_EQ(batch_plan->adds.size(), 1u);
+  EXPECT_EQ(batch_plan->adds[0], fresh);
+  ASSERT_EQ(batch_plan->changes.size(), 1u);
+  EXPECT_EQ(batch_plan->changes[0].before, *installed);
+  ASSERT_TRUE(b2->Apply(batch_plan->ToBatch()).ok());
+  EXPECT_TRUE(PlanBatch(*b2, FlowBatch{{edited, fresh}, {}})->empty());
   ASSERT_TRUE(b2->Flush().ok());
   EXPECT_TRUE(Owned(*b2).empty());
 }

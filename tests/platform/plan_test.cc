@@ -1,8 +1,11 @@
-// Tests of the plan diff: ComputePlan(), PlanAgainst(), Plan::ToBatch() and Plan::ToString().
+// Tests of the plan diff: ComputePlan(), PlanAgainst(), PlanBatch(), PlanScope(),
+// LookupRules(), Plan::ToBatch() and Plan::ToString().
 
 #include "dpu/plan.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -257,6 +260,230 @@ TEST(PlanAgainstTest, RandomSetsConverge) {
     EXPECT_TRUE(now == desired);
     EXPECT_TRUE(PlanAgainst(backend, desired)->empty());
   }
+}
+
+// --- LookupRules() (Get() per id) ---
+
+TEST(LookupTest, ReadsBackByIdInOrderWithNulloptForMissing) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  ASSERT_TRUE(backend.Apply(FlowBatch{{R(kWeb), R(kArp)}, {}}).ok());
+  backend.gets = backend.dumps = 0;
+  const FlowId missing = FlowId::FromName("missing");
+  absl::StatusOr<std::vector<std::optional<FlowRule>>> got =
+      LookupRules(backend, std::vector<FlowId>{R(kArp).id, missing, R(kWeb).id});
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  ASSERT_TRUE((*got)[0].has_value());
+  EXPECT_EQ(*(*got)[0], R(kArp));
+  EXPECT_FALSE((*got)[1].has_value());
+  ASSERT_TRUE((*got)[2].has_value());
+  EXPECT_EQ(*(*got)[2], R(kWeb));
+  EXPECT_EQ(backend.gets, 3);
+  EXPECT_EQ(backend.dumps, 0);
+}
+
+TEST(LookupTest, AnErrorOtherThanNotFoundIsReturnedNamingTheId) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  backend.get_error = absl::UnavailableError("device gone");
+  absl::StatusOr<std::vector<std::optional<FlowRule>>> got =
+      LookupRules(backend, std::vector<FlowId>{R(kWeb).id});
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Msg(got.status()), HasSubstr(R(kWeb).id.ToString()));
+  EXPECT_THAT(Msg(got.status()), HasSubstr("device gone"));
+}
+
+// --- PlanBatch() ---
+
+// A table of @p n rules with ids "bulk/I" (none of them is kWeb, kDns or kArp).
+std::vector<FlowRule> Bulk(int n) {
+  std::vector<FlowRule> out;
+  for (int i = 0; i < n; ++i) {
+    FlowRule r = R(absl::StrCat(
+        "priority=5 in_port=vb eth_type=ipv4 ip_proto=udp dst_port=", 1000 + i, " actions=drop"));
+    r.id = FlowId::FromName(absl::StrCat("bulk/", i));
+    out.push_back(r);
+  }
+  return out;
+}
+
+TEST(PlanBatchTest, PlansAgainstTheInstalledRulesItNamesOnly) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  std::vector<FlowRule> table = Bulk(500);
+  table.push_back(R(kWeb));
+  table.push_back(R(kDns));
+  table.push_back(R(kArp));
+  ASSERT_TRUE(backend.Apply(FlowBatch{table, {}}).ok());
+  backend.gets = backend.dumps = 0;
+
+  FlowRule fresh = R("priority=30 in_port=vb eth_type=ipv6 actions=drop");
+  // Changed content (web), identical (dns), new (fresh), and a delete (arp).
+  FlowBatch batch{{R(kWebMirrored), R(kDns), fresh}, {R(kArp).id}};
+  absl::StatusOr<Plan> plan = PlanBatch(backend, batch);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->adds, ElementsAre(fresh));
+  ASSERT_EQ(plan->changes.size(), 1u);
+  EXPECT_EQ(plan->changes[0].before, R(kWeb));  // As installed, read back.
+  EXPECT_EQ(plan->changes[0].after, R(kWebMirrored));
+  EXPECT_THAT(plan->deletes, ElementsAre(R(kArp)));
+  EXPECT_THAT(plan->foreign, IsEmpty());
+  // One read per id of the batch, no dump of the 503-rule table.
+  EXPECT_EQ(backend.gets, 4);
+  EXPECT_EQ(backend.dumps, 0);
+  // The identical upsert is left out of the batch that carries out the plan.
+  FlowBatch minimal = plan->ToBatch();
+  EXPECT_EQ(minimal.deletes, std::vector<FlowId>{R(kArp).id});
+  EXPECT_THAT(minimal.upserts, ElementsAre(fresh, R(kWebMirrored)));
+
+  ASSERT_TRUE(backend.Apply(minimal).ok());
+  EXPECT_EQ(backend.size(), 503u);
+  absl::StatusOr<Plan> again = PlanBatch(backend, FlowBatch{{R(kWebMirrored), R(kDns), fresh}, {}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->empty()) << again->ToString();
+}
+
+TEST(PlanBatchTest, ADeleteOfAnIdNotInstalledIsNotFoundAtItsPosition) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  ASSERT_TRUE(backend.Apply(FlowBatch{{R(kWeb)}, {}}).ok());
+  absl::StatusOr<Plan> plan = PlanBatch(backend, FlowBatch{{R(kDns)}, {R(kWeb).id, R(kArp).id}});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FailedOperationIndex(plan.status()), 1u);
+  EXPECT_THAT(Msg(plan.status()),
+              HasSubstr(absl::StrCat("operation 1 (delete id ", R(kArp).id.ToString(),
+                                     "): not installed")));
+  EXPECT_EQ(backend.size(), 1u);
+}
+
+TEST(PlanBatchTest, ARepeatedIdIsRefusedBeforeReadingAnything) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  ASSERT_TRUE(backend.Apply(FlowBatch{{R(kWeb)}, {}}).ok());
+  backend.gets = 0;
+  absl::StatusOr<Plan> plan =
+      PlanBatch(backend, FlowBatch{{R(kDns), R(kWebMirrored)}, {R(kWeb).id}});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FailedOperationIndex(plan.status()), 2u);  // Deletes first, then upserts.
+  EXPECT_THAT(Msg(plan.status()), HasSubstr("id already used by operation 0"));
+  EXPECT_EQ(backend.gets, 0);
+}
+
+TEST(PlanBatchTest, AnUpsertTheBackendCannotExpressIsRefusedNamingItsPosition) {
+  Capabilities caps = Capabilities::All();
+  caps.actions &= ~(uint64_t{1} << static_cast<int>(ActionKind::kMirror));
+  testing::InMemoryTestBackend backend(caps);
+  absl::StatusOr<Plan> plan = PlanBatch(backend, FlowBatch{{R(kDns), R(kWebMirrored)}, {}});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(FailedOperationIndex(plan.status()), 1u);
+  EXPECT_THAT(Msg(plan.status()), HasSubstr("mirror"));
+  EXPECT_EQ(backend.size(), 0u);
+}
+
+TEST(PlanBatchTest, TheLookupErrorIsReturnedWithTheBackendName) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  backend.get_error = absl::UnavailableError("link down");
+  absl::StatusOr<Plan> plan = PlanBatch(backend, FlowBatch{{R(kWeb)}, {}});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Msg(plan.status()), HasSubstr("inmemory"));
+  EXPECT_THAT(Msg(plan.status()), HasSubstr("link down"));
+}
+
+TEST(PlanBatchTest, RandomBatchesAgreeWithTheFullTablePlan) {
+  // PlanBatch() of a batch must plan what PlanAgainst() plans for the table the batch makes.
+  std::mt19937_64 rng(777);
+  for (int round = 0; round < 30; ++round) {
+    testing::InMemoryTestBackend backend(Capabilities::All());
+    std::vector<FlowRule> table = Bulk(60);
+    ASSERT_TRUE(backend.Apply(FlowBatch{table, {}}).ok());
+    std::map<FlowId, FlowRule> after;
+    for (const FlowRule& r : table) after[r.id] = r;
+    FlowBatch batch;
+    std::vector<FlowRule> more = Bulk(80);  // 60..79 are not installed.
+    for (int i = 0; i < 80; ++i) {
+      const int what = static_cast<int>(rng() % 4);  // 0: leave, 1: same, 2: change, 3: delete
+      if (what == 0) continue;
+      if (what == 3 && i < 60) {
+        batch.deletes.push_back(more[i].id);
+        after.erase(more[i].id);
+        continue;
+      }
+      FlowRule r = more[i];
+      if (what == 2) r.priority = 6;
+      batch.upserts.push_back(r);
+      after[r.id] = r;
+    }
+    std::vector<FlowRule> desired;
+    for (const auto& [id, r] : after) desired.push_back(r);
+    absl::StatusOr<Plan> full = PlanAgainst(backend, desired);
+    ASSERT_TRUE(full.ok()) << full.status();
+    absl::StatusOr<Plan> small = PlanBatch(backend, batch);
+    ASSERT_TRUE(small.ok()) << small.status();
+    auto ids = [](const std::vector<FlowRule>& v) {
+      std::vector<FlowId> out = Ids(v);
+      std::sort(out.begin(), out.end());
+      return out;
+    };
+    EXPECT_EQ(ids(small->adds), ids(full->adds));
+    EXPECT_EQ(ids(small->deletes), ids(full->deletes));
+    EXPECT_EQ(small->changes.size(), full->changes.size());
+    ASSERT_TRUE(backend.Apply(small->ToBatch()).ok());
+    EXPECT_TRUE(PlanAgainst(backend, desired)->empty());
+  }
+}
+
+// --- PlanScope() ---
+
+TEST(PlanScopeTest, MovesTheScopeToDesiredAndLeavesTheRestAlone) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  std::vector<FlowRule> others = Bulk(200);
+  ASSERT_TRUE(backend.Apply(FlowBatch{others, {}}).ok());
+  ASSERT_TRUE(backend.Apply(FlowBatch{{R(kWeb), R(kArp)}, {}}).ok());
+  backend.gets = backend.dumps = 0;
+  const FlowId never_installed = FlowId::FromName("gone-already");
+  // Scope: web, arp and an id that is not installed; desired: dns and web changed.
+  absl::StatusOr<Plan> plan =
+      PlanScope(backend, {R(kDns), R(kWebMirrored)}, {R(kWeb).id, R(kArp).id, never_installed});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->adds, ElementsAre(R(kDns)));
+  ASSERT_EQ(plan->changes.size(), 1u);
+  EXPECT_EQ(plan->changes[0].before, R(kWeb));
+  EXPECT_THAT(plan->deletes, ElementsAre(R(kArp)));
+  EXPECT_EQ(backend.gets, 4);  // dns, web (once though named twice), arp, gone-already
+  EXPECT_EQ(backend.dumps, 0);
+  ASSERT_TRUE(backend.Apply(plan->ToBatch()).ok());
+  EXPECT_EQ(backend.size(), 202u);  // The 200 others are still there.
+  EXPECT_TRUE(PlanScope(backend, {R(kDns), R(kWebMirrored)}, {R(kArp).id})->empty());
+}
+
+TEST(PlanScopeTest, DriftOfTheScopeIsRepaired) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  ASSERT_TRUE(backend.Apply(FlowBatch{{R(kWeb), R(kDns)}, {}}).ok());
+  // Someone deleted dns and altered web behind the owner's back.
+  ASSERT_TRUE(backend.Apply(FlowBatch{{R(kWebMirrored)}, {R(kDns).id}}).ok());
+  absl::StatusOr<Plan> plan = PlanScope(backend, {R(kWeb), R(kDns)}, {R(kWeb).id, R(kDns).id});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->adds, ElementsAre(R(kDns)));
+  ASSERT_EQ(plan->changes.size(), 1u);
+  EXPECT_EQ(plan->changes[0].after, R(kWeb));
+  EXPECT_THAT(plan->deletes, IsEmpty());
+}
+
+TEST(PlanScopeTest, ARepeatedDesiredIdAndAnInexpressibleRuleAreRefused) {
+  testing::InMemoryTestBackend backend(Capabilities::All());
+  absl::StatusOr<Plan> plan = PlanScope(backend, {R(kWeb), R(kWebMirrored)}, {});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(plan.status()), HasSubstr("appears twice"));
+
+  Capabilities caps = Capabilities::All();
+  caps.actions &= ~(uint64_t{1} << static_cast<int>(ActionKind::kMirror));
+  testing::InMemoryTestBackend small(caps);
+  plan = PlanScope(small, {R(kWebMirrored)}, {});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(Msg(plan.status()), HasSubstr(R(kWeb).id.ToString()));
 }
 
 }  // namespace

@@ -51,6 +51,7 @@ class InMemoryTestBackend : public Backend {
 
   absl::StatusOr<std::vector<FlowEntry>> Dump() override {
     ++device_calls;
+    ++dumps;
     if (!dump_error.ok()) return dump_error;
     std::vector<FlowEntry> out;
     for (const auto& [id, rule] : rules_) out.push_back(FlowEntry{rule, false});
@@ -60,6 +61,8 @@ class InMemoryTestBackend : public Backend {
 
   absl::StatusOr<FlowRule> Get(const FlowId& id) override {
     ++device_calls;
+    ++gets;
+    if (!get_error.ok()) return get_error;
     auto it = rules_.find(id);
     if (it == rules_.end()) return absl::NotFoundError("no such rule");
     return it->second;
@@ -82,6 +85,9 @@ class InMemoryTestBackend : public Backend {
   int device_calls = 0;           // Calls that would have reached a device.
   std::vector<FlowRule> foreign;  // Rules reported as foreign by Dump().
   absl::Status dump_error;        // When not OK, Dump() fails with it.
+  absl::Status get_error;         // When not OK, Get() fails with it.
+  int dumps = 0;                  // Calls of Dump().
+  int gets = 0;                   // Calls of Get() (LookupRules() calls it once per id).
 
  private:
   dpu::Capabilities caps_;

@@ -87,6 +87,32 @@ def test_sync_plans_changes_and_deletes():
     assert len(cp.adds) == 1 and len(cp.changes) == 1
 
 
+def test_lookup_plan_batch_and_plan_scope_read_only_the_ids_they_name():
+    b = libdpu.ReferenceBackend()
+    rules = libdpu.parse_rules(RULES)
+    b.apply(upserts=rules[:1])
+    got = b.lookup([rules[1].id, rules[0].id, str(rules[0].id)])
+    assert got[0] is None and got[1] == rules[0] and got[2] == rules[0]
+    with pytest.raises(libdpu.InvalidArgumentError, match="ids"):
+        b.lookup("not a list")
+    changed = rules[0].replace(actions="drop")
+    # rules[0] is installed: a change (before = as installed); rules[1] is not: an add.
+    plan = b.plan_batch(upserts=[changed, rules[1]])
+    assert [r.id for r in plan.adds] == [rules[1].id]
+    assert len(plan.changes) == 1 and plan.changes[0].before == rules[0]
+    assert plan.changes[0].after == changed and not plan.deletes
+    b.apply(plan.to_batch())
+    assert not b.plan_batch(upserts=[changed, rules[1]])
+    with pytest.raises(libdpu.NotFoundError) as e:
+        b.plan_batch(upserts=[changed], deletes=[libdpu.FlowId.from_name("nothing")])
+    assert e.value.operation_index == 0
+    # plan_scope: the scope's installed ids not desired are deleted; nothing else is read.
+    plan = b.plan_scope([changed], [rules[1].id])
+    assert [r.id for r in plan.deletes] == [rules[1].id] and not plan.adds and not plan.changes
+    b.apply(plan.to_batch())
+    assert [str(r) for r in b.rules()] == [str(changed)]
+
+
 def test_batch_object_and_atomicity():
     b = libdpu.ReferenceBackend()
     rules = libdpu.parse_rules(RULES)

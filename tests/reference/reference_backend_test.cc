@@ -15,6 +15,7 @@
 #include "dpu/backend_registry.h"
 #include "dpu/packet.h"
 #include "dpu/pcap.h"
+#include "dpu/plan.h"
 #include "dpu/rule_text.h"
 #include "tests/reference/test_packets.h"
 
@@ -225,6 +226,29 @@ std::vector<FieldCase> FieldCases() {
     c.push_back(untracked);
   }
   return c;
+}
+
+TEST(ReferenceLookup, ReadsBackByIdAndPlanBatchUsesIt) {
+  ReferenceBackend dp;
+  auto a = ParseRule("priority=5 in_port=p1 eth_type=ipv4 actions=drop");
+  auto b = ParseRule("priority=6 in_port=p1 eth_type=arp actions=redirect:p2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(dp.Apply(FlowBatch{{*a}, {}}).ok());
+  auto got = LookupRules(dp, std::vector<FlowId>{b->id, a->id});
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_FALSE((*got)[0].has_value());
+  ASSERT_TRUE((*got)[1].has_value());
+  EXPECT_EQ(*(*got)[1], *a);
+  FlowRule a2 = *a;
+  a2.actions = {CountAction{}, DropAction{}};
+  auto plan = PlanBatch(dp, FlowBatch{{a2, *b}, {}});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->adds.size(), 1u);
+  EXPECT_EQ(plan->adds[0], *b);
+  ASSERT_EQ(plan->changes.size(), 1u);
+  EXPECT_EQ(plan->changes[0].before, *a);
+  EXPECT_TRUE(plan->deletes.empty());
 }
 
 TEST_F(ReferenceTest, EveryMatchField) {

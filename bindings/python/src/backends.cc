@@ -250,6 +250,21 @@ void BindBackends(py::module_& m) {
           },
           py::arg("id"), "The installed rule with this id (raises NotFoundError).")
       .def(
+          "lookup",
+          [](PyBackend& b, py::handle ids) {
+            if (py::isinstance<py::str>(ids) || !py::isinstance<py::iterable>(ids)) {
+              InvalidArg("ids", "expected a list of ids (FlowId or text)");
+            }
+            std::vector<FlowId> fids;
+            for (py::handle id : ids) fids.push_back(ToFlowId(id, "ids"));
+            py::gil_scoped_release nogil;
+            std::lock_guard lock(b.mu);
+            return Unwrap(LookupRules(*b.impl, fids));
+          },
+          py::arg("ids"),
+          "Reads back the installed rules with these ids, by id (no dump of the table): a list "
+          "with, for each id, its FlowRule or None when not installed.")
+      .def(
           "stats",
           [](PyBackend& b, py::handle id) {
             FlowId fid = ToFlowId(id, "id");
@@ -278,6 +293,43 @@ void BindBackends(py::module_& m) {
           py::arg("desired"),
           "Dumps the backend and diffs the desired rules (FlowRules or rule text) against it; "
           "every upsert is validated. Sends nothing but the dump.")
+      .def(
+          "plan_batch",
+          [](PyBackend& b, py::handle batch, py::handle upserts, py::handle deletes) {
+            if (!batch.is_none() && !py::isinstance<FlowBatch>(batch)) {
+              InvalidArg("batch", "expected a FlowBatch (pass rules as upserts=, ids as deletes=)");
+            }
+            if (!batch.is_none() && !(upserts.is_none() && deletes.is_none())) {
+              InvalidArg("batch", "give either a FlowBatch or upserts=/deletes=, not both");
+            }
+            FlowBatch fb = batch.is_none() ? ToBatch(upserts, deletes) : batch.cast<FlowBatch>();
+            py::gil_scoped_release nogil;
+            std::lock_guard lock(b.mu);
+            return Unwrap(PlanBatch(*b.impl, fb));
+          },
+          py::arg("batch") = py::none(), py::kw_only(), py::arg("upserts") = py::none(),
+          py::arg("deletes") = py::none(),
+          "Plans a FlowBatch (or upserts=/deletes=) against only the installed rules it names, "
+          "read back by id: O(batch) whatever the table's size. Identical upserts plan nothing; "
+          "a delete of an id not installed raises NotFoundError (operation_index set). Sends "
+          "nothing but the lookup.")
+      .def(
+          "plan_scope",
+          [](PyBackend& b, py::handle desired, py::handle scope) {
+            std::vector<FlowRule> rules = ToRules(desired, "desired");
+            if (py::isinstance<py::str>(scope) || !py::isinstance<py::iterable>(scope)) {
+              InvalidArg("scope", "expected a list of ids (FlowId or text)");
+            }
+            std::vector<FlowId> ids;
+            for (py::handle id : scope) ids.push_back(ToFlowId(id, "scope"));
+            py::gil_scoped_release nogil;
+            std::lock_guard lock(b.mu);
+            return Unwrap(PlanScope(*b.impl, rules, ids));
+          },
+          py::arg("desired"), py::arg("scope"),
+          "Plans making the ids of scope and of desired hold exactly the desired rules, reading "
+          "back only those ids: installed scope ids not desired are deleted, missing or "
+          "different desired rules (re)written; rules outside are never read.")
       .def(
           "sync",
           [](PyBackend& b, py::handle desired) {

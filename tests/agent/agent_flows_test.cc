@@ -1,0 +1,161 @@
+// dpu-agent's flow paths in-process with the reference backend (docs/agent.md, issue #26):
+// ApplyFlows plans against the installed rules it names, read back by id, never a dump of the
+// table.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent.h"
+#include "dpu/reference_backend.h"
+#include "dpu/rule_text.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace dpu_agent {
+namespace {
+
+namespace v1 = ::libdpu::agent::v1;
+using ::testing::HasSubstr;
+
+// The reference datapath, counting the calls the agent makes on it. Every call is forwarded.
+class CountingBackend : public dpu::Backend {
+ public:
+  std::string_view name() const override { return dp_.name(); }
+  const dpu::Capabilities& Capabilities() const override { return dp_.Capabilities(); }
+  absl::Status Validate(const dpu::FlowRule& rule) const override { return dp_.Validate(rule); }
+  absl::Status Apply(const dpu::FlowBatch& batch) override {
+    ++applies;
+    return dp_.Apply(batch);
+  }
+  absl::StatusOr<std::vector<dpu::FlowEntry>> Dump() override {
+    ++dumps;
+    return dp_.Dump();
+  }
+  absl::StatusOr<dpu::FlowRule> Get(const dpu::FlowId& id) override {
+    ++gets;
+    return dp_.Get(id);
+  }
+  absl::StatusOr<dpu::FlowStats> Stats(const dpu::FlowId& id) override { return dp_.Stats(id); }
+  absl::Status Flush() override { return dp_.Flush(); }
+
+  dpu::ReferenceBackend dp_;
+  std::atomic<int> applies{0}, dumps{0}, gets{0};
+};
+
+// "priority=5 in_port=p1 eth_type=ipv4 ip_proto=udp dst_port=N actions=drop".
+std::string Udp(int port, const std::string& action = "drop") {
+  return absl::StrCat("priority=5 in_port=p1 eth_type=ipv4 ip_proto=udp dst_port=", port,
+                      " actions=", action);
+}
+
+class AgentFlowsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto backend = std::make_unique<CountingBackend>();
+    backend_ = backend.get();
+    AgentOptions options;
+    options.sysfs_root = std::string(DPU_SOURCE_DIR) + "/tests/fixtures/sysfs/bf3-dpu";
+    options.rediscover_interval = absl::ZeroDuration();
+    auto agent = Agent::Create(options, std::move(backend));
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    agent_ = *std::move(agent);
+  }
+
+  absl::Status Apply(const std::vector<std::string>& rules, const std::vector<std::string>& deletes,
+                     v1::ApplyFlowsResponse* resp, bool dry_run = false) {
+    v1::ApplyFlowsRequest req;
+    for (const auto& r : rules) absl::StrAppend(req.mutable_rules(), r, "\n");
+    for (const auto& d : deletes) req.add_delete_ids(d);
+    req.set_dry_run(dry_run);
+    return agent_->ApplyFlows(req, resp);
+  }
+
+  static std::string IdOf(const std::string& text) {
+    auto r = dpu::ParseRule(text);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->id.ToString() : "";
+  }
+
+  CountingBackend* backend_ = nullptr;
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_F(AgentFlowsTest, ApplyPlansAgainstInstalledRulesByIdWithoutADump) {
+  // A table of 2,000 rules installed behind the agent's back (as by an earlier agent).
+  dpu::FlowBatch table;
+  for (int i = 0; i < 2000; ++i) table.upserts.push_back(*dpu::ParseRule(Udp(10000 + i)));
+  ASSERT_TRUE(backend_->dp_.Apply(table).ok());
+  backend_->dumps = backend_->gets = backend_->applies = 0;
+
+  // Port 10000: installed, identical. 10001: installed, different action. 20000: new.
+  // Delete 10002 (installed).
+  v1::ApplyFlowsResponse resp;
+  absl::Status s =
+      Apply({Udp(10000), Udp(10001, "count,drop"), Udp(20000)}, {IdOf(Udp(10002))}, &resp);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(resp.applied());
+  ASSERT_EQ(resp.plan().adds_size(), 1);
+  EXPECT_EQ(resp.plan().adds(0), Udp(20000));
+  ASSERT_EQ(resp.plan().changes_size(), 1);
+  EXPECT_EQ(resp.plan().changes(0).before(), Udp(10001));  // As installed, read back by id.
+  EXPECT_EQ(resp.plan().changes(0).after(), Udp(10001, "count,drop"));
+  ASSERT_EQ(resp.plan().deletes_size(), 1);
+  EXPECT_EQ(resp.plan().deletes(0), Udp(10002));
+  EXPECT_THAT(resp.plan().text(), HasSubstr("1 to add, 1 to change, 1 to delete."));
+  // Four ids read back, no dump of the 2,000-rule table, one batch.
+  EXPECT_EQ(backend_->dumps, 0);
+  EXPECT_EQ(backend_->gets, 4);
+  EXPECT_EQ(backend_->applies, 1);
+  EXPECT_EQ(backend_->dp_.Dump()->size(), 2000u);  // +1 -1
+  EXPECT_EQ(*backend_->dp_.Get(*dpu::FlowId::Parse(IdOf(Udp(10001)))),
+            *dpu::ParseRule(Udp(10001, "count,drop")));
+
+  // The same request again: the plan sees the installed state, so nothing to do, nothing sent.
+  v1::ApplyFlowsResponse again;
+  s = Apply({Udp(10000), Udp(10001, "count,drop"), Udp(20000)}, {}, &again);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(again.applied());
+  EXPECT_THAT(again.plan().text(), HasSubstr("0 to add, 0 to change, 0 to delete."));
+  EXPECT_EQ(backend_->applies, 1);
+  EXPECT_EQ(backend_->dumps, 0);
+}
+
+TEST_F(AgentFlowsTest, ApplyErrorsNameTheFieldAndChangeNothing) {
+  v1::ApplyFlowsResponse resp;
+  ASSERT_TRUE(Apply({Udp(1)}, {}, &resp).ok());
+  const size_t before = backend_->dp_.Dump()->size();
+
+  // A delete of an id that is not installed, after a valid upsert: nothing applied.
+  v1::ApplyFlowsResponse r1;
+  absl::Status s = Apply({Udp(2)}, {IdOf(Udp(1)), IdOf(Udp(3))}, &r1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_THAT(s.message(),
+              HasSubstr(absl::StrCat("delete_ids[1]: no rule with id ", IdOf(Udp(3)))));
+  EXPECT_FALSE(r1.applied());
+  // The same id twice (a delete and an upsert): the upsert is named.
+  v1::ApplyFlowsResponse r2;
+  s = Apply({Udp(2), Udp(1, "count,drop")}, {IdOf(Udp(1))}, &r2);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.message(), HasSubstr("rules: rule 2: "));
+  EXPECT_THAT(s.message(), HasSubstr("id already used by operation 0"));
+  EXPECT_EQ(backend_->dp_.Dump()->size(), before);
+  EXPECT_FALSE(backend_->dp_.Get(*dpu::FlowId::Parse(IdOf(Udp(2)))).ok());
+}
+
+TEST_F(AgentFlowsTest, DryRunPlansAndSendsNothing) {
+  v1::ApplyFlowsResponse resp;
+  ASSERT_TRUE(Apply({Udp(1)}, {}, &resp).ok());
+  backend_->applies = 0;
+  v1::ApplyFlowsResponse plan;
+  ASSERT_TRUE(Apply({Udp(1, "count,drop"), Udp(2)}, {}, &plan, /*dry_run=*/true).ok());
+  EXPECT_FALSE(plan.applied());
+  EXPECT_EQ(plan.plan().adds_size(), 1);
+  EXPECT_EQ(plan.plan().changes_size(), 1);
+  EXPECT_EQ(backend_->applies, 0);
+  EXPECT_EQ(*backend_->dp_.Get(*dpu::FlowId::Parse(IdOf(Udp(1)))), *dpu::ParseRule(Udp(1)));
+}
+
+}  // namespace
+}  // namespace dpu_agent
