@@ -1,5 +1,8 @@
 #include "backends/p4runtime/bytestring.h"
 
+#include <algorithm>
+#include <array>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -56,17 +59,33 @@ std::string PadTo(absl::string_view bytes, size_t n) {
   return std::string(n - bytes.size(), '\0') + std::string(bytes);
 }
 
-std::string OnesMask(int bits) { return PrefixMask(bits, bits); }
+const std::string& OnesMask(int bits) {
+  // Called for every key of every entry written: computed once per width.
+  static const std::array<std::string, 129> kTable = [] {
+    std::array<std::string, 129> t;
+    for (int b = 0; b <= 128; ++b) t[static_cast<size_t>(b)] = PrefixMask(b, b);
+    return t;
+  }();
+  if (bits >= 0 && bits <= 128) return kTable[static_cast<size_t>(bits)];
+  thread_local std::string wide;
+  wide = PrefixMask(bits, bits);
+  return wide;
+}
 
 std::string PrefixMask(int prefix_len, int bitwidth) {
-  size_t n = static_cast<size_t>((bitwidth + 7) / 8);
+  if (bitwidth <= 0) return std::string(1, '\0');
+  prefix_len = std::clamp(prefix_len, 0, bitwidth);
+  const size_t n = static_cast<size_t>((bitwidth + 7) / 8);
   std::string m(n, '\0');
-  // Bit i (0 = most significant bit of the field) lives at field position bitwidth-1-i from
-  // the least significant end.
-  for (int i = 0; i < prefix_len; ++i) {
-    int pos = bitwidth - 1 - i;  // from LSB
-    m[n - 1 - pos / 8] |= static_cast<char>(1 << (pos % 8));
-  }
+  // Bit i of the field (0 = its most significant bit) is bit pad + i of the n-byte big-endian
+  // string, counted from the string's most significant bit.
+  const int pad = static_cast<int>(n * 8) - bitwidth;
+  const int end = pad + prefix_len;
+  int b = pad;
+  for (; b < end && b % 8 != 0; ++b)
+    m[static_cast<size_t>(b / 8)] |= static_cast<char>(0x80 >> (b % 8));
+  for (; b + 8 <= end; b += 8) m[static_cast<size_t>(b / 8)] = static_cast<char>(0xff);
+  for (; b < end; ++b) m[static_cast<size_t>(b / 8)] |= static_cast<char>(0x80 >> (b % 8));
   return Canonical(m);
 }
 

@@ -36,8 +36,9 @@ bool FitsWidth(absl::string_view bytes, int bitwidth);
 absl::StatusOr<uint64_t> DecodeUint(absl::string_view bytes, int bitwidth, absl::string_view what);
 /// Left-pads (or keeps the last @p n bytes of) a canonical string to exactly @p n bytes.
 std::string PadTo(absl::string_view bytes, size_t n);
-/// All-ones mask of @p bits bits (canonical).
-std::string OnesMask(int bits);
+/// All-ones mask of @p bits bits (canonical). The reference stays valid (widths up to 128 bits
+/// come from a table; wider ones until the next call on the same thread).
+const std::string& OnesMask(int bits);
 /// A mask of the top @p prefix_len bits of a @p bitwidth-bit field (canonical).
 std::string PrefixMask(int prefix_len, int bitwidth);
 /// The number of leading one bits of a @p bitwidth-bit mask if it is a prefix mask, else -1.

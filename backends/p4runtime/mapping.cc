@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "backends/p4runtime/bytestring.h"
 #include "yaml-cpp/yaml.h"
 
@@ -386,7 +389,7 @@ Action MakeAction(const StepMap& s) {
   }
 }
 
-std::string KindsText(const std::vector<Action>& actions) {
+std::string KindsText(absl::Span<const Action> actions) {
   std::vector<std::string> parts;
   for (const Action& a : actions) {
     if (auto* g = std::get_if<GotoChainAction>(&a)) {
@@ -709,7 +712,7 @@ class Loader {
 };
 
 // Does rule's action list (count removed) equal the kinds of `am`?
-bool SameShape(const std::vector<Action>& acts, const ActionMap& am) {
+bool SameShape(absl::Span<const Action> acts, const ActionMap& am) {
   if (acts.size() != am.does.size()) return false;
   for (size_t i = 0; i < acts.size(); ++i) {
     if (KindOf(acts[i]) != am.does[i].kind) return false;
@@ -779,12 +782,19 @@ const TableMap* Mapping::ForTableId(uint32_t id) const {
 absl::Status Mapping::Check(const FlowRule& rule) const { return ToEntry(rule).status(); }
 
 absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
+  p4v1::TableEntry e;
+  if (auto s = ToEntry(rule, &e); !s.ok()) return s;
+  return e;
+}
+
+absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const {
   const TableMap* tm = ForChain(rule.chain);
   if (tm == nullptr) {
     return absl::UnimplementedError(
         absl::StrCat("chain: no P4 table is mapped to chain ", rule.chain));
   }
-  p4v1::TableEntry e;
+  p4v1::TableEntry& e = *out;
+  e.Clear();
   e.set_table_id(tm->id);
   // Priority.
   if (tm->has_priority) {
@@ -796,25 +806,27 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
                      "rules for chain ",
                      rule.chain, " must use priority 0"));
   }
-  // Implied values.
-  Match m = rule.match;
+  // Implied values: checked here, then treated as unset (no copy of the match).
+  const Match& m = rule.match;
+  uint64_t implied = 0;  // bit per MatchField
   if (tm->implied_eth_type) {
     if (m.eth_type != tm->implied_eth_type) {
       return absl::InvalidArgumentError(
           absl::StrCat("eth_type: table '", tm->name, "' only sees eth_type 0x",
                        absl::Hex(*tm->implied_eth_type), "; the rule must match exactly that"));
     }
-    m.eth_type.reset();
+    implied |= uint64_t{1} << static_cast<int>(MatchField::kEthType);
   }
   if (tm->implied_ip_proto) {
     if (m.ip_proto != tm->implied_ip_proto) {
       return absl::InvalidArgumentError(absl::StrCat(
           "ip_proto: table '", tm->name, "' only sees ip_proto ", *tm->implied_ip_proto));
     }
-    m.ip_proto.reset();
+    implied |= uint64_t{1} << static_cast<int>(MatchField::kIpProto);
   }
+  auto has = [&](MatchField f) { return ((implied >> static_cast<int>(f)) & 1) == 0 && m.Has(f); };
   // Keys.
-  absl::flat_hash_set<int> mapped;
+  uint64_t mapped = 0;  // bit per MatchField
   for (const KeyMap& km : tm->keys) {
     Tern t;
     int model_width = km.bitwidth;
@@ -831,8 +843,8 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       if (!port.ok()) return port.status();
       t = {EncodeUint(*port), OnesMask(km.bitwidth)};
     } else {
-      mapped.insert(static_cast<int>(*km.field));
-      if (!m.Has(*km.field)) {
+      mapped |= uint64_t{1} << static_cast<int>(*km.field);
+      if (!has(*km.field)) {
         if (km.kind == p4cfg::MatchField::EXACT) {
           return absl::InvalidArgumentError(
               absl::StrCat(km.model_name, ": table '", tm->name,
@@ -892,8 +904,9 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
         return absl::InternalError("unsupported match kind");
     }
   }
-  for (MatchField f : m.Fields()) {
-    if (!mapped.contains(static_cast<int>(f))) {
+  for (int fi = 0; fi < kNumMatchFields; ++fi) {
+    const auto f = static_cast<MatchField>(fi);
+    if (((mapped >> fi) & 1) == 0 && has(f)) {
       return absl::UnimplementedError(absl::StrCat(AV(MatchFieldName(f)), ": table '", tm->name,
                                                    "' (chain ", rule.chain,
                                                    ") has no key for it in the mapping"));
@@ -905,7 +918,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
         absl::StrCat("in_port: table '", tm->name, "' has no ingress-port key in the mapping"));
   }
   // Actions.
-  std::vector<Action> acts = rule.actions;
+  absl::Span<const Action> acts(rule.actions);
   bool count = false;
   for (size_t i = 0; i < acts.size(); ++i) {
     if (std::holds_alternative<CountAction>(acts[i])) {
@@ -920,7 +933,7 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
       count = true;
     }
   }
-  if (count) acts.erase(acts.begin());
+  if (count) acts.remove_prefix(1);
   const ActionMap* am = nullptr;
   for (const ActionMap& cand : tm->actions) {
     if (SameShape(acts, cand)) {
@@ -938,16 +951,19 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
   p4v1::Action* pa = e.mutable_action()->mutable_action();
   pa->set_action_id(am->id);
   for (const ParamMap& pm : am->params) {
-    std::string what = absl::StrCat(pm.source, " (parameter '", pm.name, "' of '", am->name, "')");
-    auto v = AttrValue(acts[pm.step], pm.attr, pm.bitwidth, what);
-    if (!v.ok()) return v.status();
+    // The name for error messages is built only when there is an error.
+    auto what = [&] {
+      return absl::StrCat(pm.source, " (parameter '", pm.name, "' of '", am->name, "')");
+    };
+    auto v = AttrValue(acts[pm.step], pm.attr, pm.bitwidth, "");
+    if (!v.ok()) return AttrValue(acts[pm.step], pm.attr, pm.bitwidth, what()).status();
     if (!FitsWidth(*v, pm.bitwidth)) {
       return absl::OutOfRangeError(
-          absl::StrCat(what, ": value ", HexBytes(*v), " does not fit ", pm.bitwidth, " bits"));
+          absl::StrCat(what(), ": value ", HexBytes(*v), " does not fit ", pm.bitwidth, " bits"));
     }
     p4v1::Action::Param* p = pa->add_params();
     p->set_param_id(pm.id);
-    p->set_value(*v);
+    p->set_value(std::move(*v));
   }
   // Attributes without a parameter must have their default value.
   for (size_t s = 0; s < acts.size(); ++s) {
@@ -962,12 +978,15 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
     }
   }
   // Cookie: magic, id, flags.
-  std::string cookie(kCookieMagic);
-  for (int i = 7; i >= 0; --i) cookie.push_back(static_cast<char>(rule.id.hi() >> (8 * i)));
-  for (int i = 7; i >= 0; --i) cookie.push_back(static_cast<char>(rule.id.lo() >> (8 * i)));
-  cookie.push_back(static_cast<char>(count ? kCookieCount : 0));
-  e.set_metadata(cookie);
-  return e;
+  char cookie[64];
+  const size_t magic = kCookieMagic.size();
+  std::memcpy(cookie, kCookieMagic.data(), magic);
+  char* c = cookie + magic;
+  for (int i = 7; i >= 0; --i) *c++ = static_cast<char>(rule.id.hi() >> (8 * i));
+  for (int i = 7; i >= 0; --i) *c++ = static_cast<char>(rule.id.lo() >> (8 * i));
+  *c++ = static_cast<char>(count ? kCookieCount : 0);
+  e.set_metadata(cookie, static_cast<size_t>(c - cookie));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* owned) const {
@@ -1110,21 +1129,31 @@ dpu::Capabilities Mapping::Capabilities() const {
 
 std::string EntryKey(const p4v1::TableEntry& e) {
   // table id, priority, then per field (sorted by id): id, kind and length-prefixed values.
-  std::vector<const p4v1::FieldMatch*> ms;
-  ms.reserve(static_cast<size_t>(e.match_size()));
+  // Called for every entry written: no allocation but the key itself.
+  absl::InlinedVector<const p4v1::FieldMatch*, 8> ms;
   for (const auto& m : e.match()) ms.push_back(&m);
-  std::sort(ms.begin(), ms.end(), [](const p4v1::FieldMatch* a, const p4v1::FieldMatch* b) {
+  auto by_id = [](const p4v1::FieldMatch* a, const p4v1::FieldMatch* b) {
     return a->field_id() < b->field_id();
-  });
+  };
+  if (!std::is_sorted(ms.begin(), ms.end(), by_id)) std::sort(ms.begin(), ms.end(), by_id);
   std::string key;
   key.reserve(16 + 24 * ms.size());
   auto put32 = [&](uint32_t v) {
-    for (int i = 3; i >= 0; --i) key.push_back(static_cast<char>(v >> (8 * i)));
+    char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                 static_cast<char>(v)};
+    key.append(b, 4);
   };
   auto bytes = [&](const std::string& b) {
-    std::string c = Canonical(b);
-    put32(static_cast<uint32_t>(c.size()));
-    key += c;
+    // The canonical form (no leading zero bytes; 0 is one zero byte), without a copy.
+    size_t i = 0;
+    while (i + 1 < b.size() && b[i] == 0) ++i;
+    if (b.empty()) {
+      put32(1);
+      key.push_back('\0');
+      return;
+    }
+    put32(static_cast<uint32_t>(b.size() - i));
+    key.append(b, i, std::string::npos);
   };
   put32(e.table_id());
   put32(static_cast<uint32_t>(e.priority()));

@@ -95,6 +95,8 @@ class Mapping {
   absl::Status Check(const FlowRule& rule) const;
   /// The table entry for @p rule (with the libdpu cookie in `metadata`).
   absl::StatusOr<p4v1::TableEntry> ToEntry(const FlowRule& rule) const;
+  /// The same into @p out (cleared first), for callers that place the entry in a message.
+  absl::Status ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const;
   /// The FlowRule of @p entry. @p owned is set when the entry carries libdpu's cookie (its id
   /// is then the rule's id; otherwise the id is KeyId()).
   absl::StatusOr<FlowRule> FromEntry(const p4v1::TableEntry& entry, bool* owned) const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -40,16 +41,24 @@ std::vector<absl::Status> UpdateErrors(const grpc::Status& call, size_t n) {
   return out;
 }
 
-p4v1::Update MakeUpdate(p4v1::Update::Type type, const p4v1::TableEntry& e) {
-  p4v1::Update u;
-  u.set_type(type);
-  *u.mutable_entity()->mutable_table_entry() = e;
+// Updates live on the arena of one Apply(): building and dropping a batch costs no malloc/free
+// per message.
+p4v1::Update* NewUpdate(google::protobuf::Arena* arena, p4v1::Update::Type type) {
+  auto* u = google::protobuf::Arena::CreateMessage<p4v1::Update>(arena);
+  u->set_type(type);
   return u;
 }
-p4v1::Update MakeUpdate(p4v1::Update::Type type, p4v1::TableEntry&& e) {
-  p4v1::Update u;
-  u.set_type(type);
-  u.mutable_entity()->mutable_table_entry()->Swap(&e);
+
+// An update of the installed entry @p bytes (serialized): whole, or its key only (DELETE).
+p4v1::Update* ParsedUpdate(google::protobuf::Arena* arena, p4v1::Update::Type type,
+                           const std::string& bytes) {
+  p4v1::Update* u = NewUpdate(arena, type);
+  p4v1::TableEntry* e = u->mutable_entity()->mutable_table_entry();
+  e->ParseFromString(bytes);
+  if (type == p4v1::Update::DELETE) {
+    e->clear_action();
+    e->clear_metadata();
+  }
   return u;
 }
 
@@ -74,15 +83,16 @@ absl::StatusOr<BackendOptions> BackendOptions::Parse(std::string_view args_in) {
     if (k == "device_id") {
       if (!absl::SimpleAtoi(v, &o.session.device_id)) return bad(k, "not a number");
     } else if (k == "election_id") {
+      ElectionId id;
       size_t colon = v.find(':');
       if (colon == absl::string_view::npos) {
-        o.session.election_id.high = 0;
-        if (!absl::SimpleAtoi(v, &o.session.election_id.low)) return bad(k, "not a number");
-      } else if (!absl::SimpleAtoi(v.substr(0, colon), &o.session.election_id.high) ||
-                 !absl::SimpleAtoi(v.substr(colon + 1), &o.session.election_id.low)) {
+        if (!absl::SimpleAtoi(v, &id.low)) return bad(k, "not a number");
+      } else if (!absl::SimpleAtoi(v.substr(0, colon), &id.high) ||
+                 !absl::SimpleAtoi(v.substr(colon + 1), &id.low)) {
         return bad(k, "expected N or HIGH:LOW");
       }
-      if (o.session.election_id == ElectionId{0, 0}) return bad(k, "must not be 0");
+      if (id == ElectionId{0, 0}) return bad(k, "must not be 0");
+      o.session.election_id = id;
     } else if (k == "role") {
       o.session.role = std::string(v);
     } else if (k == "p4info") {
@@ -100,12 +110,12 @@ absl::StatusOr<BackendOptions> BackendOptions::Parse(std::string_view args_in) {
     } else if (k == "atomicity") {
       if (v == "auto") {
         o.atomicity = Atomicity::kAuto;
-      } else if (v == "rollback") {
-        o.atomicity = Atomicity::kRollback;
-      } else if (v == "continue") {
-        o.atomicity = Atomicity::kContinue;
+      } else if (v == "require" || v == "rollback") {
+        o.atomicity = Atomicity::kRequire;
+      } else if (v == "best-effort" || v == "continue") {
+        o.atomicity = Atomicity::kBestEffort;
       } else {
-        return bad(k, "expected auto, rollback or continue");
+        return bad(k, "expected auto, require or best-effort");
       }
     } else if (k == "connect_timeout_ms") {
       int ms = 0;
@@ -153,9 +163,10 @@ absl::Status P4RuntimeBackend::Init() {
   session_ = std::make_unique<Session>(options_.session);
   if (auto s = session_->EnsurePrimary(); !s.ok()) return s;
   generation_ = session_->generation();
+  // Capabilities is optional in practice (NVIDIA's DPL runtime lists it as unsupported).
   auto version = session_->ApiVersion();
-  if (!version.ok()) return version.status();
-  api_version_ = *version;
+  if (!version.ok() && !absl::IsUnimplemented(version.status())) return version.status();
+  api_version_ = version.ok() ? *version : "";
 
   if (p4info_) {
     auto cur = session_->GetPipeline(p4v1::GetForwardingPipelineConfigRequest::COOKIE_ONLY);
@@ -180,24 +191,11 @@ absl::Status P4RuntimeBackend::Init() {
   }
   caps_ = mapping_->Capabilities();
 
-  // Probe the atomicity modes with an empty batch (a server without ROLLBACK_ON_ERROR answers
-  // UNIMPLEMENTED).
-  if (options_.atomicity == BackendOptions::Atomicity::kContinue) {
-    rollback_supported_ = false;
-  } else {
-    p4v1::WriteRequest probe;
-    probe.set_atomicity(p4v1::WriteRequest::ROLLBACK_ON_ERROR);
-    grpc::Status s = session_->Write(probe);
-    rollback_supported_ = s.ok();
-    if (!s.ok() && s.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
-      return FromGrpc(s, "p4runtime: Write (atomicity probe)");
-    }
-    if (!s.ok() && options_.atomicity == BackendOptions::Atomicity::kRollback) {
-      return absl::FailedPreconditionError(
-          "p4runtime: atomicity=rollback but the target does not support ROLLBACK_ON_ERROR");
-    }
-  }
-  caps_.atomic_batches = rollback_supported_;
+  // Atomicity is learned from the first write of more than one update, not probed: an empty
+  // probe write is logged as an error by servers that refuse it (BMv2/PI) and answered OK
+  // without any check by others (Stratum returns before looking at the atomicity).
+  if (options_.atomicity == BackendOptions::Atomicity::kBestEffort) target_atomic_ = false;
+  caps_.atomic_batches = target_atomic_.value_or(false);
   return Adopt();
 }
 
@@ -232,7 +230,7 @@ absl::Status P4RuntimeBackend::Adopt() {
     if (!rule.ok() || !owned) continue;
     std::string key = EntryKey(e.table_entry());
     by_key_[key] = rule->id;
-    installed_[rule->id] = Installed{*rule, e.table_entry(), key};
+    installed_[rule->id] = Installed{*rule, e.table_entry().SerializeAsString(), key};
   }
   return absl::OkStatus();
 }
@@ -248,10 +246,12 @@ absl::Status P4RuntimeBackend::EnsureSession() {
   ++replays_;
   if (installed_.empty()) return absl::OkStatus();
   p4v1::WriteRequest req;
-  req.set_atomicity(rollback_supported_ ? p4v1::WriteRequest::ROLLBACK_ON_ERROR
-                                        : p4v1::WriteRequest::CONTINUE_ON_ERROR);
+  // Into an empty target: CONTINUE_ON_ERROR is accepted by every server.
+  req.set_atomicity(p4v1::WriteRequest::CONTINUE_ON_ERROR);
   for (const auto& [id, inst] : installed_) {
-    *req.add_updates() = MakeUpdate(p4v1::Update::INSERT, inst.entry);
+    p4v1::Update* u = req.add_updates();
+    u->set_type(p4v1::Update::INSERT);
+    u->mutable_entity()->mutable_table_entry()->ParseFromString(inst.entry);
   }
   grpc::Status s = session_->Write(req);
   if (!s.ok()) {
@@ -273,34 +273,98 @@ absl::Status P4RuntimeBackend::WriteOnce(std::vector<Op*>& ops, Atomicity atomic
                                          grpc::Status* call) {
   p4v1::WriteRequest req;
   req.set_atomicity(atomicity);
-  req.mutable_updates()->Reserve(static_cast<int>(ops.size()));
-  // Move the updates in and back out: no copy of the entries per call.
-  for (Op* op : ops) req.add_updates()->Swap(&op->update);
+  // The ops' updates (on the arena of the Apply()) go into the request and come back out: no
+  // copy, no allocation. The request does not own them: they are taken out before it dies.
+  auto* updates = req.mutable_updates();
+  updates->Reserve(static_cast<int>(ops.size()));
+  for (Op* op : ops) updates->UnsafeArenaAddAllocated(op->update);
   *call = session_->Write(req);
-  for (size_t i = 0; i < ops.size(); ++i)
-    ops[i]->update.Swap(req.mutable_updates(static_cast<int>(i)));
+  updates->UnsafeArenaExtractSubrange(0, static_cast<int>(ops.size()), nullptr);
   per_update->clear();
   if (call->ok()) return absl::OkStatus();
   *per_update = UpdateErrors(*call, ops.size());
   return FromGrpc(*call, "p4runtime: Write");
 }
 
-absl::Status P4RuntimeBackend::WriteAtomic(std::vector<Op*>& ops) {
+std::string ApplyReport::Summary() const {
+  const size_t undone = deleted_again + modified_back + reinserted;
+  if (applied == 0 && undone == 0 && undo_failed == 0) return "";
+  std::string out = absl::StrCat(
+      atomic ? "the batch took several writes (deletes before inserts of the same keys)"
+             : "the target is not atomic (best effort with undo)",
+      ": it applied ", applied, applied == 1 ? " update" : " updates",
+      " of the batch before the refusal; undone: ", deleted_again,
+      " inserted entries deleted again, ", modified_back,
+      " modified entries modified back (counters kept), ", reinserted,
+      " deleted entries inserted again");
+  if (reinserted > 0) absl::StrAppend(&out, " (their direct counters restart at 0)");
+  if (undo_failed > 0) {
+    absl::StrAppend(&out, "; ", undo_failed,
+                    " undo updates were refused: the device differs from before the batch, "
+                    "Dump() shows it");
+  }
+  return out;
+}
+
+std::string P4RuntimeBackend::TargetName() const {
+  return absl::StrCat("target ", options_.session.address, " (device_id ",
+                      options_.session.device_id, ")");
+}
+
+bool P4RuntimeBackend::UseAtomic() const {
+  return options_.atomicity == BackendOptions::Atomicity::kRequire || target_atomic_ != false;
+}
+
+namespace {
+// True when a Write failed as a whole because of its atomicity mode: UNIMPLEMENTED (BMv2/PI,
+// p4rt-target --continue-only), or another code whose message names the atomicity (Stratum on
+// Tofino answers a failed check "Request atomicity ROLLBACK_ON_ERROR is not supported").
+bool RefusesAtomicity(const grpc::Status& call) {
+  return call.error_code() == grpc::StatusCode::UNIMPLEMENTED ||
+         ContainsIgnoreCase(call.error_message(), "atomic");
+}
+}  // namespace
+
+absl::Status P4RuntimeBackend::WriteOne(std::vector<Op*>& ops, bool atomic,
+                                        std::vector<Op*>* applied, size_t* refused, bool* relearn) {
+  applied->clear();
+  *relearn = false;
+  *refused = ops.size();
   if (ops.empty()) return absl::OkStatus();
-  if (auto s = EnsureSession(); !s.ok()) return s;
+  // A single update is atomic by itself: CONTINUE_ON_ERROR, which every server accepts, teaches
+  // nothing and costs nothing.
+  const bool rollback = atomic && ops.size() > 1;
   std::vector<absl::Status> per;
   grpc::Status call;
   bool retried = false;
   while (true) {
-    Atomicity mode = rollback_supported_ ? p4v1::WriteRequest::ROLLBACK_ON_ERROR
-                                         : p4v1::WriteRequest::CONTINUE_ON_ERROR;
-    absl::Status s = WriteOnce(ops, mode, &per, &call);
-    if (s.ok()) return s;
-    if (per.empty() && call.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
-        rollback_supported_ && options_.atomicity == BackendOptions::Atomicity::kAuto) {
-      rollback_supported_ = false;
+    ++report_.writes;
+    absl::Status s = WriteOnce(
+        ops,
+        rollback ? p4v1::WriteRequest::ROLLBACK_ON_ERROR : p4v1::WriteRequest::CONTINUE_ON_ERROR,
+        &per, &call);
+    if (s.ok()) {
+      if (rollback && !target_atomic_) {
+        target_atomic_ = true;
+        caps_.atomic_batches = true;
+      }
+      *applied = ops;
+      return s;
+    }
+    if (per.empty() && rollback && RefusesAtomicity(call)) {
+      target_atomic_ = false;
       caps_.atomic_batches = false;
-      continue;
+      if (options_.atomicity == BackendOptions::Atomicity::kRequire) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "p4runtime: atomicity=require, but ", TargetName(),
+            " does not apply batches atomically: it refused ROLLBACK_ON_ERROR (",
+            absl::StatusCodeToString(static_cast<absl::StatusCode>(call.error_code())), ": ",
+            call.error_message(),
+            "); nothing was written (atomicity=auto or best-effort accepts update-by-update "
+            "writes with undo)"));
+      }
+      *relearn = true;  // nothing applied: the caller plans again for a non-atomic target
+      return absl::OkStatus();
     }
     if (per.empty() && !retried &&
         (call.error_code() == grpc::StatusCode::UNAVAILABLE ||
@@ -311,49 +375,131 @@ absl::Status P4RuntimeBackend::WriteAtomic(std::vector<Op*>& ops) {
       if (auto es = EnsureSession(); !es.ok()) return es;
       continue;
     }
-    if (per.empty()) return s;
-    // Undo what a non-atomic write applied.
-    if (mode == p4v1::WriteRequest::CONTINUE_ON_ERROR) {
-      std::vector<Op> undo;
-      for (size_t i = ops.size(); i-- > 0;) {
-        if (!per[i].ok()) continue;
-        const p4v1::Update& u = ops[i]->update;
-        Op r;
-        if (u.type() == p4v1::Update::INSERT) {
-          r.update = MakeUpdate(p4v1::Update::DELETE, KeyOnly(u.entity().table_entry()));
-        } else if (ops[i]->undo_entry) {
-          r.update = MakeUpdate(
-              u.type() == p4v1::Update::DELETE ? p4v1::Update::INSERT : p4v1::Update::MODIFY,
-              *ops[i]->undo_entry);
-        }
-        undo.push_back(std::move(r));
+    s = WithDeviceHint(std::move(s), options_.session.device_id);
+    if (per.empty()) {
+      if (!rollback && ops.size() > 1) {
+        // CONTINUE_ON_ERROR without per-update results: what was applied is unknown.
+        return absl::Status(s.code(),
+                            absl::StrCat(s.message(), " (the ", TargetName(),
+                                         " gave no per-update results for a best-effort batch; it "
+                                         "may hold part of it: Dump() shows the device state)"));
       }
-      std::vector<Op*> uptrs;
-      for (Op& r : undo) uptrs.push_back(&r);
-      std::vector<absl::Status> uper;
-      grpc::Status ucall;
-      if (!uptrs.empty() &&
-          !WriteOnce(uptrs, p4v1::WriteRequest::CONTINUE_ON_ERROR, &uper, &ucall).ok()) {
-        return absl::DataLossError(absl::StrCat("p4runtime: undo after a refused update failed (",
-                                                ucall.error_message(),
-                                                "); Dump() shows the device state"));
-      }
+      return s;
     }
     for (size_t i = 0; i < ops.size(); ++i) {
-      if (!per[i].ok() && !absl::IsAborted(per[i])) {
-        return BatchError(
-            per[i].code(), ops[i]->index, ops[i]->is_delete, ops[i]->id,
-            absl::StrCat("target refused ", p4v1::Update::Type_Name(ops[i]->update.type()), ": ",
-                         per[i].message()));
-      }
+      if (!rollback && per[i].ok()) applied->push_back(ops[i]);
+      if (*refused == ops.size() && !per[i].ok() && !absl::IsAborted(per[i])) *refused = i;
     }
-    return s;
+    if (*refused == ops.size()) return s;
+    Op* op = ops[*refused];
+    return BatchError(per[*refused].code(), op->index, op->is_delete, op->id,
+                      absl::StrCat("target refused ", p4v1::Update::Type_Name(op->update->type()),
+                                   ": ", per[*refused].message()));
   }
 }
 
+void P4RuntimeBackend::Undo(const std::vector<Op*>& applied) {
+  // Two writes: what frees a key (DELETE of an insert, MODIFY back) before what takes one
+  // again (INSERT of a deleted entry), since a server may reorder the updates of one batch.
+  std::vector<Op> first, second;
+  for (size_t i = applied.size(); i-- > 0;) {
+    const Op& a = *applied[i];
+    Op r;
+    switch (a.update->type()) {
+      case p4v1::Update::INSERT:
+        r.update = NewUpdate(arena_, p4v1::Update::DELETE);
+        {
+          p4v1::TableEntry* k = r.update->mutable_entity()->mutable_table_entry();
+          const p4v1::TableEntry& e = a.update->entity().table_entry();
+          k->set_table_id(e.table_id());
+          *k->mutable_match() = e.match();
+          k->set_priority(e.priority());
+        }
+        first.push_back(std::move(r));
+        ++report_.deleted_again;
+        break;
+      case p4v1::Update::MODIFY:
+        // The entry still exists: MODIFY keeps it (and its direct counter).
+        r.update = ParsedUpdate(arena_, p4v1::Update::MODIFY, *a.undo_entry);
+        first.push_back(std::move(r));
+        ++report_.modified_back;
+        break;
+      case p4v1::Update::DELETE:
+        r.update = ParsedUpdate(arena_, p4v1::Update::INSERT, *a.undo_entry);
+        second.push_back(std::move(r));
+        ++report_.reinserted;
+        break;
+      default:
+        break;
+    }
+  }
+  for (std::vector<Op>* w : {&first, &second}) {
+    if (w->empty()) continue;
+    std::vector<Op*> ptrs;
+    for (Op& r : *w) ptrs.push_back(&r);
+    std::vector<absl::Status> per;
+    grpc::Status call;
+    ++report_.writes;
+    if (WriteOnce(ptrs, p4v1::WriteRequest::CONTINUE_ON_ERROR, &per, &call).ok()) continue;
+    if (per.empty()) {
+      report_.undo_failed += ptrs.size();
+    } else {
+      for (const absl::Status& st : per) report_.undo_failed += !st.ok();
+    }
+  }
+}
+
+absl::Status P4RuntimeBackend::WritePhases(std::vector<std::vector<Op*>>& phases, bool* relearn) {
+  *relearn = false;
+  if (auto s = EnsureSession(); !s.ok()) return s;
+  std::vector<Op*> done;  // applied by earlier writes of this batch
+  for (size_t p = 0; p < phases.size(); ++p) {
+    std::vector<Op*> applied;
+    size_t refused = 0;
+    const bool atomic = UseAtomic();
+    absl::Status s = WriteOne(phases[p], atomic, &applied, &refused, relearn);
+    if (*relearn) {
+      // The target refused ROLLBACK_ON_ERROR; nothing of this write was applied. The first
+      // write of a batch is where that is learned, so nothing else was either.
+      if (done.empty()) return absl::OkStatus();
+      *relearn = false;
+      --p;  // retry this write best effort
+      continue;
+    }
+    report_.atomic &= atomic || phases[p].size() <= 1;
+    if (s.ok()) {
+      done.insert(done.end(), applied.begin(), applied.end());
+      continue;
+    }
+    report_.applied = done.size() + applied.size();
+    done.insert(done.end(), applied.begin(), applied.end());
+    if (done.empty()) return s;
+    Undo(done);
+    std::string summary = report_.Summary();
+    absl::Status out(report_.undo_failed > 0 ? absl::StatusCode::kDataLoss : s.code(),
+                     absl::StrCat(s.message(), "; ", summary));
+    // Keep the payloads (the batch position of FailedOperationIndex()).
+    s.ForEachPayload(
+        [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+    return out;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
+  report_ = ApplyReport{};
   if (auto s = CheckBatchIds(batch); !s.ok()) return s;
   if (batch.empty()) return absl::OkStatus();
+  // Every message of this batch (updates, entries, undo) lives on this arena.
+  google::protobuf::ArenaOptions ao;
+  ao.start_block_size = 64 << 10;
+  ao.max_block_size = 4 << 20;
+  google::protobuf::Arena arena(ao);
+  arena_ = &arena;
+  struct Reset {
+    google::protobuf::Arena** a;
+    ~Reset() { *a = nullptr; }
+  } reset{&arena_};
   std::vector<Op> ops;
   ops.reserve(batch.size() + 8);
   absl::flat_hash_set<std::string> freed;  // keys deleted or moved away by this batch
@@ -364,6 +510,11 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   std::vector<size_t> staged_ops;
   staged.reserve(batch.upserts.size());
   staged_ops.reserve(batch.upserts.size());
+  new_keys.reserve(batch.upserts.size());
+  auto counted = [&](const p4v1::Update* u) {
+    const TableMap* t = mapping_->ForTableId(u->entity().table_entry().table_id());
+    return t != nullptr && t->counter_id != 0;
+  };
   for (size_t i = 0; i < batch.deletes.size(); ++i) {
     const FlowId& id = batch.deletes[i];
     auto it = installed_.find(id);
@@ -371,11 +522,12 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
       return BatchError(absl::StatusCode::kNotFound, i, true, id, "no such rule installed");
     }
     Op op;
-    op.update = MakeUpdate(p4v1::Update::DELETE, KeyOnly(it->second.entry));
+    op.update = ParsedUpdate(&arena, p4v1::Update::DELETE, it->second.entry);
     op.index = i;
     op.is_delete = true;
     op.id = id;
-    op.undo_entry = it->second.entry;
+    op.undo_entry = &it->second.entry;
+    op.counted = counted(op.update);
     freed.insert(it->second.key);
     ops.push_back(std::move(op));
   }
@@ -387,34 +539,38 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     absl::Status vs = ValidateRule(r);
     if (vs.ok()) vs = caps_.CheckRule(r, name());
     if (!vs.ok()) return BatchError(vs.code(), index, false, r.id, SV(vs.message()));
-    auto entry = mapping_->ToEntry(r);
-    if (!entry.ok())
-      return BatchError(entry.status().code(), index, false, r.id, SV(entry.status().message()));
+    p4v1::Update* update = google::protobuf::Arena::CreateMessage<p4v1::Update>(&arena);
+    p4v1::TableEntry* entry = update->mutable_entity()->mutable_table_entry();
+    if (absl::Status es = mapping_->ToEntry(r, entry); !es.ok())
+      return BatchError(es.code(), index, false, r.id, SV(es.message()));
     std::string key = EntryKey(*entry);
-    if (auto d = new_keys.find(key); d != new_keys.end()) {
+    auto [d, fresh] = new_keys.try_emplace(key, index);
+    if (!fresh) {
       return BatchError(
           absl::StatusCode::kInvalidArgument, index, false, r.id,
           absl::StrCat("same P4 table key (match and priority) as operation ", d->second));
     }
-    new_keys[key] = index;
     auto it = installed_.find(r.id);
     Op op;
     op.index = index;
     op.id = r.id;
     if (it != installed_.end() && it->second.key == key) {
-      op.update = MakeUpdate(p4v1::Update::MODIFY, std::move(*entry));
-      op.undo_entry = it->second.entry;
+      update->set_type(p4v1::Update::MODIFY);
+      op.update = update;
+      op.undo_entry = &it->second.entry;
     } else {
       if (it != installed_.end()) {
         Op del;
-        del.update = MakeUpdate(p4v1::Update::DELETE, KeyOnly(it->second.entry));
+        del.update = ParsedUpdate(&arena, p4v1::Update::DELETE, it->second.entry);
         del.index = index;
         del.id = r.id;
-        del.undo_entry = it->second.entry;
+        del.undo_entry = &it->second.entry;
+        del.counted = counted(del.update);
         freed.insert(it->second.key);
         ops.push_back(std::move(del));
       }
-      op.update = MakeUpdate(p4v1::Update::INSERT, std::move(*entry));
+      update->set_type(p4v1::Update::INSERT);
+      op.update = update;
     }
     staged_ops.push_back(ops.size());
     ops.push_back(std::move(op));
@@ -430,39 +586,41 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
                                      owner->second.ToString()));
     }
   }
-  // P4Runtime lets a server reorder the updates of one batch, so an INSERT that reuses a key
-  // this batch DELETEs goes into a second Write after the deletes.
-  bool two_phase = false;
-  for (const Op& op : ops) {
-    if (freed.empty()) break;
-    if (op.update.type() == p4v1::Update::INSERT &&
-        freed.contains(EntryKey(op.update.entity().table_entry()))) {
-      two_phase = true;
+  if (!freed.empty()) {
+    for (size_t j = 0; j < staged.size(); ++j) {
+      Op& op = ops[staged_ops[j]];
+      op.reuses_key = op.update->type() == p4v1::Update::INSERT && freed.contains(staged[j].second);
     }
   }
-  std::vector<Op*> phase1, phase2;
-  for (Op& op : ops) {
-    (two_phase && op.update.type() == p4v1::Update::DELETE ? phase1 : phase2).push_back(&op);
+  // The order of the writes. A server may reorder the updates of one batch, so an INSERT of a
+  // key this batch DELETEs goes into a later write than the DELETE. On a target that is not
+  // atomic, the data plane sees each write as it lands: new entries and modifications go first
+  // and deletions after them (make before break: a packet finds the old rule or the new one,
+  // never neither), and a refused insert or modify leaves nothing deleted, so that its undo
+  // deletes what it inserted and MODIFYs back what it modified, keeping those entries and their
+  // counters.
+  if (options_.atomicity == BackendOptions::Atomicity::kRequire && target_atomic_ == false &&
+      ops.size() > 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("p4runtime: atomicity=require, but ", TargetName(),
+                     " does not apply batches atomically (it refused ROLLBACK_ON_ERROR); this "
+                     "batch of ",
+                     ops.size(), " updates was not written"));
   }
-  if (two_phase) {
-    if (auto s = WriteAtomic(phase1); !s.ok()) return s;
-  }
-  if (auto s = WriteAtomic(phase2); !s.ok()) {
-    if (two_phase) {
-      std::vector<Op> undo;
-      for (Op* op : phase1) {
-        Op r;
-        r.update = MakeUpdate(p4v1::Update::INSERT, *op->undo_entry);
-        undo.push_back(std::move(r));
-      }
-      std::vector<Op*> uptrs;
-      for (Op& r : undo) uptrs.push_back(&r);
-      if (auto us = WriteAtomic(uptrs); !us.ok()) {
-        return absl::DataLossError(
-            absl::StrCat(s.message(), "; undo of the deletes failed: ", us.message()));
-      }
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == 2) return absl::InternalError("p4runtime: atomicity of the target unsettled");
+    const bool atomic = UseAtomic();
+    std::vector<std::vector<Op*>> phases(3);
+    for (Op& op : ops) {
+      size_t p = op.update->type() == p4v1::Update::DELETE ? 1 : op.reuses_key ? 2 : 0;
+      if (atomic && p == 1) p = 0;  // one atomic write unless a key is reused
+      phases[p].push_back(&op);
     }
-    return s;
+    std::erase_if(phases, [](const std::vector<Op*>& v) { return v.empty(); });
+    bool relearn = false;
+    absl::Status s = WritePhases(phases, &relearn);
+    if (!s.ok()) return s;
+    if (!relearn) break;
   }
   // Commit the new state.
   for (const FlowId& id : batch.deletes) {
@@ -472,15 +630,16 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   }
   for (size_t j = 0; j < staged.size(); ++j) {
     const FlowRule& r = batch.upserts[j];
-    if (auto it = installed_.find(r.id); it != installed_.end()) {
-      if (auto k = by_key_.find(it->second.key); k != by_key_.end() && k->second == r.id)
+    auto [it, fresh] = installed_.try_emplace(r.id);
+    Installed& inst = it->second;
+    if (!fresh) {
+      if (auto k = by_key_.find(inst.key); k != by_key_.end() && k->second == r.id)
         by_key_.erase(k);
     }
-    p4v1::TableEntry* entry = ops[staged_ops[j]].update.mutable_entity()->mutable_table_entry();
     by_key_[staged[j].second] = r.id;
-    Installed& inst = installed_[r.id];
     inst.rule = r;
-    inst.entry.Swap(entry);
+    // Kept serialized: one allocation per rule instead of a tree of messages.
+    ops[staged_ops[j]].update->entity().table_entry().SerializeToString(&inst.entry);
     inst.key = std::move(staged[j].second);
   }
   return absl::OkStatus();
@@ -525,7 +684,11 @@ absl::StatusOr<FlowStats> P4RuntimeBackend::Stats(const FlowId& id) {
   }
   if (auto s = EnsureSession(); !s.ok()) return s;
   p4v1::Entity q;
-  *q.mutable_direct_counter_entry()->mutable_table_entry() = KeyOnly(it->second.entry);
+  *q.mutable_direct_counter_entry()->mutable_table_entry() = KeyOnly([&] {
+    p4v1::TableEntry e;
+    e.ParseFromString(it->second.entry);
+    return e;
+  }());
   auto got = session_->Read({q});
   if (!got.ok()) return got.status();
   for (const p4v1::Entity& e : *got) {

@@ -4,7 +4,7 @@
 // The "p4runtime" backend: programs FlowRules into a P4Runtime target through a mapping.
 //
 // Spec: p4runtime:HOST:PORT?device_id=N&p4info=FILE&config=FILE&mapping=FILE&election_id=N
-//                 &role=R&reelect=1&atomicity=auto|rollback|continue&reconcile=1
+//                 &role=R&reelect=1&atomicity=auto|require|best-effort&reconcile=1
 //                 &connect_timeout_ms=N
 // (HOST:PORT may also be unix:/path.)
 
@@ -30,11 +30,34 @@ struct BackendOptions {
   std::string p4info_path;
   std::string config_path;
   std::string mapping_path;
-  enum class Atomicity { kAuto, kRollback, kContinue } atomicity = Atomicity::kAuto;
+  /// How batches are written:
+  /// - kAuto: ROLLBACK_ON_ERROR (the target applies the batch atomically) until the target
+  ///   answers that it cannot, which the first write of more than one update learns (no
+  ///   probe); from then on best effort with undo (as kBestEffort).
+  /// - kRequire: ROLLBACK_ON_ERROR only; on a target that cannot, a batch of more than one
+  ///   update is refused (FailedPrecondition naming the target) and nothing is written.
+  /// - kBestEffort: CONTINUE_ON_ERROR, update by update, the backend undoing what a refused
+  ///   batch applied (the data plane sees the partial batch meanwhile).
+  enum class Atomicity { kAuto, kRequire, kBestEffort } atomicity = Atomicity::kAuto;
   bool reconcile = false;  ///< RECONCILE_AND_COMMIT (falls back to VERIFY_AND_COMMIT).
 
   /// Parses "HOST:PORT?k=v&...". @return InvalidArgument naming the bad key.
   static absl::StatusOr<BackendOptions> Parse(std::string_view args);
+};
+
+/// What the last Apply() did on the target: how it was written and what an undo restored.
+struct ApplyReport {
+  /// True when the target applied every write atomically (ROLLBACK_ON_ERROR, or a single
+  /// update); false when it was written update by update (best effort with undo).
+  bool atomic = true;
+  int writes = 0;            ///< Write RPCs sent (undo writes included).
+  size_t applied = 0;        ///< Updates the target applied before a refusal.
+  size_t deleted_again = 0;  ///< Undo: inserted entries deleted again.
+  size_t modified_back = 0;  ///< Undo: modified entries MODIFYed back (counters kept).
+  size_t reinserted = 0;     ///< Undo: deleted entries inserted again (direct counters at 0).
+  size_t undo_failed = 0;    ///< Undo updates the target refused (device state differs).
+  /// One sentence for errors and logs, empty when nothing had to be undone.
+  std::string Summary() const;
 };
 
 class P4RuntimeBackend : public Backend {
@@ -57,7 +80,12 @@ class P4RuntimeBackend : public Backend {
   Session& session() { return *session_; }
   const Mapping& mapping() const { return *mapping_; }
   const std::string& api_version() const { return api_version_; }
-  bool rollback_supported() const { return rollback_supported_; }
+  /// Whether the target applies batches atomically: unknown (nullopt) until a write of more
+  /// than one update (or atomicity=best-effort) settled it. Capabilities().atomic_batches is
+  /// true only once known.
+  std::optional<bool> target_atomic() const { return target_atomic_; }
+  /// What the last Apply() did (see ApplyReport).
+  const ApplyReport& last_apply() const { return report_; }
   /// Number of times the backend re-installed the pipeline and replayed its rules after
   /// finding a restarted (empty) target.
   int replays() const { return replays_; }
@@ -72,16 +100,30 @@ class P4RuntimeBackend : public Backend {
   absl::Status EnsureSession();
 
   struct Op {
-    p4v1::Update update;
-    size_t index = 0;  // batch position
+    p4v1::Update* update = nullptr;  // on arena_: put into a request without copy
+    size_t index = 0;                // batch position
     bool is_delete = false;
+    bool reuses_key = false;  // an INSERT of a key this batch DELETEs
     FlowId id;
-    std::optional<p4v1::TableEntry> undo_entry;  // entry to restore on undo (MODIFY/DELETE)
+    const std::string* undo_entry = nullptr;  // installed entry, serialized (MODIFY/DELETE undo)
+    bool counted = false;                     // its table has a direct counter
   };
-  /// Writes @p ops atomically. @return a BatchError for the refused op.
-  absl::Status WriteAtomic(std::vector<Op*>& ops);
+  /// Writes @p phases in order, each as one Write; on a refusal undoes what the target
+  /// applied. @return a BatchError for the refused op.
+  /// Sets *relearn (and writes nothing) when the first write taught that the target is not
+  /// atomic, so that the caller orders the writes for such a target.
+  absl::Status WritePhases(std::vector<std::vector<Op*>>& phases, bool* relearn);
+  /// One Write of @p ops. @p applied receives the ops the target applied (all on success).
+  /// Sets *relearn when the target refused ROLLBACK_ON_ERROR as such (nothing applied).
+  absl::Status WriteOne(std::vector<Op*>& ops, bool atomic, std::vector<Op*>* applied,
+                        size_t* refused, bool* relearn);
   absl::Status WriteOnce(std::vector<Op*>& ops, p4v1::WriteRequest::Atomicity atomicity,
                          std::vector<absl::Status>* per_update, grpc::Status* call);
+  /// Undoes @p applied (in reverse), counting into report_.
+  void Undo(const std::vector<Op*>& applied);
+  /// True when batches go out with ROLLBACK_ON_ERROR.
+  bool UseAtomic() const;
+  std::string TargetName() const;
 
   BackendOptions options_;
   std::unique_ptr<Session> session_;
@@ -91,13 +133,15 @@ class P4RuntimeBackend : public Backend {
   uint64_t cookie_ = 0;
   dpu::Capabilities caps_;
   std::string api_version_;
-  bool rollback_supported_ = true;
+  std::optional<bool> target_atomic_;
+  google::protobuf::Arena* arena_ = nullptr;  // of the Apply() in progress
+  ApplyReport report_;
   uint64_t generation_ = 0;
   int replays_ = 0;
 
   struct Installed {
     FlowRule rule;
-    p4v1::TableEntry entry;
+    std::string entry;  ///< The table entry as written, serialized.
     std::string key;
   };
   // Node map: an Installed is a few hundred bytes, so growing a flat table of 100,000 of them

@@ -1,5 +1,12 @@
 #include "backends/p4runtime/session.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backends/p4runtime/bytestring.h"
 
@@ -9,22 +16,46 @@ std::string ElectionId::ToString() const {
   return high == 0 ? absl::StrCat(low) : absl::StrCat(high, ":", low);
 }
 
+ElectionId UniqueElectionId() {
+  static std::atomic<uint32_t> counter{0};
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return ElectionId{static_cast<uint64_t>(us),
+                    (static_cast<uint64_t>(static_cast<uint32_t>(getpid())) << 32) |
+                        (counter.fetch_add(1, std::memory_order_relaxed) + 1)};
+}
+
 absl::Status FromGrpc(const grpc::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       absl::StrCat(AV(what), ": ", s.error_message()));
 }
 
+bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle) {
+  return absl::StrContains(absl::AsciiStrToLower(AV(haystack)), absl::AsciiStrToLower(AV(needle)));
+}
+
+absl::Status WithDeviceHint(absl::Status s, uint64_t device_id) {
+  if (s.ok() || !ContainsIgnoreCase(SV(s.message()), "device")) return s;
+  return absl::Status(
+      s.code(),
+      absl::StrCat(s.message(), " [this request used device_id ", device_id,
+                   "; if the target serves another id, set device_id= in the backend spec: "
+                   "BMv2 simple_switch_grpc serves 0 unless started with --device-id, Stratum "
+                   "and infrap4d the node id of their chassis config (1 in their examples), "
+                   "NVIDIA DPL the dpl_device_id of its devices.d/*.conf]"));
+}
+
 Session::Session(SessionOptions options) : options_(std::move(options)) {
-  election_id_ = options_.election_id;
+  election_id_ = options_.election_id ? *options_.election_id : UniqueElectionId();
 }
 
 Session::~Session() { Close(); }
 
 void Session::Close() {
   if (stream_ctx_) stream_ctx_->TryCancel();
-  if (reader_.joinable()) reader_.join();
-  if (stream_) stream_->Finish().ok();
+  if (reader_.joinable()) reader_.join();  // the reader finishes the stream
   stream_.reset();
   stream_ctx_.reset();
   absl::MutexLock l(&mu_);
@@ -52,6 +83,10 @@ ElectionId Session::highest_seen() const {
   absl::MutexLock l(&mu_);
   return highest_;
 }
+grpc::Status Session::stream_status() const {
+  absl::MutexLock l(&mu_);
+  return final_;
+}
 
 void Session::ReaderLoop(
     grpc::ClientReaderWriter<p4v1::StreamMessageRequest, p4v1::StreamMessageResponse>* s) {
@@ -69,7 +104,16 @@ void Session::ReaderLoop(
     // (or was just demoted).
     primary_ = a.status().code() == 0;
   }
+  // The server ended the stream (or Close() cancelled it): its final status says why, e.g.
+  // INVALID_ARGUMENT "Election id already exists" from BMv2.
+  grpc::Status final_status;
+  {
+    absl::MutexLock w(&stream_mu_);
+    final_status = s->Finish();
+    finished_ = true;
+  }
   absl::MutexLock l(&mu_);
+  final_ = std::move(final_status);
   alive_ = false;
   primary_ = false;
 }
@@ -93,8 +137,18 @@ absl::Status Session::SendArbitration(ElectionId id, uint64_t* seen) {
     election_id_ = id;
     *seen = responses_;
   }
-  if (!stream_->Write(req))
-    return absl::UnavailableError("StreamChannel: write of arbitration failed");
+  bool written;
+  {
+    absl::MutexLock w(&stream_mu_);
+    written = !finished_ && stream_->Write(req);
+  }
+  if (!written) {
+    // The server ended the stream: report its reason (AwaitArbitration does once the reader
+    // has read the final status).
+    absl::Status s = AwaitArbitration(*seen, absl::Now() + absl::Seconds(2));
+    if (!s.ok()) return s;
+    return absl::UnavailableError("p4runtime: StreamChannel: write of arbitration failed");
+  }
   return absl::OkStatus();
 }
 
@@ -102,8 +156,25 @@ absl::Status Session::AwaitArbitration(uint64_t before, absl::Time deadline) {
   absl::MutexLock l(&mu_);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return responses_ != before || !alive_; };
   mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
-  if (!alive_)
-    return absl::UnavailableError("StreamChannel: closed by the server during arbitration");
+  if (!alive_) {
+    // Shown verbatim: the server's own reason (duplicate election id, unknown device...).
+    // Only a stream that broke without a reason (UNAVAILABLE, or none) is worth retrying.
+    const bool reason = !final_.ok() && final_.error_code() != grpc::StatusCode::UNAVAILABLE &&
+                        final_.error_code() != grpc::StatusCode::CANCELLED;
+    absl::Status st(
+        reason ? static_cast<absl::StatusCode>(final_.error_code())
+               : absl::StatusCode::kUnavailable,
+        absl::StrCat("p4runtime: the server closed the StreamChannel during arbitration "
+                     "(device_id ",
+                     options_.device_id, ", role '", options_.role, "', election id ",
+                     election_id_.ToString(), "): ",
+                     final_.ok()
+                         ? std::string("no reason given (status OK)")
+                         : absl::StrCat(absl::StatusCodeToString(
+                                            static_cast<absl::StatusCode>(final_.error_code())),
+                                        ": ", final_.error_message())));
+    return WithDeviceHint(std::move(st), options_.device_id);
+  }
   if (responses_ == before)
     return absl::DeadlineExceededError("StreamChannel: no arbitration answer");
   return absl::OkStatus();
@@ -132,6 +203,11 @@ absl::Status Session::Connect() {
     alive_ = true;
     primary_ = false;
     responses_ = 0;
+    final_ = grpc::Status::OK;
+  }
+  {
+    absl::MutexLock w(&stream_mu_);
+    finished_ = false;
   }
   reader_ = std::thread([this, s = stream_.get()] { ReaderLoop(s); });
   ElectionId id;
@@ -169,7 +245,9 @@ absl::Status Session::EnsurePrimary() {
     absl::Status last;
     do {
       last = Connect();
-      if (last.ok() || absl::IsFailedPrecondition(last)) return last;
+      // Retry only what may pass by itself (a target still starting); a reason given by the
+      // server (a duplicate election id, an unknown device) does not change by waiting.
+      if (!absl::IsUnavailable(last)) return last;
       absl::SleepFor(absl::Milliseconds(50));
     } while (absl::Now() < deadline);
     return last;
@@ -214,7 +292,7 @@ absl::StatusOr<std::vector<p4v1::Entity>> Session::Read(const std::vector<p4v1::
     for (auto& e : *resp.mutable_entities()) out.push_back(std::move(e));
   }
   grpc::Status s = reader->Finish();
-  if (!s.ok()) return FromGrpc(s, "p4runtime: Read");
+  if (!s.ok()) return WithDeviceHint(FromGrpc(s, "p4runtime: Read"), options_.device_id);
   return out;
 }
 
@@ -230,8 +308,9 @@ absl::Status Session::SetPipeline(p4v1::SetForwardingPipelineConfigRequest::Acti
   *req.mutable_config() = config;
   p4v1::SetForwardingPipelineConfigResponse resp;
   auto ctx = Context();
-  return FromGrpc(stub_->SetForwardingPipelineConfig(ctx.get(), req, &resp),
-                  "p4runtime: SetForwardingPipelineConfig");
+  return WithDeviceHint(FromGrpc(stub_->SetForwardingPipelineConfig(ctx.get(), req, &resp),
+                                 "p4runtime: SetForwardingPipelineConfig"),
+                        options_.device_id);
 }
 
 absl::StatusOr<p4v1::ForwardingPipelineConfig> Session::GetPipeline(
@@ -242,7 +321,10 @@ absl::StatusOr<p4v1::ForwardingPipelineConfig> Session::GetPipeline(
   p4v1::GetForwardingPipelineConfigResponse resp;
   auto ctx = Context();
   grpc::Status s = stub_->GetForwardingPipelineConfig(ctx.get(), req, &resp);
-  if (!s.ok()) return FromGrpc(s, "p4runtime: GetForwardingPipelineConfig");
+  if (!s.ok()) {
+    return WithDeviceHint(FromGrpc(s, "p4runtime: GetForwardingPipelineConfig"),
+                          options_.device_id);
+  }
   return resp.config();
 }
 

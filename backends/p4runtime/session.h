@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,11 +33,18 @@ struct ElectionId {
   std::string ToString() const;
 };
 
+/// An election id unique to this call: high = microseconds since the epoch, low = process id
+/// (upper 32 bits) and a per-process counter (lower 32 bits). Distinct for every backend of a
+/// process and every process of a node, and increasing over time, so that a newer client
+/// (a restarted controller) wins primacy over an older one.
+ElectionId UniqueElectionId();
+
 /// Options of a session.
 struct SessionOptions {
   std::string address;  ///< "host:port", "ipv4:..." or "unix:/path".
   uint64_t device_id = 1;
-  ElectionId election_id{0, 1};
+  /// Unset: UniqueElectionId() when the session is created.
+  std::optional<ElectionId> election_id;
   std::string role;      ///< "" is the default role (full pipeline access).
   bool reelect = false;  ///< Re-arbitrate with a higher id when another client is primary.
   absl::Duration connect_timeout = absl::Seconds(5);
@@ -45,6 +53,13 @@ struct SessionOptions {
 
 /// Converts a gRPC status to an absl::Status (same code, message prefixed with @p what).
 absl::Status FromGrpc(const grpc::Status& s, std::string_view what);
+
+/// Case-insensitive substring test (ASCII).
+bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle);
+
+/// When the message of @p s points at the device id (it mentions "device"), appends a hint
+/// naming @p device_id and the defaults of common servers; other statuses are returned as is.
+absl::Status WithDeviceHint(absl::Status s, uint64_t device_id);
 
 /// One controller session. Thread-compatible for RPCs (callers serialize); the stream reader
 /// runs on its own thread and only updates the arbitration state.
@@ -73,6 +88,9 @@ class Session {
   /// The highest election id the server reported for this device and role.
   ElectionId highest_seen() const;
   const SessionOptions& options() const { return options_; }
+  /// The status the server ended the last StreamChannel with (OK while it is open or when
+  /// this client closed it), verbatim.
+  grpc::Status stream_status() const;
 
   /// Write: stamps device_id, role and election_id.
   grpc::Status Write(p4v1::WriteRequest& request);
@@ -101,6 +119,10 @@ class Session {
   std::unique_ptr<grpc::ClientReaderWriter<p4v1::StreamMessageRequest, p4v1::StreamMessageResponse>>
       stream_;
   std::thread reader_;
+  // Serializes writes to the stream with its Finish() (done by the reader when the server ends
+  // the stream), so that nothing is written to a finished stream.
+  absl::Mutex stream_mu_;
+  bool finished_ ABSL_GUARDED_BY(stream_mu_) = false;
 
   mutable absl::Mutex mu_;
   bool alive_ ABSL_GUARDED_BY(mu_) = false;
@@ -111,6 +133,7 @@ class Session {
   ElectionId election_id_ ABSL_GUARDED_BY(mu_);
   ElectionId highest_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  grpc::Status final_ ABSL_GUARDED_BY(mu_);  // how the server ended the stream
 };
 
 }  // namespace dpu::p4rt

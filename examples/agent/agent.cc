@@ -1,13 +1,17 @@
 #include "agent.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -18,6 +22,7 @@
 #include "dpu/backend_registry.h"
 #include "dpu/chain_manifest.h"
 #include "dpu/plan.h"
+#include "dpu/reference_backend.h"
 #include "dpu/rule_text.h"
 
 namespace dpu_agent {
@@ -92,12 +97,51 @@ Agent::Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend)
       advertise_ip_(options_.advertise_ip),
       advertise_port_(options_.advertise_port),
       listeners_(options_.listeners) {
+  // The reference datapath documents every method as safe to call concurrently; other backends
+  // are driven one call at a time (the Backend contract).
+  concurrent_reads_ = dynamic_cast<dpu::ReferenceBackend*>(backend_.get()) != nullptr;
+  backend_name_ = std::string(backend_->name());
+  const dpu::Capabilities& caps = backend_->Capabilities();
+  for (int f = 0; f < dpu::kNumMatchFields; ++f) {
+    if (caps.Supports(static_cast<dpu::MatchField>(f))) {
+      capability_names_.push_back(absl::StrCat(
+          "match:", std::string(dpu::MatchFieldName(static_cast<dpu::MatchField>(f)))));
+    }
+  }
+  for (int k = 0; k < dpu::kNumActionKinds; ++k) {
+    if (caps.Supports(static_cast<dpu::ActionKind>(k))) {
+      capability_names_.push_back(absl::StrCat(
+          "action:", std::string(dpu::ActionKindName(static_cast<dpu::ActionKind>(k)))));
+    }
+  }
   dpu::ChainCompileOptions copts;
-  copts.count = backend_->Capabilities().Supports(dpu::ActionKind::kCount);
+  copts.count = caps.Supports(dpu::ActionKind::kCount);
   chains_ = std::make_unique<dpu::ChainManager>(*backend_, copts);
   dpu::L2CompileOptions lopts;
   lopts.count = copts.count;
   l2_ = std::make_unique<dpu::L2Manager>(*backend_, lopts);
+}
+
+void Agent::LockFlowsForRead() {
+  if (concurrent_reads_) {
+    flow_mu_.ReaderLock();
+  } else {
+    flow_mu_.Lock();
+  }
+}
+
+void Agent::UnlockFlowsForRead() {
+  if (concurrent_reads_) {
+    flow_mu_.ReaderUnlock();
+  } else {
+    flow_mu_.Unlock();
+  }
+}
+
+void Agent::ChainsChangedLocked() {
+  chain_of_.clear();
+  for (const auto& r : chains_->rules()) chain_of_[r.rule.id] = r.chain;
+  generation_.fetch_add(1);
 }
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
@@ -419,6 +463,7 @@ absl::Status Agent::CreateNetworkFunction(const Vendor::NFRequest& req) {
   chain.hops.push_back(dpu::NetworkFunction{.name = "nf", .ingress = *in, .egress = *out});
   chain.bidirectional = true;
   chain.priority = options_.nf_priority;
+  absl::WriterMutexLock flow(&flow_mu_);
   absl::MutexLock lock(&mu_);
   absl::StatusOr<std::pair<dpu::PortRef, dpu::PortRef>> ends = NfEndsLocked();
   if (!ends.ok()) return ends.status();
@@ -430,7 +475,9 @@ absl::Status Agent::CreateNetworkFunction(const Vendor::NFRequest& req) {
         "chain \"%s\" exists and was applied from a manifest, not by CreateNetworkFunction",
         chain.name));
   }
-  if (absl::Status s = chains_->Upsert(chain); !s.ok()) return s;
+  absl::Status upserted = chains_->Upsert(chain);
+  ChainsChangedLocked();
+  if (!upserted.ok()) return upserted;
   chain_origin_[chain.name] = kOriginNf;
   Emit(MakeEvent(v1::CHAIN_APPLIED, "", "", chain.name));
   return absl::OkStatus();
@@ -443,13 +490,15 @@ absl::Status Agent::DeleteNetworkFunction(const Vendor::NFRequest& req) {
     return DeleteNetworkFunctionByMac(req);
   }
   const std::string name = NetworkFunctionChainName(req.input(), req.output());
-  absl::MutexLock lock(&mu_);
+  absl::WriterMutexLock lock(&flow_mu_);
   auto it = chain_origin_.find(name);
   if (it == chain_origin_.end() || it->second != kOriginNf) {
     return absl::NotFoundError(absl::StrFormat(
         "no network function with input \"%s\" and output \"%s\"", req.input(), req.output()));
   }
-  if (absl::Status s = chains_->Remove(name); !s.ok()) return s;
+  absl::Status removed = chains_->Remove(name);
+  ChainsChangedLocked();
+  if (!removed.ok()) return removed;
   chain_origin_.erase(it);
   Emit(MakeEvent(v1::CHAIN_REMOVED, "", "", name));
   return absl::OkStatus();
@@ -690,27 +739,17 @@ absl::Status Agent::GetInventory(const opi_inv::GetInventoryRequest& req,
 // libdpu.agent.v1
 
 absl::Status Agent::GetAgentInfo(v1::AgentInfo* resp) {
-  absl::MutexLock lock(&mu_);
+  // Only agent state (mu_, never held long) and what the constructor cached from the backend:
+  // no flow lock, so this answers while flows are being applied or dumped.
   resp->set_agent_id(options_.agent_id);
   resp->set_node(options_.node_name);
   resp->set_backend(options_.backend_spec);
-  resp->set_backend_name(std::string(backend_->name()));
+  resp->set_backend_name(backend_name_);
+  for (const auto& c : capability_names_) resp->add_capabilities(c);
+  absl::MutexLock lock(&mu_);
   for (const auto& l : listeners_) resp->add_listeners(l);
   resp->set_dpu_mode(dpu_mode_);
   resp->set_dpu_identifier(dpu_identifier_);
-  const dpu::Capabilities& caps = backend_->Capabilities();
-  for (int f = 0; f < dpu::kNumMatchFields; ++f) {
-    if (caps.Supports(static_cast<dpu::MatchField>(f))) {
-      resp->add_capabilities(absl::StrCat(
-          "match:", std::string(dpu::MatchFieldName(static_cast<dpu::MatchField>(f)))));
-    }
-  }
-  for (int k = 0; k < dpu::kNumActionKinds; ++k) {
-    if (caps.Supports(static_cast<dpu::ActionKind>(k))) {
-      resp->add_capabilities(absl::StrCat(
-          "action:", std::string(dpu::ActionKindName(static_cast<dpu::ActionKind>(k)))));
-    }
-  }
   return absl::OkStatus();
 }
 
@@ -765,14 +804,20 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
     }
     deletes.push_back(*id);
   }
-  absl::MutexLock lock(&mu_);
-  absl::flat_hash_map<dpu::FlowId, std::string> chain_of;
-  for (const auto& r : chains_->rules()) chain_of[r.rule.id] = r.chain;
+  absl::WriterMutexLock lock(&flow_mu_);
+  const auto& chain_of = chain_of_;
+  const auto& bridge_of = bridge_of_;
   for (size_t i = 0; i < rules->size(); ++i) {
     if (auto it = chain_of.find((*rules)[i].id); it != chain_of.end()) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "rules: rule %d (id %s) belongs to chain \"%s\"; change the chain instead", i + 1,
           (*rules)[i].id.ToString(), it->second));
+    }
+    if (auto it = bridge_of.find((*rules)[i].id); it != bridge_of.end()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "rules: rule %d (id %s) belongs to logical bridge \"%s\"; change its bridge ports "
+          "instead",
+          i + 1, (*rules)[i].id.ToString(), it->second));
     }
     if (absl::Status s = backend_->Validate((*rules)[i]); !s.ok()) {
       return absl::Status(s.code(), absl::StrFormat("rules: rule %d: %s", i + 1, s.message()));
@@ -783,6 +828,11 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
       return absl::FailedPreconditionError(
           absl::StrFormat("delete_ids[%d]: %s belongs to chain \"%s\"; delete the chain instead", i,
                           deletes[i].ToString(), it->second));
+    }
+    if (auto it = bridge_of.find(deletes[i]); it != bridge_of.end()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "delete_ids[%d]: %s belongs to logical bridge \"%s\"; delete its bridge ports instead", i,
+          deletes[i].ToString(), it->second));
     }
   }
   // The plan reads back only the ids of the request (O(request), not a dump of the table).
@@ -808,7 +858,9 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
   }
   FillPlan(*plan, resp->mutable_plan());
   if (req.dry_run() || plan->empty()) return absl::OkStatus();
-  if (absl::Status s = backend_->Apply(plan->ToBatch()); !s.ok()) return s;
+  absl::Status applied = backend_->Apply(plan->ToBatch());
+  generation_.fetch_add(1);  // Even a failed batch may have been undone on the device.
+  if (!applied.ok()) return applied;
   resp->set_applied(true);
   Emit(MakeEvent(v1::FLOWS_APPLIED, "", "",
                  absl::StrFormat("%d added, %d changed, %d deleted", plan->adds.size(),
@@ -816,21 +868,268 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
   return absl::OkStatus();
 }
 
-absl::Status Agent::DumpFlows(v1::DumpFlowsResponse* resp) {
-  absl::MutexLock lock(&mu_);
-  absl::flat_hash_map<dpu::FlowId, std::string> chain_of;
-  for (const auto& r : chains_->rules()) chain_of[r.rule.id] = r.chain;
-  absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
-  if (!dump.ok()) return dump.status();
-  for (const auto& e : *dump) {
-    auto* f = resp->add_flows();
-    f->set_id(e.rule.id.ToString());
-    f->set_rule(dpu::FormatRule(e.rule));
-    f->set_foreign(e.foreign);
-    if (auto it = chain_of.find(e.rule.id); it != chain_of.end())
-      f->set_owner("chain/" + it->second);
+// ------------------------------------------------------------------------------------------------
+// DumpFlows / StreamFlows: a snapshot of the table's ids (sorted), pages read by id.
+
+struct Agent::DumpSnapshot {
+  uint64_t id = 0;
+  uint64_t generation = 0;
+  std::vector<dpu::FlowId> ids;  // Every rule's id, sorted.
+  // Foreign rules cannot be read back by id (only owned ones can): kept as dumped.
+  absl::flat_hash_map<dpu::FlowId, dpu::FlowRule> foreign;
+};
+
+struct Agent::DumpFilter {
+  std::string owner;  // "", "chain/NAME", "none", "foreign".
+  std::optional<uint32_t> chain;
+  std::string id_prefix;    // Lower-case hex.
+  dpu::FlowId first, last;  // The ids the prefix covers.
+  std::string fingerprint;  // Of the filters, carried by page tokens.
+};
+
+namespace {
+
+constexpr char kTokenTag[] = "dump1";
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Agent::DumpSnapshot>> Agent::SnapshotFor(
+    uint64_t token_snapshot) {
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&dump_mu_);
+    for (auto it = snapshot_used_.begin(); it != snapshot_used_.end();) {
+      if (now - it->second > options_.dump_snapshot_ttl) {
+        snapshots_.erase(it->first);
+        it = snapshot_used_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (token_snapshot != 0) {
+      if (auto it = snapshots_.find(token_snapshot); it != snapshots_.end()) {
+        snapshot_used_[token_snapshot] = now;
+        return it->second;
+      }
+    } else {
+      // A dump that starts before the next write shares the snapshot of this generation.
+      const uint64_t generation = generation_.load();
+      for (const auto& [id, snap] : snapshots_) {
+        if (snap->generation == generation) {
+          snapshot_used_[id] = now;
+          return snap;
+        }
+      }
+    }
+  }
+  auto snap = std::make_shared<DumpSnapshot>();
+  {
+    absl::StatusOr<std::vector<dpu::FlowEntry>> dump;
+    LockFlowsForRead();
+    snap->generation = generation_.load();
+    dump = backend_->Dump();
+    UnlockFlowsForRead();
+    if (!dump.ok()) return dump.status();
+    snap->ids.reserve(dump->size());
+    for (dpu::FlowEntry& e : *dump) {
+      snap->ids.push_back(e.rule.id);
+      if (e.foreign) snap->foreign.emplace(e.rule.id, std::move(e.rule));
+    }
+  }
+  // The dump's copy of the table is gone: give its pages back to the system now.
+  malloc_trim(0);
+  std::sort(snap->ids.begin(), snap->ids.end());
+  snap->ids.erase(std::unique(snap->ids.begin(), snap->ids.end()), snap->ids.end());
+  snap->ids.shrink_to_fit();
+  absl::MutexLock lock(&dump_mu_);
+  snap->id = next_snapshot_++;
+  snapshots_[snap->id] = snap;
+  snapshot_used_[snap->id] = now;
+  while (snapshots_.size() > std::max<size_t>(options_.max_dump_snapshots, 1)) {
+    auto oldest =
+        std::min_element(snapshot_used_.begin(), snapshot_used_.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    snapshots_.erase(oldest->first);
+    snapshot_used_.erase(oldest);
+  }
+  return std::shared_ptr<const DumpSnapshot>(std::move(snap));
+}
+
+absl::Status Agent::DumpPage(const DumpFilter& filter, const DumpSnapshot& snap, size_t* pos,
+                             size_t limit, size_t page_size, v1::DumpFlowsResponse* resp) {
+  size_t bytes = 0;
+  while (*pos < limit && static_cast<size_t>(resp->flows_size()) < page_size) {
+    // A chunk of candidates, read by id under one (shared) flow lock.
+    const size_t want = std::min<size_t>(page_size - resp->flows_size(), 1024);
+    const size_t end = std::min(limit, *pos + std::max<size_t>(want, 64));
+    std::vector<dpu::FlowId> owned;
+    owned.reserve(end - *pos);
+    for (size_t k = *pos; k < end; ++k) {
+      if (!snap.foreign.contains(snap.ids[k])) owned.push_back(snap.ids[k]);
+    }
+    std::vector<std::string> owners(owned.size());
+    absl::StatusOr<std::vector<std::optional<dpu::FlowRule>>> rules;
+    LockFlowsForRead();
+    rules = dpu::LookupRules(*backend_, owned);
+    if (rules.ok()) {
+      for (size_t j = 0; j < owned.size(); ++j) {
+        if (auto it = chain_of_.find(owned[j]); it != chain_of_.end()) {
+          owners[j] = "chain/" + it->second;
+        } else if (auto b = bridge_of_.find(owned[j]); b != bridge_of_.end()) {
+          owners[j] = "bridge/" + b->second;  // The rules of the L2 network.
+        }
+      }
+    }
+    UnlockFlowsForRead();
+    if (!rules.ok()) return rules.status();
+    size_t j = 0;
+    for (size_t k = *pos; k < end; ++k) {
+      const dpu::FlowId& id = snap.ids[k];
+      const dpu::FlowRule* rule = nullptr;
+      std::string owner;
+      bool foreign = false;
+      if (auto f = snap.foreign.find(id); f != snap.foreign.end()) {
+        rule = &f->second;
+        foreign = true;
+      } else {
+        const std::optional<dpu::FlowRule>& got = (*rules)[j];
+        owner = owners[j];
+        ++j;
+        if (got.has_value()) rule = &*got;  // Not: deleted since the snapshot.
+      }
+      bool keep = rule != nullptr;
+      if (keep && !filter.owner.empty()) {
+        keep = filter.owner == "foreign" ? foreign
+               : filter.owner == "none"  ? !foreign && owner.empty()
+                                         : owner == filter.owner;
+      }
+      if (keep && filter.chain.has_value()) keep = rule->chain == *filter.chain;
+      if (keep) {
+        v1::Flow flow;
+        flow.set_id(id.ToString());
+        flow.set_rule(dpu::FormatRule(*rule));
+        flow.set_foreign(foreign);
+        flow.set_owner(owner);
+        const size_t size = flow.ByteSizeLong() + 8;  // + field tag and length
+        if (bytes + size > options_.dump_reply_bytes && resp->flows_size() > 0)
+          return absl::OkStatus();
+        bytes += size;
+        *resp->add_flows() = std::move(flow);
+      }
+      *pos = k + 1;
+      if (static_cast<size_t>(resp->flows_size()) >= page_size) return absl::OkStatus();
+    }
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// Parses the filters of a DumpFlowsRequest.
+absl::Status ParseDumpFilter(const v1::DumpFlowsRequest& req, std::string* owner,
+                             std::optional<uint32_t>* chain, std::string* prefix) {
+  if (req.page_size() < 0 || req.page_size() > 10000) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("page_size: must be 0 to 10000, got %d", req.page_size()));
+  }
+  *owner = req.owner();
+  if (!owner->empty() && *owner != "none" && *owner != "foreign" &&
+      !(absl::StartsWith(*owner, "chain/") && owner->size() > 6) &&
+      !(absl::StartsWith(*owner, "bridge/") && owner->size() > 7)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "owner: \"%s\" is not \"chain/NAME\", \"bridge/NAME\", \"none\" or \"foreign\"", *owner));
+  }
+  if (req.has_chain()) *chain = req.chain();
+  *prefix = absl::AsciiStrToLower(req.id_prefix());
+  if (prefix->size() > 32) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("id_prefix: at most 32 hex digits, got %d", prefix->size()));
+  }
+  for (char c : *prefix) {
+    if (!absl::ascii_isxdigit(c)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("id_prefix: \"%s\" is not hex digits", req.id_prefix()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Agent::DumpFlows(const v1::DumpFlowsRequest& req, v1::DumpFlowsResponse* resp) {
+  DumpFilter filter;
+  if (absl::Status s = ParseDumpFilter(req, &filter.owner, &filter.chain, &filter.id_prefix);
+      !s.ok()) {
+    return s;
+  }
+  filter.first =
+      *dpu::FlowId::Parse(filter.id_prefix + std::string(32 - filter.id_prefix.size(), '0'));
+  filter.last =
+      *dpu::FlowId::Parse(filter.id_prefix + std::string(32 - filter.id_prefix.size(), 'f'));
+  filter.fingerprint =
+      absl::StrFormat("%016x", absl::HashOf(filter.owner, filter.chain.has_value(),
+                                            filter.chain.value_or(0), filter.id_prefix));
+  // The token: "dump1:SNAPSHOT:LAST-ID:FILTERS", web-safe base64.
+  uint64_t token_snapshot = 0;
+  std::optional<dpu::FlowId> after;
+  if (!req.page_token().empty()) {
+    std::string decoded;
+    std::vector<std::string> parts;
+    if (absl::WebSafeBase64Unescape(req.page_token(), &decoded)) {
+      parts = absl::StrSplit(decoded, ':');
+    }
+    absl::StatusOr<dpu::FlowId> last =
+        parts.size() == 4 ? dpu::FlowId::Parse(parts[2]) : absl::InvalidArgumentError("");
+    if (parts.size() != 4 || parts[0] != kTokenTag ||
+        !absl::SimpleAtoi(parts[1], &token_snapshot) || !last.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("page_token: \"%s\" was not returned by DumpFlows", req.page_token()));
+    }
+    if (parts[3] != filter.fingerprint) {
+      return absl::InvalidArgumentError(
+          "page_token: it was returned for other filters (owner, chain, id_prefix); send the "
+          "filters of the first page with every page");
+    }
+    after = *last;
+  }
+  absl::StatusOr<std::shared_ptr<const DumpSnapshot>> snap = SnapshotFor(token_snapshot);
+  if (!snap.ok()) return snap.status();
+  const std::vector<dpu::FlowId>& ids = (*snap)->ids;
+  size_t pos = std::lower_bound(ids.begin(), ids.end(), filter.first) - ids.begin();
+  const size_t limit = std::upper_bound(ids.begin(), ids.end(), filter.last) - ids.begin();
+  if (after.has_value()) {
+    pos = std::max<size_t>(pos, std::upper_bound(ids.begin(), ids.end(), *after) - ids.begin());
+  }
+  const size_t start = pos;
+  const bool whole = req.page_size() == 0;
+  const size_t page_size = whole ? std::numeric_limits<size_t>::max() : req.page_size();
+  if (absl::Status s = DumpPage(filter, **snap, &pos, limit, page_size, resp); !s.ok()) return s;
+  if (pos < limit) {
+    if (whole) {
+      resp->Clear();
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "DumpFlows: the %d rules do not fit one reply of at most %d bytes; pass page_size "
+          "(and then page_token) or call StreamFlows",
+          limit - start, options_.dump_reply_bytes));
+    }
+    if (pos == start) return absl::InternalError("DumpFlows: no progress (a rule too large?)");
+    resp->set_next_page_token(absl::WebSafeBase64Escape(absl::StrCat(
+        kTokenTag, ":", (*snap)->id, ":", ids[pos - 1].ToString(), ":", filter.fingerprint)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::StreamFlows(const v1::DumpFlowsRequest& req,
+                                const std::function<bool(const v1::DumpFlowsResponse&)>& write) {
+  v1::DumpFlowsRequest page = req;
+  if (page.page_size() == 0) page.set_page_size(1000);
+  while (true) {
+    v1::DumpFlowsResponse resp;
+    if (absl::Status s = DumpFlows(page, &resp); !s.ok()) return s;
+    if (!write(resp)) return absl::OkStatus();
+    if (resp.next_page_token().empty()) return absl::OkStatus();
+    page.set_page_token(resp.next_page_token());
+  }
 }
 
 absl::Status Agent::GetFlowStats(const v1::GetFlowStatsRequest& req,
@@ -843,7 +1142,8 @@ absl::Status Agent::GetFlowStats(const v1::GetFlowStatsRequest& req,
     }
     ids.push_back(*id);
   }
-  absl::MutexLock lock(&mu_);
+  LockFlowsForRead();
+  absl::Cleanup unlock = [this] { UnlockFlowsForRead(); };
   const bool all = ids.empty();
   if (all) {
     absl::StatusOr<std::vector<dpu::FlowEntry>> dump = backend_->Dump();
@@ -880,7 +1180,9 @@ absl::Status Agent::CommitChainsLocked(const std::vector<dpu::ServiceChain>& cha
   if (!plan.ok()) return plan.status();
   FillPlan(*plan, plan_out);
   if (dry_run) return absl::OkStatus();
-  return chains_->Replace(chains);
+  absl::Status replaced = chains_->Replace(chains);
+  ChainsChangedLocked();
+  return replaced;
 }
 
 absl::Status Agent::ApplyChains(const v1::ApplyChainsRequest& req, v1::ApplyChainsResponse* resp) {
@@ -889,7 +1191,7 @@ absl::Status Agent::ApplyChains(const v1::ApplyChainsRequest& req, v1::ApplyChai
     return absl::InvalidArgumentError(absl::StrCat("manifest: ", parsed.status().message()));
   }
   if (parsed->empty()) return absl::InvalidArgumentError("manifest: no ServiceFunctionChain in it");
-  absl::MutexLock lock(&mu_);
+  absl::WriterMutexLock lock(&flow_mu_);
   std::vector<dpu::ServiceChain> next = chains_->chains();
   for (const auto& c : *parsed) {
     auto origin = chain_origin_.find(c.name);
@@ -921,7 +1223,7 @@ absl::Status Agent::ApplyChains(const v1::ApplyChainsRequest& req, v1::ApplyChai
 
 absl::Status Agent::DeleteChain(const v1::DeleteChainRequest& req, v1::DeleteChainResponse* resp) {
   if (req.name().empty()) return absl::InvalidArgumentError("name: must not be empty");
-  absl::MutexLock lock(&mu_);
+  absl::WriterMutexLock lock(&flow_mu_);
   if (chains_->Find(req.name()) == nullptr) {
     if (req.allow_missing()) return absl::OkStatus();
     return absl::NotFoundError(absl::StrFormat("name: no chain \"%s\"", req.name()));
@@ -936,7 +1238,9 @@ absl::Status Agent::DeleteChain(const v1::DeleteChainRequest& req, v1::DeleteCha
   if (!plan.ok()) return plan.status();
   FillPlan(*plan, resp->mutable_plan());
   if (req.dry_run()) return absl::OkStatus();
-  if (absl::Status s = chains_->Remove(req.name()); !s.ok()) return s;
+  absl::Status removed = chains_->Remove(req.name());
+  ChainsChangedLocked();
+  if (!removed.ok()) return removed;
   chain_origin_.erase(req.name());
   resp->set_applied(true);
   Emit(MakeEvent(v1::CHAIN_REMOVED, "", "", req.name()));
@@ -944,7 +1248,7 @@ absl::Status Agent::DeleteChain(const v1::DeleteChainRequest& req, v1::DeleteCha
 }
 
 absl::Status Agent::ListChains(v1::ListChainsResponse* resp) {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&flow_mu_);  // Chain state only: no backend call.
   for (const auto& c : chains_->chains()) {
     auto* out = resp->add_chains();
     out->set_name(c.name);

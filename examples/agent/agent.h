@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -75,6 +76,11 @@ struct AgentOptions {
   int advertise_port = 0;                  ///< What Vendor.Init returns.
   std::vector<std::string> listeners;      ///< For AgentInfo.listeners.
   size_t event_log_size = 4096;            ///< Events kept for slow watchers.
+  /// Reply size budget of DumpFlows/StreamFlows pages, below gRPC's default 4 MiB limit.
+  size_t dump_reply_bytes = size_t{3} << 20;
+  /// How long an idle dump (no page asked for) keeps its snapshot of the table's ids.
+  absl::Duration dump_snapshot_ttl = absl::Seconds(60);
+  size_t max_dump_snapshots = 4;  ///< Snapshots kept at once; the least recently used goes first.
 };
 
 /// The node agent's state and logic. Thread-safe.
@@ -130,7 +136,15 @@ class Agent {
   absl::Status Rediscover(libdpu::agent::v1::ListDpusResponse* resp);
   absl::Status ApplyFlows(const libdpu::agent::v1::ApplyFlowsRequest& req,
                           libdpu::agent::v1::ApplyFlowsResponse* resp);
-  absl::Status DumpFlows(libdpu::agent::v1::DumpFlowsResponse* resp);
+  /// One page of DumpFlows (see agent.proto): reads the table's ids once per dump (a snapshot
+  /// shared by dumps that start before the next write) and the page's rules by id.
+  absl::Status DumpFlows(const libdpu::agent::v1::DumpFlowsRequest& req,
+                         libdpu::agent::v1::DumpFlowsResponse* resp);
+  /// StreamFlows: calls @p write with every page in turn (each within the reply size limit) until
+  /// the last one or until @p write returns false (the client went away).
+  absl::Status StreamFlows(
+      const libdpu::agent::v1::DumpFlowsRequest& req,
+      const std::function<bool(const libdpu::agent::v1::DumpFlowsResponse&)>& write);
   absl::Status GetFlowStats(const libdpu::agent::v1::GetFlowStatsRequest& req,
                             libdpu::agent::v1::GetFlowStatsResponse* resp);
   absl::Status ApplyChains(const libdpu::agent::v1::ApplyChainsRequest& req,
@@ -191,13 +205,46 @@ class Agent {
 
   absl::Status CommitChainsLocked(const std::vector<dpu::ServiceChain>& chains, bool dry_run,
                                   libdpu::agent::v1::FlowPlan* plan)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
+  // After a chain edit: rebuilds chain_of_ and counts a write.
+  void ChainsChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
+
+  // DumpFlows: a sorted snapshot of the table's ids, shared by the dumps that start at the same
+  // write generation.
+  struct DumpSnapshot;
+  struct DumpFilter;
+  absl::StatusOr<std::shared_ptr<const DumpSnapshot>> SnapshotFor(uint64_t token_snapshot);
+  // Fills @p resp with up to @p page_size rules of snap.ids[*pos, limit) that pass @p filter,
+  // within the reply budget; advances *pos past every id it consumed.
+  absl::Status DumpPage(const DumpFilter& filter, const DumpSnapshot& snap, size_t* pos,
+                        size_t limit, size_t page_size, libdpu::agent::v1::DumpFlowsResponse* resp);
+  // Flow reads: shared with other reads when the backend allows concurrent reads (reference),
+  // exclusive otherwise. Writes take flow_mu_ exclusively.
+  void LockFlowsForRead() ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  void UnlockFlowsForRead() ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   const AgentOptions options_;
-  absl::Mutex mu_;
-  std::unique_ptr<dpu::Backend> backend_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<dpu::ChainManager> chains_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> chain_origin_ ABSL_GUARDED_BY(mu_);  // name -> origin
+  absl::Mutex mu_;  // Agent state (discovery, peers, Init, bridge ports); never held long.
+  // The flow state: the backend (set at construction, never replaced; its calls are made under
+  // flow_mu_), the chains on it and who owns which rule. Taken before mu_, never after it; never
+  // by Ping, GetAgentInfo or the health paths, so they do not wait behind data-path work.
+  absl::Mutex flow_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  const std::unique_ptr<dpu::Backend> backend_;
+  bool concurrent_reads_ = false;  // The backend's reads may run concurrently (reference).
+  std::string backend_name_;       // backend_->name(), for GetAgentInfo without flow_mu_.
+  std::vector<std::string> capability_names_;  // For GetAgentInfo without flow_mu_.
+  std::unique_ptr<dpu::ChainManager> chains_ ABSL_GUARDED_BY(flow_mu_);
+  std::map<std::string, std::string> chain_origin_ ABSL_GUARDED_BY(flow_mu_);  // name -> origin
+  absl::flat_hash_map<dpu::FlowId, std::string> chain_of_ ABSL_GUARDED_BY(flow_mu_);  // rule ->
+                                                                                      // chain
+  // Rule -> logical bridge, for the rules of the L2 network (rebuilt after each L2 edit).
+  absl::flat_hash_map<dpu::FlowId, std::string> bridge_of_ ABSL_GUARDED_BY(flow_mu_);
+  std::atomic<uint64_t> generation_{0};  // Counts writes to the backend.
+
+  absl::Mutex dump_mu_ ABSL_ACQUIRED_AFTER(flow_mu_);
+  std::map<uint64_t, std::shared_ptr<const DumpSnapshot>> snapshots_ ABSL_GUARDED_BY(dump_mu_);
+  std::map<uint64_t, absl::Time> snapshot_used_ ABSL_GUARDED_BY(dump_mu_);
+  uint64_t next_snapshot_ ABSL_GUARDED_BY(dump_mu_) = 1;
   dpu::DpuFleet fleet_;
   uint64_t fleet_subscription_ = 0;
   dpu::DiscoveryReport report_ ABSL_GUARDED_BY(mu_);

@@ -273,10 +273,15 @@ absl::Status Agent::ApplyL2Locked(dpu::L2Network next) {
     }
     if (!trunk.bridges.empty()) next.ports.push_back(std::move(trunk));
   }
-  return l2_->Apply(next);
+  absl::Status applied = l2_->Apply(next);
+  bridge_of_.clear();
+  for (const auto& r : l2_->rules()) bridge_of_[r.rule.id] = r.bridge;
+  generation_.fetch_add(1);
+  return applied;
 }
 
 dpu::L2Network Agent::L2State() {
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   return l2_->network();
 }
@@ -287,6 +292,7 @@ dpu::L2Network Agent::L2State() {
 absl::Status Agent::CreateNetworkFunctionByMac(const Vendor::NFRequest& req,
                                                const dpu::MacAddress& in_mac,
                                                const dpu::MacAddress& out_mac) {
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   if (mac_function_.has_value() && mac_function_->input == req.input() &&
       mac_function_->output == req.output()) {
@@ -325,6 +331,7 @@ absl::Status Agent::CreateNetworkFunctionByMac(const Vendor::NFRequest& req,
 }
 
 absl::Status Agent::DeleteNetworkFunctionByMac(const Vendor::NFRequest& req) {
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   if (!mac_function_.has_value() || mac_function_->input != req.input() ||
       mac_function_->output != req.output()) {
@@ -414,6 +421,7 @@ absl::Status Agent::CreateBridgePort(const evpn::CreateBridgePortRequest& req,
         spec.logical_bridges_size()));
   }
 
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   std::string name = given_name;
   if (name.empty()) {
@@ -481,6 +489,7 @@ absl::Status Agent::CreateBridgePort(const evpn::CreateBridgePortRequest& req,
 
 absl::Status Agent::GetBridgePort(const evpn::GetBridgePortRequest& req, evpn::BridgePort* resp) {
   if (absl::Status s = CheckBridgePortName("name", req.name()); !s.ok()) return s;
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   auto it = bridge_ports_.find(req.name());
   if (it == bridge_ports_.end()) return absl::NotFoundError(absl::StrCat(req.name(), " not found"));
@@ -497,6 +506,7 @@ absl::Status Agent::ListBridgePorts(const evpn::ListBridgePortsRequest& req,
   const int page_size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 250);
   absl::StatusOr<std::string> after = PageStart(req.page_token(), "ListBridgePorts");
   if (!after.ok()) return after.status();
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   auto it = after->empty() ? bridge_ports_.begin() : bridge_ports_.upper_bound(*after);
   for (; it != bridge_ports_.end() && resp->bridge_ports_size() < page_size; ++it) {
@@ -511,6 +521,7 @@ absl::Status Agent::ListBridgePorts(const evpn::ListBridgePortsRequest& req,
 
 absl::Status Agent::DeleteBridgePort(const evpn::DeleteBridgePortRequest& req) {
   if (absl::Status s = CheckBridgePortName("name", req.name()); !s.ok()) return s;
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   if (!bridge_ports_.contains(req.name())) {
     if (req.allow_missing()) return absl::OkStatus();
@@ -547,6 +558,7 @@ absl::Status Agent::CreateLogicalBridge(const evpn::CreateLogicalBridgeRequest& 
     return absl::InvalidArgumentError(absl::StrFormat(
         "logical_bridge.spec.vni: %d is out of range 1-%d", spec.vni(), dpu::kMaxBridgeVni));
   }
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   std::string id = req.logical_bridge_id();
   if (id.empty()) {
@@ -589,6 +601,7 @@ absl::Status Agent::GetLogicalBridge(const evpn::GetLogicalBridgeRequest& req,
                                      evpn::LogicalBridge* resp) {
   absl::StatusOr<std::string> name = LogicalBridgeName("name", req.name());
   if (!name.ok()) return name.status();
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   auto it = logical_bridges_.find(*name);
   if (it == logical_bridges_.end()) return absl::NotFoundError(absl::StrCat(*name, " not found"));
@@ -605,6 +618,7 @@ absl::Status Agent::ListLogicalBridges(const evpn::ListLogicalBridgesRequest& re
   const int page_size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 250);
   absl::StatusOr<std::string> after = PageStart(req.page_token(), "ListLogicalBridges");
   if (!after.ok()) return after.status();
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   auto it = after->empty() ? logical_bridges_.begin() : logical_bridges_.upper_bound(*after);
   for (; it != logical_bridges_.end() && resp->logical_bridges_size() < page_size; ++it) {
@@ -620,6 +634,7 @@ absl::Status Agent::ListLogicalBridges(const evpn::ListLogicalBridgesRequest& re
 absl::Status Agent::DeleteLogicalBridge(const evpn::DeleteLogicalBridgeRequest& req) {
   absl::StatusOr<std::string> name = LogicalBridgeName("name", req.name());
   if (!name.ok()) return name.status();
+  absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
   if (!logical_bridges_.contains(*name)) {
     if (req.allow_missing()) return absl::OkStatus();

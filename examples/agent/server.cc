@@ -241,9 +241,15 @@ class DpuAgentService final : public v1::DpuAgent::Service {
     if (s.ok()) *resp = out.plan();
     return ToGrpc(s);
   }
-  grpc::Status DumpFlows(ServerContext*, const v1::DumpFlowsRequest*,
+  grpc::Status DumpFlows(ServerContext*, const v1::DumpFlowsRequest* req,
                          v1::DumpFlowsResponse* resp) override {
-    return ToGrpc(a_->DumpFlows(resp));
+    return ToGrpc(a_->DumpFlows(*req, resp));
+  }
+  grpc::Status StreamFlows(ServerContext* ctx, const v1::DumpFlowsRequest* req,
+                           grpc::ServerWriter<v1::DumpFlowsResponse>* writer) override {
+    return ToGrpc(a_->StreamFlows(*req, [&](const v1::DumpFlowsResponse& page) {
+      return !ctx->IsCancelled() && writer->Write(page);
+    }));
   }
   grpc::Status GetFlowStats(ServerContext*, const v1::GetFlowStatsRequest* req,
                             v1::GetFlowStatsResponse* resp) override {

@@ -383,7 +383,7 @@ absl::Status FlowApply(const Options& options) {
   dpu::FlowBatch batch = plan->ToBatch();
   absl::Status s;
   {
-    Progress p(progress, absl::StrCat("applying ", batch.size(), " operations atomically"));
+    Progress p(progress, absl::StrCat("applying ", batch.size(), " operations"));
     s = backend.Apply(batch);
   }
   if (!s.ok()) return Annotate(s, "apply (nothing changed)");
@@ -391,6 +391,10 @@ absl::Status FlowApply(const Options& options) {
   if (!s.ok()) return s;
   std::cout << "Applied: " << plan->adds.size() << " added, " << plan->changes.size()
             << " changed, " << plan->deletes.size() << " deleted.\n";
+  if (batch.size() > 1 && !backend.Capabilities().atomic_batches) {
+    std::cout << "(Best effort with undo: this device does not apply a batch atomically, so "
+                 "the data plane saw the rules arrive one by one.)\n";
+  }
   return absl::OkStatus();
 }
 

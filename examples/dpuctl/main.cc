@@ -124,8 +124,17 @@ int main(int argc, char** argv) {
   CLI::App* flow_apply =
       Leaf(flow, "apply",
            "Make a rule file the complete set of libdpu rules on the backend: print the plan as a "
-           "diff, then apply it in one atomic batch",
+           "diff, then apply it in one batch, all or nothing",
            dpuctl::FlowApply, &verb);
+  flow_apply->footer(
+      "All or nothing: if the device refuses an operation, the device holds what it held before.\n"
+      "Atomic in the data plane (no packet sees part of the batch) where the device applies a\n"
+      "batch atomically: the reference backend, and P4Runtime targets with ROLLBACK_ON_ERROR.\n"
+      "Elsewhere best effort with undo: netlink and dpdk, and P4Runtime targets with\n"
+      "CONTINUE_ON_ERROR only (BMv2, NVIDIA DPL) write update by update (new rules before\n"
+      "deletions) and undo what a refused batch applied; 'Applied:' then says so. On P4Runtime,\n"
+      "add atomicity=require to the backend spec to refuse batches on targets that cannot.\n\n" +
+      std::string(kFooter));
   flow_apply->add_option("-f,--filename", o.file, "Rule file (one rule per line; - for stdin)")
       ->required()
       ->check(kInputFile);

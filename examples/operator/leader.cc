@@ -30,6 +30,19 @@ absl::Status LeaderElection::Renew() {
 absl::Status LeaderElection::Campaign(const std::atomic<bool>& stop) {
   const int64_t seconds =
       std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(ttl_, absl::Seconds(1))));
+  if (keepalive_.joinable()) {  // A campaign after a lost lease: start afresh.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    keepalive_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = false;
+  }
+  lost_ = false;
+  valid_until_ns_ = 0;
+  lease_ = Lease{};
   std::string last_holder;
   absl::Time renewed = absl::InfinitePast();
   while (!stop) {
@@ -83,8 +96,11 @@ absl::Status LeaderElection::Campaign(const std::atomic<bool>& stop) {
 
 void LeaderElection::KeepAliveLoop() {
   std::unique_lock<std::mutex> lock(mu_);
+  bool failing = false;
   while (!stopping_) {
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(ttl() / 4), [this] { return stopping_; });
+    // After a failed renewal, try again soon: the lease runs on meanwhile.
+    const absl::Duration wait = failing ? std::min(ttl() / 8, absl::Milliseconds(200)) : ttl() / 4;
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
     absl::Status s = Renew();
@@ -95,7 +111,12 @@ void LeaderElection::KeepAliveLoop() {
       Log(absl::StrCat("election: ", s.message(), "; no longer the leader"));
       break;
     }
-    if (!s.ok()) Log(absl::StrCat("election: renewing the lease: ", s.message()));
+    if (!s.ok() && !failing) {
+      Log(absl::StrCat("election: renewing the lease: ", s.message(), "; retrying"));
+    } else if (s.ok() && failing) {
+      Log("election: lease renewed again");
+    }
+    failing = !s.ok();
   }
 }
 

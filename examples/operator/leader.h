@@ -31,8 +31,16 @@ class LeaderElection {
   ~LeaderElection();
 
   /// Blocks until this replica is elected (OK) or @p stop becomes true (Cancelled). Keeps its
-  /// own lease alive meanwhile, and renews it from then on, on a thread of its own.
+  /// own lease alive meanwhile, and renews it from then on, on a thread of its own. Renewals go
+  /// to whichever etcd member serves (EtcdClient fails over), so the lease outlives the loss of
+  /// any member; etcd extends every lease when a new etcd leader takes office. Callable again
+  /// after lost(): campaigns with a new lease (a new create_revision, so a new fence).
   absl::Status Campaign(const std::atomic<bool>& stop);
+  /// True once a renewal found the lease gone (expired or revoked): this election is over, and
+  /// only a new Campaign() can lead again. Not Leading() while !lost() means renewals are
+  /// failing (etcd unreachable or without quorum): the lease may still hold and leading resumes
+  /// when a renewal gets through in time.
+  bool lost() const { return lost_; }
   /// True while the lease certainly holds: renewed less than 2/3 of its TTL ago (etcd keeps it
   /// for the whole TTL after the renewal, so the key cannot have passed to another replica).
   /// False for good once a renewal found the lease gone.

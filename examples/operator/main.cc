@@ -1,7 +1,7 @@
 // dpu-operator: the declarative reconciler of a DPU fleet, and the commands that edit its desired
 // state in etcd (the part of a Kubernetes API server it needs). docs/operator.md.
 //
-//   dpu-operator --etcd=HOST:PORT run                 reconcile until SIGTERM (--leader_elect:
+//   dpu-operator --etcd=HOST:PORT[,HOST:PORT...] run   reconcile until SIGTERM (--leader_elect:
 //                                                     one of several replicas)
 //   dpu-operator --etcd=HOST:PORT apply FILE...        create or update resources (YAML/JSON)
 //   dpu-operator --etcd=HOST:PORT get KIND [NAME]      print resources as JSON
@@ -29,7 +29,12 @@
 #include "resources.h"
 #include "store.h"
 
-ABSL_FLAG(std::string, etcd, "127.0.0.1:2379", "etcd client endpoint HOST:PORT (v3 gRPC API)");
+ABSL_FLAG(std::string, etcd, "127.0.0.1:2379",
+          "etcd members HOST:PORT[,HOST:PORT...] (v3 gRPC API); calls fail over between them");
+ABSL_FLAG(absl::Duration, etcd_attempt_timeout, absl::Seconds(3),
+          "Deadline of one call on one etcd member before trying the next");
+ABSL_FLAG(absl::Duration, etcd_retry_for, absl::Seconds(15),
+          "How long one etcd call keeps trying the members (with backoff) before failing");
 ABSL_FLAG(std::string, prefix, "/registry", "Key prefix of the resources");
 ABSL_FLAG(std::string, state_prefix, "/libdpu/operator",
           "Key prefix of the operator's checkpoint and upgrade plans");
@@ -120,8 +125,24 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const dpu_operator::TlsFiles etcd_tls{
       absl::GetFlag(FLAGS_etcd_ca), absl::GetFlag(FLAGS_etcd_cert), absl::GetFlag(FLAGS_etcd_key)};
-  auto etcd =
-      dpu_operator::EtcdClient::Connect(absl::GetFlag(FLAGS_etcd), absl::Seconds(10), etcd_tls);
+  dpu_operator::EtcdClientOptions etcd_options;
+  etcd_options.attempt_timeout = absl::GetFlag(FLAGS_etcd_attempt_timeout);
+  etcd_options.retry_for = absl::GetFlag(FLAGS_etcd_retry_for);
+  if (etcd_options.attempt_timeout <= absl::ZeroDuration() ||
+      etcd_options.retry_for <= absl::ZeroDuration()) {
+    return Fail(
+        absl::InvalidArgumentError("--etcd_attempt_timeout, --etcd_retry_for: must be above zero"));
+  }
+  if (cmd == "run") {
+    etcd_options.log = [](const std::string& line) {
+      std::cerr << "dpu-operator: " << line << std::endl;
+    };
+  }
+  if (auto list = dpu_operator::ParseEndpoints(absl::GetFlag(FLAGS_etcd), "--etcd"); !list.ok()) {
+    return Fail(list.status());
+  }
+  auto etcd = dpu_operator::EtcdClient::Connect(absl::GetFlag(FLAGS_etcd), absl::Seconds(10),
+                                                etcd_tls, etcd_options);
   if (!etcd.ok()) return Fail(etcd.status());
   dpu_operator::ResourceStore store(etcd->get(), absl::GetFlag(FLAGS_prefix));
 

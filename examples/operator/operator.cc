@@ -46,6 +46,22 @@ json MakeCondition(const json& old_status, const std::string& type, bool ok,
 
 }  // namespace
 
+namespace {
+
+// True for errors that mean "etcd cannot serve now" (every member down, no quorum): the operator
+// waits them out instead of stopping.
+bool EtcdTrouble(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable ||
+         s.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+void SleepUnlessStopped(absl::Duration d, const std::atomic<bool>& stop) {
+  const absl::Time until = absl::Now() + d;
+  while (!stop && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+}
+
+}  // namespace
+
 std::string CheckpointKey(const std::string& state_prefix) {
   return absl::StrCat(state_prefix, "/checkpoint");
 }
@@ -105,6 +121,8 @@ Operator::~Operator() {
   JoinInstalls();
 }
 
+bool Operator::leading() const { return election_ == nullptr || election_->Leading(); }
+
 bool Operator::Leading() {
   if (election_ == nullptr || election_->Leading()) return true;
   return false;
@@ -118,8 +136,10 @@ absl::Status Operator::Elect(const std::atomic<bool>& stop) {
     identity = absl::StrCat(host, "-", getpid());
   }
   const std::string key = absl::StrCat(options_.state_prefix, "/leader");
-  election_ = std::make_unique<LeaderElection>(base_etcd_, key, identity, options_.lease_ttl,
-                                               [this](const std::string& l) { Log(l); });
+  if (election_ == nullptr) {  // Else a new campaign after a lost lease.
+    election_ = std::make_unique<LeaderElection>(base_etcd_, key, identity, options_.lease_ttl,
+                                                 [this](const std::string& l) { Log(l); });
+  }
   if (auto s = election_->Campaign(stop); !s.ok()) return s;
   // From here every etcd write of this replica is conditional on still holding the key.
   fenced_etcd_ = base_etcd_->Fenced(key, election_->create_revision());
@@ -166,12 +186,20 @@ absl::StatusOr<Checkpoint> Operator::LoadCheckpoint() {
 
 absl::Status Operator::SaveCheckpoint(int64_t revision) {
   if (crashed_) return absl::AbortedError("stopped");
-  checkpoint_.revision = std::max(checkpoint_.revision, revision);
+  if (pass_etcd_down_) return absl::UnavailableError("etcd unavailable in this pass");
+  const int64_t rev = std::max(checkpoint_.revision, revision);
   json j;
-  j["revision"] = checkpoint_.revision;
+  j["revision"] = rev;
   j["placed"] = json::array();
   for (const auto& [dpu, chain] : checkpoint_.placed) j["placed"].push_back({dpu, chain});
-  return etcd_->Put(CheckpointKey(options_.state_prefix), j.dump()).status();
+  absl::Status s = etcd_->Put(CheckpointKey(options_.state_prefix), j.dump()).status();
+  if (s.ok()) {
+    checkpoint_.revision = rev;
+  } else if (EtcdTrouble(s)) {
+    NoteEtcd(s);
+    pass_etcd_down_ = true;
+  }
+  return s;
 }
 
 bool Operator::Wanted(const std::string& dpu, const std::string& chain) {
@@ -254,60 +282,159 @@ absl::Status Operator::Start(int64_t* watch_from) {
   } else {
     Log(absl::StrCat("starting at revision ", now->revision, " (no checkpoint)"));
   }
+  handled_revision_ = now->revision;
   ReconcileAll();
   if (crashed_) return absl::AbortedError("stopped after a node write (crash test)");
+  pass_etcd_down_ = false;  // Start succeeds only with the checkpoint saved.
   if (auto s = SaveCheckpoint(now->revision); !s.ok()) return s;
   *watch_from = now->revision + 1;
   return absl::OkStatus();
 }
 
-absl::Status Operator::Run(const std::atomic<bool>& stop) {
-  if (options_.lease_ttl > absl::ZeroDuration() && election_ == nullptr) {
-    if (auto s = Elect(stop); !s.ok()) return stop ? absl::OkStatus() : s;
+void Operator::NoteEtcd(const absl::Status& s) {
+  std::lock_guard<std::mutex> lock(etcd_mu_);
+  if (!s.ok() && !EtcdTrouble(s)) return;  // Not about etcd's availability.
+  if (s.ok() == etcd_status_.ok()) {
+    if (!s.ok()) etcd_status_ = s;
+    return;
   }
+  if (!s.ok()) {
+    etcd_down_since_ = absl::Now();
+    ++etcd_outages_;
+    Log(absl::StrCat("etcd unavailable: ", s.message(),
+                     "; waiting for it (no node write that needs etcd first)"));
+  } else {
+    Log(absl::StrCat(
+        "etcd available again after ",
+        absl::FormatDuration(absl::Trunc(absl::Now() - etcd_down_since_, absl::Milliseconds(1)))));
+  }
+  etcd_status_ = s;
+}
+
+absl::Status Operator::etcd_status() const {
+  std::lock_guard<std::mutex> lock(etcd_mu_);
+  return etcd_status_;
+}
+
+int64_t Operator::etcd_outages() const {
+  std::lock_guard<std::mutex> lock(etcd_mu_);
+  return etcd_outages_;
+}
+
+bool Operator::WaitLeading(const std::atomic<bool>& stop) {
+  if (election_ == nullptr || election_->Leading()) return true;
+  if (election_->lost()) return false;
+  Log("leadership lease not renewed in time (etcd unreachable?): no writes until it is");
+  while (!stop && !election_->lost() && !election_->Leading()) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  if (election_->Leading()) {
+    Log("leadership lease renewed: still the leader (same fence)");
+    return true;
+  }
+  return false;
+}
+
+absl::Status Operator::Run(const std::atomic<bool>& stop) {
+  while (!stop) {
+    if (options_.lease_ttl > absl::ZeroDuration() && (election_ == nullptr || election_->lost())) {
+      if (election_ != nullptr) {
+        // The lease is gone: another replica may lead and move things on. Forget this term's
+        // plans; the next term starts from etcd like a restarted operator.
+        Log("lost the leadership lease; campaigning again (a new term has a new fence)");
+        JoinInstalls();
+        rollouts_.clear();
+        nodes_.clear();
+      }
+      if (auto s = Elect(stop); !s.ok()) return stop ? absl::OkStatus() : s;
+    }
+    absl::Status s = Serve(stop);
+    if (s.ok() || crashed_) return s;
+    if (election_ != nullptr && election_->lost()) continue;
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Operator::StartWaiting(const std::atomic<bool>& stop, int64_t* watch_from) {
+  while (true) {
+    if (stop) return absl::CancelledError("stopped");
+    if (!WaitLeading(stop)) return absl::FailedPreconditionError("lost the leadership lease");
+    absl::Status s = Start(watch_from);
+    if (crashed_) return absl::AbortedError("stopped after a node write (crash test)");
+    if (s.ok() || !EtcdTrouble(s)) {
+      if (s.ok()) NoteEtcd(s);
+      return s;
+    }
+    NoteEtcd(s);
+    SleepUnlessStopped(options_.retry, stop);
+  }
+}
+
+absl::Status Operator::Serve(const std::atomic<bool>& stop) {
   const absl::Status lost =
       absl::FailedPreconditionError("lost the leadership lease; stopping (nothing written since)");
   int64_t watch_from = 0;
-  if (auto s = Start(&watch_from); !s.ok()) return Leading() ? s : lost;
+  if (auto s = StartWaiting(stop, &watch_from); !s.ok()) {
+    if (stop) return absl::OkStatus();
+    return Leading() || crashed_ ? s : lost;
+  }
   std::unique_ptr<EtcdWatch> watch;
   absl::Time next_resync = absl::Now() + options_.resync;
   absl::Time next_retry = absl::InfiniteFuture();
   while (!stop) {
+    if (!WaitLeading(stop)) return stop ? absl::OkStatus() : lost;
     if (watch == nullptr) {
       auto w = etcd_->Watch(GroupPrefix(options_.prefix), watch_from);
       if (!w.ok()) {
         if (w.status().code() == absl::StatusCode::kOutOfRange) {
           Log(absl::StrCat(w.status().message(), "; listing again"));
-          if (auto s = Start(&watch_from); !s.ok()) return s;
+          if (auto s = StartWaiting(stop, &watch_from); !s.ok()) {
+            if (stop) return absl::OkStatus();
+            return Leading() || crashed_ ? s : lost;
+          }
           continue;
         }
+        NoteEtcd(w.status());
         Log(absl::StrCat("watch: ", w.status().message(), "; retrying"));
-        absl::SleepFor(absl::Milliseconds(200));
+        SleepUnlessStopped(absl::Milliseconds(200), stop);
         continue;
       }
+      NoteEtcd(absl::OkStatus());
       watch = *std::move(w);
     }
     auto next = watch->Next(absl::Milliseconds(100));
     if (!next.ok()) {
-      Log(absl::StrCat("watch ended: ", next.status().message()));
+      // Resume after the last revision handled, on whichever member serves now: no event is
+      // skipped, and one handled already is recognised by its revision (ApplyEvent).
+      watch_from = std::max(checkpoint_.revision, handled_revision_) + 1;
+      Log(absl::StrCat("watch ended: ", next.status().message(), "; resuming from revision ",
+                       watch_from));
       watch.reset();
       if (next.status().code() == absl::StatusCode::kOutOfRange) {
-        if (auto s = Start(&watch_from); !s.ok()) return s;
-      } else {
-        watch_from = checkpoint_.revision + 1;
+        if (auto s = StartWaiting(stop, &watch_from); !s.ok()) {
+          if (stop) return absl::OkStatus();
+          return Leading() || crashed_ ? s : lost;
+        }
       }
       continue;
     }
     if (crashed_) return absl::AbortedError("stopped after a node write (crash test)");
-    if (!Leading()) return lost;
+    if (!WaitLeading(stop)) return stop ? absl::OkStatus() : lost;
     bool reconcile = wake_.exchange(false);
     int64_t last = 0;
-    if (next->has_value() && !(*next)->events.empty()) {
-      for (const auto& e : (*next)->events) {
-        ApplyEvent(e);
-        last = std::max(last, e.kv.mod_revision);
+    if (next->has_value()) {
+      if (!(*next)->events.empty()) {
+        for (const auto& e : (*next)->events) {
+          ApplyEvent(e);
+          last = std::max(last, e.kv.mod_revision);
+        }
+        reconcile = true;
+      } else {
+        // A progress notification: every change up to its revision has been delivered.
+        handled_revision_ = std::max(handled_revision_, (*next)->revision);
       }
-      reconcile = true;
+      handled_revision_ = std::max(handled_revision_, last);
     }
     const absl::Time now = absl::Now();
     if (now >= next_retry) reconcile = true;
@@ -318,12 +445,17 @@ absl::Status Operator::Run(const std::atomic<bool>& stop) {
     if (!reconcile) continue;
     const bool clean = ReconcileAll();
     if (crashed_) return absl::AbortedError("stopped after a node write (crash test)");
-    if (!Leading()) return lost;
+    if (!WaitLeading(stop)) return stop ? absl::OkStatus() : lost;
     next_retry = clean ? absl::InfiniteFuture() : absl::Now() + options_.retry;
     next_resync = absl::Now() + options_.resync;
-    if (last > 0) {
-      if (auto s = SaveCheckpoint(last); !s.ok()) Log(absl::StrCat("checkpoint: ", s.message()));
-      watch_from = checkpoint_.revision + 1;
+    if (last > 0 || checkpoint_pending_) {
+      checkpoint_pending_ = false;
+      if (auto s = SaveCheckpoint(std::max(last, handled_revision_)); !s.ok()) {
+        Log(absl::StrCat("checkpoint: ", s.message()));
+        checkpoint_pending_ = true;
+        next_retry = std::min(next_retry, absl::Now() + options_.retry);
+      }
+      watch_from = std::max(checkpoint_.revision, handled_revision_) + 1;
     }
   }
   return absl::OkStatus();
@@ -331,8 +463,18 @@ absl::Status Operator::Run(const std::atomic<bool>& stop) {
 
 void Operator::WriteStatus(const Resource& r, json status) {
   if (crashed_ || status == r.status) return;
+  if (pass_etcd_down_) {  // Written by a later pass, once etcd serves again.
+    pass_clean_ = false;
+    return;
+  }
   auto rev = store_.UpdateStatus(r, status);
   if (!rev.ok()) {
+    if (EtcdTrouble(rev.status())) {
+      NoteEtcd(rev.status());
+      pass_etcd_down_ = true;
+      pass_clean_ = false;
+      return;
+    }
     // Aborted: the object changed meanwhile; its event brings the next reconcile.
     if (rev.status().code() != absl::StatusCode::kAborted) Log(rev.status().ToString());
     return;
@@ -344,6 +486,8 @@ void Operator::WriteStatus(const Resource& r, json status) {
 
 bool Operator::ReconcileAll() {
   bool clean = true;
+  pass_etcd_down_ = false;
+  pass_clean_ = true;
   HarvestInstalls();
   // Nodes: make or refresh the client of every DataProcessingUnit.
   std::set<std::string> dpu_names;
@@ -460,7 +604,7 @@ bool Operator::ReconcileAll() {
     status["conditions"] = conds;
     WriteStatus(r, status);
   }
-  return clean;
+  return clean && pass_clean_;
 }
 
 bool Operator::ReconcileChains() {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <utility>
@@ -75,6 +76,14 @@ class Operator {
 
   /// Writes to nodes made so far.
   int64_t node_writes() const { return node_writes_; }
+  /// OK while etcd serves; else the error that says why not (every member down, no quorum).
+  /// While it is not OK the operator waits: it retries etcd with backoff and writes nothing to
+  /// a node that needs an etcd write first (the ledger), then converges once etcd is back.
+  absl::Status etcd_status() const;
+  /// Times etcd became unavailable since the start.
+  int64_t etcd_outages() const;
+  /// True while this replica may act (always without election).
+  bool leading() const;
   /// Image installs running now (started by a reconcile pass, not yet reported).
   int installs_running() const { return installs_running_; }
 
@@ -84,6 +93,11 @@ class Operator {
   struct Rollout;
   absl::Status Elect(const std::atomic<bool>& stop);
   bool Leading();  // False once the lease may have run out: no more writes.
+  // Waits while the lease is not renewed but not known lost; false when lost (or stopped).
+  bool WaitLeading(const std::atomic<bool>& stop);
+  absl::Status Serve(const std::atomic<bool>& stop);  // One term: start, watch, reconcile.
+  absl::Status StartWaiting(const std::atomic<bool>& stop, int64_t* watch_from);
+  void NoteEtcd(const absl::Status& s);  // Tracks (and logs changes of) etcd's availability.
   void HarvestInstalls();
   void JoinInstalls();
   bool PersistRollout(const std::string& config, const nlohmann::json& rollout);
@@ -119,6 +133,14 @@ class Operator {
   std::map<std::string, std::unique_ptr<InstallJob>> installs_;  // By DPU.
   std::map<std::string, std::unique_ptr<Rollout>> rollouts_;     // By DpuNodeConfig.
   std::atomic<int> installs_running_{0};
+  int64_t handled_revision_ = 0;     // Last revision whose events are in cache_.
+  bool checkpoint_pending_ = false;  // A checkpoint save failed: save after the next pass.
+  bool pass_etcd_down_ = false;      // An etcd write of this pass failed: skip the others.
+  bool pass_clean_ = true;           // No etcd write of this pass was skipped.
+  mutable std::mutex etcd_mu_;
+  absl::Status etcd_status_;  // OK, or why etcd does not serve.
+  absl::Time etcd_down_since_;
+  int64_t etcd_outages_ = 0;
 };
 
 /// The key of the checkpoint under @p state_prefix.

@@ -17,7 +17,8 @@ void Usage(std::FILE* out) {
   std::fprintf(
       out,
       "usage: p4rt-target --listen ADDR [--device-id N] [--no-rollback]\n"
-      "                   [--no-dataplane-atomic] [--no-reconcile]\n"
+      "                   [--no-dataplane-atomic] [--no-reconcile] [--continue-only]\n"
+      "                   [--any-device] [--ignore-roles] [--like-bmv2] [--log FILE]\n"
       "A P4Runtime server (a software DPU) whose tables run on libdpu's reference\n"
       "datapath; serves until SIGINT/SIGTERM (docs/p4runtime.md).\n"
       "  --listen ADDR          host:port (e.g. 127.0.0.1:9559; port 0 picks one, printed)\n"
@@ -26,6 +27,13 @@ void Usage(std::FILE* out) {
       "  --no-rollback          refuse ROLLBACK_ON_ERROR writes (UNIMPLEMENTED)\n"
       "  --no-dataplane-atomic  refuse DATAPLANE_ATOMIC writes (UNIMPLEMENTED)\n"
       "  --no-reconcile         refuse SetForwardingPipelineConfig RECONCILE_AND_COMMIT\n"
+      "  --continue-only        refuse every Write atomicity but CONTINUE_ON_ERROR "
+      "(UNIMPLEMENTED)\n"
+      "  --any-device           accept any device id in arbitration; requests for another\n"
+      "                         device than --device-id fail as they do on BMv2\n"
+      "  --ignore-roles         every client competes in the default role\n"
+      "  --like-bmv2            --continue-only --any-device --ignore-roles --device-id 0\n"
+      "  --log FILE             one line per refused request\n"
       "  --help                 this text\n");
 }
 }  // namespace
@@ -49,6 +57,17 @@ int main(int argc, char** argv) {
       opts.dataplane_atomic = false;
     } else if (a == "--no-reconcile") {
       opts.reconcile = false;
+    } else if (a == "--continue-only") {
+      opts.continue_only = true;
+    } else if (a == "--any-device") {
+      opts.any_device = true;
+    } else if (a == "--ignore-roles") {
+      opts.ignore_roles = true;
+    } else if (a == "--like-bmv2") {
+      opts.continue_only = opts.any_device = opts.ignore_roles = true;
+      opts.device_id = 0;
+    } else if (a == "--log" && i + 1 < argc) {
+      opts.log_path = argv[++i];
     } else {
       Usage(stderr);
       return 2;

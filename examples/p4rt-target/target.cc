@@ -5,6 +5,7 @@
 #include "target.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <list>
 #include <map>
 #include <optional>
@@ -342,6 +343,9 @@ struct Stored {
   // message tree (a table of 100,000 entries is written far more often than it is read).
   std::string entry;
   dpu::FlowId id;  // of its rule in the datapath (which holds the rule itself)
+  // Direct counter carried over MODIFYs (the datapath restarts a replaced rule's counters; a
+  // P4Runtime MODIFY keeps the entry and its direct counter, as BMv2 does).
+  uint64_t base_packets = 0, base_bytes = 0;
 };
 
 // The entries of one table by KeyOf(). Hash map: a Write costs the same per update whatever
@@ -883,6 +887,7 @@ class Target final : public p4v1::P4Runtime::Service {
       if (req.has_arbitration()) {
         Err e = Arbitrate(me, req.arbitration());
         if (!e.ok()) {
+          Log(absl::StrCat("StreamChannel closed: ", e.msg));
           result = G(e);
           break;
         }
@@ -903,8 +908,20 @@ class Target final : public p4v1::P4Runtime::Service {
   grpc::Status SetForwardingPipelineConfig(ServerContext*,
                                            const p4v1::SetForwardingPipelineConfigRequest* req,
                                            p4v1::SetForwardingPipelineConfigResponse*) override {
+    grpc::Status s = SetPipeline(req);
+    if (!s.ok()) Log(absl::StrCat("SetForwardingPipelineConfig: ", s.error_message()));
+    return s;
+  }
+
+  grpc::Status SetPipeline(const p4v1::SetForwardingPipelineConfigRequest* req) {
     absl::MutexLock l(&mu_);
-    if (req->device_id() != opts_.device_id) return NoDevice(req->device_id());
+    if (req->device_id() != opts_.device_id) {
+      if (opts_.any_device) {
+        return grpc::Status(StatusCode::UNKNOWN,
+                            absl::StrCat("cannot assign device ", req->device_id()));
+      }
+      return NoDevice(req->device_id());
+    }
     if (Err e = CheckPrimary(req->role(), req->election_id()); !e.ok()) return G(e);
     using A = p4v1::SetForwardingPipelineConfigRequest;
     switch (req->action()) {
@@ -962,12 +979,25 @@ class Target final : public p4v1::P4Runtime::Service {
   }
 
   grpc::Status Write(ServerContext*, const p4v1::WriteRequest* req, p4v1::WriteResponse*) override {
+    grpc::Status s = WriteLocked(req);
+    if (!s.ok()) Log(absl::StrCat("Write: ", s.error_message()));
+    return s;
+  }
+
+  grpc::Status WriteLocked(const p4v1::WriteRequest* req) {
     absl::MutexLock l(&mu_);
     if (req->device_id() != opts_.device_id) return NoDevice(req->device_id());
     if (Err e = CheckPrimary(req->role(), req->election_id()); !e.ok()) return G(e);
     if (!pipeline_)
       return grpc::Status(StatusCode::FAILED_PRECONDITION, "no forwarding pipeline config");
     auto atom = req->atomicity();
+    if (opts_.continue_only && atom != p4v1::WriteRequest::CONTINUE_ON_ERROR) {
+      // As a whole, before looking at the updates (an empty batch too), as BMv2/PI does.
+      return grpc::Status(StatusCode::UNIMPLEMENTED,
+                          absl::StrCat("atomicity ", p4v1::WriteRequest::Atomicity_Name(atom),
+                                       " is not implemented by this target (CONTINUE_ON_ERROR "
+                                       "only)"));
+    }
     if (atom == p4v1::WriteRequest::ROLLBACK_ON_ERROR && !opts_.rollback) {
       return grpc::Status(StatusCode::UNIMPLEMENTED,
                           "ROLLBACK_ON_ERROR is not supported by this target");
@@ -1001,10 +1031,24 @@ class Target final : public p4v1::P4Runtime::Service {
       dpu::FlowBatch batch;
       batch.upserts.reserve(overlay.pending.size());
       for (Pending& pe : overlay.pending) {
+        const Stored* base = Find(pe.table_id, pe.key);
         if (!pe.present) {
           // Deleted, or inserted and deleted again by this batch (nothing in the datapath).
-          if (const Stored* base = Find(pe.table_id, pe.key)) batch.deletes.push_back(base->id);
+          if (base != nullptr) batch.deletes.push_back(base->id);
         } else {
+          if (base != nullptr) {
+            // MODIFY: the entry keeps its direct counter. The datapath keeps the counters of
+            // an identical rule and restarts those of a replaced one; carry them over.
+            pe.st.base_packets = base->base_packets;
+            pe.st.base_bytes = base->base_bytes;
+            auto cur = datapath_.Get(base->id);
+            if (!(cur.ok() && *cur == pe.rule)) {
+              if (auto st = datapath_.Stats(base->id); st.ok()) {
+                pe.st.base_packets += st->packets;
+                pe.st.base_bytes += st->bytes;
+              }
+            }
+          }
           batch.upserts.push_back(std::move(pe.rule));
         }
       }
@@ -1115,17 +1159,29 @@ class Target final : public p4v1::P4Runtime::Service {
   }
 
  private:
-  static grpc::Status NoDevice(uint64_t id) {
+  grpc::Status NoDevice(uint64_t id) const {
+    if (opts_.any_device) {
+      // BMv2/PI: a device nobody assigned has no pipeline.
+      return grpc::Status(StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("no forwarding pipeline config set for device ", id));
+    }
     return grpc::Status(StatusCode::NOT_FOUND,
                         absl::StrCat("device_id ", id, " is not served here"));
   }
 
+  void Log(const std::string& line) {
+    if (opts_.log_path.empty()) return;
+    absl::MutexLock l(&log_mu_);
+    if (FILE* f = std::fopen(opts_.log_path.c_str(), "a")) {
+      std::fprintf(f, "error: %s\n", line.c_str());
+      std::fclose(f);
+    }
+  }
+
   void FillCounter(const Stored& st, p4v1::CounterData* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto s = datapath_.Stats(st.id);
-    if (s.ok()) {
-      d->set_packet_count(static_cast<int64_t>(s->packets));
-      d->set_byte_count(static_cast<int64_t>(s->bytes));
-    }
+    d->set_packet_count(static_cast<int64_t>(st.base_packets + (s.ok() ? s->packets : 0)));
+    d->set_byte_count(static_cast<int64_t>(st.base_bytes + (s.ok() ? s->bytes : 0)));
   }
 
   // The committed entry of `key` in table `table_id`, or nullptr.
@@ -1284,8 +1340,9 @@ class Target final : public p4v1::P4Runtime::Service {
     return best;
   }
 
-  Err CheckPrimary(const std::string& role, const p4v1::Uint128& id)
+  Err CheckPrimary(const std::string& role_in, const p4v1::Uint128& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::string role = opts_.ignore_roles ? std::string() : role_in;
     Stream* p = PrimaryOf(role);
     Uint128 want{id.high(), id.low()};
     if (p == nullptr || p->election != want) {
@@ -1325,11 +1382,11 @@ class Target final : public p4v1::P4Runtime::Service {
 
   Err Arbitrate(const std::shared_ptr<Stream>& me, const p4v1::MasterArbitrationUpdate& a) {
     absl::MutexLock l(&mu_);
-    if (a.device_id() != opts_.device_id) {
+    if (a.device_id() != opts_.device_id && !opts_.any_device) {
       return Fail(StatusCode::NOT_FOUND,
                   absl::StrCat("device_id ", a.device_id(), " is not served here"));
     }
-    std::string role = a.role().name();
+    std::string role = opts_.ignore_roles ? std::string() : a.role().name();
     if (me->arbitrated && role != me->role)
       return Fail(StatusCode::INVALID_ARGUMENT, "a stream cannot change its role");
     Uint128 id{a.election_id().high(), a.election_id().low()};
@@ -1408,6 +1465,7 @@ class Target final : public p4v1::P4Runtime::Service {
   }
 
   TargetOptions opts_;
+  absl::Mutex log_mu_;
   absl::Mutex mu_;
   std::list<std::shared_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Pipeline> pipeline_ ABSL_GUARDED_BY(mu_);

@@ -1,12 +1,15 @@
-// dpu-agent's flow paths in-process with the reference backend (docs/agent.md, issue #26):
-// ApplyFlows plans against the installed rules it names, read back by id, never a dump of the
-// table.
+// dpu-agent's flow paths in-process (docs/agent.md, issue #26): ApplyFlows plans against the
+// installed rules it names, read back by id, never a dump of the table; DumpFlows pages within
+// the reply budget; Ping and GetAgentInfo answer while a dump holds the backend.
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "agent.h"
 #include "dpu/reference_backend.h"
 #include "dpu/rule_text.h"
@@ -31,6 +34,10 @@ class CountingBackend : public dpu::Backend {
   }
   absl::StatusOr<std::vector<dpu::FlowEntry>> Dump() override {
     ++dumps;
+    if (block_dump != nullptr) {
+      in_dump.Notify();
+      block_dump->WaitForNotification();
+    }
     return dp_.Dump();
   }
   absl::StatusOr<dpu::FlowRule> Get(const dpu::FlowId& id) override {
@@ -42,6 +49,8 @@ class CountingBackend : public dpu::Backend {
 
   dpu::ReferenceBackend dp_;
   std::atomic<int> applies{0}, dumps{0}, gets{0};
+  absl::Notification* block_dump = nullptr;  // When set, Dump() waits for it.
+  absl::Notification in_dump;                // Notified when a Dump() started waiting.
 };
 
 // "priority=5 in_port=p1 eth_type=ipv4 ip_proto=udp dst_port=N actions=drop".
@@ -155,6 +164,101 @@ TEST_F(AgentFlowsTest, DryRunPlansAndSendsNothing) {
   EXPECT_EQ(plan.plan().changes_size(), 1);
   EXPECT_EQ(backend_->applies, 0);
   EXPECT_EQ(*backend_->dp_.Get(*dpu::FlowId::Parse(IdOf(Udp(1)))), *dpu::ParseRule(Udp(1)));
+}
+
+TEST_F(AgentFlowsTest, PagesAreInIdOrderWithinTheBudgetAndTheWholeReplyIsRefusedWhenTooBig) {
+  dpu::FlowBatch table;
+  for (int i = 0; i < 3000; ++i) table.upserts.push_back(*dpu::ParseRule(Udp(10000 + i)));
+  ASSERT_TRUE(backend_->dp_.Apply(table).ok());
+  // The whole table in one reply: fits the default budget.
+  v1::DumpFlowsResponse whole;
+  ASSERT_TRUE(agent_->DumpFlows(v1::DumpFlowsRequest(), &whole).ok());
+  ASSERT_EQ(whole.flows_size(), 3000);
+  EXPECT_TRUE(whole.next_page_token().empty());
+  for (int i = 1; i < whole.flows_size(); ++i)
+    EXPECT_LT(whole.flows(i - 1).id(), whole.flows(i).id());
+  // Pages of 1000: the same flows, three pages, and no more than the budget each.
+  std::vector<std::string> paged;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::DumpFlowsRequest req;
+    req.set_page_size(1000);
+    req.set_page_token(token);
+    v1::DumpFlowsResponse page;
+    ASSERT_TRUE(agent_->DumpFlows(req, &page).ok());
+    ++pages;
+    for (const auto& f : page.flows()) paged.push_back(f.id());
+    token = page.next_page_token();
+  } while (!token.empty());
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(paged.size(), 3000u);
+  for (int i = 0; i < 3000; ++i) EXPECT_EQ(paged[i], whole.flows(i).id());
+  // One snapshot of ids served every page (and the one-reply dump before: no write between).
+  EXPECT_EQ(backend_->dumps, 1);
+}
+
+TEST_F(AgentFlowsTest, ARepliesBudgetEndsPagesEarlyAndRefusesAnOversizedWholeReply) {
+  AgentOptions options;
+  options.sysfs_root = std::string(DPU_SOURCE_DIR) + "/tests/fixtures/sysfs/bf3-dpu";
+  options.rediscover_interval = absl::ZeroDuration();
+  options.dump_reply_bytes = 20000;  // About 200 flows of this size.
+  auto backend = std::make_unique<CountingBackend>();
+  CountingBackend* b = backend.get();
+  dpu::FlowBatch table;
+  for (int i = 0; i < 1000; ++i) table.upserts.push_back(*dpu::ParseRule(Udp(10000 + i)));
+  ASSERT_TRUE(b->dp_.Apply(table).ok());
+  auto agent = Agent::Create(options, std::move(backend));
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  v1::DumpFlowsResponse whole;
+  absl::Status s = (*agent)->DumpFlows(v1::DumpFlowsRequest(), &whole);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("page_size"));
+  EXPECT_EQ(whole.flows_size(), 0);
+  size_t total = 0;
+  int pages = 0;
+  std::string token;
+  do {
+    v1::DumpFlowsRequest req;
+    req.set_page_size(10000);
+    req.set_page_token(token);
+    v1::DumpFlowsResponse page;
+    ASSERT_TRUE((*agent)->DumpFlows(req, &page).ok());
+    EXPECT_LE(page.ByteSizeLong(), 20000u + 200u);  // The budget plus the token.
+    EXPECT_GT(page.flows_size(), 0);
+    total += page.flows_size();
+    ++pages;
+    token = page.next_page_token();
+  } while (!token.empty());
+  EXPECT_EQ(total, 1000u);
+  EXPECT_GE(pages, 5);
+}
+
+TEST_F(AgentFlowsTest, PingAndAgentInfoAnswerWhileADumpHoldsTheBackend) {
+  absl::Notification release;
+  backend_->block_dump = &release;
+  // A dump that cannot finish until released: it holds the flow lock (this backend is driven
+  // one call at a time).
+  auto dump = std::async(std::launch::async, [&] {
+    v1::DumpFlowsResponse resp;
+    return agent_->DumpFlows(v1::DumpFlowsRequest(), &resp);
+  });
+  backend_->in_dump.WaitForNotification();
+  auto ping = std::async(std::launch::async, [&] {
+    Vendor::PingRequest req;
+    req.set_sender_id("test");
+    Vendor::PingResponse resp;
+    absl::Status s = agent_->Ping(req, &resp);
+    v1::AgentInfo info;
+    if (s.ok()) s = agent_->GetAgentInfo(&info);
+    return s;
+  });
+  // Ping and GetAgentInfo must not wait for the dump (5 s is dpu-operator's staleness limit).
+  const bool answered = ping.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  release.Notify();
+  EXPECT_TRUE(answered) << "Ping/GetAgentInfo waited behind a dump";
+  EXPECT_TRUE(ping.get().ok());
+  EXPECT_TRUE(dump.get().ok());
 }
 
 }  // namespace

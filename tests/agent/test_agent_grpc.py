@@ -475,6 +475,84 @@ def test_own_flows_apply_plan_dump_stats(channel):
     assert code == grpc.StatusCode.NOT_FOUND
 
 
+def dump_all(own, **filters):
+    """Every flow, page by page (what a client with the default 4 MiB limit does)."""
+    out, token, pages = [], "", 0
+    while True:
+        r = own.DumpFlows(agent_pb2.DumpFlowsRequest(page_token=token, **filters), timeout=TIMEOUT)
+        out.extend(r.flows)
+        pages += 1
+        token = r.next_page_token
+        if not token:
+            return out, pages
+
+
+def test_dump_flows_pages_streams_and_filters(channel):
+    own = agent_pb2_grpc.DpuAgentStub(channel)
+    ids = []
+    rules = []
+    for i in range(250):
+        rid = "%02x%030x" % (i % 4, i + 1)
+        ids.append(rid)
+        rules.append(f"id={rid} priority=7 chain={i % 3} in_port=pf1vf3 eth_type=ipv4 "
+                     f"ip_proto=udp dst_port={1000 + i} actions=drop")
+    own.ApplyFlows(agent_pb2.ApplyFlowsRequest(rules="\n".join(rules)), timeout=TIMEOUT)
+    whole = own.DumpFlows(agent_pb2.DumpFlowsRequest(), timeout=TIMEOUT)
+    assert not whole.next_page_token
+    everything = [f.id for f in whole.flows]
+    assert everything == sorted(everything) and set(ids) <= set(everything)
+
+    # Pages of 40, in id order, each id once, the same set as the one-reply dump.
+    flows, pages = dump_all(own, page_size=40)
+    assert [f.id for f in flows] == everything and pages == -(-len(everything) // 40)
+    # Filters: id prefix, chain (table) number, owner.
+    mine = set(ids)  # Other tests of this module may have left rules of their own.
+    flows, _ = dump_all(own, page_size=17, id_prefix="02")
+    assert all(f.id.startswith("02") for f in flows)
+    assert sorted(f.id for f in flows if f.id in mine) == sorted(i for i in ids
+                                                                  if i.startswith("02"))
+    flows, _ = dump_all(own, page_size=30, chain=2, id_prefix="0")
+    assert all(" chain=2 " in f.rule for f in flows)
+    assert sorted(f.id for f in flows if f.id in mine) == sorted(
+        i for n, i in enumerate(ids) if n % 3 == 2)
+    flows, _ = dump_all(own, page_size=1000, owner="none", id_prefix="01")
+    assert all(not f.owner and not f.foreign for f in flows)
+    assert len([f for f in flows if f.id in mine]) == len([i for i in ids if i.startswith("01")])
+    flows, _ = dump_all(own, owner="foreign")
+    assert flows == []
+    # A stream of pages: the same flows.
+    streamed = [f.id for page in own.StreamFlows(agent_pb2.DumpFlowsRequest(page_size=64),
+                                                 timeout=TIMEOUT) for f in page.flows]
+    assert streamed == everything
+
+    # Rules deleted between pages are left out; nothing is repeated.
+    first = own.DumpFlows(agent_pb2.DumpFlowsRequest(page_size=50, id_prefix="03"), timeout=TIMEOUT)
+    later = [i for i in ids if i.startswith("03")][-5:]
+    own.ApplyFlows(agent_pb2.ApplyFlowsRequest(delete_ids=later), timeout=TIMEOUT)
+    rest = own.DumpFlows(agent_pb2.DumpFlowsRequest(page_size=50, id_prefix="03",
+                                                    page_token=first.next_page_token),
+                         timeout=TIMEOUT)
+    got = [f.id for f in first.flows] + [f.id for f in rest.flows]
+    assert got == sorted(got) and len(got) == len(set(got))
+    assert [i for i in got if i in mine] == sorted(i for i in ids
+                                                  if i.startswith("03") and i not in later)
+
+    # Bad requests name the field.
+    for req, field in ((agent_pb2.DumpFlowsRequest(page_size=-1), "page_size"),
+                       (agent_pb2.DumpFlowsRequest(page_size=10001), "page_size"),
+                       (agent_pb2.DumpFlowsRequest(page_token="bm9wZQ"), "page_token"),
+                       (agent_pb2.DumpFlowsRequest(owner="someone"), "owner"),
+                       (agent_pb2.DumpFlowsRequest(id_prefix="xyz"), "id_prefix")):
+        code, details = code_of(own.DumpFlows, req)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith(field), details
+    # A token is bound to its filters.
+    code, details = code_of(own.DumpFlows, agent_pb2.DumpFlowsRequest(
+        page_size=50, id_prefix="02", page_token=first.next_page_token))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "filters" in details
+    own.ApplyFlows(agent_pb2.ApplyFlowsRequest(delete_ids=[i for i in ids if i not in later]),
+                   timeout=TIMEOUT)
+
+
 CHAIN = """apiVersion: dpu.libdpu.io/v1alpha1
 kind: ServiceFunctionChain
 metadata:

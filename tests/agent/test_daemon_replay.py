@@ -237,6 +237,13 @@ def test_dpu_side(agent_factory, generation):
     assert has(one, "in_port=pf0vf1", "vlan_push:3", "redirect:p0"), one
     assert has(one, "in_port=p0", "vlan_id=3", "dst_mac=02:00:00:00:00:a1", "vlan_pop",
                "redirect:pf0vf1"), one
+    # The rules are the bridge's: listed with their owner, not changeable through ApplyFlows.
+    own = agent_pb2_grpc.DpuAgentStub(ch)
+    dumped = own.DumpFlows(agent_pb2.DumpFlowsRequest(), timeout=TIMEOUT).flows
+    assert {f.owner for f in dumped} == {"bridge/vlan.3"}, dumped
+    c, details = code_of(own.ApplyFlows, agent_pb2.ApplyFlowsRequest(delete_ids=[dumped[0].id]))
+    assert c == grpc.StatusCode.FAILED_PRECONDITION and "logical bridge" in details
+    assert flows(ch) == one
     # A second pod on VF 2: its own bridge 4; nothing of it reaches pf0vf1.
     create_bridge_port(ports, 0, 2, "02:00:00:00:00:a2")
     two = flows(ch)

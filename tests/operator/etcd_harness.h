@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -22,6 +23,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "etcd_client.h"
 
 namespace dpu_operator_test {
@@ -151,6 +154,150 @@ class EtcdServer {
   std::string log_;
   pid_t pid_ = -1;
   int client_port_ = 0;
+};
+
+/// A cluster of three (or @p n) etcd members on 127.0.0.1, each on free ports with a data
+/// directory of its own, that a test can kill, stop and restart member by member.
+class EtcdCluster {
+ public:
+  explicit EtcdCluster(int n = 3) : dir_(access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "") {
+    members_.resize(n);
+    for (int i = 0; i < n; ++i) members_[i].name = absl::StrCat("m", i);
+  }
+  ~EtcdCluster() {
+    for (size_t i = 0; i < members_.size(); ++i) Kill(i);
+  }
+
+  /// Starts every member and waits until the cluster accepts a write.
+  absl::Status Start() {
+    absl::Status last;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      for (auto& m : members_) {
+        m.client_port = FreePort();
+        m.peer_port = FreePort();
+      }
+      std::vector<std::string> initial;
+      for (auto& m : members_) {
+        initial.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
+      }
+      initial_cluster_ = absl::StrJoin(initial, ",");
+      for (size_t i = 0; i < members_.size(); ++i) Launch(i);
+      const absl::Time t0 = absl::Now();
+      last = WaitWritable(absl::Seconds(20));
+      fprintf(stderr, "etcd cluster %s: %s after %s\n", endpoints().c_str(),
+              last.ok() ? "writable" : std::string(last.message()).c_str(),
+              absl::FormatDuration(absl::Now() - t0).c_str());
+      if (last.ok()) return absl::OkStatus();
+      for (size_t i = 0; i < members_.size(); ++i) {
+        Kill(i);
+        std::error_code ec;
+        std::filesystem::remove_all(DataDir(i), ec);
+      }
+    }
+    return absl::UnavailableError(
+        absl::StrCat("etcd cluster did not start: ", last.message(), "\n", Logs()));
+  }
+
+  /// Waits until a write through a client of every member succeeds.
+  absl::Status WaitWritable(absl::Duration timeout) {
+    dpu_operator::EtcdClientOptions o;
+    o.retry_for = timeout;
+    o.attempt_timeout = absl::Seconds(1);
+    auto c = dpu_operator::EtcdClient::Connect(endpoints(), timeout, {}, o);
+    if (!c.ok()) return c.status();
+    return (*c)->Put("/harness/ready", "1").status();
+  }
+
+  /// SIGKILL member @p i (its data stays).
+  void Kill(size_t i) { Signal(i, SIGKILL); }
+  /// SIGTERM member @p i and wait for it to exit (its data stays).
+  void Stop(size_t i) { Signal(i, SIGTERM); }
+  /// Starts member @p i again on its ports with its data directory.
+  void Restart(size_t i) { Launch(i); }
+  bool running(size_t i) const { return members_[i].pid > 0; }
+
+  /// Every member's HOST:PORT, comma-separated (what --etcd takes).
+  std::string endpoints() const {
+    std::vector<std::string> e;
+    for (size_t i = 0; i < members_.size(); ++i) e.push_back(endpoint(i));
+    return absl::StrJoin(e, ",");
+  }
+  std::string endpoint(size_t i) const {
+    return absl::StrCat("127.0.0.1:", members_[i].client_port);
+  }
+  /// The index of the member serving @p endpoint, or -1.
+  int IndexOf(const std::string& endpoint) const {
+    for (size_t i = 0; i < members_.size(); ++i) {
+      if (this->endpoint(i) == endpoint) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  size_t size() const { return members_.size(); }
+
+  /// The index of the raft leader as the running members see it (-1: none agreed within
+  /// @p timeout).
+  int LeaderIndex(absl::Duration timeout = absl::Seconds(10)) {
+    auto c = dpu_operator::EtcdClient::Connect(endpoints(), timeout);
+    if (!c.ok()) return -1;
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      std::map<uint64_t, int> ids;
+      uint64_t leader = 0;
+      for (size_t i = 0; i < members_.size(); ++i) {
+        if (!running(i)) continue;
+        auto st = (*c)->Status(i, absl::Milliseconds(500));
+        if (!st.ok()) continue;
+        ids[st->member_id] = static_cast<int>(i);
+        if (st->leader != 0) leader = st->leader;
+      }
+      if (leader != 0 && ids.count(leader)) return ids[leader];
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return -1;
+  }
+  std::string Logs() const {
+    std::string out;
+    for (size_t i = 0; i < members_.size(); ++i) {
+      out += absl::StrCat("--- ", members_[i].name, "\n", ReadAll(LogPath(i)));
+    }
+    return out;
+  }
+
+ private:
+  struct Member {
+    std::string name;
+    int client_port = 0;
+    int peer_port = 0;
+    pid_t pid = -1;
+  };
+  std::string DataDir(size_t i) const { return dir_.path() + "/" + members_[i].name; }
+  std::string LogPath(size_t i) const { return dir_.path() + "/" + members_[i].name + ".log"; }
+  void Launch(size_t i) {
+    Member& m = members_[i];
+    if (m.pid > 0) return;
+    const std::string client = absl::StrCat("http://127.0.0.1:", m.client_port);
+    const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
+    m.pid =
+        Spawn({"/usr/bin/etcd", "--name", m.name, "--data-dir", DataDir(i), "--listen-client-urls",
+               client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+               "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster_,
+               "--initial-cluster-state", "new", "--initial-cluster-token",
+               absl::StrCat("dpu-test-", getpid()), "--log-level", "warn", "--logger", "zap",
+               // Short elections: a lost leader is replaced within about a second, and
+               // leases down to 1 s are allowed.
+               "--heartbeat-interval", "50", "--election-timeout", "500"},
+              LogPath(i));
+  }
+  void Signal(size_t i, int sig) {
+    Member& m = members_[i];
+    if (m.pid <= 0) return;
+    KillAndWait(m.pid, sig);
+    m.pid = -1;
+  }
+
+  TempDir dir_;
+  std::vector<Member> members_;
+  std::string initial_cluster_;
 };
 
 }  // namespace dpu_operator_test

@@ -5,6 +5,7 @@
 #define DPU_TESTS_OPERATOR_FAKE_AGENT_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,7 @@ class InProcessFakeAgent : public dpu_operator::AgentClient {
   InProcessFakeAgent(std::string node, FakeFleet* fleet) : node_(std::move(node)), fleet_(fleet) {}
 
   absl::StatusOr<dpu_operator::AgentIdentity> Identity() override {
+    WaitIfHung();
     std::lock_guard<std::mutex> l(mu_);
     if (down_) return absl::UnavailableError(absl::StrCat(node_, " is down"));
     return dpu_operator::AgentIdentity{node_, "reference", num_vfs_};
@@ -45,6 +47,12 @@ class InProcessFakeAgent : public dpu_operator::AgentClient {
   absl::Status ApplyChain(const std::string& manifest) override {
     auto chain = dpu::ParseChainManifest(manifest);  // The agent parses what it gets.
     if (!chain.ok()) return chain.status();
+    WaitIfHung();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ++apply_starts_;
+    }
+    absl::SleepFor(apply_delay_);
     std::lock_guard<std::mutex> l(mu_);
     if (down_) return absl::UnavailableError(absl::StrCat(node_, " is down"));
     chains_[chain->name] = dpu::FormatChainManifest(*chain);
@@ -99,6 +107,21 @@ class InProcessFakeAgent : public dpu_operator::AgentClient {
   }
 
   // Test controls and counters.
+  /// Every call blocks while hung (a node that accepts connections and never answers).
+  void set_hung(bool h) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      hung_ = h;
+    }
+    hung_cv_.notify_all();
+  }
+  /// Each ApplyChain takes this long before it takes effect.
+  void set_apply_delay(absl::Duration d) { apply_delay_ = d; }
+  /// ApplyChain calls begun.
+  int apply_starts() {
+    std::lock_guard<std::mutex> l(mu_);
+    return apply_starts_;
+  }
   void set_down(bool d) {
     std::lock_guard<std::mutex> l(mu_);
     down_ = d;
@@ -151,9 +174,18 @@ class InProcessFakeAgent : public dpu_operator::AgentClient {
   }
 
  private:
+  void WaitIfHung() {
+    std::unique_lock<std::mutex> l(mu_);
+    hung_cv_.wait(l, [this] { return !hung_; });
+  }
+
   std::string node_;
   FakeFleet* fleet_;
   std::mutex mu_;
+  std::condition_variable hung_cv_;
+  bool hung_ = false;
+  int apply_starts_ = 0;
+  std::atomic<absl::Duration> apply_delay_{absl::ZeroDuration()};
   bool down_ = false;
   bool fail_install_ = false;
   std::map<std::string, std::string> chains_;

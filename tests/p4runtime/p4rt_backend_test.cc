@@ -93,7 +93,14 @@ TEST(P4rtBackend, PipelineIsSetAndReadBack) {
   auto b = Connect(t);
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->api_version(), "1.3.0");
-  EXPECT_TRUE(b->rollback_supported());
+  // Atomicity is learned from the first batch of several updates (no probe at connect).
+  EXPECT_FALSE(b->target_atomic().has_value());
+  EXPECT_FALSE(b->Capabilities().atomic_batches);
+  ASSERT_TRUE(
+      b->Apply(
+           {Rules({"priority=1 in_port=1 actions=drop", "priority=2 in_port=2 actions=drop"}), {}})
+          .ok());
+  EXPECT_EQ(b->target_atomic(), true);
   EXPECT_TRUE(b->Capabilities().atomic_batches);
   RawClient raw(t.address());
   auto cfg = raw.GetPipeline();
@@ -239,11 +246,11 @@ void BadUpdateAtK(const std::vector<std::string>& target_flags, const std::strin
   TargetProcess t(target_flags);
   auto b = Connect(t, extra);
   ASSERT_NE(b, nullptr);
-  EXPECT_EQ(b->rollback_supported(), expect_rollback);
   std::vector<FlowRule> base =
       Rules({"priority=1 in_port=1 actions=drop", "priority=2 in_port=2 actions=redirect:3",
              "chain=1 eth_type=ipv4 dst_ip=10.0.0.0/8 actions=redirect:4"});
   ASSERT_TRUE(b->Apply({base, {}}).ok());
+  EXPECT_EQ(b->target_atomic(), expect_rollback);
   // The foreign entry: priority 50 (P4 51), in_port 9.
   RawClient other(t.address());
   ASSERT_EQ(other.Arbitrate(1, "other"), 0);
@@ -284,7 +291,7 @@ void BadUpdateAtK(const std::vector<std::string>& target_flags, const std::strin
 
 TEST(P4rtBackend, BatchWithBadUpdateAtKIsRolledBackByTheTarget) { BadUpdateAtK({}, "", true); }
 TEST(P4rtBackend, BatchWithBadUpdateAtKIsUndoneByTheBackend) {
-  BadUpdateAtK({}, "&atomicity=continue", false);
+  BadUpdateAtK({}, "&atomicity=best-effort", false);
 }
 TEST(P4rtBackend, TargetWithoutRollbackFallsBackToOwnUndo) {
   BadUpdateAtK({"--no-rollback"}, "", false);

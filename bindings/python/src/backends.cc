@@ -217,7 +217,11 @@ void BindBackends(py::module_& m) {
           py::arg("batch") = py::none(), py::kw_only(), py::arg("upserts") = py::none(),
           py::arg("deletes") = py::none(),
           "Applies a FlowBatch (or upserts=/deletes=) all-or-nothing. A refused operation "
-          "raises an Error whose operation_index is its position; nothing changed then.")
+          "raises an Error whose operation_index is its position; nothing changed then. "
+          "Atomic in the data plane where capabilities.atomic_batches is true; elsewhere "
+          "(netlink, dpdk, P4Runtime targets with CONTINUE_ON_ERROR only) best effort with "
+          "undo: written update by update, a refusal undoing what was applied. P4Runtime: "
+          "atomicity=require in the spec refuses instead.")
       .def(
           "dump",
           [](PyBackend& b) {
