@@ -82,8 +82,9 @@ std::string PrefixMask(int prefix_len, int bitwidth) {
   const int pad = static_cast<int>(n * 8) - bitwidth;
   const int end = pad + prefix_len;
   int b = pad;
-  for (; b < end && b % 8 != 0; ++b)
+  for (; b < end && b % 8 != 0; ++b) {
     m[static_cast<size_t>(b / 8)] |= static_cast<char>(0x80 >> (b % 8));
+  }
   for (; b + 8 <= end; b += 8) m[static_cast<size_t>(b / 8)] = static_cast<char>(0xff);
   for (; b < end; ++b) m[static_cast<size_t>(b / 8)] |= static_cast<char>(0x80 >> (b % 8));
   return Canonical(m);

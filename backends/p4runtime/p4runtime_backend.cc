@@ -415,18 +415,18 @@ void P4RuntimeBackend::Undo(const std::vector<Op*>& applied) {
           *k->mutable_match() = e.match();
           k->set_priority(e.priority());
         }
-        first.push_back(std::move(r));
+        first.push_back(r);
         ++report_.deleted_again;
         break;
       case p4v1::Update::MODIFY:
         // The entry still exists: MODIFY keeps it (and its direct counter).
         r.update = ParsedUpdate(arena_, p4v1::Update::MODIFY, *a.undo_entry);
-        first.push_back(std::move(r));
+        first.push_back(r);
         ++report_.modified_back;
         break;
       case p4v1::Update::DELETE:
         r.update = ParsedUpdate(arena_, p4v1::Update::INSERT, *a.undo_entry);
-        second.push_back(std::move(r));
+        second.push_back(r);
         ++report_.reinserted;
         break;
       default:
@@ -529,7 +529,7 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     op.undo_entry = &it->second.entry;
     op.counted = counted(op.update);
     freed.insert(it->second.key);
-    ops.push_back(std::move(op));
+    ops.push_back(op);
   }
   size_t base = batch.deletes.size();
   for (size_t j = 0; j < batch.upserts.size(); ++j) {
@@ -541,8 +541,9 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     if (!vs.ok()) return BatchError(vs.code(), index, false, r.id, SV(vs.message()));
     p4v1::Update* update = google::protobuf::Arena::CreateMessage<p4v1::Update>(&arena);
     p4v1::TableEntry* entry = update->mutable_entity()->mutable_table_entry();
-    if (absl::Status es = mapping_->ToEntry(r, entry); !es.ok())
+    if (absl::Status es = mapping_->ToEntry(r, entry); !es.ok()) {
       return BatchError(es.code(), index, false, r.id, SV(es.message()));
+    }
     std::string key = EntryKey(*entry);
     auto [d, fresh] = new_keys.try_emplace(key, index);
     if (!fresh) {
@@ -567,13 +568,13 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
         del.undo_entry = &it->second.entry;
         del.counted = counted(del.update);
         freed.insert(it->second.key);
-        ops.push_back(std::move(del));
+        ops.push_back(del);
       }
       update->set_type(p4v1::Update::INSERT);
       op.update = update;
     }
     staged_ops.push_back(ops.size());
-    ops.push_back(std::move(op));
+    ops.push_back(op);
     staged.emplace_back(r.id, std::move(key));
   }
   // Key conflicts with rules that stay installed.
@@ -633,8 +634,9 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     auto [it, fresh] = installed_.try_emplace(r.id);
     Installed& inst = it->second;
     if (!fresh) {
-      if (auto k = by_key_.find(inst.key); k != by_key_.end() && k->second == r.id)
+      if (auto k = by_key_.find(inst.key); k != by_key_.end() && k->second == r.id) {
         by_key_.erase(k);
+      }
     }
     by_key_[staged[j].second] = r.id;
     inst.rule = r;

@@ -16,8 +16,8 @@ the end the table read back must equal the preloaded rules plus every client's o
 other call may have failed; the exit status says whether it did.
 
 The mix is given as weights: --mix apply=4,ping=4,info=1,dump=1,stats=1. An "apply" upserts
---apply-size rules (half new, half existing ones changed) and deletes a quarter as many of the
-client's oldest, so the table stays near its size; "dump" reads one page (--page-size) of a
+--apply-size rules (half new, half existing ones changed) and, once the client owns more than
+--own-rules, deletes as many of its oldest as it adds, so the table keeps its size; "dump" reads one page (--page-size) of a
 1/256 slice (random id prefix); "stream" reads the whole table with StreamFlows.
 """
 
@@ -152,7 +152,7 @@ def client(args, cid, stop_at, queue):
                 changed = rng.sample(order, min(half, len(order)))
                 deletes = []
                 if len(order) > args.own_rules:
-                    deletes = order[:max(1, args.apply_size // 4)]
+                    deletes = order[:len(new)]  # as many as are added: the table stays put
                     changed = [s for s in changed if s not in set(deletes)]
                 texts = [rule_text(cid, s) for s in new]
                 texts += [rule_text(cid, s, 1 - own[s]) for s in changed]

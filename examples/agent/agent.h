@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -81,6 +82,11 @@ struct AgentOptions {
   /// How long an idle dump (no page asked for) keeps its snapshot of the table's ids.
   absl::Duration dump_snapshot_ttl = absl::Seconds(60);
   size_t max_dump_snapshots = 4;  ///< Snapshots kept at once; the least recently used goes first.
+  /// How often a dump reads the table's ids from the backend again (between, the agent's own
+  /// writes keep them up to date); rules written behind the agent's back (tc, another
+  /// controller) show up after this. Not for the in-process reference datapath, which only the
+  /// agent writes to.
+  absl::Duration dump_resync_interval = absl::Minutes(5);
 };
 
 /// The node agent's state and logic. Thread-safe.
@@ -206,6 +212,10 @@ class Agent {
   absl::Status CommitChainsLocked(const std::vector<dpu::ServiceChain>& chains, bool dry_run,
                                   libdpu::agent::v1::FlowPlan* plan)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
+  // ids_ is known and, for a backend others may write to, read within dump_resync_interval.
+  bool IdsFreshLocked() const ABSL_SHARED_LOCKS_REQUIRED(flow_mu_);
+  // Reads ids_ (and foreign_) from the backend's Dump().
+  absl::Status ReadIdsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
   // After a chain edit: rebuilds chain_of_ and counts a write.
   void ChainsChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
 
@@ -240,6 +250,13 @@ class Agent {
   // Rule -> logical bridge, for the rules of the L2 network (rebuilt after each L2 edit).
   absl::flat_hash_map<dpu::FlowId, std::string> bridge_of_ ABSL_GUARDED_BY(flow_mu_);
   std::atomic<uint64_t> generation_{0};  // Counts writes to the backend.
+  // The ids of every rule on the backend, kept up to date by the agent's own writes, so that a
+  // dump copies ids instead of dumping the backend. Read from the backend when !ids_valid_ and
+  // every dump_resync_interval (rules written behind the agent's back).
+  absl::btree_set<dpu::FlowId> ids_ ABSL_GUARDED_BY(flow_mu_);
+  absl::flat_hash_map<dpu::FlowId, dpu::FlowRule> foreign_ ABSL_GUARDED_BY(flow_mu_);
+  bool ids_valid_ ABSL_GUARDED_BY(flow_mu_) = false;
+  absl::Time ids_read_ ABSL_GUARDED_BY(flow_mu_);
 
   absl::Mutex dump_mu_ ABSL_ACQUIRED_AFTER(flow_mu_);
   std::map<uint64_t, std::shared_ptr<const DumpSnapshot>> snapshots_ ABSL_GUARDED_BY(dump_mu_);

@@ -28,6 +28,7 @@ absl::Status LeaderElection::Renew() {
 }
 
 absl::Status LeaderElection::Campaign(const std::atomic<bool>& stop) {
+  campaigned_ = true;
   const int64_t seconds =
       std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(ttl_, absl::Seconds(1))));
   if (keepalive_.joinable()) {  // A campaign after a lost lease: start afresh.

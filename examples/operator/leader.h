@@ -41,6 +41,8 @@ class LeaderElection {
   /// failing (etcd unreachable or without quorum): the lease may still hold and leading resumes
   /// when a renewal gets through in time.
   bool lost() const { return lost_; }
+  /// True once Campaign() has been called.
+  bool campaigned() const { return campaigned_; }
   /// True while the lease certainly holds: renewed less than 2/3 of its TTL ago (etcd keeps it
   /// for the whole TTL after the renewal, so the key cannot have passed to another replica).
   /// False for good once a renewal found the lease gone.
@@ -68,6 +70,7 @@ class LeaderElection {
   int64_t create_revision_ = 0;
   std::atomic<int64_t> valid_until_ns_{0};  // Unix ns; 0: not leading.
   std::atomic<bool> lost_{false};
+  std::atomic<bool> campaigned_{false};
   std::thread keepalive_;
   std::mutex mu_;
   std::condition_variable cv_;

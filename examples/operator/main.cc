@@ -41,6 +41,11 @@ ABSL_FLAG(std::string, state_prefix, "/libdpu/operator",
 ABSL_FLAG(absl::Duration, resync, absl::Seconds(30), "Full reconcile period (0: never)");
 ABSL_FLAG(absl::Duration, retry, absl::Seconds(1), "Retry period after errors");
 ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(30), "Deadline of calls to nodes");
+ABSL_FLAG(int64_t, node_concurrency, 64,
+          "run: node calls in flight at once (reads and writes of a reconcile pass)");
+ABSL_FLAG(absl::Duration, node_timeout, absl::Seconds(10),
+          "run: a node's reads or writes of one pass must answer within this; a node that does "
+          "not is reported (Ready False, AgentTimeout) and skipped until it answers");
 ABSL_FLAG(std::string, etcd_ca, "",
           "PEM CA bundle that signed etcd's server certificate; set: TLS to etcd (else plaintext)");
 ABSL_FLAG(std::string, etcd_cert, "", "PEM client certificate for etcd (--client-cert-auth)");
@@ -191,6 +196,14 @@ int main(int argc, char** argv) {
     options.state_prefix = absl::GetFlag(FLAGS_state_prefix);
     options.resync = absl::GetFlag(FLAGS_resync);
     options.retry = absl::GetFlag(FLAGS_retry);
+    if (absl::GetFlag(FLAGS_node_concurrency) < 1) {
+      return Fail(absl::InvalidArgumentError("--node_concurrency: must be at least 1"));
+    }
+    if (absl::GetFlag(FLAGS_node_timeout) <= absl::ZeroDuration()) {
+      return Fail(absl::InvalidArgumentError("--node_timeout: must be above zero"));
+    }
+    options.node_concurrency = static_cast<size_t>(absl::GetFlag(FLAGS_node_concurrency));
+    options.node_timeout = absl::GetFlag(FLAGS_node_timeout);
     if (absl::GetFlag(FLAGS_leader_elect)) {
       options.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
       if (options.lease_ttl < absl::Seconds(1)) {

@@ -66,6 +66,50 @@ std::string CheckpointKey(const std::string& state_prefix) {
   return absl::StrCat(state_prefix, "/checkpoint");
 }
 
+// What one round of reads tells about a node.
+struct NodeView {
+  absl::Status reachable;
+  AgentIdentity identity;
+  std::vector<AgentChain> chains;
+  std::optional<NodeImageState> image;
+  absl::Status image_status = absl::UnimplementedError("no imageService");
+};
+
+NodeView FetchView(AgentClient& client, bool want_image) {
+  NodeView v;
+  auto id = client.Identity();
+  if (!id.ok()) {
+    v.reachable = id.status();
+    return v;
+  }
+  v.identity = *id;
+  auto cs = client.ListChains();
+  if (!cs.ok()) {
+    v.reachable = cs.status();
+    return v;
+  }
+  v.chains = *std::move(cs);
+  if (want_image) {
+    auto im = client.GetImage();
+    v.image_status = im.status();
+    if (im.ok()) v.image = *im;
+  }
+  return v;
+}
+
+// A write the pass makes to one node.
+struct NodeOp {
+  enum Kind { kDelete, kApply, kSetVfs } kind = kApply;
+  std::string chain;     // kDelete, kApply.
+  std::string manifest;  // kApply.
+  int64_t generation = 0;
+  int vfs = 0;  // kSetVfs.
+  bool attempted = false;
+  absl::Status result;
+  bool existed = false;  // kDelete: the chain was there.
+  int vfs_now = 0;       // kSetVfs: the count in force after.
+};
+
 // One node as last seen.
 struct Operator::Node {
   DpuSpec spec;
@@ -76,35 +120,27 @@ struct Operator::Node {
   std::optional<NodeImageState> image;
   absl::Status image_status = absl::UnimplementedError("no imageService");
   bool dirty = true;
+  // 0: idle; 1: a call of this pass runs; 2: a call passed its deadline and still runs (the node
+  // is skipped until it returns). Shared with the task, which may outlive the Node.
+  std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
 
+  bool busy() const { return calls->load() != 0; }
   const AgentChain* FindChain(const std::string& name) const {
     for (const auto& c : chains) {
       if (c.name == name) return &c;
     }
     return nullptr;
   }
-  void Refresh() {
-    auto id = client->Identity();
-    if (!id.ok()) {
-      reachable = id.status();
+  void Take(NodeView v) {
+    reachable = v.reachable;
+    if (!reachable.ok()) {
       chains.clear();
       return;
     }
-    identity = *id;
-    auto cs = client->ListChains();
-    if (!cs.ok()) {
-      reachable = cs.status();
-      chains.clear();
-      return;
-    }
-    chains = *std::move(cs);
-    reachable = absl::OkStatus();
-    image.reset();
-    if (!spec.image_service.empty()) {
-      auto im = client->GetImage();
-      image_status = im.status();
-      if (im.ok()) image = *im;
-    }
+    identity = v.identity;
+    chains = std::move(v.chains);
+    image = v.image;
+    image_status = v.image_status;
     dirty = false;
   }
 };
@@ -114,7 +150,21 @@ Operator::Operator(EtcdClient* etcd, AgentClientFactory factory, OperatorOptions
       base_etcd_(etcd),
       store_(etcd, options.prefix),
       factory_(std::move(factory)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      runner_(std::make_unique<NodeRunner>(options_.node_concurrency)) {
+  if (options_.lease_ttl > absl::ZeroDuration()) {
+    // Made here, not in Run(): leading() may be asked from any thread at any time.
+    std::string identity = options_.identity;
+    if (identity.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      identity = absl::StrCat(host, "-", getpid());
+    }
+    election_ = std::make_unique<LeaderElection>(
+        base_etcd_, absl::StrCat(options_.state_prefix, "/leader"), identity, options_.lease_ttl,
+        [this](const std::string& l) { Log(l); });
+  }
+}
 
 Operator::~Operator() {
   election_.reset();  // Resigns first: a standby need not wait for the installs below.
@@ -129,17 +179,7 @@ bool Operator::Leading() {
 }
 
 absl::Status Operator::Elect(const std::atomic<bool>& stop) {
-  std::string identity = options_.identity;
-  if (identity.empty()) {
-    char host[256] = {0};
-    gethostname(host, sizeof(host) - 1);
-    identity = absl::StrCat(host, "-", getpid());
-  }
   const std::string key = absl::StrCat(options_.state_prefix, "/leader");
-  if (election_ == nullptr) {  // Else a new campaign after a lost lease.
-    election_ = std::make_unique<LeaderElection>(base_etcd_, key, identity, options_.lease_ttl,
-                                                 [this](const std::string& l) { Log(l); });
-  }
   if (auto s = election_->Campaign(stop); !s.ok()) return s;
   // From here every etcd write of this replica is conditional on still holding the key.
   fenced_etcd_ = base_etcd_->Fenced(key, election_->create_revision());
@@ -337,8 +377,8 @@ bool Operator::WaitLeading(const std::atomic<bool>& stop) {
 
 absl::Status Operator::Run(const std::atomic<bool>& stop) {
   while (!stop) {
-    if (options_.lease_ttl > absl::ZeroDuration() && (election_ == nullptr || election_->lost())) {
-      if (election_ != nullptr) {
+    if (election_ != nullptr && (!election_->campaigned() || election_->lost())) {
+      if (election_->campaigned()) {
         // The lease is gone: another replica may lead and move things on. Forget this term's
         // plans; the next term starts from etcd like a restarted operator.
         Log("lost the leadership lease; campaigning again (a new term has a new fence)");
@@ -484,12 +524,58 @@ void Operator::WriteStatus(const Resource& r, json status) {
   cached.mod_revision = *rev;
 }
 
+// Runs @p fns (one per node of @p nodes) on the runner, each within options_.node_timeout.
+// @return per node: true when its task finished in time. A node whose task is late stays busy
+// (skipped by later passes) until the task returns, which wakes the loop.
+std::vector<bool> Operator::OnNodes(const std::vector<Node*>& nodes,
+                                    std::vector<std::function<void()>> fns) {
+  std::vector<std::function<void()>> tasks;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    nodes[i]->calls->store(1);
+    tasks.push_back([this, fn = std::move(fns[i]), calls = nodes[i]->calls] {
+      fn();
+      if (calls->exchange(0) == 2) wake_ = true;  // Late: the next pass looks again.
+    });
+  }
+  std::vector<bool> in_time = runner_->RunAll(std::move(tasks), options_.node_timeout);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (in_time[i]) continue;
+    int running = 1;
+    if (nodes[i]->calls->compare_exchange_strong(running, 2)) {
+      nodes[i]->reachable = absl::DeadlineExceededError(
+          absl::StrCat("no answer within ", absl::FormatDuration(options_.node_timeout),
+                       " (call still running)"));
+      nodes[i]->chains.clear();
+      nodes[i]->dirty = true;
+    } else {
+      in_time[i] = true;  // Returned just now.
+    }
+  }
+  return in_time;
+}
+
+namespace {
+
+// A chain as every node task needs it, decoded once per pass.
+struct PlannedChain {
+  std::string name;
+  int64_t generation = 0;
+  std::string manifest;
+  std::set<std::string> dpus;  // Empty: every DPU.
+};
+
+}  // namespace
+
 bool Operator::ReconcileAll() {
   bool clean = true;
   pass_etcd_down_ = false;
   pass_clean_ = true;
+  apply_errors_.clear();
+  vfs_errors_.clear();
+  ledger_blocked_.clear();
   HarvestInstalls();
-  // Nodes: make or refresh the client of every DataProcessingUnit.
+  for (Kind k : kAllKinds) cache_[k];  // Node tasks read cache_: no insertion from them.
+  // Nodes: the client of every DataProcessingUnit.
   std::set<std::string> dpu_names;
   for (auto& [name, r] : cache_[Kind::kDataProcessingUnit]) {
     dpu_names.insert(name);
@@ -513,53 +599,244 @@ bool Operator::ReconcileAll() {
       node->spec = *spec;
       node->client = *client;
     }
-    if (node->dirty || !node->reachable.ok()) node->Refresh();
-    if (!node->reachable.ok()) clean = false;
   }
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     it = dpu_names.count(it->first) ? std::next(it) : nodes_.erase(it);
   }
-
-  // Chains the operator placed that are no longer wanted where they are (the chain was
-  // deleted, or no longer selects that DPU), found from the ledger in the checkpoint.
+  // The ledger: drop nodes that left; write ahead every (DPU, chain) a chain selects, before
+  // any placement, so a crash right after one cannot leave a chain nobody knows to remove.
   bool ledger_changed = false;
-  for (auto it = checkpoint_.placed.begin(); it != checkpoint_.placed.end() && !crashed_;) {
-    const auto& [dpu, chain] = *it;
-    if (!dpu_names.count(dpu) || Wanted(dpu, chain)) {
-      if (!dpu_names.count(dpu)) {
-        it = checkpoint_.placed.erase(it);  // The node left the fleet.
-        ledger_changed = true;
-      } else {
-        ++it;
-      }
-      continue;
-    }
-    auto node = nodes_.find(dpu);
-    if (node == nodes_.end() || !node->second->reachable.ok()) {
-      clean = false;
+  for (auto it = checkpoint_.placed.begin(); it != checkpoint_.placed.end();) {
+    if (!dpu_names.count(it->first)) {
+      it = checkpoint_.placed.erase(it);
+      ledger_changed = true;
+    } else {
       ++it;
+    }
+  }
+  // Shared with the node tasks, which may outlive this pass (a late node).
+  auto planned = std::make_shared<std::vector<PlannedChain>>();
+  std::vector<PlannedChain>& chains = *planned;
+  std::set<std::pair<std::string, std::string>> added;
+  for (const auto& [name, r] : cache_[Kind::kServiceFunctionChain]) {
+    auto spec = DecodeChainSpec(r);
+    if (!spec.ok()) continue;
+    PlannedChain c{name, r.generation, spec->manifest, {spec->dpus.begin(), spec->dpus.end()}};
+    for (const auto& [d, node] : nodes_) {
+      if ((c.dpus.empty() || c.dpus.count(d)) && !node->busy() &&
+          checkpoint_.placed.emplace(d, name).second) {
+        added.emplace(d, name);
+      }
+    }
+    chains.push_back(std::move(c));
+  }
+  if (!added.empty() || ledger_changed) {
+    if (auto s = SaveCheckpoint(checkpoint_.revision); !s.ok()) {
+      Log(absl::StrCat("checkpoint: ", s.message()));
+      clean = false;
+      for (const auto& p : added) checkpoint_.placed.erase(p);  // Not recorded: not placed.
+      ledger_blocked_ = added;
+    }
+    ledger_changed = false;
+  }
+  // Ledger entries by DPU whose chain no longer selects it (to remove where present).
+  std::map<std::string, std::vector<std::string>> unwanted;
+  for (const auto& [dpu, chain] : checkpoint_.placed) {
+    if (!Wanted(dpu, chain)) unwanted[dpu].push_back(chain);
+  }
+  // VF counts by DPU (the first config that selects it).
+  std::map<std::string, int> want_vfs;
+  for (const auto& [name, r] : cache_[Kind::kDpuNodeConfig]) {
+    auto spec = DecodeNodeConfigSpec(r);
+    if (!spec.ok() || !spec->num_vfs) continue;
+    for (const auto& [d, node] : nodes_) {
+      if (spec->dpus.empty() || std::count(spec->dpus.begin(), spec->dpus.end(), d)) {
+        want_vfs.emplace(d, *spec->num_vfs);
+      }
+    }
+  }
+
+  // One task per node, all at once (bounded), each within the node deadline: read the node when
+  // it changed or failed, compare with the desired state, write what differs, read it back.
+  struct NodeWork {
+    bool read = false;
+    NodeView view;
+    std::vector<NodeOp> ops;
+  };
+  std::vector<Node*> nodes;
+  std::vector<std::string> names;
+  std::vector<std::shared_ptr<NodeWork>> works;
+  std::vector<std::function<void()>> fns;
+  const bool may_write = Leading() && !crashed_;
+  for (auto& [d, node] : nodes_) {
+    if (node->busy()) continue;
+    auto work = std::make_shared<NodeWork>();
+    const bool read = node->dirty || !node->reachable.ok();
+    if (!read) {
+      work->view.identity = node->identity;
+      work->view.chains = node->chains;
+      work->view.image = node->image;
+      work->view.image_status = node->image_status;
+    }
+    // What this node should run; the task compares it with what the node reports.
+    std::vector<size_t> mine;
+    for (size_t c = 0; c < chains.size(); ++c) {
+      if ((chains[c].dpus.empty() || chains[c].dpus.count(d)) &&
+          !ledger_blocked_.count({d, chains[c].name})) {
+        mine.push_back(c);
+      }
+    }
+    std::vector<std::string> remove = unwanted[d];
+    std::optional<int> vfs;
+    if (auto v = want_vfs.find(d); v != want_vfs.end()) vfs = v->second;
+    nodes.push_back(node.get());
+    names.push_back(d);
+    works.push_back(work);
+    fns.push_back([this, work, read, planned, mine, remove, vfs, may_write, client = node->client,
+                   calls = node->calls, image = !node->spec.image_service.empty()] {
+      NodeView& v = work->view;
+      if (read) {
+        v = FetchView(*client, image);
+        work->read = true;
+      }
+      if (!v.reachable.ok() || !may_write) return;
+      auto find = [&](const std::string& name) -> AgentChain* {
+        for (auto& c : v.chains) {
+          if (c.name == name) return &c;
+        }
+        return nullptr;
+      };
+      for (const auto& chain : remove) {
+        if (find(chain) == nullptr) continue;
+        NodeOp op;
+        op.kind = NodeOp::kDelete;
+        op.chain = chain;
+        work->ops.push_back(op);
+      }
+      for (size_t i : mine) {
+        const PlannedChain* c = &(*planned)[i];
+        const AgentChain* have = find(c->name);
+        if (have != nullptr && have->manifest == c->manifest) continue;
+        NodeOp op;
+        op.kind = NodeOp::kApply;
+        op.chain = c->name;
+        op.manifest = c->manifest;
+        op.generation = c->generation;
+        work->ops.push_back(op);
+      }
+      if (vfs && v.identity.num_vfs != *vfs) {
+        NodeOp op;
+        op.kind = NodeOp::kSetVfs;
+        op.vfs = *vfs;
+        work->ops.push_back(op);
+      }
+      bool wrote = false;
+      for (NodeOp& op : work->ops) {
+        // Past the deadline the pass has moved on without this node: its plan may be stale by
+        // the time a hung read returns, so it writes nothing; the next pass reads it afresh.
+        if (crashed_ || !Leading() || calls->load() == 2) return;
+        op.attempted = true;
+        switch (op.kind) {
+          case NodeOp::kDelete: {
+            auto r = client->DeleteChain(op.chain);
+            op.result = r.status();
+            op.existed = r.ok() && *r;
+            if (r.ok()) {
+              std::erase_if(v.chains, [&](const AgentChain& c) { return c.name == op.chain; });
+            }
+            if (op.existed && (wrote = true, NodeWrite())) return;
+            break;
+          }
+          case NodeOp::kApply:
+            op.result = client->ApplyChain(op.manifest);
+            if (op.result.ok()) {
+              std::erase_if(v.chains, [&](const AgentChain& c) { return c.name == op.chain; });
+              v.chains.push_back(AgentChain{op.chain, op.manifest, "manifest"});
+              if ((wrote = true, NodeWrite())) return;
+            }
+            break;
+          case NodeOp::kSetVfs: {
+            auto r = client->SetNumVfs(op.vfs);
+            op.result = r.status();
+            if (r.ok()) {
+              op.vfs_now = *r;
+              v.identity.num_vfs = *r;
+              if ((wrote = true, NodeWrite())) return;
+            }
+            break;
+          }
+        }
+      }
+      if (wrote) {  // Read back what the node runs now.
+        NodeView after = FetchView(*client, image);
+        if (after.reachable.ok()) v = std::move(after);
+        work->read = true;
+      }
+    });
+  }
+  const std::vector<bool> in_time = OnNodes(nodes, std::move(fns));
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Node& n = *nodes[i];
+    const std::string& d = names[i];
+    if (!in_time[i]) {  // Reported by OnNodes; skipped until its call returns.
+      clean = false;
       continue;
     }
-    bool removed = false;
-    if (node->second->FindChain(chain) != nullptr) {
-      if (!Leading()) return false;
-      auto r = node->second->client->DeleteChain(chain);
-      if (!r.ok()) {
-        Log(absl::StrCat("DataProcessingUnit ", dpu, ": removing chain ", chain, ": ",
-                         r.status().message()));
-        clean = false;
-        ++it;
-        continue;
-      }
-      removed = *r;
-      Log(absl::StrCat("DataProcessingUnit ", dpu, ": chain ", chain, " removed"));
-      node->second->dirty = true;
-      std::erase_if(node->second->chains, [&](const AgentChain& c) { return c.name == chain; });
+    NodeWork& w = *works[i];
+    if (w.read) n.Take(std::move(w.view));
+    if (!n.reachable.ok()) {
+      clean = false;
+      continue;
     }
-    it = checkpoint_.placed.erase(it);
-    ledger_changed = true;
-    if (removed && NodeWrite()) return false;
+    for (const NodeOp& op : w.ops) {
+      const absl::Status result = op.attempted ? op.result : absl::AbortedError("not attempted");
+      switch (op.kind) {
+        case NodeOp::kDelete:
+          if (!result.ok()) {
+            Log(absl::StrCat("DataProcessingUnit ", d, ": removing chain ", op.chain, ": ",
+                             result.message()));
+            clean = false;
+            break;
+          }
+          Log(absl::StrCat("DataProcessingUnit ", d, ": chain ", op.chain, " removed"));
+          checkpoint_.placed.erase({d, op.chain});
+          ledger_changed = true;
+          break;
+        case NodeOp::kApply:
+          if (!result.ok()) {
+            apply_errors_[{d, op.chain}] = std::string(result.message());
+            clean = false;
+            break;
+          }
+          Log(absl::StrCat("DataProcessingUnit ", d, ": chain ", op.chain, " generation ",
+                           op.generation, " applied"));
+          break;
+        case NodeOp::kSetVfs:
+          if (!result.ok()) {
+            vfs_errors_[d] = std::string(result.message());
+            clean = false;
+            break;
+          }
+          Log(absl::StrCat("DataProcessingUnit ", d, ": numVfs -> ", op.vfs_now));
+          break;
+      }
+    }
   }
+  for (auto& [name, node] : nodes_) {
+    if (node->busy() || !node->reachable.ok()) clean = false;
+  }
+  // Ledger entries whose chain is gone from a reachable node that did not need a delete.
+  for (auto it = checkpoint_.placed.begin(); it != checkpoint_.placed.end();) {
+    auto n = nodes_.find(it->first);
+    if (n != nodes_.end() && !n->second->busy() && n->second->reachable.ok() &&
+        !Wanted(it->first, it->second) && n->second->FindChain(it->second) == nullptr) {
+      it = checkpoint_.placed.erase(it);
+      ledger_changed = true;
+    } else {
+      ++it;
+    }
+  }
+  if (crashed_) return false;
   if (ledger_changed) SaveCheckpoint(checkpoint_.revision).IgnoreError();
 
   clean = ReconcileChains() && clean;
@@ -582,7 +859,6 @@ bool Operator::ReconcileAll() {
                                     r.generation));
     } else {
       Node& n = *node->second;
-      if (n.dirty) n.Refresh();
       if (n.reachable.ok()) {
         conds.push_back(MakeCondition(r.status, "Ready", true, "AgentReachable",
                                       absl::StrCat("agent at ", n.spec.agent, " answers"),
@@ -597,7 +873,10 @@ bool Operator::ReconcileAll() {
           status["runningServices"] = n.image->running_services;
         }
       } else {
-        conds.push_back(MakeCondition(r.status, "Ready", false, "AgentUnreachable",
+        conds.push_back(MakeCondition(r.status, "Ready", false,
+                                      n.reachable.code() == absl::StatusCode::kDeadlineExceeded
+                                          ? "AgentTimeout"
+                                          : "AgentUnreachable",
                                       std::string(n.reachable.message()), r.generation));
       }
     }
@@ -607,6 +886,7 @@ bool Operator::ReconcileAll() {
   return clean && pass_clean_;
 }
 
+// Status of every ServiceFunctionChain after the writes of this pass (ReconcileAll).
 bool Operator::ReconcileChains() {
   bool clean = true;
   // Copy: WriteStatus updates the cache.
@@ -629,23 +909,6 @@ bool Operator::ReconcileChains() {
       for (const auto& [name, d] : cache_[Kind::kDataProcessingUnit]) targets.push_back(name);
     }
     std::vector<std::string> applied, errors;
-    // Write ahead: the ledger records every DPU the chain is about to be placed on before the
-    // first write, so a crash right after cannot leave a chain nobody knows to remove.
-    bool ledger_grew = false;
-    for (const auto& d : targets) {
-      auto node = nodes_.find(d);
-      if (node != nodes_.end() && node->second->reachable.ok() &&
-          checkpoint_.placed.emplace(d, r.name).second) {
-        ledger_grew = true;
-      }
-    }
-    if (ledger_grew) {
-      if (auto s = SaveCheckpoint(checkpoint_.revision); !s.ok()) {
-        Log(absl::StrCat("checkpoint: ", s.message()));
-        clean = false;
-        continue;
-      }
-    }
     for (const auto& d : targets) {
       auto node = nodes_.find(d);
       if (node == nodes_.end()) {
@@ -662,19 +925,15 @@ bool Operator::ReconcileChains() {
         applied.push_back(d);
         continue;
       }
-      if (!Leading()) return false;
-      absl::Status s = n.client->ApplyChain(spec->manifest);
-      if (!s.ok()) {
-        errors.push_back(absl::StrCat(d, ": ", s.message()));
-        if (have != nullptr) applied.push_back(d);  // An older version is still there.
-        continue;
+      if (have != nullptr) applied.push_back(d);  // An older version is still there.
+      auto err = apply_errors_.find({d, r.name});
+      if (err != apply_errors_.end()) {
+        errors.push_back(absl::StrCat(d, ": ", err->second));
+      } else if (ledger_blocked_.count({d, r.name})) {
+        errors.push_back(absl::StrCat(d, ": waiting to record the placement in etcd"));
+      } else {
+        errors.push_back(absl::StrCat(d, ": not applied yet"));
       }
-      Log(absl::StrCat("DataProcessingUnit ", d, ": chain ", r.name, " generation ", r.generation,
-                       " applied"));
-      n.dirty = true;
-      n.chains.push_back(AgentChain{r.name, spec->manifest, "manifest"});
-      applied.push_back(d);
-      if (NodeWrite()) return false;
     }
     std::sort(applied.begin(), applied.end());
     status["appliedTo"] = applied;
@@ -726,17 +985,12 @@ bool Operator::ReconcileNodeConfigs() {
           errors.push_back(absl::StrCat(d, ": ", n.reachable.message()));
           continue;
         }
-        if (n.identity.num_vfs == *spec->num_vfs) continue;
-        if (!Leading()) return false;
-        auto set = n.client->SetNumVfs(*spec->num_vfs);
-        if (!set.ok()) {
-          errors.push_back(absl::StrCat(d, ": numVfs: ", set.status().message()));
-          continue;
+        auto err = vfs_errors_.find(d);
+        if (err != vfs_errors_.end()) {
+          errors.push_back(absl::StrCat(d, ": numVfs: ", err->second));
+        } else if (n.identity.num_vfs != *spec->num_vfs) {
+          errors.push_back(absl::StrCat(d, ": numVfs is ", n.identity.num_vfs));
         }
-        Log(absl::StrCat("DataProcessingUnit ", d, ": numVfs ", n.identity.num_vfs, " -> ", *set));
-        n.identity.num_vfs = *set;
-        n.dirty = true;
-        if (NodeWrite()) return false;
       }
     }
     if (spec->image) {

@@ -13,11 +13,13 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent_client.h"
 #include "etcd_client.h"
+#include "node_runner.h"
 #include "resources.h"
 #include "store.h"
 
@@ -46,6 +48,12 @@ struct OperatorOptions {
   absl::Duration lease_ttl = absl::ZeroDuration();
   /// This replica's name in the election key (default: HOSTNAME-PID).
   std::string identity;
+  /// Node calls in flight at once (reads and writes of a pass; image installs run apart).
+  size_t node_concurrency = 64;
+  /// A node's calls of one step of a pass (its reads, or its writes) must answer within this;
+  /// a node that does not is reported (Ready False, reason AgentTimeout) and skipped until its
+  /// call returns, without holding up the other nodes.
+  absl::Duration node_timeout = absl::Seconds(10);
 };
 
 /// The operator's checkpoint in etcd: the last revision whose changes are fully handled, and the
@@ -108,6 +116,8 @@ class Operator {
   bool Wanted(const std::string& dpu, const std::string& chain);
   // One pass over everything; false when something must be retried.
   bool ReconcileAll();
+  std::vector<bool> OnNodes(const std::vector<Node*>& nodes,
+                            std::vector<std::function<void()>> fns);
   bool ReconcileChains();
   bool ReconcileNodeConfigs();
   bool RollOut(const Resource& config, const NodeConfigSpec& spec, nlohmann::json* status,
@@ -141,6 +151,11 @@ class Operator {
   absl::Status etcd_status_;  // OK, or why etcd does not serve.
   absl::Time etcd_down_since_;
   int64_t etcd_outages_ = 0;
+  // Outcomes of this pass's node writes, for the status.
+  std::map<std::pair<std::string, std::string>, std::string> apply_errors_;  // (DPU, chain).
+  std::map<std::string, std::string> vfs_errors_;                            // By DPU.
+  std::set<std::pair<std::string, std::string>> ledger_blocked_;  // Not recorded: not placed.
+  std::unique_ptr<NodeRunner> runner_;  // Last: destroyed first (joins late node calls).
 };
 
 /// The key of the checkpoint under @p state_prefix.

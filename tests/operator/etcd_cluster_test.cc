@@ -297,9 +297,17 @@ class OperatorClusterTest : public ClusterTest {
     }
     Apply(yaml);
   }
-  Replica& StartReplica(const std::string& who, absl::Duration lease_ttl = absl::ZeroDuration()) {
+  // With @p endpoints set, the replica knows only those members.
+  Replica& StartReplica(const std::string& who, absl::Duration lease_ttl = absl::ZeroDuration(),
+                        const std::string& endpoints = "") {
     auto r = std::make_unique<Replica>();
-    r->etcd = Client();
+    if (endpoints.empty()) {
+      r->etcd = Client();
+    } else {
+      auto c = dpu_operator::EtcdClient::Connect(endpoints, absl::Seconds(10), {}, FastFailover());
+      EXPECT_TRUE(c.ok()) << c.status();
+      r->etcd = *std::move(c);
+    }
     dpu_operator::OperatorOptions o;
     o.retry = absl::Milliseconds(100);
     o.lease_ttl = lease_ttl;
@@ -579,6 +587,51 @@ TEST_F(OperatorClusterTest, TwoReplicasAcrossMemberFailures) {
   std::map<std::string, int> by;
   for (const auto& [who, what] : journal_.writes) ++by[who];
   fprintf(stderr, "node writes by replica: a=%d b=%d\n", by["a"], by["b"]);
+}
+
+// The leader is cut off from etcd (it knows one member only, which dies) while the cluster
+// carries on: its lease expires, the standby is elected and applies the next change; the old
+// leader stops writing as soon as its lease is no longer certain, finds the lease gone when its
+// member returns and campaigns again -- now as the standby, under a new fence.
+TEST_F(OperatorClusterTest, LeaderCutOffLosesTheLeaseAndCampaignsAgain) {
+  AddNodes(3);
+  Apply(Chain("web", 101));
+  Replica& a = StartReplica("a", absl::Seconds(2), cluster_.endpoint(0));
+  ASSERT_TRUE(WaitFor([&] { return ChainEverywhere(1) && a.op->leading(); }));
+  Replica& b =
+      StartReplica("b", absl::Seconds(2), cluster_.endpoint(1) + "," + cluster_.endpoint(2));
+  std::atomic<bool> monitoring{true};
+  std::atomic<int> both{0};
+  std::thread monitor([&] {
+    while (monitoring) {
+      if (a.op->leading() && b.op->leading()) ++both;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  });
+  cluster_.Kill(0);  // a reaches no member now; the cluster keeps quorum.
+  ASSERT_TRUE(WaitFor([&] { return b.op->leading(); }));
+  EXPECT_FALSE(a.op->leading());
+  Apply(Chain("web", 102));
+  ASSERT_TRUE(WaitFor([&] { return ChainEverywhere(2); }));
+  cluster_.Restart(0);
+  ASSERT_TRUE(WaitFor([&] { return Logged("a: lost the leadership lease; campaigning again"); }));
+  ASSERT_TRUE(WaitFor([&] { return Logged("a: standing by: \"b\" leads"); }));
+  Apply(Chain("web", 103));
+  ASSERT_TRUE(WaitFor([&] { return ChainEverywhere(3); }));
+  monitoring = false;
+  monitor.join();
+  EXPECT_EQ(both.load(), 0);
+  ExpectAppliesPerNode(3);
+  EXPECT_FALSE(a.done);
+  std::lock_guard<std::mutex> lock(journal_.mu);
+  int by_a_after = 0;
+  bool b_started = false;
+  for (const auto& [who, what] : journal_.writes) {
+    if (who == "b") b_started = true;
+    if (b_started && who == "a") ++by_a_after;
+  }
+  EXPECT_TRUE(b_started);
+  EXPECT_EQ(by_a_after, 0) << "the deposed leader wrote to a node";
 }
 
 }  // namespace

@@ -280,6 +280,14 @@ spec:
   std::ofstream(file + ".bad") << absl::StrReplaceAll(yaml, {{"numVfs: 4", "numVfs: four"}});
   EXPECT_EQ(RunCli({"apply", file + ".bad"}, &out), 2);
   EXPECT_THAT(out, ::testing::HasSubstr("document 5: spec.numVfs: must be an integer"));
+  // --etcd takes a list of members: with the first one dead, the CLI reads through the second;
+  // an empty entry is refused naming the flag.
+  const std::string dead = absl::StrCat("127.0.0.1:", FreePort());
+  ASSERT_EQ(RunCli({"--etcd=" + dead + "," + etcd_.endpoint(), "get", "sfc", "web"}, &out), 0)
+      << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\"name\": \"web\""));
+  EXPECT_EQ(RunCli({"--etcd=" + dead + ",," + etcd_.endpoint(), "get", "sfc"}, &out), 2);
+  EXPECT_THAT(out, ::testing::HasSubstr("--etcd: empty endpoint"));
 
   // Killed right after its second write to a node.
   operator_ = StartOperator({"--crash_after_node_writes=2"});
@@ -290,7 +298,10 @@ spec:
       << status << ReadAll(dir_.path() + "/operator.log");
   int applied_before = 0;
   for (const auto& n : nodes_) applied_before += n->Applied("web");
-  EXPECT_EQ(applied_before, 2);
+  // Nodes are written concurrently: a write already sent to the third node may land as the
+  // process exits, as it would in a real crash.
+  EXPECT_GE(applied_before, 2);
+  EXPECT_LE(applied_before, 3);
 
   operator_ = StartOperator({});
   const absl::Time deadline = absl::Now() + absl::Seconds(60);

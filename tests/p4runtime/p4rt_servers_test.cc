@@ -198,8 +198,11 @@ TEST(P4rtServers, BestEffortNeverAsksForRollback) {
 
 // Sends @p n copies of a packet on port 1 to dst port @p dport through the target.
 void Traffic(const TargetProcess& t, int n, uint16_t dport) {
+  // A new election id per call: the previous client's stream may not be gone from the target
+  // yet, and a duplicate id would be refused.
+  static uint64_t election = 0;
   RawClient io(t.address(), 1);
-  ASSERT_EQ(io.Arbitrate(1, "packet-io"), 0);
+  ASSERT_EQ(io.Arbitrate(++election, "packet-io"), 0);
   const MacAddress a = *MacAddress::Parse("02:00:00:00:00:01"),
                    x = *MacAddress::Parse("04:00:00:00:00:01");
   auto p = PacketBuilder()
