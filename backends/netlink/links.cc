@@ -133,6 +133,25 @@ absl::Status EnsureClsact(NlSocket& sock, int ifindex, bool* created) {
                       absl::StrCat("add clsact qdisc to ifindex ", ifindex, ": ", e->Describe()));
 }
 
+absl::StatusOr<absl::flat_hash_set<int>> ListIngressDevices(NlSocket& sock) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(Buf());
+  nlh->nlmsg_type = RTM_GETQDISC;
+  auto* tcm = static_cast<tcmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(tcmsg)));
+  tcm->tcm_family = AF_UNSPEC;
+  absl::flat_hash_set<int> out;
+  absl::Status s = sock.Dump(nlh, [&](const nlmsghdr* reply) {
+    if (reply->nlmsg_type != RTM_NEWQDISC || mnl_nlmsg_get_payload_len(reply) < sizeof(tcmsg)) {
+      return absl::OkStatus();
+    }
+    const auto* q = static_cast<const tcmsg*>(mnl_nlmsg_get_payload(reply));
+    // clsact and ingress both sit at parent TC_H_INGRESS (ffff:fff1).
+    if (q->tcm_parent == TC_H_INGRESS) out.insert(q->tcm_ifindex);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::Status DeleteClsact(NlSocket& sock, int ifindex) {
   return sock.Request(PutClsact(RTM_DELQDISC, 0, ifindex));
 }

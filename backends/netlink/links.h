@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "backends/netlink/nl_socket.h"
@@ -27,6 +28,9 @@ absl::Status SetLinkUp(NlSocket& sock, int ifindex);
 /// Adds a clsact qdisc to @p ifindex. Sets @p created to false when an ingress-capable qdisc
 /// (clsact or ingress) was already there.
 absl::Status EnsureClsact(NlSocket& sock, int ifindex, bool* created);
+/// The ifindexes of the devices that have an ingress-capable qdisc (clsact or ingress), the only
+/// ones that can hold ingress filters: one qdisc dump instead of a filter dump per device.
+absl::StatusOr<absl::flat_hash_set<int>> ListIngressDevices(NlSocket& sock);
 /// Removes the clsact qdisc of @p ifindex (and with it every TC filter attached to it).
 absl::Status DeleteClsact(NlSocket& sock, int ifindex);
 

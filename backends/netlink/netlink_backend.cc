@@ -80,6 +80,7 @@ absl::StatusOr<std::unique_ptr<NetlinkBackend>> NetlinkBackend::Create(const Opt
   size_t sndbuf = b->sock_->SendBufferBytes();
   b->chunk_bytes_ = std::min(kMaxChunkBytes, sndbuf > 65536 ? sndbuf / 2 : size_t{16384});
   if (absl::Status s = b->RefreshLinks(); !s.ok()) return Prefixed(s, "netlink: ");
+  b->links_unused_ = true;  // serves the first operation (FreshLinks())
   return b;
 }
 
@@ -89,6 +90,14 @@ absl::Status NetlinkBackend::RefreshLinks() const {
   ifname_ = std::move(*links);
   ifindex_.clear();
   for (const auto& [idx, name] : ifname_) ifindex_[name] = idx;
+  return absl::OkStatus();
+}
+
+absl::Status NetlinkBackend::FreshLinks() {
+  if (!links_unused_) {
+    if (absl::Status s = RefreshLinks(); !s.ok()) return s;
+  }
+  links_unused_ = false;
   return absl::OkStatus();
 }
 
@@ -140,9 +149,11 @@ absl::Status NetlinkBackend::CheckRule(const FlowRule& rule) const {
 
 absl::Status NetlinkBackend::Validate(const FlowRule& rule) const { return CheckRule(rule); }
 
-absl::Status NetlinkBackend::EnsureLoaded() {
+absl::Status NetlinkBackend::EnsureLoaded(bool refresh_links) {
   if (loaded_) return absl::OkStatus();
-  if (absl::Status s = RefreshLinks(); !s.ok()) return s;
+  if (refresh_links) {
+    if (absl::Status s = FreshLinks(); !s.ok()) return s;
+  }
   return Reload(nullptr, nullptr);
 }
 
@@ -151,8 +162,13 @@ absl::Status NetlinkBackend::Reload(std::vector<FlowEntry>* owned,
   rules_.clear();
   used_.clear();
   loaded_ = false;
+  // Only devices with an ingress-capable qdisc can hold ingress filters.
+  absl::StatusOr<absl::flat_hash_set<int>> ingress = ListIngressDevices(*sock_);
+  if (!ingress.ok()) return ingress.status();
   std::vector<int> devices;
-  for (const auto& [idx, name] : ifname_) devices.push_back(idx);
+  for (const auto& [idx, name] : ifname_) {
+    if (ingress->contains(idx)) devices.push_back(idx);
+  }
   std::sort(devices.begin(), devices.end());
   PortNameFn names = Names();
   for (int ifindex : devices) {
@@ -294,8 +310,8 @@ absl::Status NetlinkBackend::Send(const std::vector<Msg>& msgs, const RuleOf& ru
 absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
   if (batch.empty()) return absl::OkStatus();
   if (absl::Status s = CheckBatchIds(batch); !s.ok()) return s;
-  if (absl::Status s = RefreshLinks(); !s.ok()) return s;
-  if (absl::Status s = EnsureLoaded(); !s.ok()) return s;
+  if (absl::Status s = FreshLinks(); !s.ok()) return s;
+  if (absl::Status s = EnsureLoaded(/*refresh_links=*/false); !s.ok()) return s;
   const size_t num_deletes = batch.deletes.size();
   auto upsert = [&](uint32_t op) -> const FlowRule& { return batch.upserts[op - num_deletes]; };
   auto id_of = [&](uint32_t op) -> const FlowId& {
@@ -449,7 +465,7 @@ absl::Status NetlinkBackend::Apply(const FlowBatch& batch) {
 }
 
 absl::StatusOr<std::vector<FlowEntry>> NetlinkBackend::Dump() {
-  if (absl::Status s = RefreshLinks(); !s.ok()) return s;
+  if (absl::Status s = FreshLinks(); !s.ok()) return s;
   std::vector<FlowEntry> out, foreign;
   if (absl::Status s = Reload(&out, &foreign); !s.ok()) return s;
   std::sort(out.begin(), out.end(),
@@ -522,7 +538,7 @@ absl::StatusOr<FlowStats> NetlinkBackend::Stats(const FlowId& id) {
 }
 
 absl::Status NetlinkBackend::Flush() {
-  if (absl::Status s = RefreshLinks(); !s.ok()) return s;
+  if (absl::Status s = FreshLinks(); !s.ok()) return s;
   if (absl::Status s = Reload(nullptr, nullptr); !s.ok()) return s;
   std::vector<Msg> msgs;
   msgs.reserve(rules_.size());

@@ -32,8 +32,28 @@ struct Options {
 /// Parses the argument part of a `netlink` spec. @return InvalidArgument naming the bad option.
 absl::StatusOr<Options> ParseOptions(std::string_view args);
 
-/// What this kernel accepts, probed once per process on a veth pair in a throwaway namespace.
+/// What this kernel accepts: probed on a veth pair in a throwaway namespace, once per boot of the
+/// kernel. A successful probe is kept in memory for the process and in the file
+/// ProbeCachePath() under ProbeCacheKey(); later processes of the same boot read it back instead
+/// of probing (docs/netlink-backend.md, "Capabilities").
 absl::StatusOr<dpu::Capabilities> ProbeCapabilities();
+
+/// Where probe results are kept: $DPU_NETLINK_PROBE_CACHE, or /run/libdpu/netlink-caps; empty
+/// (no file) when that variable is "off" or empty.
+std::string ProbeCachePath();
+/// What a kept probe result must match to be reused: the probe's revision, the kernel's boot id
+/// (/proc/sys/kernel/random/boot_id, new on every boot), its release, and the time stamp and size
+/// of its modules.dep (rewritten when its modules are installed or removed). nullopt when the
+/// boot id cannot be read.
+std::optional<std::string> ProbeCacheKey();
+/// Reads a probe result kept at @p path for @p key. nullopt when there is none, its key differs,
+/// it is malformed, or it is not a regular file owned by root or this user and writable by no one
+/// else.
+std::optional<dpu::Capabilities> ReadProbeCache(const std::string& path, const std::string& key);
+/// Keeps @p caps at @p path for @p key (mode 0644, written to a temporary file and renamed; the
+/// directory is created 0755 if missing). @return false when it could not be written.
+bool WriteProbeCache(const std::string& path, const std::string& key,
+                     const dpu::Capabilities& caps);
 
 /// TC flower backend (see the file comment).
 class NetlinkBackend final : public Backend {
@@ -68,9 +88,13 @@ class NetlinkBackend final : public Backend {
 
   NetlinkBackend(std::unique_ptr<NlSocket> sock, Options options, dpu::Capabilities caps);
   absl::Status RefreshLinks() const;
+  // Lists the devices for one operation of the API (Apply, Dump, Flush, the first read of the
+  // index), except for the first operation after Create(), which uses the listing Create() made
+  // (a one-shot program opens the backend and runs one operation).
+  absl::Status FreshLinks();
   absl::StatusOr<int> ResolvePort(const PortRef& port, std::string_view what) const;
   absl::Status CheckRule(const FlowRule& rule) const;
-  absl::Status EnsureLoaded();
+  absl::Status EnsureLoaded(bool refresh_links = true);
   // Reads every ingress filter back and rebuilds rules_/used_. Rules are decoded into @p owned /
   // @p foreign when given.
   absl::Status Reload(std::vector<FlowEntry>* owned, std::vector<FlowEntry>* foreign);
@@ -93,6 +117,7 @@ class NetlinkBackend final : public Backend {
   MsgBuffer buf_;  // reused by every Send()
   mutable absl::flat_hash_map<std::string, int> ifindex_;
   mutable absl::flat_hash_map<int, std::string> ifname_;
+  bool links_unused_ = false;  // no operation has used Create()'s listing yet
   bool loaded_ = false;
   absl::flat_hash_map<FlowId, Location> rules_;  // what this backend owns, by id
   absl::flat_hash_set<Location> used_;           // every filter location seen (ours and foreign)

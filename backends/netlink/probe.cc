@@ -1,13 +1,23 @@
 // Capability probe: which match fields and actions this kernel's TC flower accepts, found by
 // adding one rule per field and per action kind to a veth pair in a throwaway network namespace.
+#include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "backends/netlink/links.h"
 #include "backends/netlink/netlink_backend.h"
@@ -215,12 +225,141 @@ absl::StatusOr<dpu::Capabilities> Probe() {
 
 }  // namespace
 
+namespace {
+
+// Bump when Probe() changes what it tests or how, so results of an older probe are not reused.
+constexpr int kProbeRevision = 1;
+constexpr char kDefaultCachePath[] = "/run/libdpu/netlink-caps";
+
+// The whole content of a small file, or nullopt.
+std::optional<std::string> ReadSmallFile(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[256];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  return std::string(absl::StripAsciiWhitespace(absl::string_view(buf, static_cast<size_t>(n))));
+}
+
+}  // namespace
+
+std::string ProbeCachePath() {
+  const char* env = std::getenv("DPU_NETLINK_PROBE_CACHE");
+  if (env == nullptr) return kDefaultCachePath;
+  std::string v(env);
+  if (v == "off" || v.empty()) return "";
+  return v;
+}
+
+std::optional<std::string> ProbeCacheKey() {
+  std::optional<std::string> boot = ReadSmallFile("/proc/sys/kernel/random/boot_id");
+  if (!boot || boot->empty()) return std::nullopt;
+  struct utsname u {};
+  if (uname(&u) != 0) return std::nullopt;
+  // depmod rewrites modules.dep whenever modules of this kernel are installed or removed.
+  std::string modules = "none";
+  struct stat st {};
+  if (stat(absl::StrCat("/lib/modules/", u.release, "/modules.dep").c_str(), &st) == 0) {
+    modules = absl::StrCat(st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, "/", st.st_size);
+  }
+  std::string key = absl::StrCat("probe=", kProbeRevision, " boot=", *boot, " release=", u.release,
+                                 " modules=", modules);
+  for (char& c : key) {
+    if (c == '\n') c = ' ';
+  }
+  return key;
+}
+
+std::optional<dpu::Capabilities> ReadProbeCache(const std::string& path, const std::string& key) {
+  if (path.empty()) return std::nullopt;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  // Trusted only when written by root or by this user, and writable by nobody else.
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size > 4096) {
+    close(fd);
+    return std::nullopt;
+  }
+  char buf[4097];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  dpu::Capabilities caps;
+  caps.max_priority = kMaxPriority;
+  caps.requires_in_port = true;
+  caps.atomic_batches = false;
+  caps.readback = true;
+  caps.counters = true;
+  bool key_ok = false;
+  int fields = 0;
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(buf, static_cast<size_t>(n)), '\n', absl::SkipEmpty())) {
+    if (line.front() == '#') continue;
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits(' ', 1));
+    if (kv.first == "key") {
+      key_ok = kv.second == key;
+      continue;
+    }
+    uint64_t v = 0;
+    if (!absl::SimpleHexAtoi(kv.second, &v)) return std::nullopt;
+    if (kv.first == "match_fields") {
+      caps.match_fields = v, ++fields;
+    } else if (kv.first == "masked_fields") {
+      caps.masked_fields = v, ++fields;
+    } else if (kv.first == "actions") {
+      caps.actions = v, ++fields;
+    } else if (kv.first == "max_chain") {
+      caps.max_chain = static_cast<uint32_t>(v), ++fields;
+    }
+  }
+  if (!key_ok || fields != 4) return std::nullopt;
+  return caps;
+}
+
+bool WriteProbeCache(const std::string& path, const std::string& key,
+                     const dpu::Capabilities& caps) {
+  if (path.empty()) return false;
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    const std::string dir = path.substr(0, slash);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  }
+  std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
+  int fd = mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string text = absl::StrCat(
+      "# libdpu netlink backend: TC flower capabilities probed on this boot of this kernel\n"
+      "# (docs/netlink-backend.md, \"Capabilities\"). Safe to delete: the next open re-probes.\n",
+      "key ", key, "\nmatch_fields ", absl::Hex(caps.match_fields), "\nmasked_fields ",
+      absl::Hex(caps.masked_fields), "\nactions ", absl::Hex(caps.actions), "\nmax_chain ",
+      absl::Hex(caps.max_chain), "\n");
+  bool ok = fchmod(fd, 0644) == 0 &&
+            write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = close(fd) == 0 && ok;
+  if (ok) ok = rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) unlink(tmp.c_str());
+  return ok;
+}
+
 absl::StatusOr<dpu::Capabilities> ProbeCapabilities() {
   static absl::Mutex mu;
   static std::optional<absl::StatusOr<dpu::Capabilities>>* cached =
       new std::optional<absl::StatusOr<dpu::Capabilities>>();
   absl::MutexLock lock(&mu);
-  if (!cached->has_value()) *cached = Probe();
+  if (cached->has_value()) return **cached;
+  const std::string path = ProbeCachePath();
+  std::optional<std::string> key = path.empty() ? std::nullopt : ProbeCacheKey();
+  if (key) {
+    if (std::optional<dpu::Capabilities> caps = ReadProbeCache(path, *key)) {
+      *cached = *caps;
+      return **cached;
+    }
+  }
+  *cached = Probe();
+  if (key && cached->value().ok()) (void)WriteProbeCache(path, *key, cached->value().value());
   return **cached;
 }
 

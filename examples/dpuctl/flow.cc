@@ -101,18 +101,31 @@ absl::StatusOr<std::vector<dpu::FlowId>> ResolveIds(const std::vector<std::strin
 
 bool Color() { return isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nullptr; }
 
-std::string ColorPlan(const std::string& text) {
-  if (!Color()) return text;
-  std::string out;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.empty()) continue;
-    const char* c = absl::StartsWith(line, "+ ")   ? "\x1b[32m"
-                    : absl::StartsWith(line, "- ") ? "\x1b[31m"
-                    : absl::StartsWith(line, "~")  ? "\x1b[33m"
-                                                   : nullptr;
-    absl::StrAppend(&out, c ? c : "", line, c ? "\x1b[0m" : "", "\n");
+// Prints Plan::ToString()'s diff (coloured on a terminal) a line at a time, so that a plan of
+// 100,000 rules is never held as one string.
+void PrintPlan(const dpu::Plan& plan) {
+  const bool color = Color();
+  std::string buf;
+  buf.reserve(1 << 16);
+  auto line = [&](const char* c, absl::string_view sign, const dpu::FlowRule& rule) {
+    if (color) buf += c;
+    absl::StrAppend(&buf, sign, dpu::FormatRule(rule));
+    if (color) buf += "\x1b[0m";
+    buf += '\n';
+    if (buf.size() >= (1 << 16) - 1024) {
+      std::cout.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+      buf.clear();
+    }
+  };
+  for (const dpu::FlowRule& rule : plan.adds) line("\x1b[32m", "+ ", rule);
+  for (const dpu::RuleChange& change : plan.changes) {
+    line("\x1b[33m", "~ ", change.before);
+    line("\x1b[33m", "~> ", change.after);
   }
-  return out;
+  for (const dpu::FlowRule& rule : plan.deletes) line("\x1b[31m", "- ", rule);
+  absl::StrAppend(&buf, plan.adds.size(), " to add, ", plan.changes.size(), " to change, ",
+                  plan.deletes.size(), " to delete.\n");
+  std::cout.write(buf.data(), static_cast<std::streamsize>(buf.size()));
 }
 
 absl::Status RulesOutput(const Options& options, const std::vector<dpu::FlowEntry>& entries) {
@@ -368,7 +381,9 @@ absl::Status FlowApply(const Options& options) {
     plan = dpu::PlanAgainst(backend, *rules);
   }
   if (!plan.ok()) return plan.status();
-  std::cout << ColorPlan(plan->ToString());
+  rules->clear();  // the plan holds what is still needed
+  rules->shrink_to_fit();
+  PrintPlan(*plan);
   if (!plan->foreign.empty()) {
     std::cout << plan->foreign.size() << " foreign rules left alone.\n";
   }
@@ -380,7 +395,16 @@ absl::Status FlowApply(const Options& options) {
     std::cout << "Nothing to do.\n";
     return absl::OkStatus();
   }
-  dpu::FlowBatch batch = plan->ToBatch();
+  // Plan::ToBatch() without copying the rules: the plan is not used again.
+  const size_t adds = plan->adds.size(), changes = plan->changes.size();
+  const size_t deletes = plan->deletes.size();
+  dpu::FlowBatch batch;
+  batch.deletes.reserve(deletes);
+  for (const dpu::FlowRule& rule : plan->deletes) batch.deletes.push_back(rule.id);
+  batch.upserts = std::move(plan->adds);
+  batch.upserts.reserve(adds + changes);
+  for (dpu::RuleChange& change : plan->changes) batch.upserts.push_back(std::move(change.after));
+  plan->changes.clear();
   absl::Status s;
   {
     Progress p(progress, absl::StrCat("applying ", batch.size(), " operations"));
@@ -389,8 +413,8 @@ absl::Status FlowApply(const Options& options) {
   if (!s.ok()) return Annotate(s, "apply (nothing changed)");
   s = (*handle)->Save();
   if (!s.ok()) return s;
-  std::cout << "Applied: " << plan->adds.size() << " added, " << plan->changes.size()
-            << " changed, " << plan->deletes.size() << " deleted.\n";
+  std::cout << "Applied: " << adds << " added, " << changes << " changed, " << deletes
+            << " deleted.\n";
   if (batch.size() > 1 && !backend.Capabilities().atomic_batches) {
     std::cout << "(Best effort with undo: this device does not apply a batch atomically, so "
                  "the data plane saw the rules arrive one by one.)\n";

@@ -2,11 +2,17 @@
 // any backend. Uses only the public API (include/dpu/); docs/dpuctl.md is the reference.
 //
 // Exit status: 0 success, 1 the operation failed, 2 the command line is wrong.
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
 #include "dpuctl.h"
 
 namespace {
@@ -54,6 +60,36 @@ void AddOutput(CLI::App* app, Options& o, std::vector<std::string> formats) {
       ->check(CLI::IsMember(formats))
       ->type_name("FORMAT");
 }
+
+#ifdef DPUCTL_LEAN
+// This dpuctl is linked with only some of the build's backends (examples/dpuctl/CMakeLists.txt).
+// A --backend it lacks, but this build has, is run by dpuctl-full: next to this program (build
+// tree) or in LIBEXECDIR/libdpu (installed). @return only when it cannot be started.
+int ExecFull(char** argv, const std::string& backend) {
+  std::string self(PATH_MAX, '\0');
+  ssize_t n = readlink("/proc/self/exe", self.data(), self.size() - 1);
+  std::vector<std::string> candidates;
+  if (n > 0) {
+    self.resize(static_cast<size_t>(n));
+    std::string dir = self.substr(0, self.rfind('/'));
+    candidates.push_back(dir + "/dpuctl-full");
+    candidates.push_back(dir + "/" DPUCTL_FULL_RELDIR "/dpuctl-full");
+  }
+  for (const std::string& path : candidates) {
+    if (access(path.c_str(), X_OK) != 0) continue;
+    argv[0] = const_cast<char*>(path.c_str());
+    execv(path.c_str(), argv);
+    std::cerr << "dpuctl: --backend '" << backend << "': cannot run " << path << ": "
+              << std::strerror(errno) << "\n";
+    return 1;
+  }
+  std::string looked;
+  for (const std::string& path : candidates) looked += (looked.empty() ? "" : ", ") + path;
+  std::cerr << "dpuctl: --backend '" << backend << "' is run by dpuctl-full, which is not installed"
+            << (looked.empty() ? "" : " (looked for " + looked + ")") << "\n";
+  return 1;
+}
+#endif
 
 }  // namespace
 
@@ -296,6 +332,14 @@ int main(int argc, char** argv) {
     std::cerr << "dpuctl: no command given\n";
     return 2;
   }
+#ifdef DPUCTL_LEAN
+  if (!o.backend.empty()) {
+    const std::string name = o.backend.substr(0, o.backend.find(':'));
+    for (absl::string_view full : absl::StrSplit(DPUCTL_FULL_BACKENDS, ',', absl::SkipEmpty())) {
+      if (name == full) return ExecFull(argv, o.backend);
+    }
+  }
+#endif
   absl::Status status = verb(o);
   if (status.ok()) return 0;
   std::cerr << "dpuctl: " << status.message() << "\n";

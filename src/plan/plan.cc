@@ -108,6 +108,9 @@ absl::StatusOr<Plan> ComputePlan(const std::vector<FlowRule>& desired,
   std::vector<uint32_t, internal::HugePageAllocator<uint32_t>> wanted(current.size(), kNone);
   std::vector<uint32_t, internal::HugePageAllocator<uint32_t>> match(desired.size(), kNone);
   absl::flat_hash_map<FlowId, uint32_t> new_ids;
+  // At least this many desired ids are not installed: grown step by step instead, the table's
+  // rehashes touch fresh memory each time (page faults are most of a one-shot program's time).
+  new_ids.reserve(desired.size() > installed.size() ? desired.size() - installed.size() : 0);
   for (size_t j = 0; j < desired.size(); ++j) {
     if (j + kAhead < desired.size()) installed.prefetch(desired[j + kAhead].id);
     const FlowId& id = desired[j].id;
@@ -134,7 +137,10 @@ absl::StatusOr<Plan> ComputePlan(const std::vector<FlowRule>& desired,
   }
 
   // Pass 3: in desired order, adds and changed rules. The rule pairs are compared in full, so
-  // their memory (the rules and the actions they point to) is prefetched ahead.
+  // their memory (the rules and the actions they point to) is prefetched ahead. Adds are
+  // reserved exactly: grown by push_back, a vector of 100,000 rules copies itself 17 times into
+  // fresh memory.
+  plan.adds.reserve(static_cast<size_t>(std::count(match.begin(), match.end(), kNone)));
   for (size_t j = 0; j < desired.size(); ++j) {
     if (j + kAhead < desired.size() && match[j + kAhead] != kNone) {
       PrefetchRule(current[match[j + kAhead]].rule);

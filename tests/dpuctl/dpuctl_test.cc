@@ -527,6 +527,24 @@ TEST(Dpuctl, UsageErrorsExitTwoAndNameTheInput) {
   }
 }
 
+// bin/dpuctl holds the netlink and reference backends; a backend of the build it lacks is run by
+// dpuctl-full (docs/dpuctl.md, "Start-up"), with the same arguments, output and exit status.
+TEST(Dpuctl, OtherBackendsRunThroughDpuctlFull) {
+  Result unknown = Dpuctl({"flow", "list", "--backend", "warp-drive"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown backend 'warp-drive'; known backends: "));
+  EXPECT_THAT(unknown.err, HasSubstr("netlink"));
+  EXPECT_THAT(unknown.err, HasSubstr("reference"));
+  if (unknown.err.find("p4runtime") == std::string::npos) {
+    GTEST_SKIP() << "this build has no p4runtime backend";
+  }
+  // Only the p4runtime backend itself says this: dpuctl-full parsed the spec.
+  Result r = Dpuctl({"flow", "list", "--backend", "p4runtime:"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--backend 'p4runtime:': p4runtime: address: missing"));
+  EXPECT_EQ(r.out, "");
+}
+
 TEST(Dpuctl, HelpForEveryVerb) {
   const std::vector<std::vector<std::string>> verbs = {
       {},

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -69,6 +70,8 @@ inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& log)
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
+    // Dies with the test (a test killed by its timeout must not leave etcd running).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
