@@ -51,7 +51,7 @@ echo "== the installed programs, run from $prefix with env -i"
 declare -A where=()
 while IFS= read -r -d '' f; do
   where[${f##*/}]=$f
-done < <(find "$root" -type f -perm -u+x \( -path '*/bin/*' -o -path '*/cni/*' \) -print0)
+done < <(find "$root" -type f -perm -u+x \( -path '*/bin/*' -o -path '*/cni/*' -o -path '*/libexec/*' \) -print0)
 for p in "${!where[@]}"; do
   [[ " ${programs[*]} " == *" $p "* ]] ||
     fail "$p is installed (${where[$p]#"$root"}) but not in this test's list (tests/package/CMakeLists.txt)"
@@ -75,7 +75,7 @@ for p in "${programs[@]}"; do
   (cd "$work" && "${clean_env[@]}" "$exe" --help) >"$work/$p.help" 2>"$work/$p.err" </dev/null || rc=$?
   [ "$rc" = 0 ] || { cat "$work/$p.help" "$work/$p.err"; fail "$p --help exited $rc, want 0"; }
   case $p in  # one option (or command) each program's help must show
-    dpuctl) want=" get " ;;
+    dpuctl | dpuctl-full) want=" get " ;;
     dpu-agent) want="--backend" ;;
     dpu-operator) want="--etcd" ;;
     dpu-node-imaged) want="--state_dir" ;;
