@@ -154,6 +154,39 @@ ${calls}}
   endif()
 endfunction()
 
+# dpu_install_programs(TARGETS t... [DESTINATION dir]): installs executables (default: the
+# bindir) with an RPATH relative to their own location ($ORIGIN/<path to the libdir>), so an
+# installed program finds the installed libdpu.so in whatever prefix it was installed into
+# (`cmake --install build --prefix /opt/x`) with no LD_LIBRARY_PATH; the build tree keeps its
+# own RPATH. DESTINATION may be relative to the prefix (as GNUInstallDirs' dirs are) or absolute.
+function(dpu_install_programs)
+  cmake_parse_arguments(ARG "" "DESTINATION" "TARGETS" ${ARGN})
+  if(NOT ARG_DESTINATION)
+    set(ARG_DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  endif()
+  # Both relative to the prefix: the path between them holds in any prefix. Otherwise (an
+  # absolute directory given) relate the full paths.
+  if(IS_ABSOLUTE "${ARG_DESTINATION}" OR IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+    cmake_path(ABSOLUTE_PATH ARG_DESTINATION BASE_DIRECTORY "${CMAKE_INSTALL_PREFIX}"
+               OUTPUT_VARIABLE _from)
+    set(_to "${CMAKE_INSTALL_FULL_LIBDIR}")
+  else()
+    set(_from "/${ARG_DESTINATION}")
+    set(_to "/${CMAKE_INSTALL_LIBDIR}")
+  endif()
+  file(RELATIVE_PATH _rel "${_from}" "${_to}")
+  string(REGEX REPLACE "/$" "" _rel "${_rel}")
+  if(_rel STREQUAL "")
+    set(_rpath "$ORIGIN")
+  else()
+    set(_rpath "$ORIGIN/${_rel}")
+  endif()
+  foreach(_t IN LISTS ARG_TARGETS)
+    set_target_properties(${_t} PROPERTIES INSTALL_RPATH "${_rpath}")
+  endforeach()
+  install(TARGETS ${ARG_TARGETS} RUNTIME DESTINATION "${ARG_DESTINATION}")
+endfunction()
+
 # Adds every immediate subdirectory of DIR that has a CMakeLists.txt.
 function(dpu_add_subdirectories dir)
   file(GLOB children LIST_DIRECTORIES true "${dir}/*")

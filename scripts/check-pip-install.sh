@@ -56,6 +56,8 @@ PY=$WORK/venv/bin/python
 step "pip install ./bindings/python (LIBDPU_JOBS=$LIBDPU_JOBS)"
 t0=$(date +%s)
 # PIP_NO_INDEX: prove that nothing is downloaded (the build backend needs no package from PyPI).
+# PIP_ARGS is a word list by design (several pip options).
+# shellcheck disable=SC2086
 (cd "$SRC" && PIP_NO_INDEX=1 "$PY" -m pip install ${PIP_ARGS:-} ./bindings/python)
 elapsed "pip install" "$t0"
 

@@ -8,7 +8,10 @@ if [ ! -f examples/demo/CMakeLists.txt ]; then
   exit 1
 fi
 cmake --preset release
-if ! ninja -C build/release -t targets all 2>/dev/null | grep -q '^demo:'; then
+# Capture the list first: under pipefail, `ninja ... | grep -q` fails whenever grep exits at its
+# first match before ninja has written the whole list (ninja dies of SIGPIPE).
+targets=$(ninja -C build/release -t targets all 2>/dev/null) || targets=""
+if ! grep -q '^demo:' <<<"$targets"; then
   echo "demo.sh: examples/demo defines no 'demo' target in this build (see the configure" \
     "messages above: it needs the reference backend)" >&2
   exit 1

@@ -15,7 +15,7 @@
 # Logs: build/fuzz/logs/TARGET.log. The summary gives executions per target.
 # DPU_JOBS sets the build parallelism (default 2).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 time_per=20
 parallel=2
@@ -90,7 +90,7 @@ for t in "${targets[@]}"; do
   fi
   printf '%-22s %12s %8s %7s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "$units" "$result"
   if [ "$rc" != 0 ] && [ -f "$log" ]; then
-    grep -E 'ERROR|SUMMARY|fuzz check failed|Test unit written|artifact_prefix' "$log" | head -8 |
+    grep -m8 -E 'ERROR|SUMMARY|fuzz check failed|Test unit written|artifact_prefix' "$log" |
       sed 's/^/    /'
   fi
 done

@@ -14,7 +14,7 @@ PKGS=(
   pybind11-dev python3-dev python3-pytest python3-grpcio python3-protobuf python3-yaml
   python3-venv python3-pip  # pip install ./bindings/python into a venv (docs/python.md)
   libyaml-cpp-dev nlohmann-json3-dev libssl-dev libcli11-dev
-  doxygen graphviz
+  doxygen graphviz shellcheck
   etcd-server
   user-mode-linux iproute2 tcpdump iputils-ping jq
   # tests/kernel/run-in-qemu: Debian's kernel under qemu, netdevsim built out of tree from the
@@ -27,7 +27,7 @@ PKGS=(
 
 missing=()
 for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 
 if ((${#missing[@]})); then

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Builds libdpu and runs every test, as CI does (.ci/run):
+#   0. scripts/demo.sh, the README's first command (release preset, the demo target only), and
+#      checks that the demo ran to the end with every packet on its expected path;
 #   1. the `dev` preset (Debug): build everything, run the whole CTest suite (all labels);
 #   2. the `asan` preset (ASan+UBSan): build and run the unit suite (label "unit");
 #   3. the `fuzz` preset (clang, libFuzzer+ASan+UBSan): scripts/fuzz.sh builds every fuzz target and
@@ -10,7 +12,7 @@
 # Every step runs even when an earlier one failed; the script ends with the CTest summaries and
 # exits non-zero if any step failed. DPU_JOBS sets the build parallelism (default 2).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 jobs=${DPU_JOBS:-2}
 logs=$root/build/test-logs
@@ -19,6 +21,24 @@ declare -a failed=()
 start=$(date +%s)
 
 step() { echo; echo "==== $* ($(date -u +%H:%M:%S), +$(($(date +%s) - start))s)"; }
+
+# The README's first command is `bash scripts/install-deps.sh && bash scripts/demo.sh`: run that very
+# script (it configures the release preset and builds only the demo and libdpu) and check what it
+# prints, so a broken demo fails CI.
+step "demo: bash scripts/demo.sh (the README's first command)"
+demo_rc=0
+bash scripts/demo.sh >"$logs/demo.log" 2>&1 || demo_rc=$?
+if [ "$demo_rc" -ne 0 ]; then
+  tail -n 30 "$logs/demo.log"
+  failed+=("demo.sh (exit $demo_rc, $logs/demo.log)")
+elif ! grep -q '^demo: every packet took the expected path\.$' "$logs/demo.log" ||
+     ! grep -q '^== 6\. Removing the chains' "$logs/demo.log" ||
+     grep -q 'MISMATCH' "$logs/demo.log"; then
+  tail -n 30 "$logs/demo.log"
+  failed+=("demo.sh printed no complete, matching run ($logs/demo.log)")
+else
+  echo "demo.sh: $(grep -c '^== ' "$logs/demo.log") sections, every packet on its expected path"
+fi
 
 step "dev: configure and build"
 if cmake --preset dev && cmake --build --preset dev -j"$jobs"; then

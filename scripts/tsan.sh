@@ -5,7 +5,7 @@
 # A data race, lock-order inversion or thread leak fails the run (TSan exits non-zero).
 # DPU_JOBS sets the build parallelism (default 2). See docs/fuzzing.md ("Sanitizers").
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 cmake --preset tsan >/dev/null || { echo "tsan.sh: configure failed" >&2; exit 1; }
 mapfile -t targets < <(ctest --preset tsan -L concurrency --show-only=json-v1 |
   /usr/bin/python3 -c 'import json, sys

@@ -101,6 +101,7 @@ FIRST=$MS
 T_TC=(); T_DPU=()
 for ((i = 0; i < RUNS; i++)); do
   reset_dev
+  # shellcheck disable=SC2086  # TCRULE is a list of words by design
   ms tc filter add $TCRULE
   [ "$LAST_RC" = 0 ] || { fail "tc filter add failed:"; cat "$WORK/out"; }
   T_TC+=("$MS")
@@ -127,6 +128,7 @@ count_io() {  # count_io COMMAND... -> SENDS RECVS
 }
 if command -v strace > /dev/null; then
   reset_dev
+  # shellcheck disable=SC2086  # TCRULE is a list of words by design
   count_io tc filter add $TCRULE
   TC_IO="$SENDS/$RECVS"
   reset_dev
@@ -201,9 +203,11 @@ END
            "ranges": [[{"subnet": "10.11.0.0/24", "gateway": "10.11.0.1"}]]}}]}
 END
   # One unmeasured round of each first (the bridge is created, the probe result kept).
+  # shellcheck disable=SC2015  # fail when either the add or the del fails
   "$CLIENT" add "$WORK/bridge.conflist" warm /run/netns/pod eth0 > /dev/null &&
     "$CLIENT" del "$WORK/bridge.conflist" warm /run/netns/pod eth0 > /dev/null ||
     fail "bridge warm-up failed"
+  # shellcheck disable=SC2015  # fail when either the add or the del fails
   "$CLIENT" add "$WORK/dpu.conflist" warm /run/netns/pod eth0 > "$WORK/out" 2>&1 &&
     "$CLIENT" del "$WORK/dpu.conflist" warm /run/netns/pod eth0 >> "$WORK/out" 2>&1 ||
     { fail "dpu-cni warm-up failed:"; cat "$WORK/out"; }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent.h"
+#include "common/flags_help.h"
 #include "dpu/mac_address.h"
 #include "server.h"
 
@@ -84,8 +85,9 @@ bool SplitHostPort(const std::string& text, std::string* host, int* port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "dpu-agent [flags]: the libdpu node agent (gRPC). See docs/agent.md.");
+  dpu_examples::InitFlagsHelp(argc, argv, "dpu-agent",
+                              "dpu-agent [flags]: the libdpu node agent (gRPC). See docs/agent.md.",
+                              __FILE__);
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) return Usage(absl::StrCat("unexpected argument \"", rest[1], "\""));
 

@@ -23,6 +23,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "agent_client.h"
+#include "common/flags_help.h"
 #include "etcd_client.h"
 #include "operator.h"
 #include "resources.h"
@@ -99,9 +100,11 @@ absl::StatusOr<std::vector<dpu_operator::ManifestObject>> LoadFiles(
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  dpu_examples::InitFlagsHelp(
+      argc, argv, "dpu-operator",
       "dpu-operator [flags] run | apply FILE... | get KIND [NAME] | delete KIND NAME | "
-      "validate FILE...");
+      "validate FILE...  (docs/operator.md)",
+      __FILE__);
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() < 2) {
     std::cerr << "dpu-operator: missing command (run, apply, get, delete, validate)\n";

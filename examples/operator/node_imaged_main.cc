@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/flags_help.h"
 #include "node_image_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "HOST:PORT to serve on (port 0: pick one)");
@@ -66,7 +67,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("dpu-node-imaged [flags]: serves libdpu.nodeimage.v1.NodeImage");
+  dpu_examples::InitFlagsHelp(
+      argc, argv, "dpu-node-imaged",
+      "dpu-node-imaged [flags]: serves libdpu.nodeimage.v1.NodeImage (docs/operator.md)", __FILE__);
   absl::ParseCommandLine(argc, argv);
   sigset_t signals;
   sigemptyset(&signals);

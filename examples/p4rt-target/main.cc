@@ -13,19 +13,28 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
-void Usage() {
+void Usage(std::FILE* out) {
   std::fprintf(
-      stderr,
+      out,
       "usage: p4rt-target --listen ADDR [--device-id N] [--no-rollback]\n"
       "                   [--no-dataplane-atomic] [--no-reconcile] [--continue-only]\n"
       "                   [--any-device] [--ignore-roles] [--like-bmv2] [--log FILE]\n"
-      "  ADDR: host:port (e.g. 127.0.0.1:9559) or unix:/path/to/socket\n"
-      "  --continue-only  refuse every Write atomicity but CONTINUE_ON_ERROR (UNIMPLEMENTED)\n"
-      "  --any-device     accept any device id in arbitration; requests for another\n"
-      "                   device than --device-id fail as they do on BMv2\n"
-      "  --ignore-roles   every client competes in the default role\n"
-      "  --like-bmv2      --continue-only --any-device --ignore-roles --device-id 0\n"
-      "  --log FILE       one line per refused request\n");
+      "A P4Runtime server (a software DPU) whose tables run on libdpu's reference\n"
+      "datapath; serves until SIGINT/SIGTERM (docs/p4runtime.md).\n"
+      "  --listen ADDR          host:port (e.g. 127.0.0.1:9559; port 0 picks one, printed)\n"
+      "                         or unix:/path/to/socket\n"
+      "  --device-id N          the P4Runtime device_id it answers to (default 1)\n"
+      "  --no-rollback          refuse ROLLBACK_ON_ERROR writes (UNIMPLEMENTED)\n"
+      "  --no-dataplane-atomic  refuse DATAPLANE_ATOMIC writes (UNIMPLEMENTED)\n"
+      "  --no-reconcile         refuse SetForwardingPipelineConfig RECONCILE_AND_COMMIT\n"
+      "  --continue-only        refuse every Write atomicity but CONTINUE_ON_ERROR "
+      "(UNIMPLEMENTED)\n"
+      "  --any-device           accept any device id in arbitration; requests for another\n"
+      "                         device than --device-id fail as they do on BMv2\n"
+      "  --ignore-roles         every client competes in the default role\n"
+      "  --like-bmv2            --continue-only --any-device --ignore-roles --device-id 0\n"
+      "  --log FILE             one line per refused request\n"
+      "  --help                 this text\n");
 }
 }  // namespace
 
@@ -34,6 +43,10 @@ int main(int argc, char** argv) {
   p4rt_target::TargetOptions opts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      Usage(stdout);
+      return 0;
+    }
     if (a == "--listen" && i + 1 < argc) {
       listen = argv[++i];
     } else if (a == "--device-id" && i + 1 < argc) {
@@ -56,12 +69,12 @@ int main(int argc, char** argv) {
     } else if (a == "--log" && i + 1 < argc) {
       opts.log_path = argv[++i];
     } else {
-      Usage();
+      Usage(stderr);
       return 2;
     }
   }
   if (listen.empty()) {
-    Usage();
+    Usage(stderr);
     return 2;
   }
   auto service = p4rt_target::NewTarget(opts);
@@ -78,7 +91,12 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  std::printf("p4rt-target: serving P4Runtime on %s (device %llu)\n", listen.c_str(),
+  // With port 0 the kernel picked one: print the address clients dial.
+  std::string bound = listen;
+  if (bound.rfind("unix:", 0) != 0 && port > 0) {
+    bound = bound.substr(0, bound.rfind(':') + 1) + std::to_string(port);
+  }
+  std::printf("p4rt-target: serving P4Runtime on %s (device %llu)\n", bound.c_str(),
               static_cast<unsigned long long>(opts.device_id));
   std::fflush(stdout);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));

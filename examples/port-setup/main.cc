@@ -45,6 +45,18 @@ int Fail(const absl::Status& s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) return Usage();
+  if (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::cout
+        << "usage: port-setup PF [--vfs N] [--eswitch legacy|switchdev] "
+           "[--vf INDEX \"SETTINGS\"]...\n"
+           "Configures the SR-IOV VFs of one PF through dpu::PortManager (docs/ports.md).\n"
+           "  PF                 a netdev, a PCI address or a devlink handle\n"
+           "  --vfs N            set the number of VFs\n"
+           "  --eswitch MODE     set the eswitch mode: legacy or switchdev\n"
+           "  --vf INDEX \"S\"     VF settings as ip-link words, e.g. \"mac=02:00:00:00:00:10 "
+           "vlan=100 trust=on\"\n";
+    return 0;
+  }
   const std::string pf = argv[1];
   std::optional<uint32_t> num_vfs;
   std::optional<dpu::EswitchMode> mode;

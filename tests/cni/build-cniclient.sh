@@ -10,6 +10,6 @@ DIR=$(dirname "$OUT")
 mkdir -p "$DIR/gopath/src/libdpu-cni-test/cniclient"
 cp "$SRC/cniclient/main.go" "$DIR/gopath/src/libdpu-cni-test/cniclient/"
 cd "$DIR/gopath/src/libdpu-cni-test/cniclient"
-GO111MODULE=off GOPATH="$DIR/gopath:/usr/share/gocode" GOPROXY=off GOFLAGS= \
+GO111MODULE=off GOPATH="$DIR/gopath:/usr/share/gocode" GOPROXY=off GOFLAGS="" \
   GOCACHE="$DIR/gocache" go build -o "$OUT" .
 echo "built $OUT"

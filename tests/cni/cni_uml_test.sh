@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The checks are `check "what" eval '[[ $VAR ... ]]'`: single quotes on purpose (eval expands them
+# later), and the variables they read are used there, which shellcheck cannot see.
+# shellcheck disable=SC2016,SC2034
 # dpu-cni end to end, driven by Debian's libcni (tests/cni/cniclient) inside user-mode-linux
 # (run by tests/kernel/run-in-uml; label "uml"): pods get VFs of a DPU found by libdpu's
 # discovery, through a conflist that chains dpu-cni with host-local; two pods ping each other
@@ -90,7 +93,7 @@ vf_state() {
 declare -A ORIG
 for i in 0 1 2 3; do vf_state ens1f0v$i; ORIG[$i]=$VS; done
 echo "VF stand-ins before: ${ORIG[0]} | ${ORIG[1]} | ${ORIG[2]} | ${ORIG[3]}"
-vf_restored() { vf_state ens1f0v$1; [ "$VS" = "${ORIG[$1]}" ]; }
+vf_restored() { vf_state "ens1f0v$1"; [ "$VS" = "${ORIG[$1]}" ]; }
 vf_absent() { vf_state "$1"; [ "$VS" = absent ]; }
 
 # The base dpu-cni plugin configuration.
@@ -161,7 +164,8 @@ run_plugin() {
 # device's block in the batch output starts with its root qdisc's line.
 rules_are() {
   local dev l i=-1 got=""
-  local -a devs=($1) n=()
+  local -a devs n=()
+  read -r -a devs <<<"$1"
   for dev in $1; do
     n+=(0)
     printf 'qdisc show dev %s\nfilter show dev %s ingress\n' "$dev" "$dev"

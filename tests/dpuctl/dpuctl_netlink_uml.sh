@@ -1,4 +1,6 @@
 #!/bin/sh
+# `A && ok ... || fail ...` is if-then-else here: ok only echoes, it cannot fail.
+# shellcheck disable=SC2015
 # dpuctl against the netlink (TC flower) backend inside a user-mode-linux kernel, one boot:
 # --dry-run changes nothing in the kernel (qdiscs and filters compared before and after), apply
 # installs, state persists across separate dpuctl processes (the kernel holds it), chains apply
@@ -11,7 +13,7 @@ set -u
 DPUCTL=$1
 SRC=$2
 NS=dpuctl$$
-BE="--backend netlink:netns=$NS"
+BE=netlink:netns=$NS
 fails=0
 step() { echo "--- $*"; }
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
@@ -61,29 +63,29 @@ EOF
 
 step "flow apply --dry-run changes nothing"
 snapshot >"$W/before"
-run flow apply -f "$W/rules" --dry-run $BE || fail "dry run exit $rc"
+run flow apply -f "$W/rules" --dry-run --backend "$BE" || fail "dry run exit $rc"
 expect_out "3 to add, 0 to change, 0 to delete."
 expect_out "Dry run: nothing applied."
 unchanged "flow apply --dry-run"
 
 step "flow apply installs; later processes see the rules"
-run flow apply -f "$W/rules" $BE || fail "apply exit $rc"
+run flow apply -f "$W/rules" --backend "$BE" || fail "apply exit $rc"
 expect_out "Applied: 3 added, 0 changed, 0 deleted."
 n=$(filters)
 [ "$n" -eq 3 ] && ok "3 flower filters" || fail "expected 3 flower filters, got $n"
-run flow apply -f "$W/rules" $BE || fail "re-apply exit $rc"
+run flow apply -f "$W/rules" --backend "$BE" || fail "re-apply exit $rc"
 expect_out "Nothing to do."
 
 step "chains: apply --dry-run changes nothing, apply, delete exactly the chains' rules"
 snapshot >"$W/before"
-run chain apply -f "$SRC/examples/demo/chain.yaml" --dry-run $BE || fail "dry apply exit $rc"
+run chain apply -f "$SRC/examples/demo/chain.yaml" --dry-run --backend "$BE" || fail "dry apply exit $rc"
 expect_out "8 to add, 0 to change, 0 to delete."
 unchanged "chain apply --dry-run"
-run chain apply -f "$SRC/examples/demo/chain.yaml" --count $BE || fail "chain apply exit $rc"
+run chain apply -f "$SRC/examples/demo/chain.yaml" --count --backend "$BE" || fail "chain apply exit $rc"
 expect_out "chain/web configured"
 n=$(filters)
 [ "$n" -eq 11 ] && ok "8 chain filters + 3 flows" || fail "expected 11 filters, got $n"
-run chain delete -f "$SRC/examples/demo/chain.yaml" $BE || fail "chain delete exit $rc"
+run chain delete -f "$SRC/examples/demo/chain.yaml" --backend "$BE" || fail "chain delete exit $rc"
 expect_out "8 to delete."
 n=$(filters)
 [ "$n" -eq 3 ] && ok "the 3 flows left" || fail "expected 3 filters left, got $n"

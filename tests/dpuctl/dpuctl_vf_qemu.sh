@@ -1,4 +1,6 @@
 #!/bin/sh
+# `A && ok ... || fail ...` is if-then-else here: ok only echoes, it cannot fail.
+# shellcheck disable=SC2015
 # dpuctl vf count|set|list against netdevsim inside a qemu-booted Debian kernel, one boot:
 # --dry-run changes nothing (iproute2's view compared before and after), settings read back
 # through dpuctl and through iproute2.
@@ -22,7 +24,8 @@ echo "$ID 1" >/sys/bus/netdevsim/new_device || exit 1
 DEV=/sys/bus/netdevsim/devices/netdevsim$ID
 i=0
 while [ -z "$(ls "$DEV/net" 2>/dev/null)" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-PF=$(ls "$DEV/net" | head -1)
+PF=""
+for f in "$DEV"/net/*; do [ -e "$f" ] && PF=${f##*/} && break; done
 [ -n "$PF" ] || { echo "FAIL: no netdev for netdevsim$ID"; exit 1; }
 echo "PF $PF"
 
@@ -41,6 +44,7 @@ run vf count "$PF" 4 || fail "vf count exit $rc"
 SET="mac=02:00:00:00:20:02 vlan=100 qos=5 trust=on spoofchk=on max_tx_rate=250 state=disable"
 step "vf set --dry-run changes nothing"
 ip link show "$PF" >"$W/before"
+# shellcheck disable=SC2086  # SET is a list of words by design
 run vf set "$PF" 2 $SET --dry-run || fail "dry run exit $rc"
 expect_out "Dry run: nothing changed."
 ip link show "$PF" >"$W/after"
@@ -48,6 +52,7 @@ cmp -s "$W/before" "$W/after" && ok "VFs unchanged by --dry-run" ||
   { fail "VFs changed by --dry-run"; diff "$W/before" "$W/after"; }
 
 step "vf set, read back through iproute2 and vf list"
+# shellcheck disable=SC2086  # SET is a list of words by design
 run vf set "$PF" 2 $SET || fail "vf set exit $rc"
 expect_out "configured"
 ip link show "$PF" | grep "vf 2 " >"$W/ip"
