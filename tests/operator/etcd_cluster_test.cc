@@ -287,6 +287,7 @@ class OperatorClusterTest : public ClusterTest {
   }
   void TearDown() override {
     for (auto& r : replicas_) Stop(*r);
+    replicas_.clear();  // while the agents, journal and log they call into are still alive
   }
   void AddNodes(int n) {
     std::string yaml;
@@ -382,9 +383,10 @@ class OperatorClusterTest : public ClusterTest {
   FakeFleet fleet_;
   std::map<std::string, std::shared_ptr<InProcessFakeAgent>> agents_;
   JournaledAgent::Journal journal_;
-  std::vector<std::unique_ptr<Replica>> replicas_;
+  // The log outlives the replicas: an operator logs from its destructor (it resigns).
   std::mutex log_mu_;
   std::vector<std::string> log_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
 };
 
 // The member the operator talks to dies while the operator is applying a chain to the nodes
