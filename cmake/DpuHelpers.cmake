@@ -216,6 +216,21 @@ function(dpu_add_test)
   endif()
   target_compile_definitions(${ARG_NAME} PRIVATE
     DPU_SOURCE_DIR="${PROJECT_SOURCE_DIR}" DPU_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  # The headers nearly every test parses (gtest, gmock, Abseil, the standard library), compiled
+  # once per build tree into dpu_test_pch's precompiled header (tests/CMakeLists.txt).
+  if(TARGET dpu_test_pch AND NOT "dpu_dpdk_inline_flags" IN_LIST ARG_LIBS)
+    # (DPDK's flags carry -march=corei7, with which GCC refuses a header precompiled without.)
+    target_precompile_headers(${ARG_NAME} REUSE_FROM dpu_test_pch)
+    # A precompiled header is used only with the flags it was built with: -pthread (which some
+    # tests get from gRPC or Threads::Threads) on all.
+    target_compile_options(${ARG_NAME} PRIVATE -pthread)
+    foreach(_src IN LISTS ARG_SOURCES)
+      if(_src MATCHES "\\.c$")
+        set_source_files_properties(${_src} TARGET_DIRECTORY ${ARG_NAME}
+                                    PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+      endif()
+    endforeach()
+  endif()
   if(NOT ARG_NO_CTEST)
     add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME} ${ARG_ARGS})
     if(NOT ARG_TIMEOUT)

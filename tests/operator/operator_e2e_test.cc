@@ -298,9 +298,11 @@ spec:
       << status << ReadAll(dir_.path() + "/operator.log");
   int applied_before = 0;
   for (const auto& n : nodes_) applied_before += n->Applied("web");
-  // Nodes are written concurrently: a write already sent to the third node may land as the
-  // process exits, as it would in a real crash.
-  EXPECT_GE(applied_before, 2);
+  // Each node gets its chain, then its VF count; nodes are written concurrently. The two writes
+  // are two chains, or (when one node runs ahead, as under load) one node's chain and VF count;
+  // a write already sent to another node may land as the process exits, as in a real crash.
+  // (This asserted >= 2 and failed under load with 1.)
+  EXPECT_GE(applied_before, 1);
   EXPECT_LE(applied_before, 3);
 
   operator_ = StartOperator({});
