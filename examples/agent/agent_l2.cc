@@ -99,6 +99,21 @@ absl::Status CheckBridgePortName(const std::string& field, const std::string& na
       field, name));
 }
 
+// The L2 model's name of a bridge port: "host<pf>-<vf>" as is, "bridgePorts/ID" as "bp.ID" ('/'
+// is not in the model's alphabet; '.' cannot occur in an OPI id, so the two never collide).
+std::string L2PortName(const std::string& name) {
+  absl::string_view rest = name;
+  if (absl::ConsumePrefix(&rest, kBridgePortPrefix)) return absl::StrCat("bp.", rest);
+  return name;
+}
+
+// The inverse of L2PortName().
+std::string OpiPortName(const std::string& l2_name) {
+  absl::string_view rest = l2_name;
+  if (absl::ConsumePrefix(&rest, "bp.")) return absl::StrCat(kBridgePortPrefix, rest);
+  return l2_name;
+}
+
 absl::StatusOr<std::string> LogicalBridgeName(const std::string& field, const std::string& name) {
   if (!absl::StartsWith(name, kLogicalBridgePrefix)) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -443,17 +458,33 @@ absl::Status Agent::CreateBridgePort(const evpn::CreateBridgePortRequest& req,
   *port.mutable_spec() = spec;
   port.mutable_status()->set_oper_status(evpn::BP_OPER_STATUS_UP);
 
+  // The switch port: the representor of a dpu-operator bridge port's host VF; for an OPI
+  // resource name, the switch port whose station has the port's MAC address (a VF's address,
+  // a representor's own, --port_mac). A port that names no switch port is refused: a request
+  // the agent would only store is not programmed, so it is not accepted either.
+  absl::StatusOr<dpu::PortRef> sw;
   if (host_vf.has_value()) {
-    // A dpu-operator bridge port: program it.
     if (spec.ptype() != evpn::BRIDGE_PORT_TYPE_ACCESS) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "bridge_port.spec.ptype: %s is a host VF: it can only be an ACCESS port", name));
     }
-    absl::StatusOr<dpu::PortRef> sw = HostVfPortLocked(name, host_vf->first, host_vf->second);
-    if (!sw.ok()) return sw.status();
-    dpu::L2Network next = l2_->network();
+    sw = HostVfPortLocked(name, host_vf->first, host_vf->second);
+  } else {
+    sw = ResolveMacLocked("bridge_port.spec.mac_address", mac);
+    if (!sw.ok()) {
+      return absl::Status(
+          sw.status().code(),
+          absl::StrCat(sw.status().message(),
+                       "; an OPI bridge port is programmed on the switch port of its MAC address"));
+    }
+  }
+  if (!sw.ok()) return sw.status();
+  dpu::L2Network next = l2_->network();
+  std::vector<std::string> bridges;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    const std::string field = absl::StrFormat("bridge_port.spec.logical_bridges[%d]", i);
     std::string bridge;
-    if (const int* vlan = std::get_if<int>(&refs[0])) {
+    if (const int* vlan = std::get_if<int>(&refs[i])) {
       // The logical bridge with that VLAN id, else the implicit bridge the number names.
       for (const auto& b : next.bridges) {
         if (b.vlan_id == *vlan) bridge = b.name;
@@ -463,27 +494,26 @@ absl::Status Agent::CreateBridgePort(const evpn::CreateBridgePortRequest& req,
         dpu::LogicalBridge implicit;
         implicit.name = bridge;
         implicit.vlan_id = static_cast<uint16_t>(*vlan);
-        if (absl::Status s = next.UpsertBridge(implicit); !s.ok()) {
-          return InField("bridge_port.spec.logical_bridges[0]", s);
-        }
+        if (absl::Status s = next.UpsertBridge(implicit); !s.ok()) return InField(field, s);
       }
     } else {
-      const std::string& lb = std::get<std::string>(refs[0]);
+      const std::string& lb = std::get<std::string>(refs[i]);
       if (!logical_bridges_.contains(lb)) {
-        return absl::NotFoundError(
-            absl::StrFormat("bridge_port.spec.logical_bridges[0]: \"%s\" does not exist", lb));
+        return absl::NotFoundError(absl::StrFormat("%s: \"%s\" does not exist", field, lb));
       }
       bridge = absl::StrCat(kExplicitBridge, lb.substr(strlen(kLogicalBridgePrefix)));
     }
-    dpu::BridgePort bp;
-    bp.name = name;
-    bp.port = *sw;
-    bp.mac = mac;
-    bp.type = dpu::BridgePortType::kAccess;
-    bp.bridges = {bridge};
-    if (absl::Status s = next.UpsertPort(bp); !s.ok()) return InField("bridge_port", s);
-    if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return InField("bridge_port", s);
+    bridges.push_back(std::move(bridge));
   }
+  dpu::BridgePort bp;
+  bp.name = L2PortName(name);
+  bp.port = *sw;
+  bp.mac = mac;
+  bp.type = spec.ptype() == evpn::BRIDGE_PORT_TYPE_TRUNK ? dpu::BridgePortType::kTrunk
+                                                         : dpu::BridgePortType::kAccess;
+  bp.bridges = std::move(bridges);
+  if (absl::Status s = next.UpsertPort(bp); !s.ok()) return InField("bridge_port", s);
+  if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return InField("bridge_port", s);
   bridge_ports_[name] = port;
   *resp = port;
   return absl::OkStatus();
@@ -529,9 +559,9 @@ absl::Status Agent::DeleteBridgePort(const evpn::DeleteBridgePortRequest& req) {
     if (req.allow_missing()) return absl::OkStatus();
     return absl::NotFoundError(absl::StrCat("name: ", req.name(), " not found"));
   }
-  if (l2_->network().FindPort(req.name()) != nullptr) {
+  if (l2_->network().FindPort(L2PortName(req.name())) != nullptr) {
     dpu::L2Network next = l2_->network();
-    if (absl::Status s = next.RemovePort(req.name()); !s.ok()) return s;
+    if (absl::Status s = next.RemovePort(L2PortName(req.name())); !s.ok()) return s;
     if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return s;
   }
   bridge_ports_.erase(req.name());
@@ -648,8 +678,8 @@ absl::Status Agent::DeleteLogicalBridge(const evpn::DeleteLogicalBridgeRequest& 
   for (const auto& p : next.ports) {
     if (p.name != kUplinkPort &&
         std::find(p.bridges.begin(), p.bridges.end(), bridge) != p.bridges.end()) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("name: %s still has bridge port %s; delete it first", *name, p.name));
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "name: %s still has bridge port %s; delete it first", *name, OpiPortName(p.name)));
     }
   }
   // The uplink trunk is recomputed by ApplyL2Locked.
