@@ -335,7 +335,15 @@ def test_bad_input_is_refused_naming_the_field(agent_factory):
 
 def test_logical_bridges(agent_factory):
     """OPI LogicalBridgeService: two pods on one explicit bridge share it; VLAN/VNI checked."""
-    a = agent_factory("bf3-dpu")
+    # Without an overlay a VNI is refused: nothing would carry the bridge's frames over VXLAN.
+    plain = agent_factory("bf3-dpu")
+    c, details = code_of(lb_grpc.LogicalBridgeServiceStub(plain.channel).CreateLogicalBridge,
+                         lb.CreateLogicalBridgeRequest(
+                             logical_bridge_id="blue", logical_bridge=lb.LogicalBridge(
+                                 spec=lb.LogicalBridgeSpec(vlan_id=10, vni=5010))))
+    assert c == grpc.StatusCode.FAILED_PRECONDITION and "logical_bridge.spec.vni" in details
+    assert "--vxlan_local" in details and flows(plain.channel) == []
+    a = agent_factory("bf3-dpu", ["--vxlan_local=192.0.2.1", "--vxlan_remote=192.0.2.2"])
     ch = a.channel
     api_pb2_grpc.LifeCycleServiceStub(ch).Init(
         api_pb2.InitRequest(dpu_mode=True, dpu_identifier="bf3-0000-03-00.0-dpu"), timeout=TIMEOUT)
@@ -367,6 +375,12 @@ def test_logical_bridges(agent_factory):
     f = flows(ch)
     assert has(f, "in_port=pf0vf0", "dst_mac=02:00:00:00:00:c3", "redirect:pf0vf3"), f
     assert has(f, "in_port=pf0vf3", "dst_mac=02:00:00:00:00:c0", "redirect:pf0vf0"), f
+    # The VNI: floods also leave the uplink VXLAN-encapsulated to the remote VTEP, and the remote
+    # VTEP's packets with VNI 5010 are decapsulated into the bridge.
+    assert any("in_port=pf0vf0" in x and "vxlan_encap:vni=5010" in x and "dst=192.0.2.2" in x
+               and "redirect:p0" in x for x in f), f
+    assert any("in_port=p0" in x and "enc_key_id=5010" in x and "tunnel_decap" in x
+               and "dst_mac=02:00:00:00:00:c3" in x and "redirect:pf0vf3" in x for x in f), f
     c, details = code_of(lbs.DeleteLogicalBridge, lb.DeleteLogicalBridgeRequest(
         name="logicalBridges/blue"))
     assert c == grpc.StatusCode.FAILED_PRECONDITION and "host0-" in details

@@ -119,6 +119,27 @@ void BindL2(py::module_& m) {
           py::is_operator())
       .def("__repr__", [](const BridgeFunction& f) { return "<BridgeFunction " + f.name + ">"; });
 
+  py::class_<VxlanOverlay>(m, "VxlanOverlay",
+                           "The VXLAN tunnel that carries the bridges with a VNI to one remote "
+                           "VTEP (encapsulated on port from local to remote, decapsulated from "
+                           "remote to local).")
+      .def(py::init([](PortRef port, IpAddress local, IpAddress remote, uint16_t udp_port) {
+             return VxlanOverlay{std::move(port), local, remote, udp_port};
+           }),
+           py::arg("port"), py::arg("local"), py::arg("remote"), py::arg("udp_port") = 4789,
+           "Tunnel on switch port port between VTEPs local and remote (UDP port udp_port).")
+      .def_readwrite("port", &VxlanOverlay::port, "The switch port tunnel packets use.")
+      .def_readwrite("local", &VxlanOverlay::local, "This switch's VTEP address.")
+      .def_readwrite("remote", &VxlanOverlay::remote, "The remote VTEP address.")
+      .def_readwrite("udp_port", &VxlanOverlay::udp_port, "Outer UDP destination port.")
+      .def(
+          "__eq__", [](const VxlanOverlay& a, const VxlanOverlay& b) { return a == b; },
+          py::is_operator())
+      .def("__repr__", [](const VxlanOverlay& o) {
+        return "<VxlanOverlay " + o.port.name() + " " + o.local.ToString() + " -> " +
+               o.remote.ToString() + ">";
+      });
+
   py::class_<L2Network>(m, "L2Network",
                         "The desired L2 state of one switch: bridges, bridge ports and "
                         "functions, edited with checks.")
@@ -126,6 +147,8 @@ void BindL2(py::module_& m) {
       .def_readwrite("bridges", &L2Network::bridges, "The bridges (a copy).")
       .def_readwrite("ports", &L2Network::ports, "The bridge ports (a copy).")
       .def_readwrite("functions", &L2Network::functions, "The functions (a copy).")
+      .def_readwrite("overlay", &L2Network::overlay,
+                     "The VXLAN overlay of the bridges with a VNI, or None (a copy).")
       .def(
           "upsert_bridge", [](L2Network& n, LogicalBridge b) { Check(n.UpsertBridge(b)); },
           py::arg("bridge"), "Adds or replaces a bridge; raises naming the field.")
