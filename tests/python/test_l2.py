@@ -106,3 +106,18 @@ def test_vni_bridge_is_carried_over_vxlan():
     v = dp.process("p0", enc)
     assert v.out_port == "pf0vf3" and v.packet == frame("02:00:00:00:00:99", C)
     assert any(r.from_port == "vxlan" for r in l2.rules)
+
+
+def test_scoped_manager_adopts_what_a_previous_run_left():
+    dp = libdpu.ReferenceBackend()
+    libdpu.L2Manager(dp, scope="ctl").apply(network())
+    installed = len(dp)
+    again = libdpu.L2Manager(dp, scope="ctl")  # a restarted controller
+    assert again.adopt() == installed
+    net = network()
+    net.remove_port("b")
+    again.apply(net)
+    assert len(dp) == len(again.rules) < installed
+    assert dp.process("pf0vf1", frame(A, B)).out_port != "pf0vf2"
+    with pytest.raises(libdpu.FailedPreconditionError):
+        libdpu.L2Manager(dp).adopt()

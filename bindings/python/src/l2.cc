@@ -206,22 +206,26 @@ void BindL2(py::module_& m) {
       "Compiles an L2Network into L2Rules, all or none (validated, dangling ports refused, "
       "checked against target when given).");
   m.def("l2_rule_id", &L2RuleId, py::arg("bridge"), py::arg("from_port"), py::arg("role"),
-        "The stable id of an L2 rule: FlowId.from_name('l2/BRIDGE/FROM/ROLE').");
+        py::arg("scope") = "",
+        "The stable id of an L2 rule: FlowId.from_name('l2/BRIDGE/FROM/ROLE'); with a scope its "
+        "high 64 bits are those of FlowId.from_name('l2-scope/SCOPE').");
 
   py::class_<PyL2Manager>(m, "L2Manager",
                           "Keeps one L2Network on a backend: planned (dry run), validated and "
                           "applied as one atomic batch; rules of others are never touched.")
       .def(py::init([](std::shared_ptr<PyBackend> backend, py::handle known_ports,
-                       uint16_t priority, bool count) {
+                       uint16_t priority, bool count, std::string scope) {
              L2CompileOptions o;
              o.known_ports = Ports(known_ports);
              o.priority = priority;
              o.count = count;
+             o.scope = std::move(scope);
              return std::make_unique<PyL2Manager>(std::move(backend), std::move(o));
            }),
            py::arg("backend"), py::kw_only(), py::arg("known_ports") = py::none(),
-           py::arg("priority") = 50, py::arg("count") = false,
-           "Manages L2 rules on backend (kept alive by the manager).")
+           py::arg("priority") = 50, py::arg("count") = false, py::arg("scope") = "",
+           "Manages L2 rules on backend (kept alive by the manager); rule ids carry scope when "
+           "given (see adopt()).")
       .def_property_readonly(
           "network", [](PyL2Manager& m) { return m.manager.network(); },
           "The network in force (a copy).")
@@ -241,7 +245,13 @@ void BindL2(py::module_& m) {
           py::arg("network"), "Makes network the one in force, atomically.")
       .def(
           "clear", [](PyL2Manager& m) { Check(Locked(m, [](L2Manager& l) { return l.Clear(); })); },
-          "Removes every managed rule.");
+          "Removes every managed rule.")
+      .def(
+          "adopt",
+          [](PyL2Manager& m) { return Unwrap(Locked(m, [](L2Manager& l) { return l.Adopt(); })); },
+          "Takes ownership of every rule of the manager's scope on the backend (what a previous "
+          "run left): the next apply() removes those its network does not compile to. Returns "
+          "how many; FailedPreconditionError without a scope.");
 }
 
 }  // namespace dpu::python
