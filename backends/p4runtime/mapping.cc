@@ -251,7 +251,8 @@ absl::StatusOr<uint64_t> PortNumber(const PortRef& p, int width, absl::string_vi
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": port '", s, "' is not a P4 port number (decimal)"));
   }
-  if (!FitsWidth(EncodeUint(v), width)) {
+  // FitsWidth(EncodeUint(v), width) without building the byte string.
+  if (width <= 0 || (width < 64 && (v >> width) != 0)) {
     return absl::OutOfRangeError(
         absl::StrCat(what, ": port ", v, " does not fit the ", width, "-bit P4 port"));
   }
@@ -868,7 +869,7 @@ class WireSink {
     out_.bytes.clear();
     out_.key.clear();
     table_id_ = table_id;
-    wire::PutUint(&out_.bytes, 1, table_id);
+    wire::WriteUint(wire::Grow(&out_.bytes, wire::UintFieldSize(1, table_id)), 1, table_id);
     out_.key.resize(8);  // table id and priority, written by Finish()
   }
   void Priority(int32_t p) { priority_ = p; }
@@ -887,22 +888,25 @@ class WireSink {
   }
   void Action(uint32_t id) {
     action_.clear();
-    wire::PutUint(&action_, 1, id);
+    wire::WriteUint(wire::Grow(&action_, wire::UintFieldSize(1, id)), 1, id);
   }
   void Param(uint32_t id, std::string_view v) {
-    wire::PutTag(&action_, 4, wire::kLen);
-    wire::PutVarint(&action_, wire::UintFieldSize(2, id) + BytesSize(v));
-    wire::PutUint(&action_, 2, id);
-    wire::PutBytes(&action_, 3, v);
+    const size_t body = wire::UintFieldSize(2, id) + wire::BytesFieldSize(3, v);
+    char* p = wire::Grow(&action_, wire::LenFieldSize(4, body));
+    p = wire::WriteLenHeader(p, 4, body);
+    p = wire::WriteUint(p, 2, id);
+    wire::WriteBytes(p, 3, v);
   }
   void Finish(std::string_view metadata) {
-    // TableAction { Action action = 1 }.
+    // TableAction action = 3 { Action action = 1 }, priority = 4, metadata = 11.
     const size_t table_action = wire::LenFieldSize(1, action_.size());
-    wire::PutTag(&out_.bytes, 3, wire::kLen);
-    wire::PutVarint(&out_.bytes, table_action);
-    wire::PutMessage(&out_.bytes, 1, action_);
-    wire::PutInt32(&out_.bytes, 4, priority_);
-    wire::PutBytes(&out_.bytes, 11, metadata);
+    char* p = wire::Grow(&out_.bytes, wire::LenFieldSize(3, table_action) +
+                                          wire::Int32FieldSize(4, priority_) +
+                                          wire::BytesFieldSize(11, metadata));
+    p = wire::WriteLenHeader(p, 3, table_action);
+    p = wire::WriteMessage(p, 1, action_);
+    p = wire::WriteInt32(p, 4, priority_);
+    wire::WriteBytes(p, 11, metadata);
     std::string head;
     KeyPut32(&head, table_id_);
     KeyPut32(&head, static_cast<uint32_t>(priority_));
@@ -923,30 +927,28 @@ class WireSink {
     uint32_t field_id;
     size_t begin, size;
   };
-  static size_t BytesSize(std::string_view b) {
-    return b.empty() ? 0 : wire::LenFieldSize(1, b.size());  // fields 1-3: one tag byte
-  }
   void Match(uint32_t id, int kind, std::string_view a, std::string_view b, int len) {
-    const size_t lpm_len = wire::UintFieldSize(2, static_cast<uint64_t>(static_cast<int64_t>(len)));
-    const size_t sub = BytesSize(a) + BytesSize(b) + lpm_len;
+    const bool lpm = kind == p4v1::FieldMatch::kLpm;
     const auto k = static_cast<uint32_t>(kind);
-    wire::PutTag(&out_.bytes, 2, wire::kLen);
-    wire::PutVarint(&out_.bytes, wire::UintFieldSize(1, id) + wire::LenFieldSize(k, sub));
-    wire::PutUint(&out_.bytes, 1, id);
-    wire::PutTag(&out_.bytes, k, wire::kLen);
-    wire::PutVarint(&out_.bytes, sub);
-    wire::PutBytes(&out_.bytes, 1, a);
-    if (kind == p4v1::FieldMatch::kLpm) {
-      wire::PutInt32(&out_.bytes, 2, len);
+    const size_t sub = wire::BytesFieldSize(1, a) +
+                       (lpm ? wire::Int32FieldSize(2, len) : wire::BytesFieldSize(2, b));
+    const size_t field_match = wire::UintFieldSize(1, id) + wire::LenFieldSize(k, sub);
+    char* p = wire::Grow(&out_.bytes, wire::LenFieldSize(2, field_match));
+    p = wire::WriteLenHeader(p, 2, field_match);
+    p = wire::WriteUint(p, 1, id);
+    p = wire::WriteLenHeader(p, k, sub);
+    p = wire::WriteBytes(p, 1, a);
+    if (lpm) {
+      wire::WriteInt32(p, 2, len);
     } else {
-      wire::PutBytes(&out_.bytes, 2, b);
+      wire::WriteBytes(p, 2, b);
     }
     // The key, as EntryKey() writes this field.
     const size_t begin = out_.key.size();
     KeyPut32(&out_.key, id);
     KeyPut32(&out_.key, k);
     KeyBytes(&out_.key, a);
-    if (kind == p4v1::FieldMatch::kLpm) {
+    if (lpm) {
       KeyPut32(&out_.key, static_cast<uint32_t>(len));
     } else if (kind == p4v1::FieldMatch::kTernary || kind == p4v1::FieldMatch::kRange) {
       KeyBytes(&out_.key, b);
@@ -960,6 +962,34 @@ class WireSink {
   int32_t priority_ = 0;
   absl::InlinedVector<Piece, 8> pieces_;
 };
+
+// Bit per MatchField set in m: Match::Has() of every field, without a call per field.
+uint64_t SetFields(const Match& m) {
+  static_assert(kNumMatchFields == 18, "a MatchField was added: list it here");
+  uint64_t b = 0;
+  auto bit = [&](bool has, MatchField f) {
+    b |= static_cast<uint64_t>(has) << static_cast<int>(f);
+  };
+  bit(m.src_mac.has_value(), MatchField::kSrcMac);
+  bit(m.dst_mac.has_value(), MatchField::kDstMac);
+  bit(m.eth_type.has_value(), MatchField::kEthType);
+  bit(m.vlan_id.has_value(), MatchField::kVlanId);
+  bit(m.vlan_prio.has_value(), MatchField::kVlanPrio);
+  bit(m.ip_proto.has_value(), MatchField::kIpProto);
+  bit(m.src_ip.has_value(), MatchField::kSrcIp);
+  bit(m.dst_ip.has_value(), MatchField::kDstIp);
+  bit(m.ip_tos.has_value(), MatchField::kIpTos);
+  bit(m.ip_ttl.has_value(), MatchField::kIpTtl);
+  bit(m.src_port.has_value(), MatchField::kSrcPort);
+  bit(m.dst_port.has_value(), MatchField::kDstPort);
+  bit(m.tcp_flags.has_value(), MatchField::kTcpFlags);
+  bit(m.enc_key_id.has_value(), MatchField::kEncKeyId);
+  bit(m.enc_src_ip.has_value(), MatchField::kEncSrcIp);
+  bit(m.enc_dst_ip.has_value(), MatchField::kEncDstIp);
+  bit(m.enc_dst_port.has_value(), MatchField::kEncDstPort);
+  bit(m.ct_state.has_value(), MatchField::kCtState);
+  return b;
+}
 
 template <typename Sink>
 absl::Status BuildEntry(const Mapping& mapping, const FlowRule& rule, Sink& sink) {
@@ -997,7 +1027,8 @@ absl::Status BuildEntry(const Mapping& mapping, const FlowRule& rule, Sink& sink
     }
     implied |= uint64_t{1} << static_cast<int>(MatchField::kIpProto);
   }
-  auto has = [&](MatchField f) { return ((implied >> static_cast<int>(f)) & 1) == 0 && m.Has(f); };
+  const uint64_t set = SetFields(m) & ~implied;
+  auto has = [&](MatchField f) { return ((set >> static_cast<int>(f)) & 1) != 0; };
   // Keys.
   uint64_t mapped = 0;  // bit per MatchField
   for (const KeyMap& km : tm->keys) {
@@ -1072,7 +1103,7 @@ absl::Status BuildEntry(const Mapping& mapping, const FlowRule& rule, Sink& sink
         return absl::InternalError("unsupported match kind");
     }
   }
-  for (int fi = 0; fi < kNumMatchFields; ++fi) {
+  for (int fi = 0; fi < kNumMatchFields && (set & ~mapped) != 0; ++fi) {
     const auto f = static_cast<MatchField>(fi);
     if (((mapped >> fi) & 1) == 0 && has(f)) {
       return absl::UnimplementedError(absl::StrCat(AV(MatchFieldName(f)), ": table '", tm->name,

@@ -50,8 +50,10 @@ void IndexKey(Map& by_key, const FlowId& id, Inst& inst, std::string key) {
     if (auto k = by_key.find(inst.key); k != by_key.end() && k->second == id) by_key.erase(k);
   }
   inst.key = std::move(key);
-  by_key.erase(inst.key);  // a view of the string of the key's previous owner
-  by_key.emplace(inst.key, id);
+  if (auto [k, fresh] = by_key.try_emplace(inst.key, id); !fresh) {
+    by_key.erase(k);  // a view of the string of the key's previous owner
+    by_key.emplace(inst.key, id);
+  }
 }
 
 }  // namespace
@@ -280,15 +282,14 @@ absl::Status P4RuntimeBackend::WriteOnce(std::vector<Op*>& ops, Atomicity atomic
       entry = key_only;
     }
     // Update { type = 1; Entity entity = 2 { TableEntry table_entry = 2 } }.
+    const auto type = static_cast<uint64_t>(op->type);
     const size_t entity = wire::LenFieldSize(2, entry.size());
-    const size_t update =
-        wire::UintFieldSize(1, static_cast<uint64_t>(op->type)) + wire::LenFieldSize(2, entity);
-    wire::PutTag(&updates, 4, wire::kLen);
-    wire::PutVarint(&updates, update);
-    wire::PutUint(&updates, 1, static_cast<uint64_t>(op->type));
-    wire::PutTag(&updates, 2, wire::kLen);
-    wire::PutVarint(&updates, entity);
-    wire::PutMessage(&updates, 2, entry);
+    const size_t update = wire::UintFieldSize(1, type) + wire::LenFieldSize(2, entity);
+    char* p = wire::Grow(&updates, wire::LenFieldSize(4, update));
+    p = wire::WriteLenHeader(p, 4, update);
+    p = wire::WriteUint(p, 1, type);
+    p = wire::WriteLenHeader(p, 2, entity);
+    wire::WriteMessage(p, 2, entry);
   }
   *call = session_->WriteEncoded(atomicity, std::move(updates));
   per_update->clear();

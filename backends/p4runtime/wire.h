@@ -8,6 +8,7 @@
 // the same bytes from the same code; tests compare the two.
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -24,57 +25,87 @@ inline size_t VarintSize(uint64_t v) {
   return n;
 }
 
-inline void PutVarint(std::string* out, uint64_t v) {
-  char buf[10];
-  size_t n = 0;
+// Writers on a raw buffer the caller sized (with the *Size() functions below): each returns
+// the position after what it wrote.
+inline char* WriteVarint(char* p, uint64_t v) {
   while (v >= 0x80) {
-    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  buf[n++] = static_cast<char>(v);
-  out->append(buf, n);
+  *p++ = static_cast<char>(v);
+  return p;
 }
-
-inline void PutTag(std::string* out, uint32_t field, WireType type) {
-  PutVarint(out, (uint64_t{field} << 3) | type);
+inline char* WriteTag(char* p, uint32_t field, WireType type) {
+  return WriteVarint(p, (uint64_t{field} << 3) | type);
 }
-
 /// A varint field (uint32/uint64/enum), omitted when 0 as proto3 does.
-inline void PutUint(std::string* out, uint32_t field, uint64_t v) {
-  if (v == 0) return;
-  PutTag(out, field, kVarint);
-  PutVarint(out, v);
+inline char* WriteUint(char* p, uint32_t field, uint64_t v) {
+  if (v == 0) return p;
+  return WriteVarint(WriteTag(p, field, kVarint), v);
 }
-
 /// An int32 field: negative values take ten bytes (sign-extended), as protobuf writes them.
-inline void PutInt32(std::string* out, uint32_t field, int32_t v) {
-  PutUint(out, field, static_cast<uint64_t>(static_cast<int64_t>(v)));
+inline char* WriteInt32(char* p, uint32_t field, int32_t v) {
+  return WriteUint(p, field, static_cast<uint64_t>(static_cast<int64_t>(v)));
 }
-
+/// The tag and length of a length-delimited field whose @p len bytes follow.
+inline char* WriteLenHeader(char* p, uint32_t field, size_t len) {
+  return WriteVarint(WriteTag(p, field, kLen), len);
+}
 /// A bytes/string field, omitted when empty as proto3 does.
-inline void PutBytes(std::string* out, uint32_t field, std::string_view b) {
-  if (b.empty()) return;
-  PutTag(out, field, kLen);
-  PutVarint(out, b.size());
-  out->append(b.data(), b.size());
+inline char* WriteBytes(char* p, uint32_t field, std::string_view b) {
+  if (b.empty()) return p;
+  p = WriteLenHeader(p, field, b.size());
+  std::memcpy(p, b.data(), b.size());
+  return p + b.size();
 }
-
 /// A submessage field whose serialized body is @p body (written even when empty: a set
 /// submessage is present).
-inline void PutMessage(std::string* out, uint32_t field, std::string_view body) {
-  PutTag(out, field, kLen);
-  PutVarint(out, body.size());
-  out->append(body.data(), body.size());
+inline char* WriteMessage(char* p, uint32_t field, std::string_view body) {
+  p = WriteLenHeader(p, field, body.size());
+  if (!body.empty()) std::memcpy(p, body.data(), body.size());
+  return p + body.size();
 }
 
 /// Size of a length-delimited field of @p len bytes with number @p field (tag included).
 inline size_t LenFieldSize(uint32_t field, size_t len) {
   return VarintSize(uint64_t{field} << 3) + VarintSize(len) + len;
 }
-
+/// Size of a bytes field (0 when empty: omitted).
+inline size_t BytesFieldSize(uint32_t field, std::string_view b) {
+  return b.empty() ? 0 : LenFieldSize(field, b.size());
+}
 /// Size of a varint field with number @p field and value @p v (0: omitted, no bytes).
 inline size_t UintFieldSize(uint32_t field, uint64_t v) {
   return v == 0 ? 0 : VarintSize(uint64_t{field} << 3) + VarintSize(v);
+}
+/// Size of an int32 field.
+inline size_t Int32FieldSize(uint32_t field, int32_t v) {
+  return UintFieldSize(field, static_cast<uint64_t>(static_cast<int64_t>(v)));
+}
+
+/// Makes room for @p n more bytes at the end of @p out. @return where they start.
+inline char* Grow(std::string* out, size_t n) {
+  const size_t at = out->size();
+  out->resize(at + n);
+  return out->data() + at;
+}
+
+// Appending forms of the writers, for cold paths.
+inline void PutVarint(std::string* out, uint64_t v) {
+  char* p = Grow(out, VarintSize(v));
+  WriteVarint(p, v);
+}
+inline void PutUint(std::string* out, uint32_t field, uint64_t v) {
+  char* p = Grow(out, UintFieldSize(field, v));
+  WriteUint(p, field, v);
+}
+inline void PutBytes(std::string* out, uint32_t field, std::string_view b) {
+  char* p = Grow(out, BytesFieldSize(field, b));
+  WriteBytes(p, field, b);
+}
+inline void PutMessage(std::string* out, uint32_t field, std::string_view body) {
+  char* p = Grow(out, LenFieldSize(field, body.size()));
+  WriteMessage(p, field, body);
 }
 
 /// One field read from a buffer.
