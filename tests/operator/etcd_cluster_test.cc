@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -547,6 +548,12 @@ TEST_F(OperatorClusterTest, TwoReplicasAcrossMemberFailures) {
       absl::SleepFor(absl::Milliseconds(5));
     }
   });
+  // An ASSERT below returns early: stop and join the monitor then too (a joinable std::thread
+  // destroyed calls std::terminate: the "Subprocess aborted" runs seen under load).
+  absl::Cleanup join_monitor = [&] {
+    monitoring = false;
+    if (monitor.joinable()) monitor.join();
+  };
   auto leader = [&]() -> Replica* {
     auto kv = admin_->Get("/libdpu/operator/leader");
     if (!kv.ok() || !kv->has_value()) return nullptr;
@@ -610,6 +617,12 @@ TEST_F(OperatorClusterTest, LeaderCutOffLosesTheLeaseAndCampaignsAgain) {
       absl::SleepFor(absl::Milliseconds(5));
     }
   });
+  // An ASSERT below returns early: stop and join the monitor then too (a joinable std::thread
+  // destroyed calls std::terminate: the "Subprocess aborted" runs seen under load).
+  absl::Cleanup join_monitor = [&] {
+    monitoring = false;
+    if (monitor.joinable()) monitor.join();
+  };
   cluster_.Kill(0);  // a reaches no member now; the cluster keeps quorum.
   ASSERT_TRUE(WaitFor([&] { return b.op->leading(); }));
   EXPECT_FALSE(a.op->leading());
