@@ -91,9 +91,11 @@ enum class MatchField : uint8_t {
   kEncDstIp,    ///< "enc_dst_ip": outer (tunnel) destination prefix.
   kEncDstPort,  ///< "enc_dst_port": outer UDP destination port (4789 VXLAN, 6081 Geneve), exact.
   kCtState,     ///< "ct_state": conntrack state bits, maskable.
+  kIcmpType,    ///< "icmp_type": ICMP / ICMPv6 type, maskable.
+  kIcmpCode,    ///< "icmp_code": ICMP / ICMPv6 code, maskable.
 };
 /// Number of MatchField values.
-inline constexpr int kNumMatchFields = static_cast<int>(MatchField::kCtState) + 1;
+inline constexpr int kNumMatchFields = static_cast<int>(MatchField::kIcmpCode) + 1;
 
 /// How a field's value is held in Match (and so how it is compared, encoded and written).
 enum class MatchFieldType : uint8_t {
@@ -121,6 +123,7 @@ enum class MatchFieldNeeds : uint8_t {
   kL4,       ///< ip_proto tcp, udp or sctp.
   kTcp,      ///< ip_proto tcp.
   kVlanId,   ///< A vlan_id match.
+  kIcmp,     ///< ip_proto icmp with eth_type ipv4, or icmpv6 with eth_type ipv6.
 };
 
 /// The descriptor of one match field: everything generic code (the rule language, KeyId(),
@@ -199,6 +202,8 @@ struct Match {
   std::optional<IpPrefix> enc_dst_ip;         ///< Outer destination prefix.
   std::optional<uint16_t> enc_dst_port;       ///< Outer UDP destination port.
   std::optional<Masked<uint8_t>> ct_state;    ///< Conntrack state bits (see dpu::ct).
+  std::optional<Masked<uint8_t>> icmp_type;  ///< ICMP / ICMPv6 type; requires ip_proto icmp/icmpv6.
+  std::optional<Masked<uint8_t>> icmp_code;  ///< ICMP / ICMPv6 code; as icmp_type.
 
   /// True when field @p f is set.
   bool Has(MatchField f) const;

@@ -183,6 +183,15 @@ absl::Status ValidateRuleAt(const FlowRule& rule, RuleErrorSite* site) {
       case MatchFieldNeeds::kVlanId:
         if (!m.vlan_id) return r.Field(info.field, "requires a vlan_id match");
         return absl::OkStatus();
+      case MatchFieldNeeds::kIcmp: {
+        const bool v4 = m.eth_type == ethertype::kIpv4 && m.ip_proto == ipproto::kIcmp;
+        const bool v6 = m.eth_type == ethertype::kIpv6 && m.ip_proto == ipproto::kIcmpv6;
+        if (!v4 && !v6) {
+          return r.Field(info.field,
+                         "requires ip_proto icmp (eth_type ipv4) or icmpv6 (eth_type ipv6)");
+        }
+        return absl::OkStatus();
+      }
     }
     return absl::OkStatus();
   };

@@ -54,6 +54,10 @@ constexpr decltype(auto) VisitMatchField(M& m, MatchField f, Fn&& fn) {
       return fn(m.enc_dst_port);
     case MatchField::kCtState:
       return fn(m.ct_state);
+    case MatchField::kIcmpType:
+      return fn(m.icmp_type);
+    case MatchField::kIcmpCode:
+      return fn(m.icmp_code);
   }
   __builtin_unreachable();
 }
@@ -106,6 +110,10 @@ inline constexpr std::array<MatchFieldInfo, kNumMatchFields> kMatchFields = {{
      N::kNothing, "Outer UDP destination port (4789 VXLAN, 6081 Geneve)"},
     {F::kCtState, "ct_state", T::kMasked, S::kCtFlags, 8, 1, ct::kAll, F::kCtState, N::kNothing,
      "Conntrack state bits (see dpu::ct)"},
+    {F::kIcmpType, "icmp_type", T::kMasked, S::kDecimal, 8, 1, 0xff, F::kIcmpType, N::kIcmp,
+     "ICMP / ICMPv6 type; needs ip_proto icmp (ipv4) or icmpv6 (ipv6)"},
+    {F::kIcmpCode, "icmp_code", T::kMasked, S::kDecimal, 8, 1, 0xff, F::kIcmpCode, N::kIcmp,
+     "ICMP / ICMPv6 code; needs ip_proto icmp (ipv4) or icmpv6 (ipv6)"},
 }};
 
 inline constexpr MatchValueName kEthTypeNames[] = {{"ipv4", ethertype::kIpv4},
