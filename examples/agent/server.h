@@ -16,6 +16,8 @@ class Service;
 
 namespace dpu_agent {
 
+class AgentIpsec;
+
 /// Where and how the agent listens.
 struct ServerOptions {
   /// Unix socket path (created 0600, parent directories created 0700 when missing); empty: none.
@@ -28,6 +30,9 @@ struct ServerOptions {
   /// Serve TCP in plaintext. Without it a TCP listener requires all three TLS files and refuses
   /// clients without a certificate signed by tls_ca.
   bool insecure = false;
+  /// Network namespace file of OPI's IPsec services (opi_api.security.v1alpha1); empty: the
+  /// agent's own namespace.
+  std::string ipsec_netns;
 };
 
 /// A running gRPC server for one Agent.
@@ -49,6 +54,7 @@ class AgentServer {
  private:
   AgentServer() = default;
   ServerOptions options_;
+  std::unique_ptr<AgentIpsec> ipsec_;  // Before services_: they point into it.
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int tcp_port_ = 0;

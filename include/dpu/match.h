@@ -209,6 +209,8 @@ struct Match {
   bool Has(MatchField f) const;
   /// The set fields, in MatchField order.
   std::vector<MatchField> Fields() const;
+  /// The set fields as a bit mask: bit i is set when field MatchField(i) is.
+  uint64_t FieldBits() const;
   /// Field @p f's value in the common form, or std::nullopt when it is unset.
   std::optional<MatchValue> Get(MatchField f) const;
   /// Sets field @p f from @p v (numbers are truncated to the field's storage; ValidateRule()

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <type_traits>
+#include <utility>
 
 #include "src/flow/match_fields.h"
 
@@ -130,6 +131,21 @@ void Match::Set(MatchField f, const MatchValue& v) {
 
 void Match::Clear(MatchField f) {
   internal::VisitMatchField(*this, f, [](auto& member) { member.reset(); });
+}
+
+namespace {
+template <size_t... I>
+uint64_t FieldBitsOf(const Match& m, std::index_sequence<I...>) {
+  return ((uint64_t{internal::VisitMatchField(m, static_cast<MatchField>(I),
+                                              [](const auto& x) { return x.has_value(); })}
+           << I) |
+          ...);
+}
+}  // namespace
+
+uint64_t Match::FieldBits() const {
+  static_assert(kNumMatchFields <= 64, "FieldBits() holds 64 fields");
+  return FieldBitsOf(*this, std::make_index_sequence<kNumMatchFields>());
 }
 
 std::vector<MatchField> Match::Fields() const {
