@@ -64,6 +64,11 @@ ABSL_FLAG(int, malloc_arenas, 2,
           "arena, up to 8 per core, each keeping freed memory; 0: glibc's default");
 ABSL_FLAG(absl::Duration, rediscover_interval, absl::Seconds(10),
           "Discovery period (0: only at start and on Rediscover)");
+ABSL_FLAG(absl::Duration, flow_resync_interval, absl::Minutes(5),
+          "How often the agent reads the table's rule ids from the backend again, so that rules "
+          "written behind its back show up in DumpFlows (0: never; not for the reference "
+          "backend). netlink reads through a second socket while writes go on; other backends "
+          "hold the backend for one dump");
 
 namespace {
 
@@ -132,6 +137,10 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.stale_after = absl::GetFlag(FLAGS_heartbeat_stale);
   options.rediscover_interval = absl::GetFlag(FLAGS_rediscover_interval);
+  options.dump_resync_interval = absl::GetFlag(FLAGS_flow_resync_interval);
+  if (options.dump_resync_interval < absl::ZeroDuration()) {
+    return Usage("--flow_resync_interval: must not be negative");
+  }
 
   dpu_agent::ServerOptions server_options;
   server_options.unix_socket = absl::GetFlag(FLAGS_socket);
