@@ -17,7 +17,9 @@ other call may have failed; the exit status says whether it did.
 
 A heartbeat probe (its own process and channel, like dpu-operator's daemon) sends one Ping every
 --probe-interval seconds during the mixed load and is reported as "probe": the liveness latency a
-caller that is not itself one of the busy clients sees.
+caller that is not itself one of the busy clients sees. "wakeup" is how late the probe's own
+sleeps between Pings returned: the time any process on the machine waits for a CPU, agent or not,
+a floor under every latency here.
 
 With --compare-bin OLD the same run is made against OLD and the --agent-bin binary, alternating
 --rounds times (OLD first), and a side-by-side table with the ratio new/old closes the output:
@@ -90,6 +92,7 @@ def probe(args, stop_at, queue):
     channel = grpc.insecure_channel("unix:" + args.socket)
     heartbeat = vpb_grpc.HeartbeatServiceStub(channel)
     lat = []
+    late = []  # How late each sleep returned: the machine's CPU wait, agent or not.
     errors = {}
     next_at = time.monotonic()
     while time.monotonic() < stop_at:
@@ -101,8 +104,12 @@ def probe(args, stop_at, queue):
             key = "probe %s" % e.code().name
             errors[key] = errors.get(key, 0) + 1
         next_at += args.probe_interval
-        time.sleep(max(0.0, next_at - time.monotonic()))
-    queue.put({"cid": 0, "lat": {"probe": lat}, "errors": errors, "bad_ok": 0, "state": {}})
+        wait = next_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+            late.append((time.monotonic() - next_at) * 1000.0)
+    queue.put({"cid": 0, "lat": {"probe": lat, "wakeup": late}, "errors": errors, "bad_ok": 0,
+               "state": {}})
     channel.close()
 
 
@@ -321,7 +328,7 @@ def compare(args, results):
         "%s:%s-%s" % (r["label"], r["load_before"][0], r["load_after"][0]) for r in results))
     print("load: %-8s %9s %9s %9s %9s %9s %9s %10s" % (
         "call", "old p50", "new p50", "old p99", "new p99", "old max", "new max", "p99 new/old"))
-    for op in ("probe",) + OPS + ("bad",):
+    for op in ("probe", "wakeup") + OPS + ("bad",):
         o, n = old.get(op, []), new.get(op, [])
         if not o or not n:
             continue
@@ -432,7 +439,7 @@ def run(args, agent_bin, grpc, pb, pb_grpc, vpb, vpb_grpc):
             expected.update(r["state"])
         print("load: %-8s %8s %9s %9s %9s %8s" % ("call", "count", "p50 ms", "p99 ms", "max ms",
                                                   "calls/s"))
-        for op in ("probe",) + OPS + ("bad",):
+        for op in ("probe", "wakeup") + OPS + ("bad",):
             v = lat.get(op, [])
             if not v:
                 continue
@@ -489,7 +496,7 @@ def run(args, agent_bin, grpc, pb, pb_grpc, vpb, vpb_grpc):
             shutil.rmtree(tmp, ignore_errors=True)
     if args.verify:
         print("load: verify: %s" % ("FAILED" if failed else "ok"))
-    rate = sum(len(v) for op, v in lat.items() if op != "probe") / args.duration
+    rate = sum(len(v) for op, v in lat.items() if op not in ("probe", "wakeup")) / args.duration
     return {"failed": failed, "lat": lat, "errors": errors, "rate": rate, "rss_ratio": rss_ratio,
             "load_before": load_before, "load_after": load_after}
 
