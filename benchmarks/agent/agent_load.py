@@ -19,7 +19,9 @@ A heartbeat probe (its own process and channel, like dpu-operator's daemon) send
 --probe-interval seconds during the mixed load and is reported as "probe": the liveness latency a
 caller that is not itself one of the busy clients sees. "wakeup" is how late the probe's own
 sleeps between Pings returned: the time any process on the machine waits for a CPU, agent or not,
-a floor under every latency here.
+a floor under every latency here. --probe-nice -5 (root) runs the probe ahead of the busy
+clients, as if on a CPU of its own (dpu-operator's daemon runs on the host, not on the DPU), so
+that its figures are mostly the agent's.
 
 With --compare-bin OLD the same run is made against OLD and the --agent-bin binary, alternating
 --rounds times (OLD first), and a side-by-side table with the ratio new/old closes the output:
@@ -88,6 +90,8 @@ def rss_mb(pid):
 
 def probe(args, stop_at, queue):
     """Pings at a fixed rate on its own channel, like dpu-operator's daemon (every second)."""
+    if args.probe_nice:
+        os.nice(args.probe_nice)  # Negative: root only (the probe stands for another host).
     grpc, pb, pb_grpc, vpb, vpb_grpc = load_stubs(args.pygen)
     channel = grpc.insecure_channel("unix:" + args.socket)
     heartbeat = vpb_grpc.HeartbeatServiceStub(channel)
@@ -282,6 +286,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--probe-interval", type=float, default=0.05,
                     help="seconds between the heartbeat probe's Pings (0: no probe)")
+    ap.add_argument("--probe-nice", type=int, default=0,
+                    help="nice increment of the probe process (negative needs root): the "
+                         "daemon's CPU is not the clients' in a real deployment")
     ap.add_argument("--compare-bin", help="an older dpu-agent to run side by side with --agent-bin")
     ap.add_argument("--rounds", type=int, default=1, help="with --compare-bin: old/new pairs")
     ap.add_argument("--verbose", action="store_true")
