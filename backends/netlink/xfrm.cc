@@ -546,6 +546,55 @@ class XfrmManager : public IpsecManager {
     return report;
   }
 
+  absl::Status ReplacePolicies(const std::vector<IpsecPolicy>& policies) override {
+    IpsecBundle b;
+    b.policies = policies;
+    if (absl::Status s = internal::ValidateBundle(b); !s.ok()) return s;
+    absl::StatusOr<std::vector<PolicyState>> installed = ListPolicies();
+    if (!installed.ok()) return installed.status();
+    std::vector<std::optional<IpsecPolicy>> old(policies.size());
+    for (size_t i = 0; i < policies.size(); ++i) {
+      const IpsecPolicy& p = policies[i];
+      for (const PolicyState& q : *installed) {
+        if (IdOf(q.policy) == IdOf(p)) {
+          old[i] = q.policy;
+          continue;
+        }
+        if (q.policy.direction == p.direction && q.policy.priority == p.priority &&
+            q.policy.selector.Overlaps(p.selector)) {
+          return absl::InvalidArgumentError(
+              Cat("policies[", i, "].selector: overlaps the installed policy ",
+                  q.policy.selector.src.ToString(), " -> ", q.policy.selector.dst.ToString(),
+                  " (same direction ", PolicyDirectionName(p.direction), " and priority ",
+                  p.priority, ")"));
+        }
+      }
+    }
+    auto update = [&](const IpsecPolicy& p) -> absl::StatusOr<NlError> {
+      MsgBuffer buf;
+      nlmsghdr* nlh = PutNewPolicy(&buf, p);
+      nlh->nlmsg_type = XFRM_MSG_UPDPOLICY;
+      return sock_->RequestRaw(nlh);
+    };
+    for (size_t i = 0; i < policies.size(); ++i) {
+      absl::StatusOr<NlError> e = update(policies[i]);
+      if (e.ok() && e->error == 0) continue;
+      // Put back what was there before, newest first.
+      for (size_t j = i; j-- > 0;) {
+        if (old[j]) {
+          (void)update(*old[j]);
+        } else {
+          (void)DeletePolicy(IdOf(policies[j]));
+        }
+      }
+      if (!e.ok()) return e.status();
+      return absl::Status(CodeForErrno(e->error),
+                          Cat("policies[", i, "]: the kernel refused it: ", e->Describe(),
+                              "; the policies are as they were"));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::vector<SaState>> ListSas() override {
     char buf[MNL_SOCKET_BUFFER_SIZE];
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);

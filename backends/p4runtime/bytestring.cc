@@ -34,7 +34,11 @@ bool IsCanonical(absl::string_view bytes) {
 }
 
 bool FitsWidth(absl::string_view bytes, int bitwidth) {
-  std::string c = Canonical(bytes);
+  // Canonical(bytes), as a view (called for every parameter written).
+  size_t zeros = 0;
+  while (zeros < bytes.size() && bytes[zeros] == 0) ++zeros;
+  const absl::string_view c =
+      zeros == bytes.size() ? absl::string_view("\0", 1) : bytes.substr(zeros);
   size_t max_bytes = static_cast<size_t>((bitwidth + 7) / 8);
   if (c.size() > max_bytes) return false;
   if (c.size() < max_bytes) return true;

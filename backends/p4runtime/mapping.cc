@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "backends/p4runtime/bytestring.h"
+#include "backends/p4runtime/wire.h"
 #include "yaml-cpp/yaml.h"
 
 namespace dpu::p4rt {
@@ -250,7 +251,8 @@ absl::StatusOr<uint64_t> PortNumber(const PortRef& p, int width, absl::string_vi
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": port '", s, "' is not a P4 port number (decimal)"));
   }
-  if (!FitsWidth(EncodeUint(v), width)) {
+  // FitsWidth(EncodeUint(v), width) without building the byte string.
+  if (width <= 0 || (width < 64 && (v >> width) != 0)) {
     return absl::OutOfRangeError(
         absl::StrCat(what, ": port ", v, " does not fit the ", width, "-bit P4 port"));
   }
@@ -787,18 +789,219 @@ absl::StatusOr<p4v1::TableEntry> Mapping::ToEntry(const FlowRule& rule) const {
   return e;
 }
 
-absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const {
-  const TableMap* tm = ForChain(rule.chain);
+namespace {
+
+// ---- entry building: into a message (ToEntry) or straight into wire bytes (Encode) ---------
+
+// EntryKey()'s encoding: big-endian 32-bit numbers and length-prefixed canonical values.
+void KeyPut32(std::string* key, uint32_t v) {
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                     static_cast<char>(v >> 8), static_cast<char>(v)};
+  key->append(b, 4);
+}
+void KeyBytes(std::string* key, std::string_view b) {
+  // The canonical form (no leading zero bytes; 0 and "" are one zero byte), without a copy.
+  size_t i = 0;
+  while (i + 1 < b.size() && b[i] == 0) ++i;
+  if (b.empty()) {
+    KeyPut32(key, 1);
+    key->push_back('\0');
+    return;
+  }
+  KeyPut32(key, static_cast<uint32_t>(b.size() - i));
+  key->append(b.data() + i, b.size() - i);
+}
+
+// Builds a p4.v1.TableEntry message.
+class MessageSink {
+ public:
+  explicit MessageSink(p4v1::TableEntry* e) : e_(*e) {}
+  void Begin(uint32_t table_id) {
+    e_.Clear();
+    e_.set_table_id(table_id);
+  }
+  void Priority(int32_t p) { e_.set_priority(p); }
+  void Exact(uint32_t id, const std::string& v) { Add(id)->mutable_exact()->set_value(v); }
+  void Optional(uint32_t id, const std::string& v) { Add(id)->mutable_optional()->set_value(v); }
+  void Ternary(uint32_t id, const std::string& v, const std::string& m) {
+    auto* t = Add(id)->mutable_ternary();
+    t->set_value(v);
+    t->set_mask(m);
+  }
+  void Lpm(uint32_t id, const std::string& v, int len) {
+    auto* l = Add(id)->mutable_lpm();
+    l->set_value(v);
+    l->set_prefix_len(len);
+  }
+  void Range(uint32_t id, const std::string& low, const std::string& high) {
+    auto* r = Add(id)->mutable_range();
+    r->set_low(low);
+    r->set_high(high);
+  }
+  void Action(uint32_t id) {
+    action_ = e_.mutable_action()->mutable_action();
+    action_->set_action_id(id);
+  }
+  void Param(uint32_t id, const std::string& v) {
+    p4v1::Action::Param* p = action_->add_params();
+    p->set_param_id(id);
+    p->set_value(v);
+  }
+  void Finish(std::string_view metadata) { e_.set_metadata(metadata.data(), metadata.size()); }
+
+ private:
+  p4v1::FieldMatch* Add(uint32_t id) {
+    p4v1::FieldMatch* fm = e_.add_match();
+    fm->set_field_id(id);
+    return fm;
+  }
+  p4v1::TableEntry& e_;
+  p4v1::Action* action_ = nullptr;
+};
+
+// Writes the bytes protobuf's SerializeToString() gives for the message MessageSink builds
+// (fields in number order: table_id, match, action, priority, metadata; proto3 defaults
+// omitted; a set submessage always written), and the entry's EntryKey().
+class WireSink {
+ public:
+  WireSink(EncodedEntry* out, std::string* action) : out_(*out), action_(*action) {}
+  void Begin(uint32_t table_id) {
+    out_.bytes.clear();
+    out_.key.clear();
+    table_id_ = table_id;
+    wire::WriteUint(wire::Grow(&out_.bytes, wire::UintFieldSize(1, table_id)), 1, table_id);
+    out_.key.resize(8);  // table id and priority, written by Finish()
+  }
+  void Priority(int32_t p) { priority_ = p; }
+  void Exact(uint32_t id, std::string_view v) { Match(id, p4v1::FieldMatch::kExact, v, {}, 0); }
+  void Optional(uint32_t id, std::string_view v) {
+    Match(id, p4v1::FieldMatch::kOptional, v, {}, 0);
+  }
+  void Ternary(uint32_t id, std::string_view v, std::string_view m) {
+    Match(id, p4v1::FieldMatch::kTernary, v, m, 0);
+  }
+  void Lpm(uint32_t id, std::string_view v, int len) {
+    Match(id, p4v1::FieldMatch::kLpm, v, {}, len);
+  }
+  void Range(uint32_t id, std::string_view low, std::string_view high) {
+    Match(id, p4v1::FieldMatch::kRange, low, high, 0);
+  }
+  void Action(uint32_t id) {
+    action_.clear();
+    wire::WriteUint(wire::Grow(&action_, wire::UintFieldSize(1, id)), 1, id);
+  }
+  void Param(uint32_t id, std::string_view v) {
+    const size_t body = wire::UintFieldSize(2, id) + wire::BytesFieldSize(3, v);
+    char* p = wire::Grow(&action_, wire::LenFieldSize(4, body));
+    p = wire::WriteLenHeader(p, 4, body);
+    p = wire::WriteUint(p, 2, id);
+    wire::WriteBytes(p, 3, v);
+  }
+  void Finish(std::string_view metadata) {
+    // TableAction action = 3 { Action action = 1 }, priority = 4, metadata = 11.
+    const size_t table_action = wire::LenFieldSize(1, action_.size());
+    char* p = wire::Grow(&out_.bytes, wire::LenFieldSize(3, table_action) +
+                                          wire::Int32FieldSize(4, priority_) +
+                                          wire::BytesFieldSize(11, metadata));
+    p = wire::WriteLenHeader(p, 3, table_action);
+    p = wire::WriteMessage(p, 1, action_);
+    p = wire::WriteInt32(p, 4, priority_);
+    wire::WriteBytes(p, 11, metadata);
+    std::string head;
+    KeyPut32(&head, table_id_);
+    KeyPut32(&head, static_cast<uint32_t>(priority_));
+    out_.key.replace(0, 8, head);
+    // EntryKey() lists the fields by id; mappings list them in P4Info order, which is by id
+    // in practice, so this sort is rare.
+    auto by_id = [](const Piece& a, const Piece& b) { return a.field_id < b.field_id; };
+    if (!std::is_sorted(pieces_.begin(), pieces_.end(), by_id)) {
+      std::stable_sort(pieces_.begin(), pieces_.end(), by_id);
+      std::string sorted = out_.key.substr(0, 8);
+      for (const Piece& pc : pieces_) sorted.append(out_.key, pc.begin, pc.size);
+      out_.key = std::move(sorted);
+    }
+  }
+
+ private:
+  struct Piece {
+    uint32_t field_id;
+    size_t begin, size;
+  };
+  void Match(uint32_t id, int kind, std::string_view a, std::string_view b, int len) {
+    const bool lpm = kind == p4v1::FieldMatch::kLpm;
+    const auto k = static_cast<uint32_t>(kind);
+    const size_t sub = wire::BytesFieldSize(1, a) +
+                       (lpm ? wire::Int32FieldSize(2, len) : wire::BytesFieldSize(2, b));
+    const size_t field_match = wire::UintFieldSize(1, id) + wire::LenFieldSize(k, sub);
+    char* p = wire::Grow(&out_.bytes, wire::LenFieldSize(2, field_match));
+    p = wire::WriteLenHeader(p, 2, field_match);
+    p = wire::WriteUint(p, 1, id);
+    p = wire::WriteLenHeader(p, k, sub);
+    p = wire::WriteBytes(p, 1, a);
+    if (lpm) {
+      wire::WriteInt32(p, 2, len);
+    } else {
+      wire::WriteBytes(p, 2, b);
+    }
+    // The key, as EntryKey() writes this field.
+    const size_t begin = out_.key.size();
+    KeyPut32(&out_.key, id);
+    KeyPut32(&out_.key, k);
+    KeyBytes(&out_.key, a);
+    if (lpm) {
+      KeyPut32(&out_.key, static_cast<uint32_t>(len));
+    } else if (kind == p4v1::FieldMatch::kTernary || kind == p4v1::FieldMatch::kRange) {
+      KeyBytes(&out_.key, b);
+    }
+    pieces_.push_back(Piece{id, begin, out_.key.size() - begin});
+  }
+
+  EncodedEntry& out_;
+  std::string& action_;  // the Action message's body
+  uint32_t table_id_ = 0;
+  int32_t priority_ = 0;
+  absl::InlinedVector<Piece, 8> pieces_;
+};
+
+// Bit per MatchField set in m: Match::Has() of every field, without a call per field.
+uint64_t SetFields(const Match& m) {
+  static_assert(kNumMatchFields == 18, "a MatchField was added: list it here");
+  uint64_t b = 0;
+  auto bit = [&](bool has, MatchField f) {
+    b |= static_cast<uint64_t>(has) << static_cast<int>(f);
+  };
+  bit(m.src_mac.has_value(), MatchField::kSrcMac);
+  bit(m.dst_mac.has_value(), MatchField::kDstMac);
+  bit(m.eth_type.has_value(), MatchField::kEthType);
+  bit(m.vlan_id.has_value(), MatchField::kVlanId);
+  bit(m.vlan_prio.has_value(), MatchField::kVlanPrio);
+  bit(m.ip_proto.has_value(), MatchField::kIpProto);
+  bit(m.src_ip.has_value(), MatchField::kSrcIp);
+  bit(m.dst_ip.has_value(), MatchField::kDstIp);
+  bit(m.ip_tos.has_value(), MatchField::kIpTos);
+  bit(m.ip_ttl.has_value(), MatchField::kIpTtl);
+  bit(m.src_port.has_value(), MatchField::kSrcPort);
+  bit(m.dst_port.has_value(), MatchField::kDstPort);
+  bit(m.tcp_flags.has_value(), MatchField::kTcpFlags);
+  bit(m.enc_key_id.has_value(), MatchField::kEncKeyId);
+  bit(m.enc_src_ip.has_value(), MatchField::kEncSrcIp);
+  bit(m.enc_dst_ip.has_value(), MatchField::kEncDstIp);
+  bit(m.enc_dst_port.has_value(), MatchField::kEncDstPort);
+  bit(m.ct_state.has_value(), MatchField::kCtState);
+  return b;
+}
+
+template <typename Sink>
+absl::Status BuildEntry(const Mapping& mapping, const FlowRule& rule, Sink& sink) {
+  const TableMap* tm = mapping.ForChain(rule.chain);
   if (tm == nullptr) {
     return absl::UnimplementedError(
         absl::StrCat("chain: no P4 table is mapped to chain ", rule.chain));
   }
-  p4v1::TableEntry& e = *out;
-  e.Clear();
-  e.set_table_id(tm->id);
+  sink.Begin(tm->id);
   // Priority.
   if (tm->has_priority) {
-    e.set_priority(static_cast<int32_t>(rule.priority) + 1);
+    sink.Priority(static_cast<int32_t>(rule.priority) + 1);
   } else if (rule.priority != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("priority: table '", tm->name,
@@ -824,7 +1027,8 @@ absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const
     }
     implied |= uint64_t{1} << static_cast<int>(MatchField::kIpProto);
   }
-  auto has = [&](MatchField f) { return ((implied >> static_cast<int>(f)) & 1) == 0 && m.Has(f); };
+  const uint64_t set = SetFields(m) & ~implied;
+  auto has = [&](MatchField f) { return ((set >> static_cast<int>(f)) & 1) != 0; };
   // Keys.
   uint64_t mapped = 0;  // bit per MatchField
   for (const KeyMap& km : tm->keys) {
@@ -858,8 +1062,6 @@ absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const
       if (!IsPrefixField(*km.field)) model_width = MatchFieldBits(*km.field);
     }
     bool full = t.mask == OnesMask(model_width);
-    p4v1::FieldMatch* fm = e.add_match();
-    fm->set_field_id(km.field_id);
     switch (km.kind) {
       case p4cfg::MatchField::EXACT:
       case p4cfg::MatchField::OPTIONAL:
@@ -870,14 +1072,13 @@ absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const
                            "; a mask cannot be written"));
         }
         if (km.kind == p4cfg::MatchField::EXACT) {
-          fm->mutable_exact()->set_value(t.value);
+          sink.Exact(km.field_id, t.value);
         } else {
-          fm->mutable_optional()->set_value(t.value);
+          sink.Optional(km.field_id, t.value);
         }
         break;
       case p4cfg::MatchField::TERNARY:
-        fm->mutable_ternary()->set_value(t.value);
-        fm->mutable_ternary()->set_mask(t.mask);
+        sink.Ternary(km.field_id, t.value, t.mask);
         break;
       case p4cfg::MatchField::LPM: {
         int len = PrefixLength(t.mask, model_width);
@@ -886,8 +1087,7 @@ absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const
                                                          "' is LPM; mask ", HexBytes(t.mask),
                                                          " is not a non-empty prefix"));
         }
-        fm->mutable_lpm()->set_value(t.value);
-        fm->mutable_lpm()->set_prefix_len(len);
+        sink.Lpm(km.field_id, t.value, len);
         break;
       }
       case p4cfg::MatchField::RANGE: {
@@ -896,15 +1096,14 @@ absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const
               absl::StrCat(km.model_name, ": P4 field '", km.p4_name, "' is a range; mask ",
                            HexBytes(t.mask), " is not a prefix mask, so it is not one range"));
         }
-        fm->mutable_range()->set_low(t.value);
-        fm->mutable_range()->set_high(OrNotMask(t.value, t.mask, model_width));
+        sink.Range(km.field_id, t.value, OrNotMask(t.value, t.mask, model_width));
         break;
       }
       default:
         return absl::InternalError("unsupported match kind");
     }
   }
-  for (int fi = 0; fi < kNumMatchFields; ++fi) {
+  for (int fi = 0; fi < kNumMatchFields && (set & ~mapped) != 0; ++fi) {
     const auto f = static_cast<MatchField>(fi);
     if (((mapped >> fi) & 1) == 0 && has(f)) {
       return absl::UnimplementedError(absl::StrCat(AV(MatchFieldName(f)), ": table '", tm->name,
@@ -948,8 +1147,7 @@ absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const
                                                  " has no P4 action in table '", tm->name,
                                                  "' (mapped: ", absl::StrJoin(shapes, " "), ")"));
   }
-  p4v1::Action* pa = e.mutable_action()->mutable_action();
-  pa->set_action_id(am->id);
+  sink.Action(am->id);
   for (const ParamMap& pm : am->params) {
     // The name for error messages is built only when there is an error.
     auto what = [&] {
@@ -961,9 +1159,7 @@ absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const
       return absl::OutOfRangeError(
           absl::StrCat(what(), ": value ", HexBytes(*v), " does not fit ", pm.bitwidth, " bits"));
     }
-    p4v1::Action::Param* p = pa->add_params();
-    p->set_param_id(pm.id);
-    p->set_value(std::move(*v));
+    sink.Param(pm.id, *v);
   }
   // Attributes without a parameter must have their default value.
   for (size_t s = 0; s < acts.size(); ++s) {
@@ -985,8 +1181,23 @@ absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const
   for (int i = 7; i >= 0; --i) *c++ = static_cast<char>(rule.id.hi() >> (8 * i));
   for (int i = 7; i >= 0; --i) *c++ = static_cast<char>(rule.id.lo() >> (8 * i));
   *c++ = static_cast<char>(count ? kCookieCount : 0);
-  e.set_metadata(cookie, static_cast<size_t>(c - cookie));
+  sink.Finish(std::string_view(cookie, static_cast<size_t>(c - cookie)));
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Mapping::ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const {
+  MessageSink sink(out);
+  return BuildEntry(*this, rule, sink);
+}
+
+absl::Status Mapping::Encode(const FlowRule& rule, EncodedEntry* out) const {
+  thread_local std::string action;  // scratch, kept between calls
+  out->bytes.reserve(48 + 32 * (rule.actions.size() + 4));
+  out->key.reserve(40);
+  WireSink sink(out, &action);
+  return BuildEntry(*this, rule, sink);
 }
 
 absl::StatusOr<FlowRule> Mapping::FromEntry(const p4v1::TableEntry& e, bool* owned) const {
@@ -1129,55 +1340,39 @@ dpu::Capabilities Mapping::Capabilities() const {
 
 std::string EntryKey(const p4v1::TableEntry& e) {
   // table id, priority, then per field (sorted by id): id, kind and length-prefixed values.
-  // Called for every entry written: no allocation but the key itself.
+  // Called for every entry read back: no allocation but the key itself. Mapping::Encode()
+  // writes the same key for the entries it encodes.
   absl::InlinedVector<const p4v1::FieldMatch*, 8> ms;
   for (const auto& m : e.match()) ms.push_back(&m);
   auto by_id = [](const p4v1::FieldMatch* a, const p4v1::FieldMatch* b) {
     return a->field_id() < b->field_id();
   };
-  if (!std::is_sorted(ms.begin(), ms.end(), by_id)) std::sort(ms.begin(), ms.end(), by_id);
+  if (!std::is_sorted(ms.begin(), ms.end(), by_id)) std::stable_sort(ms.begin(), ms.end(), by_id);
   std::string key;
   key.reserve(16 + 24 * ms.size());
-  auto put32 = [&](uint32_t v) {
-    char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-                 static_cast<char>(v)};
-    key.append(b, 4);
-  };
-  auto bytes = [&](const std::string& b) {
-    // The canonical form (no leading zero bytes; 0 is one zero byte), without a copy.
-    size_t i = 0;
-    while (i + 1 < b.size() && b[i] == 0) ++i;
-    if (b.empty()) {
-      put32(1);
-      key.push_back('\0');
-      return;
-    }
-    put32(static_cast<uint32_t>(b.size() - i));
-    key.append(b, i, std::string::npos);
-  };
-  put32(e.table_id());
-  put32(static_cast<uint32_t>(e.priority()));
+  KeyPut32(&key, e.table_id());
+  KeyPut32(&key, static_cast<uint32_t>(e.priority()));
   for (const p4v1::FieldMatch* m : ms) {
-    put32(m->field_id());
-    put32(static_cast<uint32_t>(m->field_match_type_case()));
+    KeyPut32(&key, m->field_id());
+    KeyPut32(&key, static_cast<uint32_t>(m->field_match_type_case()));
     switch (m->field_match_type_case()) {
       case p4v1::FieldMatch::kExact:
-        bytes(m->exact().value());
+        KeyBytes(&key, m->exact().value());
         break;
       case p4v1::FieldMatch::kOptional:
-        bytes(m->optional().value());
+        KeyBytes(&key, m->optional().value());
         break;
       case p4v1::FieldMatch::kTernary:
-        bytes(m->ternary().value());
-        bytes(m->ternary().mask());
+        KeyBytes(&key, m->ternary().value());
+        KeyBytes(&key, m->ternary().mask());
         break;
       case p4v1::FieldMatch::kLpm:
-        bytes(m->lpm().value());
-        put32(static_cast<uint32_t>(m->lpm().prefix_len()));
+        KeyBytes(&key, m->lpm().value());
+        KeyPut32(&key, static_cast<uint32_t>(m->lpm().prefix_len()));
         break;
       case p4v1::FieldMatch::kRange:
-        bytes(m->range().low());
-        bytes(m->range().high());
+        KeyBytes(&key, m->range().low());
+        KeyBytes(&key, m->range().high());
         break;
       default:
         key += m->SerializeAsString();

@@ -73,6 +73,12 @@ struct TableMap {
   std::optional<uint8_t> implied_ip_proto;
 };
 
+/// A table entry encoded by Mapping::Encode().
+struct EncodedEntry {
+  std::string bytes;  ///< The p4.v1.TableEntry, serialized (the bytes protobuf writes for it).
+  std::string key;    ///< EntryKey() of that entry.
+};
+
 /// The loaded mapping. Immutable after Parse().
 class Mapping {
  public:
@@ -97,6 +103,9 @@ class Mapping {
   absl::StatusOr<p4v1::TableEntry> ToEntry(const FlowRule& rule) const;
   /// The same into @p out (cleared first), for callers that place the entry in a message.
   absl::Status ToEntry(const FlowRule& rule, p4v1::TableEntry* out) const;
+  /// The entry ToEntry() builds, written straight to its serialized form with its EntryKey():
+  /// no message is built. Same checks and errors as ToEntry(); @p out is unspecified on error.
+  absl::Status Encode(const FlowRule& rule, EncodedEntry* out) const;
   /// The FlowRule of @p entry. @p owned is set when the entry carries libdpu's cookie (its id
   /// is then the rule's id; otherwise the id is KeyId()).
   absl::StatusOr<FlowRule> FromEntry(const p4v1::TableEntry& entry, bool* owned) const;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "backends/p4runtime/bytestring.h"
+#include "backends/p4runtime/wire.h"
 #include "dpu/backend_registry.h"
 #include "google/rpc/status.pb.h"
 
@@ -41,25 +42,18 @@ std::vector<absl::Status> UpdateErrors(const grpc::Status& call, size_t n) {
   return out;
 }
 
-// Updates live on the arena of one Apply(): building and dropping a batch costs no malloc/free
-// per message.
-p4v1::Update* NewUpdate(google::protobuf::Arena* arena, p4v1::Update::Type type) {
-  auto* u = google::protobuf::Arena::CreateMessage<p4v1::Update>(arena);
-  u->set_type(type);
-  return u;
-}
-
-// An update of the installed entry @p bytes (serialized): whole, or its key only (DELETE).
-p4v1::Update* ParsedUpdate(google::protobuf::Arena* arena, p4v1::Update::Type type,
-                           const std::string& bytes) {
-  p4v1::Update* u = NewUpdate(arena, type);
-  p4v1::TableEntry* e = u->mutable_entity()->mutable_table_entry();
-  e->ParseFromString(bytes);
-  if (type == p4v1::Update::DELETE) {
-    e->clear_action();
-    e->clear_metadata();
+// Keeps the owner of each table entry key in `by_key` (views of Installed::key): gives
+// `inst`, the entry of `id`, the key `key`.
+template <typename Map, typename Inst>
+void IndexKey(Map& by_key, const FlowId& id, Inst& inst, std::string key) {
+  if (!inst.key.empty()) {
+    if (auto k = by_key.find(inst.key); k != by_key.end() && k->second == id) by_key.erase(k);
   }
-  return u;
+  inst.key = std::move(key);
+  if (auto [k, fresh] = by_key.try_emplace(inst.key, id); !fresh) {
+    by_key.erase(k);  // a view of the string of the key's previous owner
+    by_key.emplace(inst.key, id);
+  }
 }
 
 }  // namespace
@@ -221,16 +215,18 @@ absl::Status P4RuntimeBackend::Adopt() {
   }
   auto got = session_->Read(query);
   if (!got.ok()) return got.status();
-  installed_.clear();
   by_key_.clear();
+  installed_.clear();
   for (const p4v1::Entity& e : *got) {
     if (!e.has_table_entry()) continue;
     bool owned = false;
     auto rule = mapping_->FromEntry(e.table_entry(), &owned);
     if (!rule.ok() || !owned) continue;
-    std::string key = EntryKey(e.table_entry());
-    by_key_[key] = rule->id;
-    installed_[rule->id] = Installed{*rule, e.table_entry().SerializeAsString(), key};
+    const FlowId id = rule->id;
+    Installed& inst = installed_[id];
+    inst.rule = std::move(*rule);
+    inst.entry = e.table_entry().SerializeAsString();
+    IndexKey(by_key_, id, inst, EntryKey(e.table_entry()));
   }
   return absl::OkStatus();
 }
@@ -271,15 +267,31 @@ absl::Status P4RuntimeBackend::Validate(const FlowRule& rule) const {
 absl::Status P4RuntimeBackend::WriteOnce(std::vector<Op*>& ops, Atomicity atomicity,
                                          std::vector<absl::Status>* per_update,
                                          grpc::Status* call) {
-  p4v1::WriteRequest req;
-  req.set_atomicity(atomicity);
-  // The ops' updates (on the arena of the Apply()) go into the request and come back out: no
-  // copy, no allocation. The request does not own them: they are taken out before it dies.
-  auto* updates = req.mutable_updates();
-  updates->Reserve(static_cast<int>(ops.size()));
-  for (Op* op : ops) updates->UnsafeArenaAddAllocated(op->update);
-  *call = session_->Write(req);
-  updates->UnsafeArenaExtractSubrange(0, static_cast<int>(ops.size()), nullptr);
+  // The request's updates, serialized here from the entries' bytes (each entry was serialized
+  // once, by Mapping::Encode() or when it was read back): no message is built.
+  size_t size = 0;
+  for (const Op* op : ops) size += op->entry->size() + 16;
+  std::string updates;
+  updates.reserve(size);
+  std::string key_only;
+  for (const Op* op : ops) {
+    std::string_view entry = *op->entry;
+    if (op->key_only) {
+      key_only.clear();
+      wire::AppendWithoutActionAndMetadata(entry, &key_only);
+      entry = key_only;
+    }
+    // Update { type = 1; Entity entity = 2 { TableEntry table_entry = 2 } }.
+    const auto type = static_cast<uint64_t>(op->type);
+    const size_t entity = wire::LenFieldSize(2, entry.size());
+    const size_t update = wire::UintFieldSize(1, type) + wire::LenFieldSize(2, entity);
+    char* p = wire::Grow(&updates, wire::LenFieldSize(4, update));
+    p = wire::WriteLenHeader(p, 4, update);
+    p = wire::WriteUint(p, 1, type);
+    p = wire::WriteLenHeader(p, 2, entity);
+    wire::WriteMessage(p, 2, entry);
+  }
+  *call = session_->WriteEncoded(atomicity, std::move(updates));
   per_update->clear();
   if (call->ok()) return absl::OkStatus();
   *per_update = UpdateErrors(*call, ops.size());
@@ -393,8 +405,8 @@ absl::Status P4RuntimeBackend::WriteOne(std::vector<Op*>& ops, bool atomic,
     if (*refused == ops.size()) return s;
     Op* op = ops[*refused];
     return BatchError(per[*refused].code(), op->index, op->is_delete, op->id,
-                      absl::StrCat("target refused ", p4v1::Update::Type_Name(op->update->type()),
-                                   ": ", per[*refused].message()));
+                      absl::StrCat("target refused ", p4v1::Update::Type_Name(op->type), ": ",
+                                   per[*refused].message()));
   }
 }
 
@@ -405,27 +417,24 @@ void P4RuntimeBackend::Undo(const std::vector<Op*>& applied) {
   for (size_t i = applied.size(); i-- > 0;) {
     const Op& a = *applied[i];
     Op r;
-    switch (a.update->type()) {
+    switch (a.type) {
       case p4v1::Update::INSERT:
-        r.update = NewUpdate(arena_, p4v1::Update::DELETE);
-        {
-          p4v1::TableEntry* k = r.update->mutable_entity()->mutable_table_entry();
-          const p4v1::TableEntry& e = a.update->entity().table_entry();
-          k->set_table_id(e.table_id());
-          *k->mutable_match() = e.match();
-          k->set_priority(e.priority());
-        }
+        r.type = p4v1::Update::DELETE;
+        r.entry = a.entry;
+        r.key_only = true;
         first.push_back(r);
         ++report_.deleted_again;
         break;
       case p4v1::Update::MODIFY:
         // The entry still exists: MODIFY keeps it (and its direct counter).
-        r.update = ParsedUpdate(arena_, p4v1::Update::MODIFY, *a.undo_entry);
+        r.type = p4v1::Update::MODIFY;
+        r.entry = a.undo_entry;
         first.push_back(r);
         ++report_.modified_back;
         break;
       case p4v1::Update::DELETE:
-        r.update = ParsedUpdate(arena_, p4v1::Update::INSERT, *a.undo_entry);
+        r.type = p4v1::Update::INSERT;
+        r.entry = a.undo_entry;
         second.push_back(r);
         ++report_.reinserted;
         break;
@@ -490,31 +499,17 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   report_ = ApplyReport{};
   if (auto s = CheckBatchIds(batch); !s.ok()) return s;
   if (batch.empty()) return absl::OkStatus();
-  // Every message of this batch (updates, entries, undo) lives on this arena.
-  google::protobuf::ArenaOptions ao;
-  ao.start_block_size = 64 << 10;
-  ao.max_block_size = 4 << 20;
-  google::protobuf::Arena arena(ao);
-  arena_ = &arena;
-  struct Reset {
-    google::protobuf::Arena** a;
-    ~Reset() { *a = nullptr; }
-  } reset{&arena_};
   std::vector<Op> ops;
   ops.reserve(batch.size() + 8);
-  absl::flat_hash_set<std::string> freed;  // keys deleted or moved away by this batch
-  absl::flat_hash_map<std::string, size_t> new_keys;
-  std::vector<std::pair<FlowId, std::string>> staged;  // id -> new key (for commit)
-  // Per upsert, its op in `ops`: the op's update holds the new entry (moved in, not copied),
-  // which the commit moves into installed_.
+  // Keys are views: of installed entries' keys, and of `encoded`, which does not grow.
+  absl::flat_hash_set<absl::string_view> freed;  // keys deleted or moved away by this batch
+  absl::flat_hash_map<absl::string_view, size_t> new_keys;
+  // Per upsert: its entry, serialized once (sent, then kept as the installed entry), and the
+  // position of its op in `ops`.
+  std::vector<EncodedEntry> encoded(batch.upserts.size());
   std::vector<size_t> staged_ops;
-  staged.reserve(batch.upserts.size());
   staged_ops.reserve(batch.upserts.size());
   new_keys.reserve(batch.upserts.size());
-  auto counted = [&](const p4v1::Update* u) {
-    const TableMap* t = mapping_->ForTableId(u->entity().table_entry().table_id());
-    return t != nullptr && t->counter_id != 0;
-  };
   for (size_t i = 0; i < batch.deletes.size(); ++i) {
     const FlowId& id = batch.deletes[i];
     auto it = installed_.find(id);
@@ -522,12 +517,13 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
       return BatchError(absl::StatusCode::kNotFound, i, true, id, "no such rule installed");
     }
     Op op;
-    op.update = ParsedUpdate(&arena, p4v1::Update::DELETE, it->second.entry);
+    op.type = p4v1::Update::DELETE;
+    op.entry = &it->second.entry;
+    op.key_only = true;
     op.index = i;
     op.is_delete = true;
     op.id = id;
     op.undo_entry = &it->second.entry;
-    op.counted = counted(op.update);
     freed.insert(it->second.key);
     ops.push_back(op);
   }
@@ -535,17 +531,15 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
   for (size_t j = 0; j < batch.upserts.size(); ++j) {
     const FlowRule& r = batch.upserts[j];
     size_t index = base + j;
-    // Validate() without the mapping step: ToEntry() below is that step (done once).
+    // Validate() without the mapping step: Encode() below is that step (done once).
     absl::Status vs = ValidateRule(r);
     if (vs.ok()) vs = caps_.CheckRule(r, name());
     if (!vs.ok()) return BatchError(vs.code(), index, false, r.id, SV(vs.message()));
-    p4v1::Update* update = google::protobuf::Arena::CreateMessage<p4v1::Update>(&arena);
-    p4v1::TableEntry* entry = update->mutable_entity()->mutable_table_entry();
-    if (absl::Status es = mapping_->ToEntry(r, entry); !es.ok()) {
+    EncodedEntry& enc = encoded[j];
+    if (absl::Status es = mapping_->Encode(r, &enc); !es.ok()) {
       return BatchError(es.code(), index, false, r.id, SV(es.message()));
     }
-    std::string key = EntryKey(*entry);
-    auto [d, fresh] = new_keys.try_emplace(key, index);
+    auto [d, fresh] = new_keys.try_emplace(enc.key, index);
     if (!fresh) {
       return BatchError(
           absl::StatusCode::kInvalidArgument, index, false, r.id,
@@ -555,42 +549,41 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     Op op;
     op.index = index;
     op.id = r.id;
-    if (it != installed_.end() && it->second.key == key) {
-      update->set_type(p4v1::Update::MODIFY);
-      op.update = update;
+    op.entry = &enc.bytes;
+    if (it != installed_.end() && it->second.key == enc.key) {
+      op.type = p4v1::Update::MODIFY;
       op.undo_entry = &it->second.entry;
     } else {
       if (it != installed_.end()) {
         Op del;
-        del.update = ParsedUpdate(&arena, p4v1::Update::DELETE, it->second.entry);
+        del.type = p4v1::Update::DELETE;
+        del.entry = &it->second.entry;
+        del.key_only = true;
         del.index = index;
         del.id = r.id;
         del.undo_entry = &it->second.entry;
-        del.counted = counted(del.update);
         freed.insert(it->second.key);
         ops.push_back(del);
       }
-      update->set_type(p4v1::Update::INSERT);
-      op.update = update;
+      op.type = p4v1::Update::INSERT;
     }
     staged_ops.push_back(ops.size());
     ops.push_back(op);
-    staged.emplace_back(r.id, std::move(key));
   }
   // Key conflicts with rules that stay installed.
-  for (size_t j = 0; j < staged.size(); ++j) {
-    auto owner = by_key_.find(staged[j].second);
-    if (owner != by_key_.end() && owner->second != staged[j].first &&
-        !freed.contains(staged[j].second)) {
-      return BatchError(absl::StatusCode::kAlreadyExists, base + j, false, staged[j].first,
+  for (size_t j = 0; j < encoded.size(); ++j) {
+    const FlowId& id = batch.upserts[j].id;
+    auto owner = by_key_.find(encoded[j].key);
+    if (owner != by_key_.end() && owner->second != id && !freed.contains(encoded[j].key)) {
+      return BatchError(absl::StatusCode::kAlreadyExists, base + j, false, id,
                         absl::StrCat("same P4 table key (match and priority) as installed rule ",
                                      owner->second.ToString()));
     }
   }
   if (!freed.empty()) {
-    for (size_t j = 0; j < staged.size(); ++j) {
+    for (size_t j = 0; j < encoded.size(); ++j) {
       Op& op = ops[staged_ops[j]];
-      op.reuses_key = op.update->type() == p4v1::Update::INSERT && freed.contains(staged[j].second);
+      op.reuses_key = op.type == p4v1::Update::INSERT && freed.contains(encoded[j].key);
     }
   }
   // The order of the writes. A server may reorder the updates of one batch, so an INSERT of a
@@ -613,7 +606,7 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     const bool atomic = UseAtomic();
     std::vector<std::vector<Op*>> phases(3);
     for (Op& op : ops) {
-      size_t p = op.update->type() == p4v1::Update::DELETE ? 1 : op.reuses_key ? 2 : 0;
+      size_t p = op.type == p4v1::Update::DELETE ? 1 : op.reuses_key ? 2 : 0;
       if (atomic && p == 1) p = 0;  // one atomic write unless a key is reused
       phases[p].push_back(&op);
     }
@@ -623,26 +616,24 @@ absl::Status P4RuntimeBackend::Apply(const FlowBatch& batch) {
     if (!s.ok()) return s;
     if (!relearn) break;
   }
-  // Commit the new state.
+  // Commit the new state. `freed` and `new_keys` hold views of the strings changed below: not
+  // used from here on.
+  freed.clear();
+  new_keys.clear();
   for (const FlowId& id : batch.deletes) {
     auto it = installed_.find(id);
-    by_key_.erase(it->second.key);
+    if (auto k = by_key_.find(it->second.key); k != by_key_.end() && k->second == id) {
+      by_key_.erase(k);
+    }
     installed_.erase(it);
   }
-  for (size_t j = 0; j < staged.size(); ++j) {
+  for (size_t j = 0; j < encoded.size(); ++j) {
     const FlowRule& r = batch.upserts[j];
-    auto [it, fresh] = installed_.try_emplace(r.id);
-    Installed& inst = it->second;
-    if (!fresh) {
-      if (auto k = by_key_.find(inst.key); k != by_key_.end() && k->second == r.id) {
-        by_key_.erase(k);
-      }
-    }
-    by_key_[staged[j].second] = r.id;
+    Installed& inst = installed_[r.id];
     inst.rule = r;
-    // Kept serialized: one allocation per rule instead of a tree of messages.
-    ops[staged_ops[j]].update->entity().table_entry().SerializeToString(&inst.entry);
-    inst.key = std::move(staged[j].second);
+    // The bytes that were written: kept serialized, one allocation per rule.
+    inst.entry = std::move(encoded[j].bytes);
+    IndexKey(by_key_, r.id, inst, std::move(encoded[j].key));
   }
   return absl::OkStatus();
 }

@@ -100,13 +100,15 @@ class P4RuntimeBackend : public Backend {
   absl::Status EnsureSession();
 
   struct Op {
-    p4v1::Update* update = nullptr;  // on arena_: put into a request without copy
-    size_t index = 0;                // batch position
+    p4v1::Update::Type type = p4v1::Update::UNSPECIFIED;
+    // The serialized TableEntry the update carries: the batch's new entry or an installed one.
+    const std::string* entry = nullptr;
+    bool key_only = false;  // send the entry without action and metadata (DELETE)
+    size_t index = 0;       // batch position
     bool is_delete = false;
     bool reuses_key = false;  // an INSERT of a key this batch DELETEs
     FlowId id;
     const std::string* undo_entry = nullptr;  // installed entry, serialized (MODIFY/DELETE undo)
-    bool counted = false;                     // its table has a direct counter
   };
   /// Writes @p phases in order, each as one Write; on a refusal undoes what the target
   /// applied. @return a BatchError for the refused op.
@@ -134,7 +136,6 @@ class P4RuntimeBackend : public Backend {
   dpu::Capabilities caps_;
   std::string api_version_;
   std::optional<bool> target_atomic_;
-  google::protobuf::Arena* arena_ = nullptr;  // of the Apply() in progress
   ApplyReport report_;
   uint64_t generation_ = 0;
   int replays_ = 0;
@@ -147,7 +148,9 @@ class P4RuntimeBackend : public Backend {
   // Node map: an Installed is a few hundred bytes, so growing a flat table of 100,000 of them
   // would move (and page in) tens of MB at every doubling; nodes stay put.
   absl::node_hash_map<FlowId, Installed> installed_;
-  absl::flat_hash_map<std::string, FlowId> by_key_;
+  // Keys are views of Installed::key (nodes stay put): the entry of a key is erased and
+  // emplaced again whenever its owner changes, so a view never outlives its string.
+  absl::flat_hash_map<absl::string_view, FlowId> by_key_;
 };
 
 /// Registers "p4runtime" in @p registry.

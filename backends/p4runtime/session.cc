@@ -9,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backends/p4runtime/bytestring.h"
+#include "backends/p4runtime/wire.h"
+#include "grpcpp/impl/client_unary_call.h"
 
 namespace dpu::p4rt {
 
@@ -196,6 +198,8 @@ absl::Status Session::Connect() {
                                                absl::FormatDuration(options_.connect_timeout)));
   }
   stub_ = p4v1::P4Runtime::NewStub(channel_);
+  write_method_ = std::make_unique<grpc::internal::RpcMethod>(
+      "/p4.v1.P4Runtime/Write", grpc::internal::RpcMethod::NORMAL_RPC, channel_);
   stream_ctx_ = std::make_unique<grpc::ClientContext>();
   stream_ = stub_->StreamChannel(stream_ctx_.get());
   {
@@ -277,6 +281,33 @@ grpc::Status Session::Write(p4v1::WriteRequest& request) {
   p4v1::WriteResponse resp;
   auto ctx = Context();
   return stub_->Write(ctx.get(), request, &resp);
+}
+
+grpc::Status Session::WriteEncoded(p4v1::WriteRequest::Atomicity atomicity, std::string updates) {
+  // WriteRequest fields in number order, as protobuf serializes them: device_id (1),
+  // election_id (3), updates (4), atomicity (5), role (6).
+  std::string head, tail, election;
+  const ElectionId id = election_id();
+  wire::PutUint(&election, 1, id.high);
+  wire::PutUint(&election, 2, id.low);
+  wire::PutUint(&head, 1, options_.device_id);
+  wire::PutMessage(&head, 3, election);
+  wire::PutUint(&tail, 5, static_cast<uint64_t>(atomicity));
+  wire::PutBytes(&tail, 6, options_.role);
+  // The updates go to gRPC without a copy: the slice owns the string.
+  auto* body = new std::string(std::move(updates));
+  grpc::Slice slices[3] = {
+      grpc::Slice(head),
+      grpc::Slice(
+          body->data(), body->size(), [](void* p) { delete static_cast<std::string*>(p); }, body),
+      grpc::Slice(tail)};
+  grpc::ByteBuffer request(slices, 3);
+  p4v1::WriteResponse resp;
+  auto ctx = Context();
+  // What the generated stub's Write() does, with the request already serialized.
+  return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, p4v1::WriteResponse, grpc::ByteBuffer,
+                                           grpc::protobuf::MessageLite>(
+      channel_.get(), *write_method_, ctx.get(), request, &resp);
 }
 
 absl::StatusOr<std::vector<p4v1::Entity>> Session::Read(const std::vector<p4v1::Entity>& entities) {

@@ -94,6 +94,11 @@ class Session {
 
   /// Write: stamps device_id, role and election_id.
   grpc::Status Write(p4v1::WriteRequest& request);
+  /// Write of updates serialized by the caller: @p updates is the concatenation of the
+  /// request's `updates` fields (tag 4, length, a serialized p4.v1.Update each). Stamps
+  /// device_id, role and election_id like Write(), and sends the bytes Write() would send for
+  /// the same request, without building or serializing a message.
+  grpc::Status WriteEncoded(p4v1::WriteRequest::Atomicity atomicity, std::string updates);
   /// Read: collects every entity of the response stream.
   absl::StatusOr<std::vector<p4v1::Entity>> Read(const std::vector<p4v1::Entity>& entities);
   absl::Status SetPipeline(p4v1::SetForwardingPipelineConfigRequest::Action action,
@@ -115,6 +120,7 @@ class Session {
   SessionOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<p4v1::P4Runtime::Stub> stub_;
+  std::unique_ptr<grpc::internal::RpcMethod> write_method_;  // Write, for WriteEncoded()
   std::unique_ptr<grpc::ClientContext> stream_ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<p4v1::StreamMessageRequest, p4v1::StreamMessageResponse>>
       stream_;

@@ -57,6 +57,9 @@ ABSL_FLAG(std::string, comm_interface, "",
 ABSL_FLAG(int, daemon_port, 8085, "The port Init returns with --comm_interface");
 ABSL_FLAG(std::string, advertise, "",
           "HOST:PORT returned by Vendor Init (default: the --listen address)");
+ABSL_FLAG(std::string, ipsec_netns, "",
+          "Network namespace (a file such as /run/netns/NAME) whose IPsec SAs and policies the "
+          "OPI security services manage; empty: the agent's own");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1), "Health tick period");
 ABSL_FLAG(absl::Duration, heartbeat_stale, absl::Seconds(5), "A peer silent this long is stale");
 ABSL_FLAG(int, malloc_arenas, 2,
@@ -158,6 +161,7 @@ int main(int argc, char** argv) {
     return Usage(
         absl::StrCat("--liveness_nice: must be -20 to 19, got ", server_options.liveness_nice));
   }
+  server_options.ipsec_netns = absl::GetFlag(FLAGS_ipsec_netns);
   std::string listen_host;
   int listen_port = 0;
   if (!server_options.tcp_address.empty() &&

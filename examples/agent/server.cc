@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent_ipsec.h"
 #include "grpc_health/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -26,6 +27,7 @@
 #include "opi/lifecycle/v1alpha1/lifecycle.grpc.pb.h"
 #include "opi/network/evpn_gw/v1alpha1/bridge_port.grpc.pb.h"
 #include "opi/network/evpn_gw/v1alpha1/logical_bridge.grpc.pb.h"
+#include "opi/security/v1alpha1/ipsec.grpc.pb.h"
 #include "vendor/api.grpc.pb.h"
 
 namespace dpu_agent {
@@ -35,6 +37,7 @@ namespace v1 = ::libdpu::agent::v1;
 namespace opi_inv = ::opi_api::inventory::v1;
 namespace evpn = ::opi_api::network::evpn_gw::v1alpha1;
 namespace lc = ::opi_api::lifecycle::v1alpha1;
+namespace sec = ::opi_api::security::v1alpha1;
 using ::grpc::ServerContext;
 
 // absl and gRPC share the canonical status codes, number for number.
@@ -272,6 +275,62 @@ class DpuAgentService final
   Agent* a_;
 };
 
+class IpsecSas final : public sec::IpsecSaService::Service {
+ public:
+  explicit IpsecSas(AgentIpsec* a) : a_(a) {}
+  grpc::Status CreateIpsecSa(ServerContext*, const sec::CreateIpsecSaRequest* req,
+                             sec::IpsecSa* resp) override {
+    return ToGrpc(a_->CreateSa(*req, resp));
+  }
+  grpc::Status UpdateIpsecSa(ServerContext*, const sec::UpdateIpsecSaRequest* req,
+                             sec::IpsecSa* resp) override {
+    return ToGrpc(a_->UpdateSa(*req, resp));
+  }
+  grpc::Status DeleteIpsecSa(ServerContext*, const sec::DeleteIpsecSaRequest* req,
+                             google::protobuf::Empty*) override {
+    return ToGrpc(a_->DeleteSa(*req));
+  }
+  grpc::Status GetIpsecSa(ServerContext*, const sec::GetIpsecSaRequest* req,
+                          sec::IpsecSa* resp) override {
+    return ToGrpc(a_->GetSa(*req, resp));
+  }
+  grpc::Status ListIpsecSas(ServerContext*, const sec::ListIpsecSasRequest* req,
+                            sec::ListIpsecSasResponse* resp) override {
+    return ToGrpc(a_->ListSas(*req, resp));
+  }
+
+ private:
+  AgentIpsec* a_;
+};
+
+class IpsecPolicies final : public sec::IpsecPolicyService::Service {
+ public:
+  explicit IpsecPolicies(AgentIpsec* a) : a_(a) {}
+  grpc::Status CreateIpsecPolicy(ServerContext*, const sec::CreateIpsecPolicyRequest* req,
+                                 sec::IpsecPolicy* resp) override {
+    return ToGrpc(a_->CreatePolicy(*req, resp));
+  }
+  grpc::Status UpdateIpsecPolicy(ServerContext*, const sec::UpdateIpsecPolicyRequest* req,
+                                 sec::IpsecPolicy* resp) override {
+    return ToGrpc(a_->UpdatePolicy(*req, resp));
+  }
+  grpc::Status DeleteIpsecPolicy(ServerContext*, const sec::DeleteIpsecPolicyRequest* req,
+                                 google::protobuf::Empty*) override {
+    return ToGrpc(a_->DeletePolicy(*req));
+  }
+  grpc::Status GetIpsecPolicy(ServerContext*, const sec::GetIpsecPolicyRequest* req,
+                              sec::IpsecPolicy* resp) override {
+    return ToGrpc(a_->GetPolicy(*req, resp));
+  }
+  grpc::Status ListIpsecPolicies(ServerContext*, const sec::ListIpsecPoliciesRequest* req,
+                                 sec::ListIpsecPoliciesResponse* resp) override {
+    return ToGrpc(a_->ListPolicies(*req, resp));
+  }
+
+ private:
+  AgentIpsec* a_;
+};
+
 }  // namespace
 
 // --- Liveness: Ping (both API generations) and GetAgentInfo on a thread of their own ---------
@@ -433,6 +492,8 @@ std::vector<std::string> ServiceNames() {
           "opi_api.inventory.v1.InventoryService",
           "opi_api.network.evpn_gw.v1alpha1.BridgePortService",
           "opi_api.network.evpn_gw.v1alpha1.LogicalBridgeService",
+          "opi_api.security.v1alpha1.IpsecSaService",
+          "opi_api.security.v1alpha1.IpsecPolicyService",
           "libdpu.agent.v1.DpuAgent"};
 }
 
@@ -505,6 +566,9 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(Agent* agent,
   auto info = std::make_unique<DpuAgentService>(agent);
   server->live_ = std::make_unique<LiveServer>(agent, info.get());
   server->services_.push_back(std::move(info));
+  server->ipsec_ = std::make_unique<AgentIpsec>(options.ipsec_netns);
+  server->services_.push_back(std::make_unique<IpsecSas>(server->ipsec_.get()));
+  server->services_.push_back(std::make_unique<IpsecPolicies>(server->ipsec_.get()));
 
   // gRPC implements grpc.health.v1.Health itself; naming the generated message links its schema
   // into the descriptor pool, so reflection describes the health service too.

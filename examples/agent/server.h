@@ -16,6 +16,8 @@ class Service;
 
 namespace dpu_agent {
 
+class AgentIpsec;
+
 /// Where and how the agent listens.
 struct ServerOptions {
   /// Unix socket path (created 0600, parent directories created 0700 when missing); empty: none.
@@ -33,6 +35,9 @@ struct ServerOptions {
   /// the agent's other threads and other processes. Needs CAP_SYS_NICE (or RLIMIT_NICE); without
   /// it the thread keeps the process's priority. 0: not changed.
   int liveness_nice = -5;
+  /// Network namespace file of OPI's IPsec services (opi_api.security.v1alpha1); empty: the
+  /// agent's own namespace.
+  std::string ipsec_netns;
 };
 
 class LiveServer;
@@ -58,6 +63,7 @@ class AgentServer {
  private:
   AgentServer() = default;
   ServerOptions options_;
+  std::unique_ptr<AgentIpsec> ipsec_;  // Before services_: they point into it.
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<LiveServer> live_;  // Before server_: destroyed after it.
   std::unique_ptr<grpc::Server> server_;

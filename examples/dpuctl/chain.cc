@@ -36,7 +36,8 @@ std::string Names(const std::vector<dpu::ServiceChain>& chains) {
   return out;
 }
 
-// Plans (and unless dry_run, applies) the chains of the file as one atomic batch.
+// Plans (and unless dry_run, applies) the chains of the file as one all-or-nothing batch (atomic
+// in the data plane only where the device applies batches atomically).
 absl::Status ApplyOrPlan(const Options& options, bool apply) {
   absl::StatusOr<std::vector<dpu::ServiceChain>> chains = LoadChains(options);
   if (!chains.ok()) return chains.status();
@@ -57,15 +58,16 @@ absl::Status ApplyOrPlan(const Options& options, bool apply) {
     return absl::OkStatus();
   }
   absl::Status s;
+  const size_t operations = plan->ToBatch().size();
   {
-    Progress p(ProgressEnabled(options),
-               absl::StrCat("applying ", plan->ToBatch().size(), " operations atomically"));
+    Progress p(ProgressEnabled(options), absl::StrCat("applying ", operations, " operations"));
     s = manager.Replace(*chains);
   }
   if (!s.ok()) return Annotate(s, "apply (nothing changed)");
   s = (*handle)->Save();
   if (!s.ok()) return s;
   for (const auto& c : *chains) std::cout << "chain/" << c.name << " configured\n";
+  PrintBestEffortNote((*handle)->backend(), operations);
   return absl::OkStatus();
 }
 
@@ -131,6 +133,7 @@ absl::Status ChainDelete(const Options& options) {
   for (const dpu::ServiceChain& c : *chains) {
     std::cout << "chain/" << c.name << (present.count(c.name) ? " deleted" : " not found") << "\n";
   }
+  PrintBestEffortNote(backend, plan.deletes.size());
   return absl::OkStatus();
 }
 

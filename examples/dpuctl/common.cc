@@ -41,6 +41,13 @@ absl::Status Annotate(const absl::Status& status, absl::string_view context) {
   return out;
 }
 
+void PrintBestEffortNote(const dpu::Backend& backend, size_t batch_size) {
+  if (batch_size > 1 && !backend.Capabilities().atomic_batches) {
+    std::cout << "(Best effort with undo: this device does not apply a batch atomically, so "
+                 "the data plane saw the rules arrive one by one.)\n";
+  }
+}
+
 absl::StatusOr<std::string> ReadInput(const std::string& path) {
   // One read into a string of the file's size: no stream buffers growing into fresh memory (a
   // rule file of 100,000 lines is 10 MB; page faults are most of a one-shot program's time).

@@ -54,6 +54,12 @@ absl::Status UsageError(absl::string_view message);
 bool IsUsageError(const absl::Status& status);
 /// Adds "CONTEXT: " in front of @p status's message, keeping its code and usage mark.
 absl::Status Annotate(const absl::Status& status, absl::string_view context);
+/// After a successful Apply() of @p batch_size operations: on a device that does not apply a
+/// batch atomically (Capabilities::atomic_batches false: netlink, dpdk, P4Runtime targets with
+/// CONTINUE_ON_ERROR only) prints the line saying that the batch was written one operation at a
+/// time, with undo on refusal, so the data plane saw the rules change one by one. Nothing for
+/// one operation or an atomic device.
+void PrintBestEffortNote(const dpu::Backend& backend, size_t batch_size);
 
 /// Reads a whole file ("-" is standard input). @return NotFound naming the path.
 absl::StatusOr<std::string> ReadInput(const std::string& path);

@@ -230,6 +230,7 @@ absl::Status FlowAdd(const Options& options) {
   for (const std::string& v : verdicts) {
     std::cout << v << (options.dry_run ? " (dry run)" : "") << "\n";
   }
+  if (!options.dry_run) PrintBestEffortNote(backend, batch.size());
   return absl::OkStatus();
 }
 
@@ -294,6 +295,7 @@ absl::Status FlowDel(const Options& options) {
     std::cout << "flow/" << id.ToString() << " deleted" << (options.dry_run ? " (dry run)" : "")
               << "\n";
   }
+  if (!options.dry_run) PrintBestEffortNote(backend, batch.size());
   return absl::OkStatus();
 }
 
@@ -415,10 +417,7 @@ absl::Status FlowApply(const Options& options) {
   if (!s.ok()) return s;
   std::cout << "Applied: " << adds << " added, " << changes << " changed, " << deletes
             << " deleted.\n";
-  if (batch.size() > 1 && !backend.Capabilities().atomic_batches) {
-    std::cout << "(Best effort with undo: this device does not apply a batch atomically, so "
-                 "the data plane saw the rules arrive one by one.)\n";
-  }
+  PrintBestEffortNote(backend, batch.size());
   return absl::OkStatus();
 }
 

@@ -29,8 +29,14 @@ std::string NodeName(const Options& options) {
 absl::StatusOr<dpu::DiscoveryReport> Discover(const Options& options) {
   dpu::DiscoveryOptions d;
   d.sysfs_root = options.sysfs_root;
+  // A machine without a PCI bus (user-mode Linux, some containers) has no DPU: the default
+  // /sys then gives an empty list, while a --sysfs-root without bus/pci stays an error.
+  if (options.sysfs_root == "/sys" && access("/sys/class", F_OK) == 0 &&
+      access("/sys/bus/pci/devices", F_OK) != 0) {
+    return dpu::DiscoveryReport{};
+  }
   absl::StatusOr<dpu::DiscoveryReport> report = dpu::DiscoverDpus(d);
-  if (!report.ok()) return Annotate(report.status(), "--sysfs-root");
+  if (!report.ok()) return Annotate(report.status(), absl::StrCat("sysfs ", options.sysfs_root));
   for (const std::string& w : report->warnings) std::cerr << "dpuctl: warning: " << w << "\n";
   return report;
 }

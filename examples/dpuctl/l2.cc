@@ -194,6 +194,7 @@ absl::Status ApplyOrPlan(const Options& options, bool apply) {
   for (const auto& b : net->bridges) {
     std::cout << "bridge/" << b.name << (plan->empty() ? " unchanged" : " configured") << "\n";
   }
+  PrintBestEffortNote((*handle)->backend(), plan->ToBatch().size());
   return absl::OkStatus();
 }
 
@@ -237,6 +238,7 @@ absl::Status L2Delete(const Options& options) {
     if (absl::Status s = (*handle)->Save(); !s.ok()) return s;
   }
   for (const auto& b : net->bridges) std::cout << "bridge/" << b.name << " deleted\n";
+  PrintBestEffortNote(backend, plan.deletes.size());
   return absl::OkStatus();
 }
 

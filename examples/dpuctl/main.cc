@@ -325,6 +325,10 @@ int main(int argc, char** argv) {
       }
       std::cerr << "dpuctl: unknown command '" << rest.front() << "' for '" << path
                 << "' (commands: " << known << ")\n";
+    } else if (!rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-' &&
+               !sub->get_subcommands({}).empty()) {
+      // CLI11 reports a missing command before an unknown option left over: name the option.
+      std::cerr << "dpuctl: unknown option '" << rest.front() << "' for '" << path << "'\n";
     } else {
       std::cerr << "dpuctl: " << e.what() << "\n";
     }

@@ -1,4 +1,5 @@
 // p4rt-target: serves P4Runtime on --listen (host:port or unix:/path) until SIGINT/SIGTERM.
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -34,23 +35,51 @@ void Usage(std::FILE* out) {
       "  --ignore-roles         every client competes in the default role\n"
       "  --like-bmv2            --continue-only --any-device --ignore-roles --device-id 0\n"
       "  --log FILE             one line per refused request\n"
-      "  --help                 this text\n");
+      "  --help                 this text\n"
+      "Options with a value also take --name=VALUE. Exit status: 0 after a signal, 1 when it\n"
+      "cannot listen, 2 for a command-line error.\n");
 }
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string listen;
   p4rt_target::TargetOptions opts;
+  // A command-line error: what is wrong, the usage, exit status 2.
+  auto bad = [](const std::string& why) {
+    std::fprintf(stderr, "p4rt-target: %s\n", why.c_str());
+    Usage(stderr);
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       Usage(stdout);
       return 0;
     }
-    if (a == "--listen" && i + 1 < argc) {
-      listen = argv[++i];
-    } else if (a == "--device-id" && i + 1 < argc) {
-      opts.device_id = std::strtoull(argv[++i], nullptr, 10);
+    // --name=value or --name value for the options that take a value.
+    std::string value;
+    bool has_value = false;
+    if (const size_t eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_value = true;
+    }
+    const bool takes_value = a == "--listen" || a == "--device-id" || a == "--log";
+    if (takes_value && !has_value) {
+      if (i + 1 >= argc) return bad("option " + a + " needs a value");
+      value = argv[++i];
+    } else if (!takes_value && has_value) {
+      return bad("option " + a + " takes no value");
+    }
+    if (a == "--listen") {
+      listen = value;
+    } else if (a == "--device-id") {
+      char* end = nullptr;
+      errno = 0;
+      opts.device_id = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || errno != 0 || value[0] == '-') {
+        return bad("--device-id: \"" + value + "\" is not a device id (0 to 2^64-1)");
+      }
     } else if (a == "--no-rollback") {
       opts.rollback = false;
     } else if (a == "--no-dataplane-atomic") {
@@ -66,17 +95,13 @@ int main(int argc, char** argv) {
     } else if (a == "--like-bmv2") {
       opts.continue_only = opts.any_device = opts.ignore_roles = true;
       opts.device_id = 0;
-    } else if (a == "--log" && i + 1 < argc) {
-      opts.log_path = argv[++i];
+    } else if (a == "--log") {
+      opts.log_path = value;
     } else {
-      Usage(stderr);
-      return 2;
+      return bad("unknown option " + a);
     }
   }
-  if (listen.empty()) {
-    Usage(stderr);
-    return 2;
-  }
+  if (listen.empty()) return bad("--listen ADDR is required");
   auto service = p4rt_target::NewTarget(opts);
   grpc::ServerBuilder builder;
   int port = 0;

@@ -71,6 +71,7 @@ unchanged "flow apply --dry-run"
 step "flow apply installs; later processes see the rules"
 run flow apply -f "$W/rules" --backend "$BE" || fail "apply exit $rc"
 expect_out "Applied: 3 added, 0 changed, 0 deleted."
+expect_out "(Best effort with undo: this device does not apply a batch atomically"
 n=$(filters)
 [ "$n" -eq 3 ] && ok "3 flower filters" || fail "expected 3 flower filters, got $n"
 run flow apply -f "$W/rules" --backend "$BE" || fail "re-apply exit $rc"
@@ -83,10 +84,13 @@ expect_out "8 to add, 0 to change, 0 to delete."
 unchanged "chain apply --dry-run"
 run chain apply -f "$SRC/examples/demo/chain.yaml" --count --backend "$BE" || fail "chain apply exit $rc"
 expect_out "chain/web configured"
+# TC writes the chain's filters one by one (undo on refusal): dpuctl says so, never "atomically".
+expect_out "(Best effort with undo: this device does not apply a batch atomically"
 n=$(filters)
 [ "$n" -eq 11 ] && ok "8 chain filters + 3 flows" || fail "expected 11 filters, got $n"
 run chain delete -f "$SRC/examples/demo/chain.yaml" --backend "$BE" || fail "chain delete exit $rc"
 expect_out "8 to delete."
+expect_out "(Best effort with undo: this device does not apply a batch atomically"
 n=$(filters)
 [ "$n" -eq 3 ] && ok "the 3 flows left" || fail "expected 3 filters left, got $n"
 

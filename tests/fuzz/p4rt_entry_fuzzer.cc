@@ -1,13 +1,15 @@
 // Fuzz target: table entries read back from a P4Runtime target (a peer), binary protobuf
 // p4.v1.TableEntry, decoded by the reference mapping's FromEntry() as the backend's Dump() does.
 // Checks that an entry decoded as a rule encodes back (ToEntry) to an entry that decodes to the
-// same rule.
+// same rule, and that Mapping::Encode() (the backend's write path) gives the bytes and key of
+// that entry, and wire::AppendWithoutActionAndMetadata() its DELETE entity.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <string>
 
+#include "backends/p4runtime/wire.h"
 #include "tests/fuzz/p4rt_common.h"
 
 // With DPU_FUZZ_WRITE_SEEDS=DIR, writes the entries of MappableRules() (binary) to DIR: the
@@ -39,6 +41,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!dpu::ValidateRule(*rule).ok() || !mapping->Check(*rule).ok()) return 0;
   auto again = mapping->ToEntry(*rule);
   DPU_FUZZ_CHECK(again.ok(), text + ": " + again.status().ToString());
+  dpu::p4rt::EncodedEntry enc;
+  DPU_FUZZ_CHECK(mapping->Encode(*rule, &enc).ok(), text + ": Encode() refused it");
+  DPU_FUZZ_CHECK(enc.bytes == again->SerializeAsString(), text + ": Encode() bytes differ");
+  DPU_FUZZ_CHECK(enc.key == dpu::p4rt::EntryKey(*again), text + ": Encode() key differs");
+  std::string key_only;
+  dpu::p4rt::wire::AppendWithoutActionAndMetadata(enc.bytes, &key_only);
+  p4::v1::TableEntry k = *again;
+  k.clear_action();
+  k.clear_metadata();
+  DPU_FUZZ_CHECK(key_only == k.SerializeAsString(), text + ": key-only bytes differ");
   bool owned_again = false;
   auto back = mapping->FromEntry(*again, &owned_again);
   DPU_FUZZ_CHECK(back.ok(), text + ": " + back.status().ToString());

@@ -632,6 +632,53 @@ TEST_F(IpsecUmlTest, BadInputIsRefusedNamingTheFieldAndNothingIsInstalled) {
   ExpectNothingInstalled(a_.get());
 }
 
+// ReplacePolicies swaps a policy in place: a running ping passes until the out policy becomes
+// a block policy and stops at once; a refused replacement leaves every policy as it was.
+TEST_F(IpsecUmlTest, ReplacePoliciesSwapsInPlaceAllOrNothing) {
+  ASSERT_NO_FATAL_FAILURE(InstallTunnel());
+  ASSERT_EQ(RunShell("ip netns exec ipa ping -c 2 -i 0.2 -W 2 192.168.77.2").first, 0);
+  IpsecPolicy block = Pol(kA, kB, PolicyDirection::kOut, 1);
+  block.action = PolicyAction::kBlock;
+  block.templates.clear();
+  block.priority = 5;
+  ASSERT_TRUE(a_->ReplacePolicies({block}).ok());
+  auto pols = a_->ListPolicies();
+  ASSERT_TRUE(pols.ok()) << pols.status();
+  ASSERT_EQ(pols->size(), 2u);  // Replaced, not added.
+  for (const PolicyState& p : *pols) {
+    if (p.policy.direction == PolicyDirection::kOut) EXPECT_EQ(p.policy, block);
+  }
+  EXPECT_NE(RunShell("ip netns exec ipa ping -c 2 -i 0.2 -W 1 192.168.77.2").first, 0);
+
+  // Second element refused by the kernel (more templates than XFRM_MAX_DEPTH, 6, which
+  // ValidatePolicy does not check): the first is put back as it was.
+  IpsecPolicy allow = Pol(kA, kB, PolicyDirection::kOut, 1);
+  IpsecPolicy bad = Pol(kB, kA, PolicyDirection::kIn, 1);
+  while (bad.templates.size() < 7) bad.templates.push_back(bad.templates[0]);
+  absl::Status s = a_->ReplacePolicies({allow, bad});
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("policies[1]"));
+  pols = a_->ListPolicies();
+  ASSERT_TRUE(pols.ok()) << pols.status();
+  ASSERT_EQ(pols->size(), 2u);
+  for (const PolicyState& p : *pols) {
+    if (p.policy.direction == PolicyDirection::kOut) EXPECT_EQ(p.policy, block);
+    if (p.policy.direction == PolicyDirection::kIn) {
+      EXPECT_EQ(p.policy, Pol(kB, kA, PolicyDirection::kIn, 1));
+    }
+  }
+  // Overlap with a policy it does not replace: refused before anything is sent.
+  IpsecPolicy wide = Pol(kA, kB, PolicyDirection::kOut, 1);
+  wide.selector.dst = Pfx("192.168.77.0/24");
+  wide.priority = 5;
+  s = a_->ReplacePolicies({wide});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("policies[0].selector: overlaps the installed policy"));
+  // Back to allow: the ping passes again.
+  ASSERT_TRUE(a_->ReplacePolicies({allow}).ok());
+  EXPECT_EQ(RunShell("ip netns exec ipa ping -c 2 -i 0.2 -W 2 192.168.77.2").first, 0);
+}
+
 TEST_F(IpsecUmlTest, OffloadOnADeviceWithoutItIsRefusedWithTheReason) {
   auto caps = a_->OffloadCapabilities("va");
   ASSERT_TRUE(caps.ok()) << caps.status();

@@ -30,7 +30,8 @@
 
 namespace dpu_operator_test {
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it; for a server of
+/// our own use ReservedPort: this port is released at once and anyone may take it).
 inline int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -43,6 +44,40 @@ inline int FreePort() {
   close(fd);
   return ntohs(a.sin_port);
 }
+
+/// A TCP port on 127.0.0.1 kept for a server this test starts (etcd), for as long as the object
+/// lives. A port picked free and released before the server binds it races with every other
+/// test on the machine: another developer's etcd or agent could bind it first, and a client
+/// would then talk to *their* server. Here the port stays bound (SO_REUSEADDR, never listening)
+/// the whole time: the kernel gives it to no one else's bind(0) or outgoing connection, a bind to
+/// it without SO_REUSEADDR fails, and our server, which binds with SO_REUSEADDR (as Go's
+/// net.Listen does) and listens, can take it, also again after a restart.
+class ReservedPort {
+ public:
+  ReservedPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return;
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~ReservedPort() {
+    if (fd_ >= 0) close(fd_);
+  }
+  ReservedPort(const ReservedPort&) = delete;
+  ReservedPort& operator=(const ReservedPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 /// A temporary directory removed with its contents at destruction.
 class TempDir {
@@ -122,8 +157,10 @@ class EtcdServer {
 
   absl::Status Start() {
     for (int attempt = 0; attempt < 3; ++attempt) {
-      client_port_ = FreePort();
-      const int peer = FreePort();
+      client_res_ = std::make_unique<ReservedPort>();
+      peer_res_ = std::make_unique<ReservedPort>();
+      client_port_ = client_res_->port();
+      const int peer = peer_res_->port();
       const std::string client =
           absl::StrCat(tls_args_.empty() ? "http" : "https", "://127.0.0.1:", client_port_);
       const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer);
@@ -156,6 +193,7 @@ class EtcdServer {
   dpu_operator::TlsFiles client_tls_;
   std::string log_;
   pid_t pid_ = -1;
+  std::unique_ptr<ReservedPort> client_res_, peer_res_;  // Held while the server may run.
   int client_port_ = 0;
 };
 
@@ -176,8 +214,11 @@ class EtcdCluster {
     absl::Status last;
     for (int attempt = 0; attempt < 3; ++attempt) {
       for (auto& m : members_) {
-        m.client_port = FreePort();
-        m.peer_port = FreePort();
+        // Held until the cluster goes away: a member stopped and restarted finds its ports free.
+        m.client_res = std::make_unique<ReservedPort>();
+        m.peer_res = std::make_unique<ReservedPort>();
+        m.client_port = m.client_res->port();
+        m.peer_port = m.peer_res->port();
       }
       std::vector<std::string> initial;
       for (auto& m : members_) {
@@ -271,6 +312,7 @@ class EtcdCluster {
     std::string name;
     int client_port = 0;
     int peer_port = 0;
+    std::unique_ptr<ReservedPort> client_res, peer_res;
     pid_t pid = -1;
   };
   std::string DataDir(size_t i) const { return dir_.path() + "/" + members_[i].name; }

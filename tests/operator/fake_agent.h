@@ -23,8 +23,17 @@ namespace dpu_operator_test {
 /// Shared state of all fake nodes: install concurrency across the fleet.
 struct FakeFleet {
   std::mutex mu;
+  std::condition_variable cv;      ///< Signalled when `installing` changes.
   std::atomic<int> installing{0};  ///< Installs running now, over all nodes.
   int max_installing = 0;          ///< Most at once.
+  /// When > 0, installs wait (up to rendezvous_timeout) until this many run at once, once per
+  /// fleet: a test that expects the operator to install N nodes in parallel checks it without
+  /// depending on how the threads are scheduled (a fixed delay did, and failed under load). An
+  /// operator that never runs N at once makes each install wait the timeout, and the test's
+  /// max_installing check fails.
+  int rendezvous = 0;
+  bool rendezvous_met = false;
+  absl::Duration rendezvous_timeout = absl::Seconds(20);
 };
 
 class InProcessFakeAgent : public dpu_operator::AgentClient {
@@ -91,14 +100,21 @@ class InProcessFakeAgent : public dpu_operator::AgentClient {
       ++install_starts_;
     }
     {
-      std::lock_guard<std::mutex> l(fleet_->mu);
+      std::unique_lock<std::mutex> l(fleet_->mu);
       fleet_->max_installing = std::max(fleet_->max_installing, ++fleet_->installing);
+      if (fleet_->rendezvous > 0 && !fleet_->rendezvous_met) {
+        if (fleet_->installing >= fleet_->rendezvous) fleet_->rendezvous_met = true;
+        fleet_->cv.notify_all();
+        fleet_->cv.wait_for(l, absl::ToChronoSeconds(fleet_->rendezvous_timeout),
+                            [this] { return fleet_->rendezvous_met; });
+      }
     }
     absl::SleepFor(install_delay_);
     {
       std::lock_guard<std::mutex> l(fleet_->mu);
       --fleet_->installing;
     }
+    fleet_->cv.notify_all();
     std::lock_guard<std::mutex> l(mu_);
     if (fail_install_) return absl::InternalError(absl::StrCat(node_, ": flash failed"));
     image_ = image.version.ToString();

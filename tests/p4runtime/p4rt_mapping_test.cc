@@ -5,6 +5,7 @@
 #include "backends/p4runtime/bytestring.h"
 #include "backends/p4runtime/mapping.h"
 #include "backends/p4runtime/p4info.h"
+#include "backends/p4runtime/wire.h"
 #include "dpu/rule_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -308,6 +309,112 @@ TEST(Mapping, ForeignEntriesGetKeyIds) {
   ASSERT_TRUE(back.ok());
   EXPECT_FALSE(owned);
   EXPECT_EQ(back->id, back->KeyId());
+}
+
+// Encode() writes the bytes of the message ToEntry() builds (what the backend sends and keeps)
+// and its EntryKey(), or refuses with ToEntry()'s error.
+// Counts the rules encoded into *encoded.
+void ExpectEncodeMatchesToEntry(const Mapping& m, const std::string& text, int* encoded) {
+  auto r = ParseRule(text);
+  ASSERT_TRUE(r.ok()) << text << ": " << r.status();
+  auto e = m.ToEntry(*r);
+  EncodedEntry enc;
+  absl::Status s = m.Encode(*r, &enc);
+  ASSERT_EQ(s, e.status()) << text;
+  if (!e.ok()) return;
+  ++*encoded;
+  EXPECT_EQ(enc.bytes, e->SerializeAsString()) << text;
+  EXPECT_EQ(enc.key, EntryKey(*e)) << text;
+  p4v1::TableEntry parsed;
+  ASSERT_TRUE(parsed.ParseFromString(enc.bytes)) << text;
+  EXPECT_EQ(parsed.SerializeAsString(), enc.bytes) << text;
+  // DELETE's entity: the entry without action and metadata, as parse/clear/serialize gives.
+  std::string key_only;
+  wire::AppendWithoutActionAndMetadata(enc.bytes, &key_only);
+  parsed.clear_action();
+  parsed.clear_metadata();
+  EXPECT_EQ(key_only, parsed.SerializeAsString()) << text;
+  EXPECT_EQ(wire::TableId(enc.bytes), e->table_id()) << text;
+}
+
+const std::vector<std::string>& SampleRules() {
+  static const auto* rules = new std::vector<std::string>{
+      "priority=10 in_port=7 eth_type=ipv4 ip_proto=tcp dst_ip=10.1.0.0/16 dst_port=80 "
+      "actions=vlan_push:100:3,redirect:12",
+      "priority=65535 in_port=511 eth_type=ipv4 ip_proto=tcp src_port=0/0xfc00 actions=redirect:0",
+      "priority=0 in_port=0 actions=drop",
+      "priority=5 in_port=3 actions=drop",
+      "priority=6 dst_mac=02:00:00:00:00:01 actions=redirect:2",
+      "priority=7 src_mac=02:00:00:00:00:00/ff:ff:ff:00:00:00 actions=count,drop",
+      "priority=7 dst_mac=00:00:00:00:00:00 src_mac=ff:ff:ff:ff:ff:ff actions=count",
+      "priority=8 eth_type=arp actions=redirect:1",
+      "priority=9 vlan_id=100 actions=vlan_push:200:5,redirect:4",
+      "priority=9 vlan_id=0 actions=vlan_push:0:0,redirect:0",
+      "priority=10 eth_type=ipv4 ip_proto=udp actions=goto:1",
+      "priority=11 eth_type=ipv4 src_ip=10.0.0.0/8 dst_ip=10.2.3.4/32 actions=goto:2",
+      "priority=12 eth_type=ipv4 ip_tos=0x20/0xe0 actions=count",
+      "priority=12 eth_type=ipv4 ip_tos=0/0x01 actions=count",
+      "priority=13 eth_type=ipv4 ip_proto=tcp src_port=1024/0xfc00 dst_port=443 actions=redirect:9",
+      "priority=14 in_port=2",
+      "priority=1 eth_type=ipv4 ip_proto=udp src_port=0x1000/0xf000 actions=drop",
+      "chain=1 eth_type=ipv4 dst_ip=10.9.0.0/16 actions=redirect:5",
+      "chain=1 eth_type=ipv4 dst_ip=10.9.8.0/24 actions=count,drop",
+      "chain=1 eth_type=ipv4 dst_ip=0.0.0.0/1 actions=drop",
+      "chain=1 eth_type=ipv4 dst_ip=192.168.0.0/20 actions=count,redirect:3",
+      "chain=2 dst_mac=02:aa:bb:cc:dd:ee actions=vlan_push:7,redirect:6",
+      "chain=2 dst_mac=02:aa:bb:cc:dd:ef actions=drop",
+      "chain=2 dst_mac=00:00:00:00:00:00 actions=drop",
+      // Refused: Encode() must give ToEntry()'s error.
+      "priority=1 eth_type=ipv4 ip_ttl=64 actions=drop",
+      "chain=3 actions=drop",
+      "chain=2 priority=4 dst_mac=02:00:00:00:00:01 actions=drop",
+      "priority=1 in_port=600 actions=drop",
+      "priority=1 actions=redirect:512",
+      "priority=1 actions=vlan_push:5,drop",
+      "priority=1 eth_type=ipv4 ip_proto=tcp src_port=0x1000/0xf0f0 actions=drop",
+  };
+  return *rules;
+}
+
+TEST(Mapping, EncodeWritesTheBytesOfToEntry) {
+  auto m = RefMapping();
+  int encoded = 0;
+  for (const std::string& text : SampleRules()) ExpectEncodeMatchesToEntry(*m, text, &encoded);
+  EXPECT_EQ(encoded, 24);  // the others are refused
+  // Ids of every size (the cookie) and a reused output buffer.
+  EncodedEntry enc;
+  for (uint64_t id : {uint64_t{0}, uint64_t{1}, uint64_t{0x80}, ~uint64_t{0}}) {
+    FlowRule r = Rule("priority=3 in_port=1 actions=drop");
+    r.id = FlowId(id, ~id);
+    ASSERT_TRUE(m->Encode(r, &enc).ok());
+    EXPECT_EQ(enc.bytes, m->ToEntry(r)->SerializeAsString());
+  }
+}
+
+TEST(Mapping, EncodeKeyFollowsFieldIdsWhateverTheMappingOrder) {
+  // in_port (field 1) listed last: the entry keeps the mapping's order, the key sorts by id.
+  std::string text = ReadRefMapping();
+  const std::string line = "      in_port: ingress_port\n";
+  const size_t at = text.find(line);
+  ASSERT_NE(at, std::string::npos);
+  text.erase(at, line.size());
+  const std::string after = "      dst_port: l4_dst_port\n";
+  const size_t to = text.find(after);
+  ASSERT_NE(to, std::string::npos);
+  text.insert(to + after.size(), line);
+  auto m = Mapping::Parse(text, "reordered", RefP4Info());
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto e = (*m)->ToEntry(Rule("priority=3 in_port=1 eth_type=arp actions=drop"));
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->match_size(), 2);
+  EXPECT_EQ(e->match(1).field_id(), 1u);  // really unsorted
+  int encoded = 0;
+  for (const std::string& rule : SampleRules()) ExpectEncodeMatchesToEntry(**m, rule, &encoded);
+  EXPECT_EQ(encoded, 24);
+  EncodedEntry enc;
+  ASSERT_TRUE((*m)->Encode(Rule("priority=3 in_port=1 eth_type=arp actions=drop"), &enc).ok());
+  EXPECT_EQ(enc.key, EntryKey(*RefMapping()->ToEntry(
+                         Rule("priority=3 in_port=1 eth_type=arp actions=redirect:4"))));
 }
 
 TEST(Mapping, EntryKeyIgnoresActionAndOrder) {

@@ -85,7 +85,27 @@ for p in "${programs[@]}"; do
   esac
   grep -qF -- "$want" "$work/$p.help" ||
     { cat "$work/$p.help" "$work/$p.err"; fail "$p --help does not show '$want'"; }
-  echo "$p (${exe#"$root"}, RPATH ${rpath:-none}): --help exit 0, $(wc -l <"$work/$p.help") lines"
+  # A command-line error exits 2 with a message naming what is wrong, in every program (as
+  # docs/dpuctl.md's EXIT STATUS and docs/agent.md say; Abseil alone would exit 1).
+  rc=0
+  (cd "$work" && "${clean_env[@]}" "$exe" --no-such-option-xyz) >"$work/$p.bad" 2>&1 </dev/null ||
+    rc=$?
+  [ "$rc" = 2 ] || { cat "$work/$p.bad"; fail "$p --no-such-option-xyz exited $rc, want 2"; }
+  grep -qF -- "no-such-option-xyz" "$work/$p.bad" ||
+    { cat "$work/$p.bad"; fail "$p --no-such-option-xyz: the message does not name the option"; }
+  case $p in  # a known option with a value it cannot take
+    dpu-agent) badval=--daemon_port=notaport ;;
+    dpu-operator) badval=--leader_elect=maybe ;;
+    dpu-node-imaged) badval=--install_delay=soon ;;
+    p4rt-target) badval="--device-id=notanumber" ;;
+    *) badval="" ;;
+  esac
+  if [ -n "$badval" ]; then
+    rc=0
+    (cd "$work" && "${clean_env[@]}" "$exe" "$badval") >"$work/$p.bad" 2>&1 </dev/null || rc=$?
+    [ "$rc" = 2 ] || { cat "$work/$p.bad"; fail "$p $badval exited $rc, want 2"; }
+  fi
+  echo "$p (${exe#"$root"}, RPATH ${rpath:-none}): --help exit 0, $(wc -l <"$work/$p.help") lines; bad options exit 2"
 done
 
 if [ -n "${where[dpuctl]:-}" ]; then
