@@ -73,6 +73,8 @@ absl::StatusOr<dpu::Capabilities> Probe() {
   ip4.match.eth_type = ETH_P_IP;
   FlowRule tcp = ip4;
   tcp.match.ip_proto = IPPROTO_TCP;
+  FlowRule icmp = ip4;
+  icmp.match.ip_proto = IPPROTO_ICMP;
   const MacAddress mac({0x02, 0, 0, 0, 0, 1});
   const MacAddress full = MacAddress::Broadcast();
   const MacAddress half({0xff, 0xff, 0xff, 0, 0, 0});
@@ -163,6 +165,20 @@ absl::StatusOr<dpu::Capabilities> Probe() {
        [&](FlowRule& r) {
          r.match.ct_state = Masked<uint8_t>{ct::kTracked, ct::kTracked};
        }},
+      {MatchField::kIcmpType,
+       [&](FlowRule& r) {
+         r = icmp, r.match.icmp_type = Masked<uint8_t>{8, 0xff};
+       },
+       [&](FlowRule& r) {
+         r = icmp, r.match.icmp_type = Masked<uint8_t>{0, 0xf0};
+       }},
+      {MatchField::kIcmpCode,
+       [&](FlowRule& r) {
+         r = icmp, r.match.icmp_code = Masked<uint8_t>{0, 0xff};
+       },
+       [&](FlowRule& r) {
+         r = icmp, r.match.icmp_code = Masked<uint8_t>{0, 0xf0};
+       }},
   };
   for (const FieldProbe& p : fields) {
     FlowRule r;
@@ -228,7 +244,7 @@ absl::StatusOr<dpu::Capabilities> Probe() {
 namespace {
 
 // Bump when Probe() changes what it tests or how, so results of an older probe are not reused.
-constexpr int kProbeRevision = 1;
+constexpr int kProbeRevision = 2;  // 2: icmp_type, icmp_code.
 constexpr char kDefaultCachePath[] = "/run/libdpu/netlink-caps";
 
 // The whole content of a small file, or nullopt.

@@ -165,6 +165,20 @@ void PutMatch(nlmsghdr* nlh, const Match& m) {
     mnl_attr_put_u16(nlh, TCA_FLOWER_KEY_CT_STATE, m.ct_state->value);
     mnl_attr_put_u16(nlh, TCA_FLOWER_KEY_CT_STATE_MASK, m.ct_state->mask);
   }
+  // ICMP keys are per family (ValidateRule() ties icmp to ipv4 and icmpv6 to ipv6).
+  const bool icmp6 = m.ip_proto == IPPROTO_ICMPV6;
+  if (m.icmp_type) {
+    mnl_attr_put_u8(nlh, icmp6 ? TCA_FLOWER_KEY_ICMPV6_TYPE : TCA_FLOWER_KEY_ICMPV4_TYPE,
+                    m.icmp_type->value);
+    mnl_attr_put_u8(nlh, icmp6 ? TCA_FLOWER_KEY_ICMPV6_TYPE_MASK : TCA_FLOWER_KEY_ICMPV4_TYPE_MASK,
+                    m.icmp_type->mask);
+  }
+  if (m.icmp_code) {
+    mnl_attr_put_u8(nlh, icmp6 ? TCA_FLOWER_KEY_ICMPV6_CODE : TCA_FLOWER_KEY_ICMPV4_CODE,
+                    m.icmp_code->value);
+    mnl_attr_put_u8(nlh, icmp6 ? TCA_FLOWER_KEY_ICMPV6_CODE_MASK : TCA_FLOWER_KEY_ICMPV4_CODE_MASK,
+                    m.icmp_code->mask);
+  }
 }
 
 // One pedit key over 4 bytes at @p off: bytes [first, first+n) of the word get @p bytes.
@@ -548,7 +562,6 @@ absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
   // Keys the model has no field for make the rule inexact.
   static constexpr int kUnmodelled[] = {
       TCA_FLOWER_KEY_ARP_SIP,      TCA_FLOWER_KEY_ARP_TIP,
-      TCA_FLOWER_KEY_ICMPV4_TYPE,  TCA_FLOWER_KEY_ICMPV6_TYPE,
       TCA_FLOWER_KEY_MPLS_LABEL,   TCA_FLOWER_KEY_CVLAN_ID,
       TCA_FLOWER_KEY_FLAGS,        TCA_FLOWER_KEY_ENC_IP_TOS,
       TCA_FLOWER_KEY_ENC_OPTS,     TCA_FLOWER_KEY_CT_ZONE,
@@ -610,6 +623,10 @@ absl::Status DecodeMatch(const Table<TCA_FLOWER_MAX>& tb, Match* m) {
   };
   u8m(TCA_FLOWER_KEY_IP_TOS, TCA_FLOWER_KEY_IP_TOS_MASK, &m->ip_tos);
   u8m(TCA_FLOWER_KEY_IP_TTL, TCA_FLOWER_KEY_IP_TTL_MASK, &m->ip_ttl);
+  u8m(TCA_FLOWER_KEY_ICMPV4_TYPE, TCA_FLOWER_KEY_ICMPV4_TYPE_MASK, &m->icmp_type);
+  u8m(TCA_FLOWER_KEY_ICMPV4_CODE, TCA_FLOWER_KEY_ICMPV4_CODE_MASK, &m->icmp_code);
+  u8m(TCA_FLOWER_KEY_ICMPV6_TYPE, TCA_FLOWER_KEY_ICMPV6_TYPE_MASK, &m->icmp_type);
+  u8m(TCA_FLOWER_KEY_ICMPV6_CODE, TCA_FLOWER_KEY_ICMPV6_CODE_MASK, &m->icmp_code);
   auto be16m = [&](int key, int mask, std::optional<Masked<uint16_t>>* out) {
     if (!tb[key]) return;
     uint16_t k = tb[mask] ? Be16(tb[mask]) : 0xffff;

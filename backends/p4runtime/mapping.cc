@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "backends/p4runtime/bytestring.h"
+#include "backends/p4runtime/field_codec.h"
 #include "backends/p4runtime/wire.h"
 #include "yaml-cpp/yaml.h"
 
@@ -24,197 +25,24 @@ constexpr uint8_t kCookieCount = 1;
 
 // ---- model field widths and (value, mask) codec -------------------------------------------
 
-struct Tern {
-  std::string value;  // canonical
-  std::string mask;   // canonical
-};
+// The field codec itself is shared with examples/p4rt-target (field_codec.h).
+using Tern = Ternary;
 
-bool IsPrefixField(MatchField f) {
-  return f == MatchField::kSrcIp || f == MatchField::kDstIp || f == MatchField::kEncSrcIp ||
-         f == MatchField::kEncDstIp;
-}
-
-std::string MacBytes(const MacAddress& m) { return EncodeBytes(m.octets()); }
-std::string IpBytes(const IpAddress& a) {
-  return EncodeBytes(std::span<const uint8_t>(a.bytes().data(), static_cast<size_t>(a.size())));
-}
-
-template <typename T>
-Tern FromMasked(const Masked<T>& m) {
-  return {EncodeUint(m.value), EncodeUint(m.mask)};
-}
-
-absl::StatusOr<Tern> FromPrefix(const IpPrefix& p, int width, absl::string_view name) {
-  if (p.address().bits() != width) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": ", p.is_v4() ? "IPv4" : "IPv6", " prefix ", p.ToString(),
-                     " does not fit the table's ", width, "-bit key"));
-  }
-  if (p.length() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": a /0 prefix matches everything and cannot be written as a P4 key; leave ", name,
-        " unset"));
-  }
-  return Tern{IpBytes(p.address()), PrefixMask(p.length(), width)};
-}
-
-// The (value, mask) of field f of m, which must be set.
 absl::StatusOr<Tern> GetField(const Match& m, MatchField f, int width) {
-  absl::string_view n = AV(MatchFieldName(f));
-  switch (f) {
-    case MatchField::kSrcMac:
-      return Tern{MacBytes(m.src_mac->value), MacBytes(m.src_mac->mask)};
-    case MatchField::kDstMac:
-      return Tern{MacBytes(m.dst_mac->value), MacBytes(m.dst_mac->mask)};
-    case MatchField::kEthType:
-      return Tern{EncodeUint(*m.eth_type), OnesMask(16)};
-    case MatchField::kVlanId:
-      return Tern{EncodeUint(*m.vlan_id), OnesMask(12)};
-    case MatchField::kVlanPrio:
-      return Tern{EncodeUint(*m.vlan_prio), OnesMask(3)};
-    case MatchField::kIpProto:
-      return Tern{EncodeUint(*m.ip_proto), OnesMask(8)};
-    case MatchField::kSrcIp:
-      return FromPrefix(*m.src_ip, width, n);
-    case MatchField::kDstIp:
-      return FromPrefix(*m.dst_ip, width, n);
-    case MatchField::kIpTos:
-      return FromMasked(*m.ip_tos);
-    case MatchField::kIpTtl:
-      return FromMasked(*m.ip_ttl);
-    case MatchField::kSrcPort:
-      return FromMasked(*m.src_port);
-    case MatchField::kDstPort:
-      return FromMasked(*m.dst_port);
-    case MatchField::kTcpFlags:
-      return FromMasked(*m.tcp_flags);
-    case MatchField::kEncKeyId:
-      return Tern{EncodeUint(*m.enc_key_id), OnesMask(24)};
-    case MatchField::kEncSrcIp:
-      return FromPrefix(*m.enc_src_ip, width, n);
-    case MatchField::kEncDstIp:
-      return FromPrefix(*m.enc_dst_ip, width, n);
-    case MatchField::kEncDstPort:
-      return Tern{EncodeUint(*m.enc_dst_port), OnesMask(16)};
-    case MatchField::kCtState:
-      return FromMasked(*m.ct_state);
-  }
-  return absl::InternalError("unknown match field");
+  return EncodeMatchField(m, f, width);
 }
 
-uint64_t ToU64(const std::string& canonical) {
-  uint64_t v = 0;
-  for (char c : canonical) v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
-}
-
-MacAddress ToMac(const std::string& canonical) {
-  std::string p = PadTo(canonical, 6);
-  std::array<uint8_t, 6> o{};
-  for (int i = 0; i < 6; ++i) o[i] = static_cast<uint8_t>(p[i]);
-  return MacAddress(o);
-}
-
-IpAddress ToIp(const std::string& canonical, int width) {
-  if (width == 32) return IpAddress::V4(static_cast<uint32_t>(ToU64(canonical)));
-  std::string p = PadTo(canonical, 16);
-  std::array<uint8_t, 16> b{};
-  for (int i = 0; i < 16; ++i) b[i] = static_cast<uint8_t>(p[i]);
-  return IpAddress::V6(b);
-}
-
-absl::Status NeedFull(const Tern& t, int width, absl::string_view n) {
-  if (t.mask != OnesMask(width)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(n, ": entry has a partial mask ", HexBytes(t.mask), " for an exact field"));
-  }
-  return absl::OkStatus();
-}
-
-template <typename T>
-Masked<T> ToMasked(const Tern& t) {
-  return Masked<T>{static_cast<T>(ToU64(t.value)), static_cast<T>(ToU64(t.mask))};
-}
-
-absl::StatusOr<IpPrefix> ToPrefix(const Tern& t, int width, absl::string_view n) {
-  int len = PrefixLength(t.mask, width);
-  if (len < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(n, ": mask ", HexBytes(t.mask), " is not a prefix mask"));
-  }
-  auto p = IpPrefix::Create(ToIp(t.value, width), len);
-  if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat(n, ": ", p.status().message()));
-  return *p;
-}
-
-// Sets field f of m from (value, mask) read back from the device.
+// Sets field f of m from (value, mask) read back from the device; a mask the model cannot hold
+// is an invalid entry here.
 absl::Status SetField(Match& m, MatchField f, int width, const Tern& t) {
-  absl::string_view n = AV(MatchFieldName(f));
-  auto exact = [&](int w) { return NeedFull(t, w, n); };
-  switch (f) {
-    case MatchField::kSrcMac:
-      m.src_mac = Masked<MacAddress>{ToMac(t.value), ToMac(t.mask)};
-      return absl::OkStatus();
-    case MatchField::kDstMac:
-      m.dst_mac = Masked<MacAddress>{ToMac(t.value), ToMac(t.mask)};
-      return absl::OkStatus();
-    case MatchField::kEthType:
-      if (auto s = exact(16); !s.ok()) return s;
-      m.eth_type = static_cast<uint16_t>(ToU64(t.value));
-      return absl::OkStatus();
-    case MatchField::kVlanId:
-      if (auto s = exact(12); !s.ok()) return s;
-      m.vlan_id = static_cast<uint16_t>(ToU64(t.value));
-      return absl::OkStatus();
-    case MatchField::kVlanPrio:
-      if (auto s = exact(3); !s.ok()) return s;
-      m.vlan_prio = static_cast<uint8_t>(ToU64(t.value));
-      return absl::OkStatus();
-    case MatchField::kIpProto:
-      if (auto s = exact(8); !s.ok()) return s;
-      m.ip_proto = static_cast<uint8_t>(ToU64(t.value));
-      return absl::OkStatus();
-    case MatchField::kSrcIp:
-    case MatchField::kDstIp:
-    case MatchField::kEncSrcIp:
-    case MatchField::kEncDstIp: {
-      auto p = ToPrefix(t, width, n);
-      if (!p.ok()) return p.status();
-      if (f == MatchField::kSrcIp) m.src_ip = *p;
-      if (f == MatchField::kDstIp) m.dst_ip = *p;
-      if (f == MatchField::kEncSrcIp) m.enc_src_ip = *p;
-      if (f == MatchField::kEncDstIp) m.enc_dst_ip = *p;
-      return absl::OkStatus();
-    }
-    case MatchField::kIpTos:
-      m.ip_tos = ToMasked<uint8_t>(t);
-      return absl::OkStatus();
-    case MatchField::kIpTtl:
-      m.ip_ttl = ToMasked<uint8_t>(t);
-      return absl::OkStatus();
-    case MatchField::kSrcPort:
-      m.src_port = ToMasked<uint16_t>(t);
-      return absl::OkStatus();
-    case MatchField::kDstPort:
-      m.dst_port = ToMasked<uint16_t>(t);
-      return absl::OkStatus();
-    case MatchField::kTcpFlags:
-      m.tcp_flags = ToMasked<uint16_t>(t);
-      return absl::OkStatus();
-    case MatchField::kEncKeyId:
-      if (auto s = exact(24); !s.ok()) return s;
-      m.enc_key_id = static_cast<uint32_t>(ToU64(t.value));
-      return absl::OkStatus();
-    case MatchField::kEncDstPort:
-      if (auto s = exact(16); !s.ok()) return s;
-      m.enc_dst_port = static_cast<uint16_t>(ToU64(t.value));
-      return absl::OkStatus();
-    case MatchField::kCtState:
-      m.ct_state = ToMasked<uint8_t>(t);
-      return absl::OkStatus();
-  }
-  return absl::InternalError("unknown match field");
+  absl::Status s = DecodeMatchField(m, f, width, t.value, t.mask);
+  if (s.code() == absl::StatusCode::kUnimplemented) return absl::InvalidArgumentError(s.message());
+  return s;
 }
+
+uint64_t ToU64(const std::string& canonical) { return BytesToU64(canonical); }
+MacAddress ToMac(const std::string& canonical) { return BytesToMac(canonical); }
+IpAddress ToIp(const std::string& canonical, int width) { return BytesToIp(canonical, width); }
 
 // ---- byte-level helpers on padded big-endian strings ----------------------------------------
 
@@ -547,10 +375,7 @@ class Loader {
           return Err(kp, absl::StrCat("match field '", p4name, "' is ", km.bitwidth, " bits; ",
                                       model, " needs ", want));
         }
-        bool exact_model =
-            *km.field == MatchField::kEthType || *km.field == MatchField::kVlanId ||
-            *km.field == MatchField::kVlanPrio || *km.field == MatchField::kIpProto ||
-            *km.field == MatchField::kEncKeyId || *km.field == MatchField::kEncDstPort;
+        const bool exact_model = IsExactField(*km.field);
         if (exact_model &&
             (km.kind == p4cfg::MatchField::LPM || km.kind == p4cfg::MatchField::RANGE)) {
           return Err(kp, absl::StrCat("match kind of '", p4name, "' cannot express exact ", model));
@@ -964,32 +789,7 @@ class WireSink {
 };
 
 // Bit per MatchField set in m: Match::Has() of every field, without a call per field.
-uint64_t SetFields(const Match& m) {
-  static_assert(kNumMatchFields == 18, "a MatchField was added: list it here");
-  uint64_t b = 0;
-  auto bit = [&](bool has, MatchField f) {
-    b |= static_cast<uint64_t>(has) << static_cast<int>(f);
-  };
-  bit(m.src_mac.has_value(), MatchField::kSrcMac);
-  bit(m.dst_mac.has_value(), MatchField::kDstMac);
-  bit(m.eth_type.has_value(), MatchField::kEthType);
-  bit(m.vlan_id.has_value(), MatchField::kVlanId);
-  bit(m.vlan_prio.has_value(), MatchField::kVlanPrio);
-  bit(m.ip_proto.has_value(), MatchField::kIpProto);
-  bit(m.src_ip.has_value(), MatchField::kSrcIp);
-  bit(m.dst_ip.has_value(), MatchField::kDstIp);
-  bit(m.ip_tos.has_value(), MatchField::kIpTos);
-  bit(m.ip_ttl.has_value(), MatchField::kIpTtl);
-  bit(m.src_port.has_value(), MatchField::kSrcPort);
-  bit(m.dst_port.has_value(), MatchField::kDstPort);
-  bit(m.tcp_flags.has_value(), MatchField::kTcpFlags);
-  bit(m.enc_key_id.has_value(), MatchField::kEncKeyId);
-  bit(m.enc_src_ip.has_value(), MatchField::kEncSrcIp);
-  bit(m.enc_dst_ip.has_value(), MatchField::kEncDstIp);
-  bit(m.enc_dst_port.has_value(), MatchField::kEncDstPort);
-  bit(m.ct_state.has_value(), MatchField::kCtState);
-  return b;
-}
+uint64_t SetFields(const Match& m) { return m.FieldBits(); }
 
 template <typename Sink>
 absl::Status BuildEntry(const Mapping& mapping, const FlowRule& rule, Sink& sink) {

@@ -54,6 +54,11 @@ void ExtractKey(const ParsedPacket& pkt, uint32_t port, uint8_t ct_state, FlowKe
     flags |= keyflag::kTcp;
     key.Set<uint16_t>(keyoff::kTcpFlags, l.tcp_flags);
   }
+  if (l.l4 == L4Kind::kIcmp || l.l4 == L4Kind::kIcmpv6) {
+    flags |= keyflag::kIcmp;
+    key.Set<uint8_t>(keyoff::kIcmpType, l.icmp_type);
+    key.Set<uint8_t>(keyoff::kIcmpCode, l.icmp_code);
+  }
   if (pkt.tunnel) {
     const HeaderLayer& o = pkt.outer;
     flags |= keyflag::kTunnel;
@@ -171,6 +176,16 @@ void CompileMatch(const Match& m, uint32_t port, bool has_port, FlowKey& mask, F
   if (m.ct_state) {
     mask.Set<uint8_t>(keyoff::kCtState, m.ct_state->mask);
     value.Set<uint8_t>(keyoff::kCtState, m.ct_state->value);
+  }
+  if (m.icmp_type) {
+    need(keyflag::kIcmp);
+    mask.Set<uint8_t>(keyoff::kIcmpType, m.icmp_type->mask);
+    value.Set<uint8_t>(keyoff::kIcmpType, m.icmp_type->value);
+  }
+  if (m.icmp_code) {
+    need(keyflag::kIcmp);
+    mask.Set<uint8_t>(keyoff::kIcmpCode, m.icmp_code->mask);
+    value.Set<uint8_t>(keyoff::kIcmpCode, m.icmp_code->value);
   }
   mask.Set<uint32_t>(keyoff::kFlags, fmask);
   value.Set<uint32_t>(keyoff::kFlags, fvalue);

@@ -36,6 +36,8 @@ inline constexpr int kEncKeyId = 68;    // u32
 inline constexpr int kEncSrcIp = 72;    // 16 bytes
 inline constexpr int kEncDstIp = 88;    // 16 bytes
 inline constexpr int kCtState = 104;    // u8
+inline constexpr int kIcmpType = 105;   // u8
+inline constexpr int kIcmpCode = 106;   // u8
 }  // namespace keyoff
 
 namespace keyflag {
@@ -48,6 +50,7 @@ inline constexpr uint32_t kTcp = 1u << 5;
 inline constexpr uint32_t kTunnel = 1u << 6;
 inline constexpr uint32_t kEncIpv4 = 1u << 7;
 inline constexpr uint32_t kEncIpv6 = 1u << 8;
+inline constexpr uint32_t kIcmp = 1u << 9;  // ICMP in IPv4 or ICMPv6 in IPv6.
 }  // namespace keyflag
 
 // Not zeroed on construction (lookups build partial keys on the stack); ExtractKey() and

@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "backends/p4runtime/field_codec.h"
 #include "dpu/flow_rule.h"
 #include "dpu/reference_backend.h"
 #include "google/rpc/status.pb.h"
@@ -46,68 +47,21 @@ grpc::Status G(const Err& e) { return grpc::Status(e.code, e.msg); }
 
 // ---- byte strings (P4Runtime section "Bytestrings") -----------------------------------------
 
-std::string Canon(const std::string& b) {
-  size_t i = 0;
-  while (i + 1 < b.size() && b[i] == 0) ++i;
-  return b.empty() ? std::string(1, '\0') : b.substr(i);
-}
-bool Fits(const std::string& b, int w) {
-  std::string c = Canon(b);
-  size_t n = static_cast<size_t>((w + 7) / 8);
-  if (c.size() > n) return false;
-  if (c.size() < n || w % 8 == 0) return true;
-  return (static_cast<uint8_t>(c[0]) >> (w % 8)) == 0;
-}
-std::string Pad(const std::string& b, size_t n) {
-  return b.size() >= n ? b.substr(b.size() - n) : std::string(n - b.size(), '\0') + b;
-}
-uint64_t U64(const std::string& b) {
-  uint64_t v = 0;
-  for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
-}
-std::string Enc(uint64_t v) {
-  std::string s;
-  do {
-    s.insert(s.begin(), static_cast<char>(v & 0xff));
-    v >>= 8;
-  } while (v);
-  return s;
-}
+// The byte-string and field codec is libdpu's P4 codec (backends/p4runtime/field_codec.h),
+// shared with the P4Runtime backend; these are its names in this file.
+std::string Canon(const std::string& b) { return dpu::p4rt::Canonical(b); }
+bool Fits(const std::string& b, int w) { return dpu::p4rt::FitsWidth(b, w); }
+std::string Pad(const std::string& b, size_t n) { return dpu::p4rt::PadTo(b, n); }
+uint64_t U64(const std::string& b) { return dpu::p4rt::BytesToU64(b); }
+std::string Enc(uint64_t v) { return dpu::p4rt::EncodeUint(v); }
+// The mask of the top `len` bits of a `w`-bit field, padded to the field's bytes.
 std::string PrefixMaskBytes(int len, int w) {
-  size_t n = static_cast<size_t>((w + 7) / 8);
-  std::string m(n, '\0');
-  for (int i = 0; i < len; ++i) {
-    int pos = w - 1 - i;
-    m[n - 1 - pos / 8] |= static_cast<char>(1 << (pos % 8));
-  }
-  return m;  // padded
+  return dpu::p4rt::PadTo(dpu::p4rt::PrefixMask(len, w), static_cast<size_t>((w + 7) / 8));
 }
-// Prefix length of a padded mask, or -1.
-int PrefixLen(const std::string& padded, int w) {
-  size_t n = padded.size();
-  int len = 0;
-  bool zero = false;
-  for (int i = 0; i < w; ++i) {
-    int pos = w - 1 - i;
-    bool one = (static_cast<uint8_t>(padded[n - 1 - pos / 8]) >> (pos % 8)) & 1;
-    if (one && zero) return -1;
-    if (one)
-      ++len;
-    else
-      zero = true;
-  }
-  return len;
-}
-std::string Hex(const std::string& b) {
-  std::string s = "0x";
-  static const char* d = "0123456789abcdef";
-  for (char c : b) {
-    s.push_back(d[(static_cast<uint8_t>(c) >> 4) & 0xf]);
-    s.push_back(d[static_cast<uint8_t>(c) & 0xf]);
-  }
-  return s;
-}
+// Prefix length of a mask, or -1.
+int PrefixLen(const std::string& mask, int w) { return dpu::p4rt::PrefixLength(mask, w); }
+std::string Hex(const std::string& b) { return dpu::p4rt::HexBytes(b); }
+
 // Checks a byte string written for a `w`-bit field: non-empty, fits w bits, at most
 // ceil(w/8) bytes. Returns the canonical form. `what` names the field; it is only called to
 // build an error message (a write of many entries should not format names it never prints).
@@ -367,105 +321,18 @@ struct Overlay {
   absl::flat_hash_map<uint32_t, int64_t> size_delta;
 };
 
-dpu::MacAddress Mac(const std::string& canon) {
-  std::string p = Pad(canon, 6);
-  std::array<uint8_t, 6> o{};
-  for (int i = 0; i < 6; ++i) o[i] = static_cast<uint8_t>(p[i]);
-  return dpu::MacAddress(o);
-}
-dpu::IpAddress Ip(const std::string& canon, int w) {
-  if (w == 32) return dpu::IpAddress::V4(static_cast<uint32_t>(U64(canon)));
-  std::string p = Pad(canon, 16);
-  std::array<uint8_t, 16> b{};
-  for (int i = 0; i < 16; ++i) b[i] = static_cast<uint8_t>(p[i]);
-  return dpu::IpAddress::V6(b);
-}
+dpu::MacAddress Mac(const std::string& canon) { return dpu::p4rt::BytesToMac(canon); }
+dpu::IpAddress Ip(const std::string& canon, int w) { return dpu::p4rt::BytesToIp(canon, w); }
 
 // Sets datapath field f from (value, mask), both padded to the field's bytes.
 Err SetField(dpu::Match& m, dpu::MatchField f, int w, const std::string& v,
              const std::string& mask) {
-  using dpu::MatchField;
-  std::string name(dpu::MatchFieldName(f));
-  bool full = PrefixLen(mask, w) == w;
-  auto exact = [&]() -> Err {
-    if (!full) {
-      return Fail(
-          StatusCode::UNIMPLEMENTED,
-          name +
-              ": the software DPU matches this field exactly; a partial mask cannot be realized");
-    }
-    return {};
-  };
-  uint64_t val = U64(v), msk = U64(mask);
-  switch (f) {
-    case MatchField::kSrcMac:
-      m.src_mac = dpu::Masked<dpu::MacAddress>{Mac(v), Mac(mask)};
-      return {};
-    case MatchField::kDstMac:
-      m.dst_mac = dpu::Masked<dpu::MacAddress>{Mac(v), Mac(mask)};
-      return {};
-    case MatchField::kSrcIp:
-    case MatchField::kDstIp:
-    case MatchField::kEncSrcIp:
-    case MatchField::kEncDstIp: {
-      int len = PrefixLen(mask, w);
-      if (len < 0) {
-        return Fail(StatusCode::UNIMPLEMENTED,
-                    name + ": only prefix masks can be realized for addresses");
-      }
-      auto p = dpu::IpPrefix::Create(Ip(Canon(v), w), len);
-      if (!p.ok())
-        return Fail(StatusCode::INVALID_ARGUMENT, name + ": " + std::string(p.status().message()));
-      if (f == MatchField::kSrcIp) m.src_ip = *p;
-      if (f == MatchField::kDstIp) m.dst_ip = *p;
-      if (f == MatchField::kEncSrcIp) m.enc_src_ip = *p;
-      if (f == MatchField::kEncDstIp) m.enc_dst_ip = *p;
-      return {};
-    }
-    case MatchField::kEthType:
-      if (auto e = exact(); !e.ok()) return e;
-      m.eth_type = static_cast<uint16_t>(val);
-      return {};
-    case MatchField::kVlanId:
-      if (auto e = exact(); !e.ok()) return e;
-      m.vlan_id = static_cast<uint16_t>(val);
-      return {};
-    case MatchField::kVlanPrio:
-      if (auto e = exact(); !e.ok()) return e;
-      m.vlan_prio = static_cast<uint8_t>(val);
-      return {};
-    case MatchField::kIpProto:
-      if (auto e = exact(); !e.ok()) return e;
-      m.ip_proto = static_cast<uint8_t>(val);
-      return {};
-    case MatchField::kEncKeyId:
-      if (auto e = exact(); !e.ok()) return e;
-      m.enc_key_id = static_cast<uint32_t>(val);
-      return {};
-    case MatchField::kEncDstPort:
-      if (auto e = exact(); !e.ok()) return e;
-      m.enc_dst_port = static_cast<uint16_t>(val);
-      return {};
-    case MatchField::kIpTos:
-      m.ip_tos = dpu::Masked<uint8_t>{static_cast<uint8_t>(val), static_cast<uint8_t>(msk)};
-      return {};
-    case MatchField::kIpTtl:
-      m.ip_ttl = dpu::Masked<uint8_t>{static_cast<uint8_t>(val), static_cast<uint8_t>(msk)};
-      return {};
-    case MatchField::kCtState:
-      m.ct_state = dpu::Masked<uint8_t>{static_cast<uint8_t>(val), static_cast<uint8_t>(msk)};
-      return {};
-    case MatchField::kSrcPort:
-      m.src_port = dpu::Masked<uint16_t>{static_cast<uint16_t>(val), static_cast<uint16_t>(msk)};
-      return {};
-    case MatchField::kDstPort:
-      m.dst_port = dpu::Masked<uint16_t>{static_cast<uint16_t>(val), static_cast<uint16_t>(msk)};
-      return {};
-    case MatchField::kTcpFlags:
-      m.tcp_flags = dpu::Masked<uint16_t>{static_cast<uint16_t>(val), static_cast<uint16_t>(msk)};
-      return {};
-  }
-  return Fail(StatusCode::INTERNAL, "unknown field");
+  absl::Status s = dpu::p4rt::DecodeMatchField(m, f, w, v, mask);
+  if (s.ok()) return {};
+  // A mask the reference datapath cannot hold is a feature this target lacks.
+  return Fail(s.code() == absl::StatusCode::kUnimplemented ? StatusCode::UNIMPLEMENTED
+                                                           : StatusCode::INVALID_ARGUMENT,
+              std::string(s.message()));
 }
 
 // Checks a table entry against the P4Info (match kinds, widths, canonical values, priority,

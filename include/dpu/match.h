@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -90,10 +91,69 @@ enum class MatchField : uint8_t {
   kEncDstIp,    ///< "enc_dst_ip": outer (tunnel) destination prefix.
   kEncDstPort,  ///< "enc_dst_port": outer UDP destination port (4789 VXLAN, 6081 Geneve), exact.
   kCtState,     ///< "ct_state": conntrack state bits, maskable.
+  kIcmpType,    ///< "icmp_type": ICMP / ICMPv6 type, maskable.
+  kIcmpCode,    ///< "icmp_code": ICMP / ICMPv6 code, maskable.
 };
 /// Number of MatchField values.
-inline constexpr int kNumMatchFields = static_cast<int>(MatchField::kCtState) + 1;
+inline constexpr int kNumMatchFields = static_cast<int>(MatchField::kIcmpCode) + 1;
 
+/// How a field's value is held in Match (and so how it is compared, encoded and written).
+enum class MatchFieldType : uint8_t {
+  kExact,   ///< std::optional<uintN_t>: an unsigned number matched exactly.
+  kMasked,  ///< std::optional<Masked<uintN_t>>: an unsigned number with a bit mask.
+  kMac,     ///< std::optional<Masked<MacAddress>>: a MAC address with a bit mask.
+  kPrefix,  ///< std::optional<IpPrefix>: an IPv4 or IPv6 prefix.
+};
+
+/// How the rule language writes a field's value (docs/rule-language.md).
+enum class MatchFieldSyntax : uint8_t {
+  kDecimal,  ///< "80"; with a mask "80/0xfff0".
+  kHex,      ///< "0x10"; with a mask "0x10/0xf0".
+  kEthType,  ///< A name (ipv4, ipv6, arp, vlan, qinq) or a number, printed 0x-hex.
+  kIpProto,  ///< A name (tcp, udp, icmp, icmpv6, sctp) or a decimal number.
+  kCtFlags,  ///< Flags "+trk+est-new" ('+' sets value and mask, '-' only the mask).
+  kMac,      ///< "aa:bb:cc:dd:ee:ff", with a mask "aa:bb:cc:00:00:00/ff:ff:ff:00:00:00".
+  kPrefix,   ///< "10.0.0.0/8", "2001:db8::/32".
+};
+
+/// What a field needs in the rest of the match; ValidateRule() checks it and names the field.
+enum class MatchFieldNeeds : uint8_t {
+  kNothing,  ///< Valid alone.
+  kIp,       ///< eth_type ipv4 or ipv6 (and, for a prefix, an address of that family).
+  kL4,       ///< ip_proto tcp, udp or sctp.
+  kTcp,      ///< ip_proto tcp.
+  kVlanId,   ///< A vlan_id match.
+  kIcmp,     ///< ip_proto icmp with eth_type ipv4, or icmpv6 with eth_type ipv6.
+};
+
+/// The descriptor of one match field: everything generic code (the rule language, KeyId(),
+/// validation, capabilities, overlap, the P4 codec, Python) knows about it. One row per
+/// MatchField, in enum order; adding a field to the enum without a row fails the build.
+struct MatchFieldInfo {
+  MatchField field;         ///< The field this row describes (equal to its index).
+  std::string_view name;    ///< Rule-language keyword, e.g. "dst_port".
+  MatchFieldType type;      ///< How Match holds it.
+  MatchFieldSyntax syntax;  ///< How the rule language writes it.
+  int bits;                 ///< Value width in bits; 0 for prefixes (the family's 32 or 128).
+  int bytes;                ///< Bytes of the stored value (1, 2, 4; 6 for MAC; 0 for prefixes).
+  uint64_t max;             ///< kExact: the largest valid value; kMasked/kMac: the full mask.
+  MatchField reverse;       ///< The field of the other direction (src_ip for dst_ip), else itself.
+  MatchFieldNeeds needs;    ///< What the rest of the match must hold.
+  std::string_view doc;     ///< One line for documentation and Python docstrings.
+};
+
+/// The descriptor of @p f.
+const MatchFieldInfo& GetMatchFieldInfo(MatchField f);
+
+/// A name the rule language gives to a value of a field: eth_type "ipv4", ip_proto "tcp", or a
+/// ct_state flag "trk" (whose value is the flag's bit).
+struct MatchValueName {
+  std::string_view name;  ///< The name.
+  uint32_t value;         ///< The value (a bit, for flags).
+};
+/// The named values of field @p f (empty when its values have no names), in the order the rule
+/// language prints them.
+std::span<const MatchValueName> MatchValueNames(MatchField f);
 /// The rule-language keyword of @p f, e.g. "dst_port".
 std::string_view MatchFieldName(MatchField f);
 /// The field whose keyword is @p name, if any.
@@ -104,6 +164,17 @@ std::optional<MatchField> MatchFieldFromName(std::string_view name);
 /// enc_dst_ip), whose width is the address family's (32 or 128). Backends that lay fields out in
 /// fixed-width keys (P4 tables, hardware parsers) use it to check widths.
 int MatchFieldBits(MatchField f);
+
+/// One field's value in a form common to all fields: numbers and MAC addresses (as
+/// MacAddress::ToU64()) are @c value and @c mask bits (an exact field has mask = all ones of its
+/// width); a prefix field is @c prefix.
+struct MatchValue {
+  uint64_t value = 0;  ///< The value bits (numbers, MAC addresses).
+  uint64_t mask = 0;   ///< The mask bits (numbers, MAC addresses).
+  IpPrefix prefix;     ///< The prefix (prefix fields only).
+  /// Field-wise equality.
+  friend bool operator==(const MatchValue&, const MatchValue&) = default;
+};
 
 /// The set of packet fields a rule matches on. Every field is optional; an unset field matches
 /// any packet. A packet matches when it matches every set field. Fields of a header the packet
@@ -131,11 +202,22 @@ struct Match {
   std::optional<IpPrefix> enc_dst_ip;         ///< Outer destination prefix.
   std::optional<uint16_t> enc_dst_port;       ///< Outer UDP destination port.
   std::optional<Masked<uint8_t>> ct_state;    ///< Conntrack state bits (see dpu::ct).
+  std::optional<Masked<uint8_t>> icmp_type;  ///< ICMP / ICMPv6 type; requires ip_proto icmp/icmpv6.
+  std::optional<Masked<uint8_t>> icmp_code;  ///< ICMP / ICMPv6 code; as icmp_type.
 
   /// True when field @p f is set.
   bool Has(MatchField f) const;
   /// The set fields, in MatchField order.
   std::vector<MatchField> Fields() const;
+  /// The set fields as a bit mask: bit i is set when field MatchField(i) is.
+  uint64_t FieldBits() const;
+  /// Field @p f's value in the common form, or std::nullopt when it is unset.
+  std::optional<MatchValue> Get(MatchField f) const;
+  /// Sets field @p f from @p v (numbers are truncated to the field's storage; ValidateRule()
+  /// checks the range and masks).
+  void Set(MatchField f, const MatchValue& v);
+  /// Unsets field @p f.
+  void Clear(MatchField f);
   /// True when no field is set (the rule matches every packet of its port and chain).
   bool empty() const { return Fields().empty(); }
   /// Field-wise equality.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "dpu/rule_text.h"
+#include "src/flow/match_fields.h"
 
 namespace dpu {
 
@@ -28,30 +29,6 @@ std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 std::string HopField(size_t i, const NetworkFunction& nf, absl::string_view field) {
   return absl::StrCat("hops[", i, "] (", Quote(nf.name), ").", field);
 }
-
-template <typename T>
-bool MaskedOverlap(const Masked<T>& a, const Masked<T>& b) {
-  return ((a.value ^ b.value) & a.mask & b.mask) == 0;
-}
-
-bool MacOverlap(const Masked<MacAddress>& a, const Masked<MacAddress>& b) {
-  const uint64_t common = a.mask.ToU64() & b.mask.ToU64();
-  return ((a.value.ToU64() ^ b.value.ToU64()) & common) == 0;
-}
-
-bool PrefixOverlap(const IpPrefix& a, const IpPrefix& b) {
-  if (a.family() != b.family()) return false;
-  // Two prefixes overlap exactly when the shorter contains the longer's network address.
-  return a.length() <= b.length() ? a.Contains(b.address()) : b.Contains(a.address());
-}
-
-template <typename T, typename F>
-bool FieldOverlap(const std::optional<T>& a, const std::optional<T>& b, F overlap) {
-  if (!a.has_value() || !b.has_value()) return true;
-  return overlap(*a, *b);
-}
-
-constexpr auto kEqual = [](const auto& a, const auto& b) { return a == b; };
 
 }  // namespace
 
@@ -82,33 +59,23 @@ FlowId ChainRuleId(std::string_view chain, std::string_view from, ChainDirection
 }
 
 Match ReverseMatch(const Match& m) {
-  Match r = m;
-  std::swap(r.src_mac, r.dst_mac);
-  std::swap(r.src_ip, r.dst_ip);
-  std::swap(r.src_port, r.dst_port);
-  std::swap(r.enc_src_ip, r.enc_dst_ip);
+  Match r;
+  for (int i = 0; i < kNumMatchFields; ++i) {
+    const auto f = static_cast<MatchField>(i);
+    if (std::optional<MatchValue> v = m.Get(f)) r.Set(GetMatchFieldInfo(f).reverse, *v);
+  }
   return r;
 }
 
 bool MatchesOverlap(const Match& a, const Match& b) {
-  return FieldOverlap(a.src_mac, b.src_mac, MacOverlap) &&
-         FieldOverlap(a.dst_mac, b.dst_mac, MacOverlap) &&
-         FieldOverlap(a.eth_type, b.eth_type, kEqual) &&
-         FieldOverlap(a.vlan_id, b.vlan_id, kEqual) &&
-         FieldOverlap(a.vlan_prio, b.vlan_prio, kEqual) &&
-         FieldOverlap(a.ip_proto, b.ip_proto, kEqual) &&
-         FieldOverlap(a.src_ip, b.src_ip, PrefixOverlap) &&
-         FieldOverlap(a.dst_ip, b.dst_ip, PrefixOverlap) &&
-         FieldOverlap(a.ip_tos, b.ip_tos, MaskedOverlap<uint8_t>) &&
-         FieldOverlap(a.ip_ttl, b.ip_ttl, MaskedOverlap<uint8_t>) &&
-         FieldOverlap(a.src_port, b.src_port, MaskedOverlap<uint16_t>) &&
-         FieldOverlap(a.dst_port, b.dst_port, MaskedOverlap<uint16_t>) &&
-         FieldOverlap(a.tcp_flags, b.tcp_flags, MaskedOverlap<uint16_t>) &&
-         FieldOverlap(a.enc_key_id, b.enc_key_id, kEqual) &&
-         FieldOverlap(a.enc_src_ip, b.enc_src_ip, PrefixOverlap) &&
-         FieldOverlap(a.enc_dst_ip, b.enc_dst_ip, PrefixOverlap) &&
-         FieldOverlap(a.enc_dst_port, b.enc_dst_port, kEqual) &&
-         FieldOverlap(a.ct_state, b.ct_state, MaskedOverlap<uint8_t>);
+  for (int i = 0; i < kNumMatchFields; ++i) {
+    const auto f = static_cast<MatchField>(i);
+    const std::optional<MatchValue> va = a.Get(f);
+    if (!va) continue;
+    const std::optional<MatchValue> vb = b.Get(f);
+    if (vb && !internal::ValuesOverlap(GetMatchFieldInfo(f), *va, *vb)) return false;
+  }
+  return true;
 }
 
 absl::Status ValidateChainName(std::string_view name_std) {

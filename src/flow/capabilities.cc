@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/flow/match_fields.h"
 #include "src/internal/string_view.h"
 
 namespace dpu {
@@ -12,38 +13,8 @@ using internal::AV;
 // True when the match sets field @p f with less than a full mask (a partial mask or a non-host
 // prefix).
 bool IsPartial(const Match& m, MatchField f) {
-  auto partial_mac = [](const std::optional<Masked<MacAddress>>& v) {
-    return v && v->mask != MacAddress::Broadcast();
-  };
-  auto partial_prefix = [](const std::optional<IpPrefix>& p) { return p && !p->is_host(); };
-  switch (f) {
-    case MatchField::kSrcMac:
-      return partial_mac(m.src_mac);
-    case MatchField::kDstMac:
-      return partial_mac(m.dst_mac);
-    case MatchField::kSrcIp:
-      return partial_prefix(m.src_ip);
-    case MatchField::kDstIp:
-      return partial_prefix(m.dst_ip);
-    case MatchField::kEncSrcIp:
-      return partial_prefix(m.enc_src_ip);
-    case MatchField::kEncDstIp:
-      return partial_prefix(m.enc_dst_ip);
-    case MatchField::kIpTos:
-      return m.ip_tos && m.ip_tos->mask != 0xff;
-    case MatchField::kIpTtl:
-      return m.ip_ttl && m.ip_ttl->mask != 0xff;
-    case MatchField::kSrcPort:
-      return m.src_port && m.src_port->mask != 0xffff;
-    case MatchField::kDstPort:
-      return m.dst_port && m.dst_port->mask != 0xffff;
-    case MatchField::kTcpFlags:
-      return m.tcp_flags && m.tcp_flags->mask != tcpflag::kAll;
-    case MatchField::kCtState:
-      return m.ct_state && m.ct_state->mask != ct::kAll;
-    default:
-      return false;
-  }
+  const std::optional<MatchValue> v = m.Get(f);
+  return v && internal::IsPartial(GetMatchFieldInfo(f), *v);
 }
 
 }  // namespace

@@ -29,6 +29,10 @@ class KeyWriter {
     U16(static_cast<uint16_t>(v >> 16));
     U16(static_cast<uint16_t>(v));
   }
+  // The low @p bytes bytes of @p v, big-endian.
+  void Uint(uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) U8(static_cast<uint8_t>(v >> (8 * i)));
+  }
   void Bytes(const void* p, size_t n) {
     if (n_ + n > buf_.size()) Flush();
     if (n > buf_.size()) {
@@ -73,36 +77,28 @@ FlowId FlowRule::KeyId() const {
   w.U32(chain);
   w.U32(static_cast<uint32_t>(in_port.name().size()));
   w.Bytes(in_port.name().data(), in_port.name().size());
-  const Match& m = match;
-  auto tag = [&w](MatchField f) { w.U8(static_cast<uint8_t>(f)); };
-  if (m.src_mac) {
-    tag(MatchField::kSrcMac);
-    w.Bytes(m.src_mac->value.data(), 6);
-    w.Bytes(m.src_mac->mask.data(), 6);
+  // Per set field, in MatchField order: its tag, then its value (and mask, unless exact) in
+  // its stored width, big-endian; a prefix as family, address bytes, length.
+  for (int i = 0; i < kNumMatchFields; ++i) {
+    const auto f = static_cast<MatchField>(i);
+    const std::optional<MatchValue> v = match.Get(f);
+    if (!v) continue;
+    const MatchFieldInfo& info = GetMatchFieldInfo(f);
+    w.U8(static_cast<uint8_t>(f));
+    switch (info.type) {
+      case MatchFieldType::kPrefix:
+        w.Prefix(v->prefix);
+        break;
+      case MatchFieldType::kExact:
+        w.Uint(v->value, info.bytes);
+        break;
+      case MatchFieldType::kMasked:
+      case MatchFieldType::kMac:
+        w.Uint(v->value, info.bytes);
+        w.Uint(v->mask, info.bytes);
+        break;
+    }
   }
-  if (m.dst_mac) {
-    tag(MatchField::kDstMac);
-    w.Bytes(m.dst_mac->value.data(), 6);
-    w.Bytes(m.dst_mac->mask.data(), 6);
-  }
-  if (m.eth_type) tag(MatchField::kEthType), w.U16(*m.eth_type);
-  if (m.vlan_id) tag(MatchField::kVlanId), w.U16(*m.vlan_id);
-  if (m.vlan_prio) tag(MatchField::kVlanPrio), w.U8(*m.vlan_prio);
-  if (m.ip_proto) tag(MatchField::kIpProto), w.U8(*m.ip_proto);
-  if (m.src_ip) tag(MatchField::kSrcIp), w.Prefix(*m.src_ip);
-  if (m.dst_ip) tag(MatchField::kDstIp), w.Prefix(*m.dst_ip);
-  if (m.ip_tos) tag(MatchField::kIpTos), w.U8(m.ip_tos->value), w.U8(m.ip_tos->mask);
-  if (m.ip_ttl) tag(MatchField::kIpTtl), w.U8(m.ip_ttl->value), w.U8(m.ip_ttl->mask);
-  if (m.src_port) tag(MatchField::kSrcPort), w.U16(m.src_port->value), w.U16(m.src_port->mask);
-  if (m.dst_port) tag(MatchField::kDstPort), w.U16(m.dst_port->value), w.U16(m.dst_port->mask);
-  if (m.tcp_flags) {
-    tag(MatchField::kTcpFlags), w.U16(m.tcp_flags->value), w.U16(m.tcp_flags->mask);
-  }
-  if (m.enc_key_id) tag(MatchField::kEncKeyId), w.U32(*m.enc_key_id);
-  if (m.enc_src_ip) tag(MatchField::kEncSrcIp), w.Prefix(*m.enc_src_ip);
-  if (m.enc_dst_ip) tag(MatchField::kEncDstIp), w.Prefix(*m.enc_dst_ip);
-  if (m.enc_dst_port) tag(MatchField::kEncDstPort), w.U16(*m.enc_dst_port);
-  if (m.ct_state) tag(MatchField::kCtState), w.U8(m.ct_state->value), w.U8(m.ct_state->mask);
   w.U8(0xff);
   return w.Finish();
 }
@@ -123,9 +119,8 @@ struct Reporter {
   }
 };
 
-template <typename T>
-absl::Status CheckMasked(const Reporter& r, MatchField f, const Masked<T>& m, T full) {
-  if (m.mask == T{}) return r.Field(f, "mask is zero (leave the field unset to match anything)");
+absl::Status CheckMasked(const Reporter& r, MatchField f, const MatchValue& m, uint64_t full) {
+  if (m.mask == 0) return r.Field(f, "mask is zero (leave the field unset to match anything)");
   if ((m.mask & ~full) != 0) {
     return r.Field(
         f, absl::StrCat("mask 0x", absl::Hex(m.mask), " has bits outside 0x", absl::Hex(full)));
@@ -137,13 +132,14 @@ absl::Status CheckMasked(const Reporter& r, MatchField f, const Masked<T>& m, T 
   return absl::OkStatus();
 }
 
-absl::Status CheckMac(const Reporter& r, MatchField f, const Masked<MacAddress>& m) {
-  if (m.mask.IsZero()) {
+absl::Status CheckMac(const Reporter& r, MatchField f, const MatchValue& m) {
+  if (m.mask == 0) {
     return r.Field(f, "mask is zero (leave the field unset to match anything)");
   }
-  if ((m.value.ToU64() & ~m.mask.ToU64()) != 0) {
-    return r.Field(f, absl::StrCat("value ", m.value.ToString(), " has bits outside mask ",
-                                   m.mask.ToString()));
+  if ((m.value & ~m.mask) != 0) {
+    return r.Field(f,
+                   absl::StrCat("value ", MacAddress::FromU64(m.value).ToString(),
+                                " has bits outside mask ", MacAddress::FromU64(m.mask).ToString()));
   }
   return absl::OkStatus();
 }
@@ -161,73 +157,87 @@ absl::Status ValidateRuleAt(const FlowRule& rule, RuleErrorSite* site) {
     }
   }
 
-  // --- Match fields: canonical values, then dependencies.
-  if (m.src_mac) {
-    if (absl::Status s = CheckMac(r, MatchField::kSrcMac, *m.src_mac); !s.ok()) return s;
-  }
-  if (m.dst_mac) {
-    if (absl::Status s = CheckMac(r, MatchField::kDstMac, *m.dst_mac); !s.ok()) return s;
-  }
-  if (m.vlan_id && *m.vlan_id > 4095) {
-    return r.Field(MatchField::kVlanId, absl::StrCat(*m.vlan_id, " is out of range 0-4095"));
-  }
-  if (m.vlan_prio) {
-    if (*m.vlan_prio > 7) {
-      return r.Field(MatchField::kVlanPrio, absl::StrCat(*m.vlan_prio, " is out of range 0-7"));
-    }
-    if (!m.vlan_id) return r.Field(MatchField::kVlanPrio, "requires a vlan_id match");
-  }
+  // --- Match fields, in MatchField order: canonical values and dependencies (the table's
+  // MatchFieldInfo::needs).
   const bool ip = IsIpEthType(m);
   const IpFamily family =
       (m.eth_type && *m.eth_type == ethertype::kIpv6) ? IpFamily::kV6 : IpFamily::kV4;
-  if (m.ip_proto && !ip) return r.Field(MatchField::kIpProto, "requires eth_type ipv4 or ipv6");
-  for (auto [f, p] : {std::pair{MatchField::kSrcIp, &m.src_ip}, {MatchField::kDstIp, &m.dst_ip}}) {
-    if (!*p) continue;
-    if (!ip) return r.Field(f, "requires eth_type ipv4 or ipv6");
-    if ((*p)->family() != family) {
-      return r.Field(
-          f, absl::StrCat("an ", AVFamilyName((*p)->family()), " prefix does not match eth_type ",
-                          family == IpFamily::kV4 ? "ipv4" : "ipv6"));
+  auto needs = [&](const MatchFieldInfo& info) -> absl::Status {
+    switch (info.needs) {
+      case MatchFieldNeeds::kNothing:
+        return absl::OkStatus();
+      case MatchFieldNeeds::kIp:
+        if (!ip) return r.Field(info.field, "requires eth_type ipv4 or ipv6");
+        return absl::OkStatus();
+      case MatchFieldNeeds::kL4:
+        if (!m.ip_proto || (*m.ip_proto != ipproto::kTcp && *m.ip_proto != ipproto::kUdp &&
+                            *m.ip_proto != ipproto::kSctp)) {
+          return r.Field(info.field, "requires ip_proto tcp, udp or sctp");
+        }
+        return absl::OkStatus();
+      case MatchFieldNeeds::kTcp:
+        if (!m.ip_proto || *m.ip_proto != ipproto::kTcp) {
+          return r.Field(info.field, "requires ip_proto tcp");
+        }
+        return absl::OkStatus();
+      case MatchFieldNeeds::kVlanId:
+        if (!m.vlan_id) return r.Field(info.field, "requires a vlan_id match");
+        return absl::OkStatus();
+      case MatchFieldNeeds::kIcmp: {
+        const bool v4 = m.eth_type == ethertype::kIpv4 && m.ip_proto == ipproto::kIcmp;
+        const bool v6 = m.eth_type == ethertype::kIpv6 && m.ip_proto == ipproto::kIcmpv6;
+        if (!v4 && !v6) {
+          return r.Field(info.field,
+                         "requires ip_proto icmp (eth_type ipv4) or icmpv6 (eth_type ipv6)");
+        }
+        return absl::OkStatus();
+      }
     }
-  }
-  if (m.ip_tos) {
-    if (!ip) return r.Field(MatchField::kIpTos, "requires eth_type ipv4 or ipv6");
-    if (auto s = CheckMasked<uint8_t>(r, MatchField::kIpTos, *m.ip_tos, 0xff); !s.ok()) return s;
-  }
-  if (m.ip_ttl) {
-    if (!ip) return r.Field(MatchField::kIpTtl, "requires eth_type ipv4 or ipv6");
-    if (auto s = CheckMasked<uint8_t>(r, MatchField::kIpTtl, *m.ip_ttl, 0xff); !s.ok()) return s;
-  }
-  const bool l4 = m.ip_proto && (*m.ip_proto == ipproto::kTcp || *m.ip_proto == ipproto::kUdp ||
-                                 *m.ip_proto == ipproto::kSctp);
-  for (auto [f, p] :
-       {std::pair{MatchField::kSrcPort, &m.src_port}, {MatchField::kDstPort, &m.dst_port}}) {
-    if (!*p) continue;
-    if (!l4) return r.Field(f, "requires ip_proto tcp, udp or sctp");
-    if (auto s = CheckMasked<uint16_t>(r, f, **p, 0xffff); !s.ok()) return s;
-  }
-  if (m.tcp_flags) {
-    if (!m.ip_proto || *m.ip_proto != ipproto::kTcp) {
-      return r.Field(MatchField::kTcpFlags, "requires ip_proto tcp");
-    }
-    if (auto s = CheckMasked<uint16_t>(r, MatchField::kTcpFlags, *m.tcp_flags, tcpflag::kAll);
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (m.enc_key_id && *m.enc_key_id >= (1u << 24)) {
-    return r.Field(MatchField::kEncKeyId,
-                   absl::StrCat(*m.enc_key_id, " is out of range 0-16777215 (24 bits)"));
-  }
-  if (m.enc_src_ip && m.enc_dst_ip && m.enc_src_ip->family() != m.enc_dst_ip->family()) {
-    return r.Field(MatchField::kEncDstIp,
-                   absl::StrCat("an ", AVFamilyName(m.enc_dst_ip->family()),
-                                " prefix does not match enc_src_ip's family (",
-                                AVFamilyName(m.enc_src_ip->family()), ")"));
-  }
-  if (m.ct_state) {
-    if (auto s = CheckMasked<uint8_t>(r, MatchField::kCtState, *m.ct_state, ct::kAll); !s.ok()) {
-      return s;
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < kNumMatchFields; ++i) {
+    const auto f = static_cast<MatchField>(i);
+    const std::optional<MatchValue> v = m.Get(f);
+    if (!v) continue;
+    const MatchFieldInfo& info = GetMatchFieldInfo(f);
+    switch (info.type) {
+      case MatchFieldType::kExact:
+        // The range first, then what the field needs.
+        if (v->value > info.max) {
+          return r.Field(f, absl::StrCat(v->value, " is out of range 0-", info.max,
+                                         info.bits > 16 ? absl::StrCat(" (", info.bits, " bits)")
+                                                        : std::string()));
+        }
+        if (absl::Status s = needs(info); !s.ok()) return s;
+        break;
+      case MatchFieldType::kMasked:
+        if (absl::Status s = needs(info); !s.ok()) return s;
+        if (absl::Status s = CheckMasked(r, f, *v, info.max); !s.ok()) return s;
+        break;
+      case MatchFieldType::kMac:
+        if (absl::Status s = needs(info); !s.ok()) return s;
+        if (absl::Status s = CheckMac(r, f, *v); !s.ok()) return s;
+        break;
+      case MatchFieldType::kPrefix: {
+        if (absl::Status s = needs(info); !s.ok()) return s;
+        if (info.needs == MatchFieldNeeds::kIp) {
+          if (v->prefix.family() != family) {
+            return r.Field(f, absl::StrCat("an ", AVFamilyName(v->prefix.family()),
+                                           " prefix does not match eth_type ",
+                                           family == IpFamily::kV4 ? "ipv4" : "ipv6"));
+          }
+        } else if (info.reverse < f) {
+          // A pair of prefixes without an eth_type (the tunnel's outer addresses): one family.
+          const std::optional<MatchValue> other = m.Get(info.reverse);
+          if (other && other->prefix.family() != v->prefix.family()) {
+            return r.Field(
+                f, absl::StrCat("an ", AVFamilyName(v->prefix.family()), " prefix does not match ",
+                                AV(MatchFieldName(info.reverse)), "'s family (",
+                                AVFamilyName(other->prefix.family()), ")"));
+          }
+        }
+        break;
+      }
     }
   }
 

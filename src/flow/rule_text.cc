@@ -11,6 +11,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/flow/match_fields.h"
 #include "src/flow/validate_internal.h"
 #include "src/internal/string_view.h"
 
@@ -31,132 +32,57 @@ constexpr int kKeyInPort = kNumMatchFields + 3;
 constexpr int kKeyActions = kNumMatchFields + 4;
 constexpr int kNumKeys = kNumMatchFields + 5;
 
-constexpr std::array<std::string_view, kNumKeys> kKeyNames = {
-    "src_mac",   "dst_mac",    "eth_type",   "vlan_id",    "vlan_prio",    "ip_proto",
-    "src_ip",    "dst_ip",     "ip_tos",     "ip_ttl",     "src_port",     "dst_port",
-    "tcp_flags", "enc_key_id", "enc_src_ip", "enc_dst_ip", "enc_dst_port", "ct_state",
-    "id",        "priority",   "chain",      "in_port",    "actions",
-};
+constexpr std::array<std::string_view, kNumKeys> MakeKeyNames() {
+  std::array<std::string_view, kNumKeys> names{};
+  for (int i = 0; i < kNumMatchFields; ++i) names[i] = internal::kMatchFields[i].name;
+  names[kKeyId] = "id";
+  names[kKeyPriority] = "priority";
+  names[kKeyChain] = "chain";
+  names[kKeyInPort] = "in_port";
+  names[kKeyActions] = "actions";
+  return names;
+}
+constexpr std::array<std::string_view, kNumKeys> kKeyNames = MakeKeyNames();
 
-// The key index of @p name, or -1. Picks the one candidate by length and a distinguishing
-// character, then compares once.
-int KeyFromName(std::string_view name) {
-  constexpr auto F = [](MatchField f) { return static_cast<int>(f); };
-  int k = -1;
-  switch (name.size()) {
-    case 2:
-      k = kKeyId;
-      break;
-    case 5:
-      k = kKeyChain;
-      break;
-    case 6:
-      switch (name[0]) {
-        case 's':
-          k = F(MatchField::kSrcIp);
-          break;
-        case 'd':
-          k = F(MatchField::kDstIp);
-          break;
-        case 'i':
-          k = name[4] == 'o' ? F(MatchField::kIpTos) : F(MatchField::kIpTtl);
-          break;
-        default:
-          break;
-      }
-      break;
-    case 7:
-      switch (name[0]) {
-        case 'i':
-          k = kKeyInPort;
-          break;
-        case 's':
-          k = F(MatchField::kSrcMac);
-          break;
-        case 'd':
-          k = F(MatchField::kDstMac);
-          break;
-        case 'v':
-          k = F(MatchField::kVlanId);
-          break;
-        case 'a':
-          k = kKeyActions;
-          break;
-        default:
-          break;
-      }
-      break;
-    case 8:
-      switch (name[0]) {
-        case 'p':
-          k = kKeyPriority;
-          break;
-        case 'e':
-          k = F(MatchField::kEthType);
-          break;
-        case 'i':
-          k = F(MatchField::kIpProto);
-          break;
-        case 's':
-          k = F(MatchField::kSrcPort);
-          break;
-        case 'd':
-          k = F(MatchField::kDstPort);
-          break;
-        case 'c':
-          k = F(MatchField::kCtState);
-          break;
-        default:
-          break;
-      }
-      break;
-    case 9:
-      k = name[0] == 'v' ? F(MatchField::kVlanPrio) : F(MatchField::kTcpFlags);
-      break;
-    case 10:
-      switch (name[4]) {
-        case 'k':
-          k = F(MatchField::kEncKeyId);
-          break;
-        case 's':
-          k = F(MatchField::kEncSrcIp);
-          break;
-        case 'd':
-          k = F(MatchField::kEncDstIp);
-          break;
-        default:
-          break;
-      }
-      break;
-    case 12:
-      k = F(MatchField::kEncDstPort);
-      break;
-    default:
-      break;
+// Keyword lookup: an open-addressing hash table over kKeyNames built at compile time, so a key
+// costs one hash of three characters and the length, then (usually) one compare.
+constexpr size_t kKeySlots = 128;
+static_assert(kKeySlots >= 2 * kNumKeys, "keep the key table at most half full");
+constexpr size_t KeyHash(std::string_view n) {
+  return (n.size() * 31 + static_cast<uint8_t>(n[0]) * 7 +
+          static_cast<uint8_t>(n[n.size() - 1]) * 13 + static_cast<uint8_t>(n[n.size() / 2]) * 3 +
+          static_cast<uint8_t>(n[n.size() > 4 ? 4 : 0])) %
+         kKeySlots;
+}
+struct KeyTable {
+  std::array<int8_t, kKeySlots> slot{};  // Key index + 1; 0 is empty.
+  constexpr KeyTable() {
+    for (int k = 0; k < kNumKeys; ++k) {
+      size_t h = KeyHash(kKeyNames[k]);
+      while (slot[h] != 0) h = (h + 1) % kKeySlots;
+      slot[h] = static_cast<int8_t>(k + 1);
+    }
   }
-  if (k < 0) return -1;
-  const std::string_view want = kKeyNames[k];
-  return std::memcmp(want.data(), name.data(), name.size()) == 0 ? k : -1;
+};
+constexpr KeyTable kKeyTable;
+
+// The key index of @p name, or -1.
+int KeyFromName(std::string_view name) {
+  if (name.empty()) return -1;
+  for (size_t h = KeyHash(name);; h = (h + 1) % kKeySlots) {
+    const int k = kKeyTable.slot[h] - 1;
+    if (k < 0) return -1;
+    const std::string_view want = kKeyNames[k];
+    if (want.size() == name.size() && std::memcmp(want.data(), name.data(), name.size()) == 0) {
+      return k;
+    }
+  }
 }
 
-struct NamedValue {
-  std::string_view name;
-  uint32_t value;
-};
-constexpr NamedValue kEthTypes[] = {{"ipv4", ethertype::kIpv4},
-                                    {"ipv6", ethertype::kIpv6},
-                                    {"arp", ethertype::kArp},
-                                    {"vlan", ethertype::kVlan},
-                                    {"qinq", ethertype::kQinQ}};
-constexpr NamedValue kIpProtos[] = {{"tcp", ipproto::kTcp},
-                                    {"udp", ipproto::kUdp},
-                                    {"icmp", ipproto::kIcmp},
-                                    {"icmpv6", ipproto::kIcmpv6},
-                                    {"sctp", ipproto::kSctp}};
-// Canonical print order of ct_state flags.
-constexpr NamedValue kCtFlags[] = {{"trk", ct::kTracked},     {"new", ct::kNew},
-                                   {"est", ct::kEstablished}, {"rel", ct::kRelated},
-                                   {"rpl", ct::kReply},       {"inv", ct::kInvalid}};
+using NamedValue = MatchValueName;
+constexpr std::span<const NamedValue> kEthTypes = internal::match_table::kEthTypeNames;
+constexpr std::span<const NamedValue> kIpProtos = internal::match_table::kIpProtoNames;
+constexpr std::span<const NamedValue> kCtFlags = internal::match_table::kCtFlagNames;
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
@@ -262,10 +188,10 @@ void AppendPrefix(std::string& s, const IpPrefix& p) {
   AppendDec(s, static_cast<uint64_t>(p.length()));
 }
 
-void AppendNamed(std::string& s, uint32_t v, const NamedValue* table, size_t n, bool hex) {
-  for (size_t i = 0; i < n; ++i) {
-    if (table[i].value == v) {
-      s += table[i].name;
+void AppendNamed(std::string& s, uint64_t v, std::span<const NamedValue> table, bool hex) {
+  for (const NamedValue& n : table) {
+    if (n.value == v) {
+      s += n.name;
       return;
     }
   }
@@ -277,8 +203,7 @@ void AppendNamed(std::string& s, uint32_t v, const NamedValue* table, size_t n, 
 }
 
 // value[/mask], the mask printed (in hex) only when it is not @p full.
-template <typename T>
-void AppendMaskedNum(std::string& s, const Masked<T>& m, T full, bool hex, int digits) {
+void AppendMaskedNum(std::string& s, const MatchValue& m, uint64_t full, bool hex, int digits) {
   if (hex) {
     AppendHex(s, m.value, digits);
   } else {
@@ -401,11 +326,11 @@ class RuleParser {
       const std::string_view value = tok.substr(eq + 1);
       const int k = KeyFromName(key);
       if (k < 0) return Error(start, tok, Cat("unknown key '", key, "'"));
-      if (seen_ & (uint32_t{1} << k)) {
+      if (seen_ & (uint64_t{1} << k)) {
         return Error(start, tok,
                      Cat("duplicate key '", key, "' (first at column ", key_col_[k] + 1, ")"));
       }
-      seen_ |= uint32_t{1} << k;
+      seen_ |= uint64_t{1} << k;
       key_col_[k] = start;
       key_len_[k] = tok.size();
       if (value.empty()) {
@@ -494,72 +419,50 @@ class RuleParser {
     return absl::OkStatus();
   }
 
-  template <typename T>
-  static absl::Status ParseMaskedNum(std::string_view key, std::string_view v, T full,
-                                     std::optional<Masked<T>>& out) {
+  static absl::Status ParseMaskedNum(std::string_view key, std::string_view v, uint64_t full,
+                                     uint64_t limit, MatchValue& out) {
     const size_t slash = v.find('/');
-    Masked<T> m;
-    m.mask = full;
-    if (absl::Status s =
-            ParseNum(key, v.substr(0, slash), uint64_t{std::numeric_limits<T>::max()}, m.value);
-        !s.ok()) {
-      return s;
-    }
+    out.mask = full;
+    if (absl::Status s = ParseNum(key, v.substr(0, slash), limit, out.value); !s.ok()) return s;
     if (slash != std::string_view::npos) {
-      if (absl::Status s =
-              ParseNum(key, v.substr(slash + 1), uint64_t{std::numeric_limits<T>::max()}, m.mask);
-          !s.ok()) {
-        return s;
-      }
+      if (absl::Status s = ParseNum(key, v.substr(slash + 1), limit, out.mask); !s.ok()) return s;
     }
-    out = m;
     return absl::OkStatus();
   }
 
-  static absl::Status ParseNamed(std::string_view key, std::string_view v, const NamedValue* table,
-                                 size_t n, uint64_t max, uint32_t& out) {
-    for (size_t i = 0; i < n; ++i) {
-      if (table[i].name == v) {
-        out = table[i].value;
+  static absl::Status ParseNamed(std::string_view key, std::string_view v,
+                                 std::span<const NamedValue> table, uint64_t max, uint64_t& out) {
+    for (const NamedValue& n : table) {
+      if (n.name == v) {
+        out = n.value;
         return absl::OkStatus();
       }
     }
     uint64_t num;
     if (!ParseU64(v, num) || num > max) {
       std::string names;
-      for (size_t i = 0; i < n; ++i) names += Cat(i ? ", " : "", table[i].name);
+      for (size_t i = 0; i < table.size(); ++i) names += Cat(i ? ", " : "", table[i].name);
       return Reason(key, Cat("'", v, "' is neither a name (", names, ") nor a number 0-", max));
     }
-    out = static_cast<uint32_t>(num);
+    out = num;
     return absl::OkStatus();
   }
 
-  static absl::Status ParsePrefix(std::string_view key, std::string_view v,
-                                  std::optional<IpPrefix>& out) {
-    absl::StatusOr<IpPrefix> p = IpPrefix::Parse(v);
-    if (!p.ok()) return Reason(key, SV(p.status().message()));
-    out = *p;
-    return absl::OkStatus();
-  }
-
-  static absl::Status ParseMac(std::string_view key, std::string_view v,
-                               std::optional<Masked<MacAddress>>& out) {
+  static absl::Status ParseMac(std::string_view key, std::string_view v, MatchValue& out) {
     const size_t slash = v.find('/');
     absl::StatusOr<MacAddress> value = MacAddress::Parse(v.substr(0, slash));
     if (!value.ok()) return Reason(key, SV(value.status().message()));
-    Masked<MacAddress> m{*value, MacAddress::Broadcast()};
+    out.value = value->ToU64();
+    out.mask = MacAddress::Broadcast().ToU64();
     if (slash != std::string_view::npos) {
       absl::StatusOr<MacAddress> mask = MacAddress::Parse(v.substr(slash + 1));
       if (!mask.ok()) return Reason(key, SV(mask.status().message()));
-      m.mask = *mask;
+      out.mask = mask->ToU64();
     }
-    out = m;
     return absl::OkStatus();
   }
 
-  static absl::Status ParseCtState(std::string_view key, std::string_view v,
-                                   std::optional<Masked<uint8_t>>& out) {
-    Masked<uint8_t> m;
+  static absl::Status ParseCtState(std::string_view key, std::string_view v, MatchValue& out) {
     size_t pos = 0;
     while (pos < v.size()) {
       const char sign = v[pos];
@@ -570,90 +473,55 @@ class RuleParser {
       size_t end = pos + 1;
       while (end < v.size() && v[end] != '+' && v[end] != '-') ++end;
       const std::string_view name = v.substr(pos + 1, end - pos - 1);
-      uint8_t bit = 0;
+      uint64_t bit = 0;
       for (const NamedValue& f : kCtFlags) {
-        if (f.name == name) bit = static_cast<uint8_t>(f.value);
+        if (f.name == name) bit = f.value;
       }
       if (bit == 0) {
         return Reason(key, Cat("unknown flag '", name, "' (flags: trk new est rel rpl inv)"));
       }
-      if (m.mask & bit) return Reason(key, Cat("flag '", name, "' given twice"));
-      m.mask |= bit;
-      if (sign == '+') m.value |= bit;
+      if (out.mask & bit) return Reason(key, Cat("flag '", name, "' given twice"));
+      out.mask |= bit;
+      if (sign == '+') out.value |= bit;
       pos = end;
     }
-    out = m;
     return absl::OkStatus();
   }
 
+  // Parses the value of field @p f as its table row's syntax says.
   absl::Status ParseField(MatchField f, std::string_view key, std::string_view v) {
-    Match& m = rule_.match;
-    switch (f) {
-      case MatchField::kSrcMac:
-        return ParseMac(key, v, m.src_mac);
-      case MatchField::kDstMac:
-        return ParseMac(key, v, m.dst_mac);
-      case MatchField::kEthType: {
-        uint32_t t = 0;
-        if (auto s = ParseNamed(key, v, kEthTypes, std::size(kEthTypes), 0xffff, t); !s.ok()) {
-          return s;
+    const MatchFieldInfo& info = internal::kMatchFields[static_cast<size_t>(f)];
+    const uint64_t limit = internal::Ones(8 * info.bytes);  // What the stored type holds.
+    MatchValue mv;
+    absl::Status s;
+    switch (info.syntax) {
+      case MatchFieldSyntax::kMac:
+        s = ParseMac(key, v, mv);
+        break;
+      case MatchFieldSyntax::kPrefix: {
+        absl::StatusOr<IpPrefix> p = IpPrefix::Parse(v);
+        if (!p.ok()) return Reason(key, SV(p.status().message()));
+        mv.prefix = *p;
+        break;
+      }
+      case MatchFieldSyntax::kEthType:
+      case MatchFieldSyntax::kIpProto:
+        s = ParseNamed(key, v, internal::ValueNames(info.syntax), limit, mv.value);
+        break;
+      case MatchFieldSyntax::kCtFlags:
+        s = ParseCtState(key, v, mv);
+        break;
+      case MatchFieldSyntax::kDecimal:
+      case MatchFieldSyntax::kHex:
+        if (info.type == MatchFieldType::kExact) {
+          s = ParseNum(key, v, limit, mv.value);
+        } else {
+          s = ParseMaskedNum(key, v, info.max, limit, mv);
         }
-        m.eth_type = static_cast<uint16_t>(t);
-        return absl::OkStatus();
-      }
-      case MatchField::kVlanId: {
-        uint16_t x = 0;
-        if (auto s = ParseNum(key, v, 0xffff, x); !s.ok()) return s;
-        m.vlan_id = x;
-        return absl::OkStatus();
-      }
-      case MatchField::kVlanPrio: {
-        uint8_t x = 0;
-        if (auto s = ParseNum(key, v, 0xff, x); !s.ok()) return s;
-        m.vlan_prio = x;
-        return absl::OkStatus();
-      }
-      case MatchField::kIpProto: {
-        uint32_t p = 0;
-        if (auto s = ParseNamed(key, v, kIpProtos, std::size(kIpProtos), 0xff, p); !s.ok()) {
-          return s;
-        }
-        m.ip_proto = static_cast<uint8_t>(p);
-        return absl::OkStatus();
-      }
-      case MatchField::kSrcIp:
-        return ParsePrefix(key, v, m.src_ip);
-      case MatchField::kDstIp:
-        return ParsePrefix(key, v, m.dst_ip);
-      case MatchField::kIpTos:
-        return ParseMaskedNum<uint8_t>(key, v, 0xff, m.ip_tos);
-      case MatchField::kIpTtl:
-        return ParseMaskedNum<uint8_t>(key, v, 0xff, m.ip_ttl);
-      case MatchField::kSrcPort:
-        return ParseMaskedNum<uint16_t>(key, v, 0xffff, m.src_port);
-      case MatchField::kDstPort:
-        return ParseMaskedNum<uint16_t>(key, v, 0xffff, m.dst_port);
-      case MatchField::kTcpFlags:
-        return ParseMaskedNum<uint16_t>(key, v, tcpflag::kAll, m.tcp_flags);
-      case MatchField::kEncKeyId: {
-        uint32_t x = 0;
-        if (auto s = ParseNum(key, v, 0xffffffffu, x); !s.ok()) return s;
-        m.enc_key_id = x;
-        return absl::OkStatus();
-      }
-      case MatchField::kEncSrcIp:
-        return ParsePrefix(key, v, m.enc_src_ip);
-      case MatchField::kEncDstIp:
-        return ParsePrefix(key, v, m.enc_dst_ip);
-      case MatchField::kEncDstPort: {
-        uint16_t x = 0;
-        if (auto s = ParseNum(key, v, 0xffff, x); !s.ok()) return s;
-        m.enc_dst_port = x;
-        return absl::OkStatus();
-      }
-      case MatchField::kCtState:
-        return ParseCtState(key, v, m.ct_state);
+        break;
     }
+    if (!s.ok()) return s;
+    rule_.match.Set(f, mv);
     return absl::OkStatus();
   }
 
@@ -906,7 +774,7 @@ class RuleParser {
   FlowRule rule_;
   std::string_view KeyToken(int k) const { return line_.substr(key_col_[k], key_len_[k]); }
 
-  uint32_t seen_ = 0;  // Bit per key already given.
+  uint64_t seen_ = 0;  // Bit per key already given.
   // Column (offset) and length of each given key's token; read only for keys in seen_.
   std::array<size_t, kNumKeys> key_col_;
   std::array<size_t, kNumKeys> key_len_;
@@ -934,89 +802,51 @@ std::string FormatRule(const FlowRule& rule) {
     AppendKey(s, "in_port");
     s += rule.in_port.name();
   }
-  const Match& m = rule.match;
-  if (m.src_mac) {
-    AppendKey(s, "src_mac");
-    AppendMac(s, m.src_mac->value);
-    if (m.src_mac->mask != MacAddress::Broadcast()) {
-      s += '/';
-      AppendMac(s, m.src_mac->mask);
-    }
-  }
-  if (m.dst_mac) {
-    AppendKey(s, "dst_mac");
-    AppendMac(s, m.dst_mac->value);
-    if (m.dst_mac->mask != MacAddress::Broadcast()) {
-      s += '/';
-      AppendMac(s, m.dst_mac->mask);
-    }
-  }
-  if (m.eth_type) {
-    AppendKey(s, "eth_type");
-    AppendNamed(s, *m.eth_type, kEthTypes, std::size(kEthTypes), /*hex=*/true);
-  }
-  if (m.vlan_id) {
-    AppendKey(s, "vlan_id");
-    AppendDec(s, *m.vlan_id);
-  }
-  if (m.vlan_prio) {
-    AppendKey(s, "vlan_prio");
-    AppendDec(s, *m.vlan_prio);
-  }
-  if (m.ip_proto) {
-    AppendKey(s, "ip_proto");
-    AppendNamed(s, *m.ip_proto, kIpProtos, std::size(kIpProtos), /*hex=*/false);
-  }
-  if (m.src_ip) {
-    AppendKey(s, "src_ip");
-    AppendPrefix(s, *m.src_ip);
-  }
-  if (m.dst_ip) {
-    AppendKey(s, "dst_ip");
-    AppendPrefix(s, *m.dst_ip);
-  }
-  if (m.ip_tos) {
-    AppendKey(s, "ip_tos");
-    AppendMaskedNum<uint8_t>(s, *m.ip_tos, 0xff, /*hex=*/true, 2);
-  }
-  if (m.ip_ttl) {
-    AppendKey(s, "ip_ttl");
-    AppendMaskedNum<uint8_t>(s, *m.ip_ttl, 0xff, /*hex=*/false, 2);
-  }
-  if (m.src_port) {
-    AppendKey(s, "src_port");
-    AppendMaskedNum<uint16_t>(s, *m.src_port, 0xffff, /*hex=*/false, 4);
-  }
-  if (m.dst_port) {
-    AppendKey(s, "dst_port");
-    AppendMaskedNum<uint16_t>(s, *m.dst_port, 0xffff, /*hex=*/false, 4);
-  }
-  if (m.tcp_flags) {
-    AppendKey(s, "tcp_flags");
-    AppendMaskedNum<uint16_t>(s, *m.tcp_flags, tcpflag::kAll, /*hex=*/true, 3);
-  }
-  if (m.enc_key_id) {
-    AppendKey(s, "enc_key_id");
-    AppendDec(s, *m.enc_key_id);
-  }
-  if (m.enc_src_ip) {
-    AppendKey(s, "enc_src_ip");
-    AppendPrefix(s, *m.enc_src_ip);
-  }
-  if (m.enc_dst_ip) {
-    AppendKey(s, "enc_dst_ip");
-    AppendPrefix(s, *m.enc_dst_ip);
-  }
-  if (m.enc_dst_port) {
-    AppendKey(s, "enc_dst_port");
-    AppendDec(s, *m.enc_dst_port);
-  }
-  if (m.ct_state) {
-    AppendKey(s, "ct_state");
-    for (const NamedValue& f : kCtFlags) {
-      if (!(m.ct_state->mask & f.value)) continue;
-      s += (m.ct_state->value & f.value) ? '+' : '-';
-      s += f.name;
+  for (int i = 0; i < kNumMatchFields; ++i) {
+    const auto f = static_cast<MatchField>(i);
+    const std::optional<MatchValue> v = rule.match.Get(f);
+    if (!v) continue;
+    const MatchFieldInfo& info = internal::kMatchFields[i];
+    AppendKey(s, info.name);
+    switch (info.syntax) {
+      case MatchFieldSyntax::kMac:
+        AppendMac(s, MacAddress::FromU64(v->value));
+        if (v->mask != info.max) {
+          s += '/';
+          AppendMac(s, MacAddress::FromU64(v->mask));
+        }
+        break;
+      case MatchFieldSyntax::kPrefix:
+        AppendPrefix(s, v->prefix);
+        break;
+      case MatchFieldSyntax::kEthType:
+        AppendNamed(s, v->value, kEthTypes, /*hex=*/true);
+        break;
+      case MatchFieldSyntax::kIpProto:
+        AppendNamed(s, v->value, kIpProtos, /*hex=*/false);
+        break;
+      case MatchFieldSyntax::kCtFlags:
+        for (const NamedValue& flag : kCtFlags) {
+          if (!(v->mask & flag.value)) continue;
+          s += (v->value & flag.value) ? '+' : '-';
+          s += flag.name;
+        }
+        break;
+      case MatchFieldSyntax::kDecimal:
+      case MatchFieldSyntax::kHex: {
+        const bool hex = info.syntax == MatchFieldSyntax::kHex;
+        const int digits = (info.bits + 3) / 4;
+        if (info.type == MatchFieldType::kExact) {
+          if (hex) {
+            AppendHex(s, v->value, digits);
+          } else {
+            AppendDec(s, v->value);
+          }
+        } else {
+          AppendMaskedNum(s, *v, info.max, hex, digits);
+        }
+        break;
+      }
     }
   }
   if (!rule.actions.empty()) {

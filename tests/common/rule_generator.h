@@ -34,7 +34,7 @@ struct RuleGeneratorOptions {
 class RuleGenerator {
  public:
   explicit RuleGenerator(uint64_t seed, RuleGeneratorOptions options = {})
-      : rng_(seed), opt_(options) {}
+      : rng_(seed), rng_new_(seed ^ 0x1c3b2023u), opt_(options) {}
 
   std::vector<FlowRule> Generate(size_t n) {
     std::vector<FlowRule> out;
@@ -104,6 +104,24 @@ class RuleGenerator {
       c.mask = static_cast<uint8_t>(Uniform(1, ct::kAll));
       c.value = static_cast<uint8_t>(Uniform(0, 255)) & c.mask;
       m.ct_state = c;
+    }
+    const bool icmp = (m.eth_type == ethertype::kIpv4 && m.ip_proto == ipproto::kIcmp) ||
+                      (m.eth_type == ethertype::kIpv6 && m.ip_proto == ipproto::kIcmpv6);
+    if (icmp) {
+      // Fields added after the generator's first release draw from their own stream, so the
+      // sequence of every other field for a seed is unchanged.
+      std::uniform_real_distribution<double> u(0, 1);
+      auto masked8 = [&] {
+        Masked<uint8_t> v;
+        v.mask = u(rng_new_) < opt_.full_mask_probability
+                     ? 0xff
+                     : static_cast<uint8_t>(std::uniform_int_distribution<int>(1, 255)(rng_new_));
+        v.value =
+            static_cast<uint8_t>(std::uniform_int_distribution<int>(0, 255)(rng_new_)) & v.mask;
+        return v;
+      };
+      if (u(rng_new_) < opt_.field_probability * 1.5) m.icmp_type = masked8();
+      if (u(rng_new_) < opt_.field_probability) m.icmp_code = masked8();
     }
     const bool has_enc = m.enc_key_id || m.enc_src_ip || m.enc_dst_ip || m.enc_dst_port;
 
@@ -259,6 +277,7 @@ class RuleGenerator {
   }
 
   std::mt19937_64 rng_;
+  std::mt19937_64 rng_new_;  // For fields added later (see Next()).
   RuleGeneratorOptions opt_;
 };
 

@@ -85,7 +85,8 @@ TEST(ParseRule, EveryMatchKey) {
   EXPECT_EQ(m.enc_dst_port, 4789);
   EXPECT_EQ(m.ct_state, (Masked<uint8_t>{ct::kTracked | ct::kEstablished,
                                          ct::kTracked | ct::kEstablished | ct::kNew}));
-  EXPECT_EQ(m.Fields().size(), static_cast<size_t>(kNumMatchFields));
+  // Every field but icmp_type and icmp_code, which need ip_proto icmp (ParseRule.IcmpKeys).
+  EXPECT_EQ(m.Fields().size(), static_cast<size_t>(kNumMatchFields) - 2);
   EXPECT_EQ(FormatRule(r),
             "priority=7 chain=3 in_port=pf0vf1 src_mac=02:00:00:00:00:01 "
             "dst_mac=01:00:5e:00:00:00/ff:ff:ff:80:00:00 eth_type=ipv6 vlan_id=100 vlan_prio=5 "
@@ -94,6 +95,25 @@ TEST(ParseRule, EveryMatchKey) {
             "enc_src_ip=192.0.2.0/24 enc_dst_ip=192.0.2.1/32 enc_dst_port=4789 "
             "ct_state=+trk-new+est");
   EXPECT_EQ(MustParse(FormatRule(r)), r);
+}
+
+TEST(ParseRule, IcmpKeys) {
+  FlowRule r =
+      MustParse("priority=1 eth_type=ipv4 ip_proto=icmp icmp_type=3 icmp_code=4/0xfc actions=drop");
+  EXPECT_EQ(r.match.icmp_type, (Masked<uint8_t>{3, 0xff}));
+  EXPECT_EQ(r.match.icmp_code, (Masked<uint8_t>{4, 0xfc}));
+  EXPECT_EQ(FormatRule(r),
+            "priority=1 eth_type=ipv4 ip_proto=icmp icmp_type=3 icmp_code=4/0xfc actions=drop");
+  FlowRule v6 = MustParse("priority=1 eth_type=ipv6 ip_proto=icmpv6 icmp_type=135");
+  EXPECT_EQ(v6.match.icmp_type, (Masked<uint8_t>{135, 0xff}));
+  EXPECT_EQ(MustParse(FormatRule(v6)), v6);
+  // ICMPv6 type over IPv4, or ICMP over IPv6, is not ICMP of that packet: refused, naming it.
+  EXPECT_THAT(ErrorOf("priority=1 eth_type=ipv6 ip_proto=icmp icmp_type=8"),
+              HasSubstr("token 'icmp_type=8': icmp_type: requires ip_proto icmp"));
+  EXPECT_THAT(ErrorOf("priority=1 eth_type=ipv4 ip_proto=tcp icmp_code=0"),
+              HasSubstr("icmp_code: requires ip_proto icmp"));
+  EXPECT_THAT(ErrorOf("priority=1 eth_type=ipv4 ip_proto=icmp icmp_type=256"),
+              HasSubstr("icmp_type: '256' is not a number 0-255"));
 }
 
 TEST(ParseRule, EveryAction) {

@@ -77,6 +77,15 @@ TEST(ValidateRule, DependenciesNameTheField) {
   EXPECT_TRUE(ValidateRule(r).ok());
   r.match.eth_type = ethertype::kIpv6;
   EXPECT_THAT(Err(r), StartsWith("dst_ip: an IPv4 prefix does not match eth_type ipv6"));
+  r = FlowRule{};
+  r.match.eth_type = ethertype::kIpv4;
+  r.match.ip_proto = ipproto::kIcmpv6;
+  r.match.icmp_code = Masked<uint8_t>{0, 0xff};
+  EXPECT_THAT(Err(r), StartsWith("icmp_code: requires ip_proto icmp (eth_type ipv4) or icmpv6"));
+  r.match.ip_proto = ipproto::kIcmp;
+  EXPECT_TRUE(ValidateRule(r).ok());
+  r.match.icmp_type = Masked<uint8_t>{0x13, 0x0f};
+  EXPECT_THAT(Err(r), StartsWith("icmp_type: value 0x13 has bits outside mask 0xf"));
 }
 
 TEST(ValidateRule, ActionOrdering) {

@@ -189,6 +189,9 @@ INSTANTIATE_TEST_SUITE_P(
         "enc_dst_port=4789 actions=tunnel_decap,redirect:vb",
         "priority=11 in_port=va enc_src_ip=2001:db8::1/128 enc_dst_ip=2001:db8::2/128 actions=drop",
         "priority=12 in_port=va eth_type=ipv4 ct_state=+trk+est actions=drop",
+        "priority=12 in_port=va eth_type=ipv4 ip_proto=icmp icmp_type=8 icmp_code=0/0xf0 "
+        "actions=drop",
+        "priority=12 in_port=va eth_type=ipv6 ip_proto=icmpv6 icmp_type=128/0xfe actions=drop",
         "priority=13 in_port=va actions=vlan_push:100:3,redirect:vb",
         "priority=14 in_port=va eth_type=ipv4 ip_proto=tcp actions=set_src_mac:02:00:00:00:00:aa,"
         "set_dst_mac:02:00:00:00:00:bb,set_src_ip:10.1.1.1,set_dst_ip:10.2.2.2,set_src_port:1000,"

@@ -59,6 +59,9 @@ bool NaiveMatches(const FlowRule& r, std::string_view port, const ParsedPacket& 
   if (m.enc_src_ip && !(p.tunnel && m.enc_src_ip->Contains(p.outer.src_ip))) return false;
   if (m.enc_dst_ip && !(p.tunnel && m.enc_dst_ip->Contains(p.outer.dst_ip))) return false;
   if (m.ct_state && !MaskedEq(*m.ct_state, ct_state)) return false;
+  const bool icmp = l.l4 == L4Kind::kIcmp || l.l4 == L4Kind::kIcmpv6;
+  if (m.icmp_type && !(icmp && MaskedEq(*m.icmp_type, l.icmp_type))) return false;
+  if (m.icmp_code && !(icmp && MaskedEq(*m.icmp_code, l.icmp_code))) return false;
   return true;
 }
 
@@ -430,7 +433,7 @@ Bytes PacketFor(const FlowRule& r, std::mt19937_64& rng) {
       b.Sctp(pick16(m.src_port), pick16(m.dst_port));
       break;
     default:
-      if (known) b.Icmp(8, 0);
+      if (known) b.Icmp(pick8(m.icmp_type, 8), pick8(m.icmp_code, 0));
       break;
   }
   b.Payload(20);

@@ -217,6 +217,24 @@ std::vector<FieldCase> FieldCases() {
                            .Tcp(1234, 80))});
   }
   {
+    auto icmp4 = [](uint8_t type, uint8_t code) {
+      return Build(PacketBuilder()
+                       .Eth(Mac(1), Mac(2))
+                       .Ipv4(V4(10, 0, 0, 1), V4(10, 0, 1, 2))
+                       .Icmp(type, code));
+    };
+    auto icmp6 = [](uint8_t type, uint8_t code) {
+      return Build(PacketBuilder().Eth(Mac(1), Mac(2)).Ipv6(V6(1), V6(2)).Icmp(type, code));
+    };
+    c.push_back({"icmp_type", "eth_type=ipv4 ip_proto=icmp icmp_type=8", icmp4(8, 0), icmp4(0, 0)});
+    c.push_back({"icmp_code masked", "eth_type=ipv4 ip_proto=icmp icmp_type=3 icmp_code=0/0xfe",
+                 icmp4(3, 1), icmp4(3, 2)});
+    c.push_back({"icmp_type v6", "eth_type=ipv6 ip_proto=icmpv6 icmp_type=128 icmp_code=0",
+                 icmp6(128, 0), icmp6(129, 0)});
+    c.push_back({"icmp_type needs an icmp header", "eth_type=ipv4 ip_proto=icmp icmp_type=0/0x80",
+                 icmp4(0, 0), base});
+  }
+  {
     FieldCase ct{"ct_state", "ct_state=+trk+est-new", base, base};
     ct.hit_md.ct_state = ct::kTracked | ct::kEstablished | ct::kReply;
     ct.miss_md.ct_state = ct::kTracked | ct::kEstablished | ct::kNew;

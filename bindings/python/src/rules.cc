@@ -1,5 +1,6 @@
 // The rule model: Match, the actions, FlowRule, the rule language and validation.
 #include <functional>
+#include <span>
 
 #include "common.h"
 #include "dpu/action.h"
@@ -10,34 +11,16 @@
 namespace dpu::python {
 namespace {
 
-struct Named {
-  const char* name;
-  unsigned value;
-};
-// Names the rule language prints (docs/rule-language.md).
-constexpr Named kEthTypeNames[] = {{"ipv4", ethertype::kIpv4},
-                                   {"ipv6", ethertype::kIpv6},
-                                   {"arp", ethertype::kArp},
-                                   {"vlan", ethertype::kVlan},
-                                   {"qinq", ethertype::kQinQ}};
-constexpr Named kIpProtoNames[] = {{"tcp", ipproto::kTcp},
-                                   {"udp", ipproto::kUdp},
-                                   {"icmp", ipproto::kIcmp},
-                                   {"icmpv6", ipproto::kIcmpv6},
-                                   {"sctp", ipproto::kSctp}};
-constexpr Named kCtFlagNames[] = {{"trk", ct::kTracked},     {"new", ct::kNew},
-                                  {"est", ct::kEstablished}, {"rel", ct::kRelated},
-                                  {"rpl", ct::kReply},       {"inv", ct::kInvalid}};
-
-template <size_t N>
-unsigned NamedOrInt(py::handle h, std::string_view field, const Named (&names)[N], unsigned max) {
+// A named value (eth_type "ipv4") or an int up to @p max.
+unsigned NamedOrInt(py::handle h, std::string_view field, std::span<const MatchValueName> names,
+                    unsigned max) {
   if (py::isinstance<py::str>(h)) {
     const std::string s = h.cast<std::string>();
-    for (const Named& n : names) {
+    for (const MatchValueName& n : names) {
       if (s == n.name) return n.value;
     }
     std::string known;
-    for (const Named& n : names) known += std::string(known.empty() ? "" : ", ") + n.name;
+    for (const MatchValueName& n : names) known += (known.empty() ? "" : ", ") + Str(n.name);
     InvalidArg(field, "unknown name '" + s + "' (known: " + known + "; or give a number)");
   }
   return static_cast<unsigned>(ToInt(h, field, 0, max));
@@ -65,7 +48,7 @@ Masked<uint8_t> ToCtState(py::handle h, std::string_view field) {
     while (j < s.size() && s[j] != '+' && s[j] != '-') ++j;
     const std::string name = s.substr(i + 1, j - i - 1);
     bool found = false;
-    for (const Named& n : kCtFlagNames) {
+    for (const MatchValueName& n : MatchValueNames(MatchField::kCtState)) {
       if (name == n.name) {
         out.mask |= n.value;
         if (sign == '+') out.value |= n.value;
@@ -79,15 +62,13 @@ Masked<uint8_t> ToCtState(py::handle h, std::string_view field) {
 }
 
 // A masked numeric field from an int (exact) or a (value, mask) tuple.
-template <typename T>
-Masked<T> ToMaskedInt(py::handle h, std::string_view field, uint64_t full) {
+MatchValue ToMaskedInt(py::handle h, std::string_view field, uint64_t full) {
   if (py::isinstance<py::tuple>(h) || py::isinstance<py::list>(h)) {
     auto t = h.cast<py::sequence>();
     if (t.size() != 2) InvalidArg(field, "expected (value, mask)");
-    return {static_cast<T>(ToInt(t[0], field, 0, full)),
-            static_cast<T>(ToInt(t[1], field, 0, full))};
+    return {ToInt(t[0], field, 0, full), ToInt(t[1], field, 0, full), {}};
   }
-  return {static_cast<T>(ToInt(h, field, 0, full)), static_cast<T>(full)};
+  return {ToInt(h, field, 0, full), full, {}};
 }
 
 Masked<MacAddress> ToMaskedMac(py::handle h, std::string_view field) {
@@ -106,104 +87,73 @@ Masked<MacAddress> ToMaskedMac(py::handle h, std::string_view field) {
   return {ToMac(h, field), MacAddress::Broadcast()};
 }
 
-template <typename T>
-py::object MaskedOut(const std::optional<Masked<T>>& m) {
-  if (!m) return py::none();
-  return py::make_tuple(m->value, m->mask);
-}
-template <typename T>
-py::object OptOut(const std::optional<T>& v) {
-  if (!v) return py::none();
-  return py::cast(*v);
-}
-
+// Python access to a match field, derived from its row of the match field table.
 struct FieldAccess {
-  const char* name;
-  std::function<py::object(const Match&)> get;
-  std::function<void(Match&, py::handle)> set;  // h is not None.
-  std::function<void(Match&)> clear;
-  const char* doc;
+  MatchField field;
+  std::string name;
+  std::string doc;
 };
 
-#define DPU_CLEAR(f) [](Match& m) { m.f.reset(); }
+std::string FieldDoc(const MatchFieldInfo& info) {
+  std::string what;
+  switch (info.type) {
+    case MatchFieldType::kMac:
+      what =
+          "(MacAddress, mask) or None; set with a str, MacAddress, \"value/mask\" or a "
+          "(value, mask) tuple.";
+      break;
+    case MatchFieldType::kPrefix:
+      what = "IpPrefix or None; set with \"10.0.0.0/8\", an address or IpPrefix.";
+      break;
+    case MatchFieldType::kExact:
+      what = "int or None";
+      if (!MatchValueNames(info.field).empty()) {
+        what += "; set with an int or";
+        bool first = true;
+        for (const MatchValueName& n : MatchValueNames(info.field)) {
+          what += (first ? " " : ", ") + Str(n.name);
+          first = false;
+        }
+      }
+      what += ".";
+      break;
+    case MatchFieldType::kMasked:
+      what = info.syntax == MatchFieldSyntax::kCtFlags
+                 ? "(value, mask) or None; set with \"+trk+est-new\", an int or a (value, mask) "
+                   "tuple."
+                 : "(value, mask) or None; set with an int (exact) or a (value, mask) tuple.";
+      break;
+  }
+  return Str(info.doc) + ". Value: " + what;
+}
 
 const std::vector<FieldAccess>& Fields() {
-  static const auto* fields = new std::vector<FieldAccess>{
-      {"src_mac", [](const Match& m) { return MaskedOut(m.src_mac); },
-       [](Match& m, py::handle h) { m.src_mac = ToMaskedMac(h, "src_mac"); }, DPU_CLEAR(src_mac),
-       "Ethernet source: (MacAddress, mask) or None. Set with a str, MacAddress, "
-       "\"value/mask\" or a (value, mask) tuple."},
-      {"dst_mac", [](const Match& m) { return MaskedOut(m.dst_mac); },
-       [](Match& m, py::handle h) { m.dst_mac = ToMaskedMac(h, "dst_mac"); }, DPU_CLEAR(dst_mac),
-       "Ethernet destination: (MacAddress, mask) or None; set like src_mac."},
-      {"eth_type", [](const Match& m) { return OptOut(m.eth_type); },
-       [](Match& m, py::handle h) {
-         m.eth_type = static_cast<uint16_t>(NamedOrInt(h, "eth_type", kEthTypeNames, 0xffff));
-       },
-       DPU_CLEAR(eth_type),
-       "Ethertype (int) or None; set with an int or ipv4, ipv6, arp, vlan, qinq."},
-      {"vlan_id", [](const Match& m) { return OptOut(m.vlan_id); },
-       [](Match& m, py::handle h) {
-         m.vlan_id = static_cast<uint16_t>(ToInt(h, "vlan_id", 0, 0xffff));
-       },
-       DPU_CLEAR(vlan_id), "Outer VLAN id (0-4095) or None."},
-      {"vlan_prio", [](const Match& m) { return OptOut(m.vlan_prio); },
-       [](Match& m, py::handle h) {
-         m.vlan_prio = static_cast<uint8_t>(ToInt(h, "vlan_prio", 0, 0xff));
-       },
-       DPU_CLEAR(vlan_prio), "Outer VLAN PCP (0-7) or None; needs vlan_id."},
-      {"ip_proto", [](const Match& m) { return OptOut(m.ip_proto); },
-       [](Match& m, py::handle h) {
-         m.ip_proto = static_cast<uint8_t>(NamedOrInt(h, "ip_proto", kIpProtoNames, 0xff));
-       },
-       DPU_CLEAR(ip_proto),
-       "IP protocol (int) or None; set with an int or tcp, udp, icmp, icmpv6, sctp."},
-      {"src_ip", [](const Match& m) { return OptOut(m.src_ip); },
-       [](Match& m, py::handle h) { m.src_ip = ToPrefix(h, "src_ip"); }, DPU_CLEAR(src_ip),
-       "Source prefix (IpPrefix) or None; set with \"10.0.0.0/8\", an address or IpPrefix."},
-      {"dst_ip", [](const Match& m) { return OptOut(m.dst_ip); },
-       [](Match& m, py::handle h) { m.dst_ip = ToPrefix(h, "dst_ip"); }, DPU_CLEAR(dst_ip),
-       "Destination prefix (IpPrefix) or None; set like src_ip."},
-      {"ip_tos", [](const Match& m) { return MaskedOut(m.ip_tos); },
-       [](Match& m, py::handle h) { m.ip_tos = ToMaskedInt<uint8_t>(h, "ip_tos", 0xff); },
-       DPU_CLEAR(ip_tos), "TOS / traffic class: (value, mask) or None; set with an int or tuple."},
-      {"ip_ttl", [](const Match& m) { return MaskedOut(m.ip_ttl); },
-       [](Match& m, py::handle h) { m.ip_ttl = ToMaskedInt<uint8_t>(h, "ip_ttl", 0xff); },
-       DPU_CLEAR(ip_ttl), "TTL / hop limit: (value, mask) or None."},
-      {"src_port", [](const Match& m) { return MaskedOut(m.src_port); },
-       [](Match& m, py::handle h) { m.src_port = ToMaskedInt<uint16_t>(h, "src_port", 0xffff); },
-       DPU_CLEAR(src_port), "L4 source port: (value, mask) or None; set with an int or tuple."},
-      {"dst_port", [](const Match& m) { return MaskedOut(m.dst_port); },
-       [](Match& m, py::handle h) { m.dst_port = ToMaskedInt<uint16_t>(h, "dst_port", 0xffff); },
-       DPU_CLEAR(dst_port), "L4 destination port: (value, mask) or None."},
-      {"tcp_flags", [](const Match& m) { return MaskedOut(m.tcp_flags); },
-       [](Match& m, py::handle h) {
-         m.tcp_flags = ToMaskedInt<uint16_t>(h, "tcp_flags", tcpflag::kAll);
-       },
-       DPU_CLEAR(tcp_flags), "TCP flags (12 bits): (value, mask) or None."},
-      {"enc_key_id", [](const Match& m) { return OptOut(m.enc_key_id); },
-       [](Match& m, py::handle h) {
-         m.enc_key_id = static_cast<uint32_t>(ToInt(h, "enc_key_id", 0, 0xffffffff));
-       },
-       DPU_CLEAR(enc_key_id), "Tunnel VNI (24 bits) or None."},
-      {"enc_src_ip", [](const Match& m) { return OptOut(m.enc_src_ip); },
-       [](Match& m, py::handle h) { m.enc_src_ip = ToPrefix(h, "enc_src_ip"); },
-       DPU_CLEAR(enc_src_ip), "Outer source prefix or None."},
-      {"enc_dst_ip", [](const Match& m) { return OptOut(m.enc_dst_ip); },
-       [](Match& m, py::handle h) { m.enc_dst_ip = ToPrefix(h, "enc_dst_ip"); },
-       DPU_CLEAR(enc_dst_ip), "Outer destination prefix or None."},
-      {"enc_dst_port", [](const Match& m) { return OptOut(m.enc_dst_port); },
-       [](Match& m, py::handle h) {
-         m.enc_dst_port = static_cast<uint16_t>(ToInt(h, "enc_dst_port", 0, 0xffff));
-       },
-       DPU_CLEAR(enc_dst_port), "Outer UDP destination port or None."},
-      {"ct_state", [](const Match& m) { return MaskedOut(m.ct_state); },
-       [](Match& m, py::handle h) { m.ct_state = ToCtState(h, "ct_state"); }, DPU_CLEAR(ct_state),
-       "Conntrack state bits: (value, mask) or None; set with \"+trk+est-new\", an int or tuple."},
-  };
+  static const auto* fields = [] {
+    auto* v = new std::vector<FieldAccess>;
+    for (int i = 0; i < kNumMatchFields; ++i) {
+      const MatchFieldInfo& info = GetMatchFieldInfo(static_cast<MatchField>(i));
+      v->push_back({info.field, Str(info.name), FieldDoc(info)});
+    }
+    return v;
+  }();
   return *fields;
 }
-#undef DPU_CLEAR
+
+py::object GetMatchField(const Match& m, const FieldAccess& f) {
+  const std::optional<MatchValue> v = m.Get(f.field);
+  if (!v) return py::none();
+  switch (GetMatchFieldInfo(f.field).type) {
+    case MatchFieldType::kMac:
+      return py::make_tuple(MacAddress::FromU64(v->value), MacAddress::FromU64(v->mask));
+    case MatchFieldType::kPrefix:
+      return py::cast(v->prefix);
+    case MatchFieldType::kExact:
+      return py::cast(v->value);
+    case MatchFieldType::kMasked:
+      return py::make_tuple(v->value, v->mask);
+  }
+  return py::none();
+}
 
 const FieldAccess* FindField(std::string_view name) {
   for (const FieldAccess& f : Fields()) {
@@ -214,10 +164,39 @@ const FieldAccess* FindField(std::string_view name) {
 
 void SetMatchField(Match& m, const FieldAccess& f, py::handle v) {
   if (v.is_none()) {
-    f.clear(m);
-  } else {
-    f.set(m, v);
+    m.Clear(f.field);
+    return;
   }
+  const MatchFieldInfo& info = GetMatchFieldInfo(f.field);
+  const std::string_view name = f.name;
+  const uint64_t limit = info.bytes >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * info.bytes)) - 1;
+  MatchValue mv;
+  switch (info.type) {
+    case MatchFieldType::kMac: {
+      const Masked<MacAddress> mac = ToMaskedMac(v, name);
+      mv.value = mac.value.ToU64();
+      mv.mask = mac.mask.ToU64();
+      break;
+    }
+    case MatchFieldType::kPrefix:
+      mv.prefix = ToPrefix(v, name);
+      break;
+    case MatchFieldType::kExact:
+      mv.value = MatchValueNames(f.field).empty()
+                     ? ToInt(v, name, 0, limit)
+                     : NamedOrInt(v, name, MatchValueNames(f.field), static_cast<unsigned>(limit));
+      break;
+    case MatchFieldType::kMasked:
+      if (info.syntax == MatchFieldSyntax::kCtFlags) {
+        const Masked<uint8_t> c = ToCtState(v, name);
+        mv.value = c.value;
+        mv.mask = c.mask;
+      } else {
+        mv = ToMaskedInt(v, name, info.max);
+      }
+      break;
+  }
+  m.Set(f.field, mv);
 }
 
 // Rule-language text of a match alone: the tokens FormatRule() prints for it.
@@ -382,8 +361,8 @@ void BindRules(py::module_& m) {
   for (const FieldAccess& f : Fields()) {
     const FieldAccess* fp = &f;
     match.def_property(
-        f.name, [fp](const Match& mt) { return fp->get(mt); },
-        [fp](Match& mt, py::handle v) { SetMatchField(mt, *fp, v); }, f.doc);
+        f.name.c_str(), [fp](const Match& mt) { return GetMatchField(mt, *fp); },
+        [fp](Match& mt, py::handle v) { SetMatchField(mt, *fp, v); }, f.doc.c_str());
   }
   match
       .def(
