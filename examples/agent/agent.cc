@@ -526,6 +526,7 @@ namespace {
 // Runs @p argv (no shell) and waits for it. @return OK when it exits 0.
 absl::Status RunTool(const std::vector<std::string>& argv) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
@@ -566,8 +567,9 @@ absl::Status Agent::ConfigureCommInterface(bool dpu_mode) {
       std::ofstream set(conf + "addr_gen_mode");
       set << "0\n";
       set.flush();
-      if (!set)
+      if (!set) {
         return fail(absl::InternalError(absl::StrCat("cannot write ", conf, "addr_gen_mode")));
+      }
       if (absl::Status s = RunTool({"ip", "link", "set", ifname, "down"}); !s.ok()) return fail(s);
     }
   }

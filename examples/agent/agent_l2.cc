@@ -361,8 +361,9 @@ void Agent::RestoreL2() {
     absl::WriterMutexLock flow(&flow_mu_);
     absl::MutexLock lock(&mu_);
     absl::StatusOr<size_t> adopted = l2_->Adopt();
-    if (!adopted.ok())
+    if (!adopted.ok()) {
       warnings.push_back(absl::StrCat("state: adopting L2 rules: ", adopted.status().message()));
+    }
     staged_ = l2_->network();
   }
   std::vector<std::pair<std::string, std::string>> records;  // kind, serialized message
@@ -434,7 +435,7 @@ void Agent::RestoreL2() {
     logical_bridges_.clear();
     mac_function_.reset();
   } else if (absl::Status s = SaveStateLocked(); !s.ok()) {
-    warnings.push_back(std::string(s.message()));
+    warnings.push_back(absl::StrCat(s.message()));
   }
   for (std::string& w : warnings) {
     std::cerr << "dpu-agent: " << w << "\n";
