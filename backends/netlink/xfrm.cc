@@ -199,7 +199,7 @@ nlmsghdr* PutNewSa(MsgBuffer* buf, const SecurityAssociation& sa, int ifindex) {
   return nlh;
 }
 
-nlmsghdr* PutNewPolicy(MsgBuffer* buf, const IpsecPolicy& pol) {
+nlmsghdr* PutNewPolicy(MsgBuffer* buf, const IpsecPolicy& pol, int ifindex) {
   nlmsghdr* nlh = buf->Begin(4096);
   nlh->nlmsg_type = XFRM_MSG_NEWPOLICY;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -237,6 +237,14 @@ nlmsghdr* PutNewPolicy(MsgBuffer* buf, const IpsecPolicy& pol) {
       t[i].calgos = ~0u;
     }
     mnl_attr_put(nlh, XFRMA_TMPL, t.size() * sizeof(xfrm_user_tmpl), t.data());
+  }
+  if (ifindex != 0) {
+    xfrm_user_offload o{};
+    o.ifindex = ifindex;
+    o.flags = XFRM_OFFLOAD_PACKET;
+    if (pol.direction == PolicyDirection::kIn) o.flags |= XFRM_OFFLOAD_INBOUND;
+    if (pol.selector.src.is_v6()) o.flags |= XFRM_OFFLOAD_IPV6;
+    mnl_attr_put(nlh, XFRMA_OFFLOAD_DEV, sizeof(o), &o);
   }
   buf->Commit(nlh);
   return nlh;
@@ -377,7 +385,8 @@ absl::StatusOr<SaState> ParseSa(const nlmsghdr* nlh,
   return st;
 }
 
-absl::StatusOr<PolicyState> ParsePolicy(const nlmsghdr* nlh) {
+absl::StatusOr<PolicyState> ParsePolicy(const nlmsghdr* nlh,
+                                        const std::function<std::string(int)>& ifname) {
   if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(xfrm_userpolicy_info)) {
     return absl::InternalError("xfrm: short XFRM_MSG_NEWPOLICY");
   }
@@ -394,6 +403,15 @@ absl::StatusOr<PolicyState> ParsePolicy(const nlmsghdr* nlh) {
   st.add_time = p->curlft.add_time;
   st.use_time = p->curlft.use_time;
   ForEachAttr(nlh, sizeof(xfrm_userpolicy_info), [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) == XFRMA_OFFLOAD_DEV &&
+        mnl_attr_get_payload_len(a) >= sizeof(xfrm_user_offload)) {
+      const auto* o = static_cast<const xfrm_user_offload*>(mnl_attr_get_payload(a));
+      if (o->flags & XFRM_OFFLOAD_PACKET) {
+        pol.offload.mode = IpsecOffloadMode::kPacket;
+        pol.offload.device = ifname ? ifname(o->ifindex) : Cat("ifindex ", o->ifindex);
+      }
+      return;
+    }
     if (mnl_attr_get_type(a) != XFRMA_TMPL) return;
     size_t n = mnl_attr_get_payload_len(a) / sizeof(xfrm_user_tmpl);
     const auto* t = static_cast<const xfrm_user_tmpl*>(mnl_attr_get_payload(a));
@@ -546,7 +564,7 @@ class XfrmManager : public IpsecManager {
     return report;
   }
 
-  absl::Status ReplacePolicies(const std::vector<IpsecPolicy>& policies) override {
+  absl::StatusOr<InstallReport> ReplacePolicies(const std::vector<IpsecPolicy>& policies) override {
     IpsecBundle b;
     b.policies = policies;
     if (absl::Status s = internal::ValidateBundle(b); !s.ok()) return s;
@@ -570,19 +588,38 @@ class XfrmManager : public IpsecManager {
         }
       }
     }
-    auto update = [&](const IpsecPolicy& p) -> absl::StatusOr<NlError> {
+    InstallReport report;
+    std::vector<int> ifindex(policies.size(), 0);
+    for (size_t i = 0; i < policies.size(); ++i) {
+      const IpsecPolicy& p = policies[i];
+      if (absl::Status s =
+              OffloadTo(p.offload, Cat("policies[", i, "].offload."),
+                        Cat("policy ", p.selector.src.ToString(), " -> ", p.selector.dst.ToString(),
+                            " dir ", PolicyDirectionName(p.direction)),
+                        &ifindex[i], &report);
+          !s.ok()) {
+        return s;
+      }
+    }
+    auto update = [&](const IpsecPolicy& p, int idx) -> absl::StatusOr<NlError> {
       MsgBuffer buf;
-      nlmsghdr* nlh = PutNewPolicy(&buf, p);
+      nlmsghdr* nlh = PutNewPolicy(&buf, p, idx);
       nlh->nlmsg_type = XFRM_MSG_UPDPOLICY;
       return sock_->RequestRaw(nlh);
     };
     for (size_t i = 0; i < policies.size(); ++i) {
-      absl::StatusOr<NlError> e = update(policies[i]);
+      absl::StatusOr<NlError> e = update(policies[i], ifindex[i]);
       if (e.ok() && e->error == 0) continue;
       // Put back what was there before, newest first.
       for (size_t j = i; j-- > 0;) {
         if (old[j]) {
-          (void)update(*old[j]);
+          // Put back as read (an offloaded one on its device).
+          int idx = 0;
+          if (old[j]->offload.mode == IpsecOffloadMode::kPacket) {
+            absl::StatusOr<int> i2 = IfIndex(old[j]->offload.device);
+            if (i2.ok()) idx = *i2;
+          }
+          (void)update(*old[j], idx);
         } else {
           (void)DeletePolicy(IdOf(policies[j]));
         }
@@ -592,7 +629,7 @@ class XfrmManager : public IpsecManager {
                           Cat("policies[", i, "]: the kernel refused it: ", e->Describe(),
                               "; the policies are as they were"));
     }
-    return absl::OkStatus();
+    return report;
   }
 
   absl::StatusOr<std::vector<SaState>> ListSas() override {
@@ -656,7 +693,7 @@ class XfrmManager : public IpsecManager {
       const auto* p = static_cast<const xfrm_userpolicy_info*>(mnl_nlmsg_get_payload(m));
       // Per-socket policies (dir >= XFRM_POLICY_MAX) are not the namespace's.
       if (p->dir >= XFRM_POLICY_MAX) return absl::OkStatus();
-      absl::StatusOr<PolicyState> st = ParsePolicy(m);
+      absl::StatusOr<PolicyState> st = ParsePolicy(m, [&](int i) { return IfName(i); });
       if (!st.ok()) return st.status();
       out.push_back(std::move(*st));
       return absl::OkStatus();
@@ -770,37 +807,57 @@ class XfrmManager : public IpsecManager {
     return (gf->features[bit / 32].active & (1u << (bit % 32))) != 0;
   }
 
-  // Checks the offload of every SA and the overlap of new policies with installed ones; fills
-  // @p ifindex (0 = software) and notes of fallbacks.
+  // Where @p req offloads to: the device's ifindex, or 0 (software) when it asks for none or
+  // cannot and allows fallback (then a note names @p what). @p field prefixes the errors.
+  absl::Status OffloadTo(const IpsecOffloadRequest& req, const std::string& field,
+                         const std::string& what, int* ifindex, InstallReport* report) {
+    *ifindex = 0;
+    if (req.mode == IpsecOffloadMode::kNone) return absl::OkStatus();
+    absl::StatusOr<IpsecOffloadCapabilities> c = OffloadCapabilities(req.device);
+    if (!c.ok()) return absl::Status(c.status().code(), Cat(field, SV(c.status().message())));
+    bool can = req.mode == IpsecOffloadMode::kCrypto ? c->crypto : c->packet;
+    const std::string& why =
+        req.mode == IpsecOffloadMode::kCrypto ? c->crypto_reason : c->packet_reason;
+    if (can) {
+      absl::StatusOr<int> idx = IfIndex(req.device);
+      if (!idx.ok()) return idx.status();
+      *ifindex = *idx;
+      return absl::OkStatus();
+    }
+    if (!req.allow_fallback) {
+      return absl::FailedPreconditionError(
+          Cat(field, "mode: ", IpsecOffloadModeName(req.mode), " offload refused: ", why));
+    }
+    report->notes.push_back(Cat(what, ": ", IpsecOffloadModeName(req.mode),
+                                " offload not possible (", why,
+                                "); installed without offload (kernel software ESP) as "
+                                "allow_fallback permits"));
+    return absl::OkStatus();
+  }
+
+  // Checks the offload of every SA and policy and the overlap of new policies with installed
+  // ones; fills @p ifindex (SAs, then policies; 0 = software) and notes of fallbacks.
   absl::Status Prepare(const IpsecBundle& b, const std::vector<bool>& pol_skip,
                        std::vector<int>* ifindex, InstallReport* report) {
-    ifindex->assign(b.sas.size(), 0);
+    ifindex->assign(b.sas.size() + b.policies.size(), 0);
     for (size_t i = 0; i < b.sas.size(); ++i) {
       const SecurityAssociation& sa = b.sas[i];
-      if (sa.offload.mode == IpsecOffloadMode::kNone) continue;
-      std::string f = Cat("sas[", i, "].offload.");
-      absl::StatusOr<IpsecOffloadCapabilities> c = OffloadCapabilities(sa.offload.device);
-      if (!c.ok()) {
-        return absl::Status(c.status().code(), Cat(f, SV(c.status().message())));
+      if (absl::Status s = OffloadTo(sa.offload, Cat("sas[", i, "].offload."),
+                                     Cat("SA ", IdOf(sa).ToString()), &(*ifindex)[i], report);
+          !s.ok()) {
+        return s;
       }
-      bool can = sa.offload.mode == IpsecOffloadMode::kCrypto ? c->crypto : c->packet;
-      const std::string& why =
-          sa.offload.mode == IpsecOffloadMode::kCrypto ? c->crypto_reason : c->packet_reason;
-      if (can) {
-        absl::StatusOr<int> idx = IfIndex(sa.offload.device);
-        if (!idx.ok()) return idx.status();
-        (*ifindex)[i] = *idx;
-        continue;
+    }
+    for (size_t i = 0; i < b.policies.size(); ++i) {
+      const IpsecPolicy& p = b.policies[i];
+      if (absl::Status s =
+              OffloadTo(p.offload, Cat("policies[", i, "].offload."),
+                        Cat("policy ", p.selector.src.ToString(), " -> ", p.selector.dst.ToString(),
+                            " dir ", PolicyDirectionName(p.direction)),
+                        &(*ifindex)[b.sas.size() + i], report);
+          !s.ok()) {
+        return s;
       }
-      if (!sa.offload.allow_fallback) {
-        return absl::FailedPreconditionError(
-            Cat(f, "mode: ", IpsecOffloadModeName(sa.offload.mode), " offload refused: ", why));
-      }
-      report->notes.push_back(Cat("SA ", IdOf(sa).ToString(), ": ",
-                                  IpsecOffloadModeName(sa.offload.mode), " offload not possible (",
-                                  why,
-                                  "); installed without offload (kernel software ESP) as "
-                                  "allow_fallback permits"));
     }
     if (b.policies.empty()) return absl::OkStatus();
     absl::StatusOr<std::vector<PolicyState>> installed = ListPolicies();
@@ -850,7 +907,7 @@ class XfrmManager : public IpsecManager {
     }
     for (size_t i = 0; i < b.policies.size(); ++i) {
       if (pol_skip[i]) continue;
-      nlmsghdr* nlh = PutNewPolicy(&buf, b.policies[i]);
+      nlmsghdr* nlh = PutNewPolicy(&buf, b.policies[i], ifindex[b.sas.size() + i]);
       nlh->nlmsg_seq = sock_->NextSeq();
       sent.push_back({nlh->nlmsg_seq, false, i});
     }

@@ -17,13 +17,16 @@ namespace dpu::netlink {
 /// Appends an XFRM_MSG_NEWSA message for @p sa to @p buf (NLM_F_ACK set), offloaded to
 /// @p ifindex when non-zero. @return the message.
 nlmsghdr* PutNewSa(MsgBuffer* buf, const SecurityAssociation& sa, int ifindex);
-/// Appends an XFRM_MSG_NEWPOLICY message for @p p.
-nlmsghdr* PutNewPolicy(MsgBuffer* buf, const IpsecPolicy& p);
+/// Appends an XFRM_MSG_NEWPOLICY message for @p p, packet-offloaded to @p ifindex when non-zero
+/// (XFRMA_OFFLOAD_DEV: XFRM_OFFLOAD_PACKET, XFRM_OFFLOAD_INBOUND for in, XFRM_OFFLOAD_IPV6).
+nlmsghdr* PutNewPolicy(MsgBuffer* buf, const IpsecPolicy& p, int ifindex = 0);
 /// Reads an XFRM_MSG_NEWSA message (as dumped or answered to GETSA). Offload device names are
 /// resolved with @p ifname (ifindex -> name).
 absl::StatusOr<SaState> ParseSa(const nlmsghdr* nlh, const std::function<std::string(int)>& ifname);
-/// Reads an XFRM_MSG_NEWPOLICY message.
-absl::StatusOr<PolicyState> ParsePolicy(const nlmsghdr* nlh);
+/// Reads an XFRM_MSG_NEWPOLICY message; an offload device's name is resolved with @p ifname
+/// (none: "ifindex N").
+absl::StatusOr<PolicyState> ParsePolicy(const nlmsghdr* nlh,
+                                        const std::function<std::string(int)>& ifname = nullptr);
 
 /// A manager in the namespace of @p options.netns.
 absl::StatusOr<std::unique_ptr<IpsecManager>> CreateIpsecManager(

@@ -228,6 +228,7 @@ absl::Status SaFieldError(const absl::Status& s) {
       {"natt.src_port", "ipsec_sa.config.encap.sport"},
       {"natt.dst_port", "ipsec_sa.config.encap.dport"},
       {"offload.device", "ipsec_sa.config.libdpu.offload_device"},
+      {"offload.mode", "ipsec_sa.config.libdpu.offload"},
   };
   std::string m(s.message());
   // Library messages may come prefixed with the bundle position ("sas[0].").
@@ -238,6 +239,25 @@ absl::Status SaFieldError(const absl::Status& s) {
     }
   }
   return absl::Status(s.code(), absl::StrCat("ipsec_sa: ", m));
+}
+
+// A library error about a policy bundle ("policies[2].offload.mode: ...") with the request field.
+absl::Status PolicyFieldError(const absl::Status& s) {
+  std::string m(s.message());
+  if (absl::StartsWith(m, "policies[")) {
+    const size_t dot = m.find("].");
+    if (dot != std::string::npos) {
+      const std::string rest = m.substr(dot + 2);
+      if (absl::StartsWith(rest, "offload.mode: ")) {
+        return absl::Status(s.code(), "ipsec_policy.config.libdpu.offload: " + rest.substr(14));
+      }
+      if (absl::StartsWith(rest, "offload.device: ")) {
+        return absl::Status(s.code(),
+                            "ipsec_policy.config.libdpu.offload_device: " + rest.substr(16));
+      }
+    }
+  }
+  return absl::Status(s.code(), absl::StrCat("ipsec_policy.config.traffic_selector: ", m));
 }
 
 // The endpoints of an SA or template: tunnel endpoints in tunnel mode, the selector's host
@@ -633,11 +653,10 @@ absl::StatusOr<std::vector<dpu::IpsecPolicy>> PoliciesFromOpi(const sec::IpsecPo
   if (*om == dpu::IpsecOffloadMode::kCrypto) {
     return Invalid(f + ".libdpu.offload", "policies are offloaded with packet offload only");
   }
-  if (*om == dpu::IpsecOffloadMode::kPacket) {
-    return absl::UnimplementedError(absl::StrCat(
-        f, ".libdpu.offload: packet offload of policies is not implemented by libdpu yet"));
+  if (*om == dpu::IpsecOffloadMode::kPacket && x.offload_device().empty()) {
+    return Invalid(f + ".libdpu.offload_device", "required with OFFLOAD_MODE_PACKET");
   }
-  if (!x.offload_device().empty()) {
+  if (*om == dpu::IpsecOffloadMode::kNone && !x.offload_device().empty()) {
     return Invalid(f + ".libdpu.offload_device", "set but libdpu.offload is none");
   }
 
@@ -660,6 +679,8 @@ absl::StatusOr<std::vector<dpu::IpsecPolicy>> PoliciesFromOpi(const sec::IpsecPo
       p.templates.push_back(t);
     }
     p.priority = x.priority() != 0 ? x.priority() : DerivedPriority(p.selector);
+    p.offload.mode = *om;
+    p.offload.device = x.offload_device();
     return p;
   };
   // fwd as in: traffic this node forwards (a gateway) gets the same treatment.
@@ -889,10 +910,7 @@ absl::Status AgentIpsec::CreatePolicy(const sec::CreateIpsecPolicyRequest& req,
   dpu::IpsecBundle b;
   b.policies = *ps;
   absl::StatusOr<dpu::InstallReport> r = (*m)->Install(b);
-  if (!r.ok()) {
-    return absl::Status(r.status().code(), absl::StrCat("ipsec_policy.config.traffic_selector: ",
-                                                        r.status().message()));
-  }
+  if (!r.ok()) return PolicyFieldError(r.status());
   PolicyEntry& e = policies_[name];
   e.given = std::move(given);
   e.installed = std::move(*ps);
@@ -923,10 +941,8 @@ absl::Status AgentIpsec::UpdatePolicy(const sec::UpdateIpsecPolicyRequest& req,
   // old ones the new policy no longer has go afterwards.
   absl::StatusOr<dpu::IpsecManager*> m = ManagerLocked();
   if (!m.ok()) return m.status();
-  if (absl::Status s = (*m)->ReplacePolicies(*ps); !s.ok()) {
-    return absl::Status(s.code(),
-                        absl::StrCat("ipsec_policy.config.traffic_selector: ", s.message()));
-  }
+  absl::StatusOr<dpu::InstallReport> r = (*m)->ReplacePolicies(*ps);
+  if (!r.ok()) return PolicyFieldError(r.status());
   for (const dpu::IpsecPolicy& o : it->second.installed) {
     bool kept = false;
     for (const dpu::IpsecPolicy& p : *ps) kept |= dpu::IdOf(p) == dpu::IdOf(o);

@@ -307,11 +307,10 @@ absl::Status Agent::ApplyL2Locked(dpu::L2Network next) {
     return absl::OkStatus();
   }
   absl::Status applied = l2_->Apply(next);
-  for (const auto& [id, bridge] : bridge_of_) ids_.erase(id);
-  for (const auto& r : l2_->rules()) ids_.insert(r.rule.id);
+  for (const auto& [id, bridge] : bridge_of_) IdRemovedLocked(id);
+  for (const auto& r : l2_->rules()) IdAddedLocked(r.rule.id);
   bridge_of_.clear();
   for (const auto& r : l2_->rules()) bridge_of_[r.rule.id] = r.bridge;
-  generation_.fetch_add(1);
   return applied;
 }
 
@@ -362,8 +361,9 @@ void Agent::RestoreL2() {
     absl::WriterMutexLock flow(&flow_mu_);
     absl::MutexLock lock(&mu_);
     absl::StatusOr<size_t> adopted = l2_->Adopt();
-    if (!adopted.ok())
+    if (!adopted.ok()) {
       warnings.push_back(absl::StrCat("state: adopting L2 rules: ", adopted.status().message()));
+    }
     staged_ = l2_->network();
   }
   std::vector<std::pair<std::string, std::string>> records;  // kind, serialized message
@@ -435,7 +435,7 @@ void Agent::RestoreL2() {
     logical_bridges_.clear();
     mac_function_.reset();
   } else if (absl::Status s = SaveStateLocked(); !s.ok()) {
-    warnings.push_back(std::string(s.message()));
+    warnings.push_back(absl::StrCat(s.message()));
   }
   for (std::string& w : warnings) {
     std::cerr << "dpu-agent: " << w << "\n";

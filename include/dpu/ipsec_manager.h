@@ -107,8 +107,10 @@ class IpsecManager {
   /// (XFRM_MSG_UPDPOLICY), so that its traffic is never without a policy; one without such a
   /// policy is added. All or nothing: checked like Install() first (an overlap with an installed
   /// policy other than the one replaced is refused naming the field), and when the kernel refuses
-  /// one, those already replaced are put back as they were and those added are removed.
-  virtual absl::Status ReplacePolicies(const std::vector<IpsecPolicy>& policies) = 0;
+  /// one, those already replaced are put back as they were and those added are removed. Policy
+  /// offload is checked as Install() checks it (fallbacks in the report's notes).
+  virtual absl::StatusOr<InstallReport> ReplacePolicies(
+      const std::vector<IpsecPolicy>& policies) = 0;
   /// Every SA (ESP) in the namespace, with counters.
   virtual absl::StatusOr<std::vector<SaState>> ListSas() = 0;
   /// One SA. @return NotFound naming it.

@@ -90,6 +90,11 @@ struct IpsecPolicy {
   /// Lower value = tried first. Two policies of one direction whose selectors overlap must
   /// have different priorities.
   uint32_t priority = 0;
+  /// Packet offload of the policy itself (XFRMA_OFFLOAD_DEV with XFRM_OFFLOAD_PACKET), which
+  /// Linux 6.2+ needs next to packet-offloaded SAs so that the NIC classifies the traffic too.
+  /// Only IpsecOffloadMode::kPacket (with a device) or kNone; allow_fallback installs the policy
+  /// without offload when the device or kernel cannot, and says so in InstallReport::notes.
+  IpsecOffloadRequest offload;
   /// Field-wise equality.
   friend bool operator==(const IpsecPolicy&, const IpsecPolicy&) = default;
 };
@@ -106,7 +111,8 @@ inline PolicyId IdOf(const IpsecPolicy& p) { return PolicyId{p.selector, p.direc
 
 /// Checks @p p alone: selector prefixes of different families, ports without TCP/UDP/SCTP,
 /// templates of another family than the selector in transport mode, a tunnel template
-/// without endpoints, a block policy with templates are refused.
+/// without endpoints, a block policy with templates, crypto offload (policies take packet
+/// offload only), an offload mode without a device or a device without a mode are refused.
 /// @return InvalidArgument naming the field, e.g. "selector.dst_port: needs protocol 6, 17
 /// or 132".
 absl::Status ValidatePolicy(const IpsecPolicy& p);

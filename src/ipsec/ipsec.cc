@@ -274,6 +274,15 @@ absl::Status ValidatePolicy(const IpsecPolicy& p) {
   if (p.action == PolicyAction::kBlock && !p.templates.empty()) {
     return Invalid("templates", "a block policy has no templates");
   }
+  if (p.offload.mode == IpsecOffloadMode::kCrypto) {
+    return Invalid("offload.mode", "crypto offload is for SAs; a policy takes packet offload only");
+  }
+  if (p.offload.mode == IpsecOffloadMode::kPacket && p.offload.device.empty()) {
+    return Invalid("offload.device", "packet offload needs a device");
+  }
+  if (p.offload.mode == IpsecOffloadMode::kNone && !p.offload.device.empty()) {
+    return Invalid("offload.device", "set but offload.mode is none");
+  }
   for (size_t i = 0; i < p.templates.size(); ++i) {
     const IpsecTemplate& t = p.templates[i];
     std::string f = Cat("templates[", i, "]");

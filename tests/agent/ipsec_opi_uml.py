@@ -346,6 +346,20 @@ class OpiIpsecTest(unittest.TestCase):
         self.assert_refused(self.create_policy, INVALID,
                             "ipsec_policy.config.traffic_selector.remote_ports: ports need",
                             self.a, "y", udp_less)
+        off = policy_msg("10.5.0.0/24", "10.6.0.0/24", "192.0.2.1", "192.0.2.2")
+        off.config.libdpu.offload = pb.OFFLOAD_MODE_PACKET
+        off.config.libdpu.offload_device = "va"
+        self.assert_refused(self.create_policy, grpc.StatusCode.FAILED_PRECONDITION,
+                            "ipsec_policy.config.libdpu.offload: packet offload refused: va has "
+                            "no IPsec offload", self.a, "y", off)
+        off.config.libdpu.offload_device = "nosuch"
+        self.assert_refused(self.create_policy, grpc.StatusCode.NOT_FOUND,
+                            "ipsec_policy.config.libdpu.offload_device: no network device",
+                            self.a, "y", off)
+        off.config.libdpu.offload = pb.OFFLOAD_MODE_CRYPTO
+        self.assert_refused(self.create_policy, INVALID,
+                            "ipsec_policy.config.libdpu.offload: policies are offloaded with "
+                            "packet offload only", self.a, "y", off)
         no_action = policy_msg("10.5.0.0/24", "10.6.0.0/24", "192.0.2.1", "192.0.2.2")
         no_action.config.processing.action = pb.IPSEC_SPD_ACTION_UNSPECIFIED
         self.assert_refused(self.create_policy, INVALID, "ipsec_policy.config.processing.action",

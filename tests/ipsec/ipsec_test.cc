@@ -145,5 +145,19 @@ TEST(IpsecPolicyTest, RefusalsNameTheField) {
   EXPECT_EQ(ValidatePolicy(p).message(), "templates: a block policy has no templates");
 }
 
+TEST(IpsecPolicyTest, OffloadIsPacketOnlyWithADevice) {
+  IpsecPolicy p;
+  p.selector = Sel("10.0.0.0/8", "10.2.0.0/16");
+  p.offload.mode = IpsecOffloadMode::kPacket;
+  EXPECT_EQ(ValidatePolicy(p).message(), "offload.device: packet offload needs a device");
+  p.offload.device = "eth0";
+  EXPECT_TRUE(ValidatePolicy(p).ok());
+  p.offload.mode = IpsecOffloadMode::kCrypto;
+  EXPECT_EQ(ValidatePolicy(p).message(),
+            "offload.mode: crypto offload is for SAs; a policy takes packet offload only");
+  p.offload.mode = IpsecOffloadMode::kNone;
+  EXPECT_EQ(ValidatePolicy(p).message(), "offload.device: set but offload.mode is none");
+}
+
 }  // namespace
 }  // namespace dpu

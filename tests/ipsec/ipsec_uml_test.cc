@@ -655,7 +655,7 @@ TEST_F(IpsecUmlTest, ReplacePoliciesSwapsInPlaceAllOrNothing) {
   IpsecPolicy allow = Pol(kA, kB, PolicyDirection::kOut, 1);
   IpsecPolicy bad = Pol(kB, kA, PolicyDirection::kIn, 1);
   while (bad.templates.size() < 7) bad.templates.push_back(bad.templates[0]);
-  absl::Status s = a_->ReplacePolicies({allow, bad});
+  absl::Status s = a_->ReplacePolicies({allow, bad}).status();
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("policies[1]"));
   pols = a_->ListPolicies();
@@ -671,7 +671,7 @@ TEST_F(IpsecUmlTest, ReplacePoliciesSwapsInPlaceAllOrNothing) {
   IpsecPolicy wide = Pol(kA, kB, PolicyDirection::kOut, 1);
   wide.selector.dst = Pfx("192.168.77.0/24");
   wide.priority = 5;
-  s = a_->ReplacePolicies({wide});
+  s = a_->ReplacePolicies({wide}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("policies[0].selector: overlaps the installed policy"));
   // Back to allow: the ping passes again.
@@ -703,6 +703,38 @@ TEST_F(IpsecUmlTest, OffloadOnADeviceWithoutItIsRefusedWithTheReason) {
   ASSERT_EQ(r->notes.size(), 1u);
   EXPECT_THAT(r->notes[0], HasSubstr("packet offload not possible"));
   EXPECT_EQ(Get(a_.get(), 0x1001, kB).sa.offload.mode, IpsecOffloadMode::kNone);
+
+  // Policy packet offload (XFRMA_OFFLOAD_DEV on the policy): refused with the reason on a
+  // device without offload, nothing of the bundle installed; with fallback, installed without.
+  ASSERT_TRUE(a_->Flush().ok());
+  IpsecBundle p = Side(kA, kB, 0x1001, 0x2001, 0x10, 0x20, 1);
+  p.policies[1].offload.mode = IpsecOffloadMode::kPacket;
+  p.policies[1].offload.device = "va";
+  r = a_->Install(p);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("policies[1].offload.mode: packet offload refused: va has no IPsec "
+                        "offload"));
+  ExpectNothingInstalled(a_.get());
+  p.policies[1].offload.device = "nosuchdev0";
+  r = a_->Install(p);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(r.status().message(), HasSubstr("policies[1].offload.device: no network device"));
+  ExpectNothingInstalled(a_.get());
+  p.policies[1].offload.device = "va";
+  p.policies[1].offload.allow_fallback = true;
+  r = a_->Install(p);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_THAT(r->notes[0], HasSubstr("dir in: packet offload not possible"));
+  auto pols = a_->ListPolicies();
+  ASSERT_TRUE(pols.ok());
+  for (const PolicyState& ps : *pols) EXPECT_EQ(ps.policy.offload.mode, IpsecOffloadMode::kNone);
+  // ReplacePolicies checks offload the same way.
+  IpsecPolicy q = p.policies[0];
+  q.offload.mode = IpsecOffloadMode::kPacket;
+  q.offload.device = "va";
+  EXPECT_EQ(a_->ReplacePolicies({q}).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

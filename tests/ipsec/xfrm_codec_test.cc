@@ -2,6 +2,7 @@
 // (the kernel answers GETSA/GETPOLICY with the same layout), and the bytes the kernel expects.
 
 #include <arpa/inet.h>
+#include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
 
 #include <string>
@@ -14,6 +15,8 @@
 
 namespace dpu::netlink {
 namespace {
+
+constexpr uint8_t XFRM_OFFLOAD_PACKET_FLAG = 4;  // XFRM_OFFLOAD_PACKET (Linux 6.2 uapi)
 
 SecurityAssociation Sa() {
   SecurityAssociation sa;
@@ -105,6 +108,51 @@ TEST(XfrmCodecTest, PolicyRoundTrip) {
   absl::StatusOr<PolicyState> st = ParsePolicy(nlh);
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_EQ(st->policy, pol);
+}
+
+// Packet offload of a policy: XFRMA_OFFLOAD_DEV with the ifindex, XFRM_OFFLOAD_PACKET, and
+// XFRM_OFFLOAD_INBOUND / XFRM_OFFLOAD_IPV6 as the kernel (6.2+) reads them; read back by name.
+TEST(XfrmCodecTest, PolicyPacketOffloadRoundTrip) {
+  for (PolicyDirection dir : {PolicyDirection::kOut, PolicyDirection::kIn}) {
+    for (const char* fam : {"10.0.0.0/8", "fd00::/64"}) {
+      IpsecPolicy pol;
+      pol.selector.src = *IpPrefix::Parse(fam);
+      pol.selector.dst = *IpPrefix::Parse(fam);
+      pol.direction = dir;
+      pol.offload.mode = IpsecOffloadMode::kPacket;
+      pol.offload.device = "dev7";
+      MsgBuffer buf;
+      nlmsghdr* nlh = PutNewPolicy(&buf, pol, 7);
+      const xfrm_user_offload* o = nullptr;
+      const char* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+      for (auto* a = static_cast<const nlattr*>(
+               mnl_nlmsg_get_payload_offset(nlh, sizeof(xfrm_userpolicy_info)));
+           mnl_attr_ok(a, static_cast<int>(tail - reinterpret_cast<const char*>(a)));
+           a = mnl_attr_next(a)) {
+        if (mnl_attr_get_type(a) == XFRMA_OFFLOAD_DEV) {
+          o = static_cast<const xfrm_user_offload*>(mnl_attr_get_payload(a));
+        }
+      }
+      ASSERT_NE(o, nullptr);
+      EXPECT_EQ(o->ifindex, 7);
+      uint8_t want = XFRM_OFFLOAD_PACKET_FLAG;
+      if (dir == PolicyDirection::kIn) want |= XFRM_OFFLOAD_INBOUND;
+      if (pol.selector.src.is_v6()) want |= XFRM_OFFLOAD_IPV6;
+      EXPECT_EQ(o->flags, want) << fam;
+      absl::StatusOr<PolicyState> st =
+          ParsePolicy(nlh, [](int i) { return "dev" + std::to_string(i); });
+      ASSERT_TRUE(st.ok()) << st.status();
+      EXPECT_EQ(st->policy, pol);
+    }
+  }
+  // Without an ifindex no offload attribute is sent.
+  IpsecPolicy plain;
+  plain.selector.src = *IpPrefix::Parse("10.0.0.0/8");
+  plain.selector.dst = *IpPrefix::Parse("10.0.0.0/8");
+  MsgBuffer buf;
+  absl::StatusOr<PolicyState> st = ParsePolicy(PutNewPolicy(&buf, plain));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->policy.offload.mode, IpsecOffloadMode::kNone);
 }
 
 TEST(XfrmCodecTest, ShortMessagesAreRefused) {
