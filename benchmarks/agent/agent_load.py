@@ -15,6 +15,18 @@ sends deliberately bad requests (which must fail with INVALID_ARGUMENT and chang
 the end the table read back must equal the preloaded rules plus every client's own set, and no
 other call may have failed; the exit status says whether it did.
 
+A heartbeat probe (its own process and channel, like dpu-operator's daemon) sends one Ping every
+--probe-interval seconds during the mixed load and is reported as "probe": the liveness latency a
+caller that is not itself one of the busy clients sees. "wakeup" is how late the probe's own
+sleeps between Pings returned: the time any process on the machine waits for a CPU, agent or not,
+a floor under every latency here. --probe-nice -5 (root) runs the probe ahead of the busy
+clients, as if on a CPU of its own (dpu-operator's daemon runs on the host, not on the DPU), so
+that its figures are mostly the agent's.
+
+With --compare-bin OLD the same run is made against OLD and the --agent-bin binary, alternating
+--rounds times (OLD first), and a side-by-side table with the ratio new/old closes the output:
+before/after in one run, under the same machine load.
+
 The mix is given as weights: --mix apply=4,ping=4,info=1,dump=1,stats=1. An "apply" upserts
 --apply-size rules (half new, half existing ones changed) and, once the client owns more than
 --own-rules, deletes as many of its oldest as it adds, so the table keeps its size; "dump" reads one page (--page-size) of a
@@ -74,6 +86,35 @@ def rss_mb(pid):
     except OSError:
         pass
     return float("nan")
+
+
+def probe(args, stop_at, queue):
+    """Pings at a fixed rate on its own channel, like dpu-operator's daemon (every second)."""
+    if args.probe_nice:
+        os.nice(args.probe_nice)  # Negative: root only (the probe stands for another host).
+    grpc, pb, pb_grpc, vpb, vpb_grpc = load_stubs(args.pygen)
+    channel = grpc.insecure_channel("unix:" + args.socket)
+    heartbeat = vpb_grpc.HeartbeatServiceStub(channel)
+    lat = []
+    late = []  # How late each sleep returned: the machine's CPU wait, agent or not.
+    errors = {}
+    next_at = time.monotonic()
+    while time.monotonic() < stop_at:
+        t0 = time.perf_counter()
+        try:
+            heartbeat.Ping(vpb.PingRequest(sender_id="load-probe"), timeout=args.timeout)
+            lat.append((time.perf_counter() - t0) * 1000.0)
+        except grpc.RpcError as e:
+            key = "probe %s" % e.code().name
+            errors[key] = errors.get(key, 0) + 1
+        next_at += args.probe_interval
+        wait = next_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+            late.append((time.monotonic() - next_at) * 1000.0)
+    queue.put({"cid": 0, "lat": {"probe": lat, "wakeup": late}, "errors": errors, "bad_ok": 0,
+               "state": {}})
+    channel.close()
 
 
 def client(args, cid, stop_at, queue):
@@ -243,17 +284,79 @@ def main():
                     help="check the table read back against what was applied (soak test)")
     ap.add_argument("--skip-readback", action="store_true", help="no full-table read at the end")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--probe-interval", type=float, default=0.05,
+                    help="seconds between the heartbeat probe's Pings (0: no probe)")
+    ap.add_argument("--probe-nice", type=int, default=0,
+                    help="nice increment of the probe process (negative needs root): the "
+                         "daemon's CPU is not the clients' in a real deployment")
+    ap.add_argument("--compare-bin", help="an older dpu-agent to run side by side with --agent-bin")
+    ap.add_argument("--rounds", type=int, default=1, help="with --compare-bin: old/new pairs")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     args.mix = parse_mix(args.mix)
     grpc, pb, pb_grpc, vpb, vpb_grpc = load_stubs(args.pygen)
 
+    if args.compare_bin and not args.agent_bin:
+        raise SystemExit("--compare-bin needs --agent-bin (the new binary)")
+    runs = [(args.agent_bin, "")]
+    if args.compare_bin:
+        runs = []
+        for r in range(args.rounds):
+            runs += [(args.compare_bin, "old"), (args.agent_bin, "new")]
+    results = []
+    failed = False
+    for i, (binary, label) in enumerate(runs):
+        if label:
+            print("load: ==== %s (%s), round %d of %d ====" % (label, binary, i // 2 + 1,
+                                                              args.rounds))
+        res = run(args, binary, grpc, pb, pb_grpc, vpb, vpb_grpc)
+        res["label"] = label
+        results.append(res)
+        failed = failed or res["failed"]
+    if args.compare_bin:
+        compare(args, results)
+    return 1 if failed else 0
+
+
+def merged(results, label):
+    lat = {}
+    for r in results:
+        if r["label"] == label:
+            for op, v in r["lat"].items():
+                lat.setdefault(op, []).extend(v)
+    return lat
+
+
+def compare(args, results):
+    old, new = merged(results, "old"), merged(results, "new")
+    print("load: ==== side by side: %s (old) vs %s (new), %d round(s), table %d, %d clients ===="
+          % (args.compare_bin, args.agent_bin, args.rounds, args.table, args.clients))
+    print("load: machine load average per run: %s" % " ".join(
+        "%s:%s-%s" % (r["label"], r["load_before"][0], r["load_after"][0]) for r in results))
+    print("load: %-8s %9s %9s %9s %9s %9s %9s %10s" % (
+        "call", "old p50", "new p50", "old p99", "new p99", "old max", "new max", "p99 new/old"))
+    for op in ("probe", "wakeup") + OPS + ("bad",):
+        o, n = old.get(op, []), new.get(op, [])
+        if not o or not n:
+            continue
+        print("load: %-8s %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %10.2f" % (
+            op, percentile(o, 50), percentile(n, 50), percentile(o, 99), percentile(n, 99),
+            max(o), max(n), percentile(n, 99) / max(percentile(o, 99), 1e-9)))
+    for label in ("old", "new"):
+        rs = [r for r in results if r["label"] == label]
+        print("load: %s: calls/s %s; RSS peak/sequential %s; errors %s" % (
+            label, " ".join("%.0f" % r["rate"] for r in rs),
+            " ".join("%.2f" % r["rss_ratio"] for r in rs),
+            " ".join(str(sum(r["errors"].values())) for r in rs)))
+
+
+def run(args, agent_bin, grpc, pb, pb_grpc, vpb, vpb_grpc):
     tmp = None
     proc = None
-    if args.agent_bin:
+    if agent_bin:
         tmp = tempfile.mkdtemp(prefix="agent-load.")
         args.socket = os.path.join(tmp, "agent.sock")
-        cmd = [args.agent_bin, "--backend=reference", "--socket=" + args.socket,
+        cmd = [agent_bin, "--backend=reference", "--socket=" + args.socket,
                "--rediscover_interval=0"]
         if args.sysfs:
             cmd.append("--sysfs_root=" + args.sysfs)
@@ -275,7 +378,8 @@ def main():
         print("load: %s; clients %d, %g s, table %d, mix %s, apply %d rules" % (
             os.uname().release, args.clients, args.duration, args.table,
             ",".join("%s=%g" % kv for kv in args.mix.items() if kv[1] > 0), args.apply_size))
-        print("load: machine load average before: %s" % open("/proc/loadavg").read().split()[:3])
+        load_before = open("/proc/loadavg").read().split()[:3]
+        print("load: machine load average before: %s" % load_before)
         rss0 = rss_mb(args.pid) if args.pid else float("nan")
         t0 = time.perf_counter()
         expected = {}
@@ -317,6 +421,8 @@ def main():
         stop_at = time.monotonic() + args.duration + 2.0  # spawning takes a moment
         procs = [ctx.Process(target=client, args=(args, c + 1, stop_at, queue))
                  for c in range(args.clients)]
+        if args.probe_interval > 0:
+            procs.append(ctx.Process(target=probe, args=(args, stop_at, queue)))
         for p in procs:
             p.start()
         rss_series = []
@@ -340,7 +446,7 @@ def main():
             expected.update(r["state"])
         print("load: %-8s %8s %9s %9s %9s %8s" % ("call", "count", "p50 ms", "p99 ms", "max ms",
                                                   "calls/s"))
-        for op in OPS + ("bad",):
+        for op in ("probe", "wakeup") + OPS + ("bad",):
             v = lat.get(op, [])
             if not v:
                 continue
@@ -348,15 +454,19 @@ def main():
                 op, len(v), percentile(v, 50), percentile(v, 99), max(v), len(v) / args.duration))
         print("load: errors: %s; deliberately bad requests refused as expected: %d" % (
             ", ".join("%s x%d" % kv for kv in sorted(errors.items())) or "none", bad_ok))
+        rss_ratio = float("nan")
         if rss_series:
             print("load: agent RSS MB over time: %s" % " ".join(
                 "%.0fs:%.1f" % (t, m) for t, m in rss_series))
             peak = max(m for _, m in rss_series)
+            if rss_table == rss_table and rss_table > 0:
+                rss_ratio = peak / rss_table
             print("load: agent RSS peak %.1f MB, end %.1f MB; table applied sequentially %.1f MB "
                   "(ratio %.2f)" % (peak, rss_series[-1][1], rss_table,
                                     peak / rss_table if rss_table == rss_table and rss_table > 0
                                     else float("nan")))
-        print("load: machine load average after: %s" % open("/proc/loadavg").read().split()[:3])
+        load_after = open("/proc/loadavg").read().split()[:3]
+        print("load: machine load average after: %s" % load_after)
         if errors:
             failed = True
         if not args.skip_readback:
@@ -393,7 +503,9 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
     if args.verify:
         print("load: verify: %s" % ("FAILED" if failed else "ok"))
-    return 1 if failed else 0
+    rate = sum(len(v) for op, v in lat.items() if op not in ("probe", "wakeup")) / args.duration
+    return {"failed": failed, "lat": lat, "errors": errors, "rate": rate, "rss_ratio": rss_ratio,
+            "load_before": load_before, "load_after": load_after}
 
 
 if __name__ == "__main__":

@@ -94,13 +94,16 @@ std::string Agent::NetworkFunctionChainName(const std::string& input, const std:
       "nf-", dpu::FlowId::FromName(absl::StrCat(input, "\n", output)).ToString().substr(0, 16));
 }
 
-Agent::Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend)
+Agent::Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend,
+             std::unique_ptr<dpu::Backend> reader)
     : options_(std::move(options)),
       backend_(std::move(backend)),
+      reader_(std::move(reader)),
       fleet_(nullptr, HealthOptionsOf(options_)),
       advertise_ip_(options_.advertise_ip),
       advertise_port_(options_.advertise_port),
       listeners_(options_.listeners) {
+  live_.listeners = listeners_;
   // The reference datapath documents every method as safe to call concurrently; other backends
   // are driven one call at a time (the Backend contract).
   concurrent_reads_ = dynamic_cast<dpu::ReferenceBackend*>(backend_.get()) != nullptr;
@@ -144,10 +147,16 @@ void Agent::UnlockFlowsForRead() {
   }
 }
 
-bool Agent::IdsFreshLocked() const {
+bool Agent::IdsValid() {
+  absl::ReaderMutexLock lock(&flow_mu_);
+  return ids_valid_;
+}
+
+bool Agent::ResyncDueLocked() const {
   // Only the agent writes to its in-process reference datapath: its ids never go stale.
-  return ids_valid_ &&
-         (concurrent_reads_ || absl::Now() - ids_read_ < options_.dump_resync_interval);
+  if (!ids_valid_) return true;
+  if (concurrent_reads_ || options_.dump_resync_interval <= absl::ZeroDuration()) return false;
+  return absl::Now() - ids_read_ >= options_.dump_resync_interval;
 }
 
 absl::Status Agent::ReadIdsLocked() {
@@ -164,17 +173,83 @@ absl::Status Agent::ReadIdsLocked() {
   return absl::OkStatus();
 }
 
+void Agent::IdAddedLocked(const dpu::FlowId& id) {
+  ids_.insert(id);
+  if (journaling_) journal_.emplace_back(id, true);
+}
+
+void Agent::IdRemovedLocked(const dpu::FlowId& id) {
+  ids_.erase(id);
+  if (journaling_) journal_.emplace_back(id, false);
+}
+
+absl::Status Agent::ResyncIds() {
+  absl::MutexLock one(&resync_mu_);
+  if (reader_ == nullptr) {
+    // One handle: the backend is driven one call at a time, so writes wait for this one dump.
+    absl::WriterMutexLock lock(&flow_mu_);
+    if (!ResyncDueLocked()) return absl::OkStatus();
+    return ReadIdsLocked();
+  }
+  {
+    absl::WriterMutexLock lock(&flow_mu_);
+    if (!ResyncDueLocked()) return absl::OkStatus();
+    journaling_ = true;
+    journal_.clear();
+  }
+  // The table read through the second handle while writes go on through the first: the agent's
+  // own writes of this window are journaled and replayed onto what was read (a write the dump
+  // already saw is replayed harmlessly), so the merged ids hold every rule the agent wrote and
+  // every foreign rule the dump found.
+  const absl::Time started = absl::Now();
+  absl::StatusOr<std::vector<dpu::FlowEntry>> dump = reader_->Dump();
+  absl::btree_set<dpu::FlowId> ids;
+  absl::flat_hash_map<dpu::FlowId, dpu::FlowRule> foreign;
+  if (dump.ok()) {
+    for (dpu::FlowEntry& e : *dump) {
+      ids.insert(e.rule.id);
+      if (e.foreign) foreign.emplace(e.rule.id, std::move(e.rule));
+    }
+    dump->clear();
+  }
+  absl::WriterMutexLock lock(&flow_mu_);
+  journaling_ = false;
+  if (!dump.ok()) {
+    journal_.clear();
+    return dump.status();
+  }
+  for (const auto& [id, added] : journal_) {
+    if (added) {
+      ids.insert(id);
+      foreign.erase(id);
+    } else {
+      ids.erase(id);
+      foreign.erase(id);
+    }
+  }
+  journal_.clear();
+  // A write that failed meanwhile may have been written and undone while the dump read: keep
+  // ids_valid_ as that write left it (false: the next resync reads again).
+  const bool valid = ids_valid_ || !resync_dirty_;
+  ids_.swap(ids);
+  foreign_.swap(foreign);
+  ids_valid_ = valid;
+  resync_dirty_ = false;
+  ids_read_ = started;
+  return absl::OkStatus();
+}
+
 void Agent::ChainsChangedLocked() {
   // The chains' rules are installed exactly (ChainManager edits are all-or-nothing).
-  for (const auto& [id, chain] : chain_of_) ids_.erase(id);
-  for (const auto& r : chains_->rules()) ids_.insert(r.rule.id);
+  for (const auto& [id, chain] : chain_of_) IdRemovedLocked(id);
+  for (const auto& r : chains_->rules()) IdAddedLocked(r.rule.id);
   chain_of_.clear();
   for (const auto& r : chains_->rules()) chain_of_[r.rule.id] = r.chain;
-  generation_.fetch_add(1);
 }
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
-                                                     std::unique_ptr<dpu::Backend> backend) {
+                                                     std::unique_ptr<dpu::Backend> backend,
+                                                     std::unique_ptr<dpu::Backend> reader) {
   if (absl::Status s = dpu::ValidateHealthOptions(HealthOptionsOf(options)); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("heartbeat: ", s.message()));
   }
@@ -195,8 +270,21 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
     absl::StatusOr<std::unique_ptr<dpu::Backend>> b = dpu::CreateBackend(options.backend_spec);
     if (!b.ok()) return b.status();
     backend = *std::move(b);
+    // A second netlink socket reads the table for the resync while the first one writes (the
+    // kernel takes its lock per dump message, not for a whole dump). Not for p4runtime (a second
+    // session would take part in primary arbitration) nor dpdk (one process owns the port).
+    if (reader == nullptr && options.resync_reader && backend->name() == "netlink" &&
+        options.dump_resync_interval > absl::ZeroDuration()) {
+      if (absl::StatusOr<std::unique_ptr<dpu::Backend>> r =
+              dpu::CreateBackend(options.backend_spec);
+          r.ok()) {
+        reader = *std::move(r);
+      }  // Else the resync holds the backend for one dump, as without the option.
+    }
   }
-  std::unique_ptr<Agent> agent(new Agent(std::move(options), std::move(backend)));
+  if (!options.resync_reader) reader = nullptr;
+  std::unique_ptr<Agent> agent(
+      new Agent(std::move(options), std::move(backend), std::move(reader)));
   agent->fleet_subscription_ =
       agent->fleet_.Subscribe([a = agent.get()](const dpu::DpuTransition& t) {
         v1::Event e = MakeEvent(v1::DPU_STATE_CHANGED, t.dpu, "", t.reason);
@@ -221,6 +309,15 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
   agent->ticker_ = std::thread([a = agent.get()] {
     while (!a->stop_.WaitForNotificationWithTimeout(a->options_.heartbeat_interval)) a->Tick();
   });
+  // The resync of the ids runs on its own thread: a long dump never delays heartbeat ticks, and
+  // no client's call ever waits for it (dumps page from the ids in hand).
+  if (!agent->concurrent_reads_ && agent->options_.dump_resync_interval > absl::ZeroDuration()) {
+    agent->resyncer_ = std::thread([a = agent.get()] {
+      const absl::Duration every =
+          std::min(a->options_.dump_resync_interval, absl::Seconds(1));  // Due-checks.
+      while (!a->stop_.WaitForNotificationWithTimeout(every)) (void)a->ResyncIds();
+    });
+  }
   return agent;
 }
 
@@ -233,11 +330,21 @@ void Agent::SetAdvertised(std::string ip, int port) {
 void Agent::SetListeners(std::vector<std::string> listeners) {
   absl::MutexLock lock(&mu_);
   listeners_ = std::move(listeners);
+  PublishLiveLocked();
+}
+
+void Agent::PublishLiveLocked() {
+  absl::MutexLock lock(&live_mu_);
+  live_.bound = bound_;
+  live_.listeners = listeners_;
+  live_.dpu_mode = dpu_mode_;
+  live_.dpu_identifier = dpu_identifier_;
 }
 
 Agent::~Agent() {
   stop_.Notify();
   if (ticker_.joinable()) ticker_.join();
+  if (resyncer_.joinable()) resyncer_.join();
   fleet_.Unsubscribe(fleet_subscription_);
 }
 
@@ -351,7 +458,7 @@ absl::Status Agent::RediscoverLocked(bool emit) {
 
 void Agent::Tick() {
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&live_mu_);
     const absl::Time now = absl::Now();
     for (auto& [id, peer] : peers_) {
       if (!peer.stale && now - peer.last_ping > options_.stale_after) {
@@ -364,6 +471,10 @@ void Agent::Tick() {
                 " (stale after ", absl::FormatDuration(options_.stale_after), ")")));
       }
     }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
     if (options_.rediscover_interval > absl::ZeroDuration() &&
         now - last_discovery_ >= options_.rediscover_interval) {
       (void)RediscoverLocked(/*emit=*/true);
@@ -381,7 +492,7 @@ std::vector<const dpu::DpuInfo*> Agent::BoundDpusLocked() const {
 }
 
 bool Agent::HealthyLocked() const {
-  for (const auto& name : bound_) {
+  for (const auto& name : live_.bound) {
     auto lc = fleet_.Lifecycle(name);
     if (!lc.ok() || (*lc)->state() != dpu::DpuState::kReady || !fleet_.Present(name)) return false;
   }
@@ -520,6 +631,7 @@ absl::Status Agent::Init(const Vendor::InitRequest& req, Vendor::IpPort* resp) {
   dpu_mode_ = req.dpu_mode();
   dpu_identifier_ = req.dpu_identifier();
   bound_ = bound;
+  PublishLiveLocked();
   last_ping_nanos_ = NowNanos();
   for (const auto& name : bound_) {
     auto lc = fleet_.Lifecycle(name);
@@ -687,7 +799,8 @@ absl::Status Agent::SetNumVfs(const Vendor::VfCount& req, Vendor::VfCount* resp)
 }
 
 absl::Status Agent::Ping(const Vendor::PingRequest& req, Vendor::PingResponse* resp) {
-  absl::MutexLock lock(&mu_);
+  // Only live_mu_ (never held across I/O or a backend call) and the fleet's own short locks.
+  absl::MutexLock lock(&live_mu_);
   const absl::Time now = absl::Now();
   const std::string sender = req.sender_id().empty() ? "(anonymous)" : req.sender_id();
   auto [it, inserted] = peers_.try_emplace(sender);
@@ -697,7 +810,7 @@ absl::Status Agent::Ping(const Vendor::PingRequest& req, Vendor::PingResponse* r
   it->second.last_ping = now;
   it->second.stale = false;
   last_ping_nanos_ = absl::ToUnixNanos(now);
-  for (const auto& name : bound_) {
+  for (const auto& name : live_.bound) {
     if (auto m = fleet_.Monitor(name); m.ok()) (*m)->Heartbeat();
   }
   resp->set_timestamp(absl::ToUnixNanos(now));
@@ -839,17 +952,18 @@ absl::Status Agent::GetInventory(const opi_inv::GetInventoryRequest& req,
 // libdpu.agent.v1
 
 absl::Status Agent::GetAgentInfo(v1::AgentInfo* resp) {
-  // Only agent state (mu_, never held long) and what the constructor cached from the backend:
-  // no flow lock, so this answers while flows are being applied or dumped.
+  // Only the liveness copy (live_mu_, never held across I/O) and what the constructor cached
+  // from the backend: neither mu_ nor the flow lock, so this answers while flows are applied or
+  // dumped and while discovery, SetNumVfs or an L2 call is under way.
   resp->set_agent_id(options_.agent_id);
   resp->set_node(options_.node_name);
   resp->set_backend(options_.backend_spec);
   resp->set_backend_name(backend_name_);
   for (const auto& c : capability_names_) resp->add_capabilities(c);
-  absl::MutexLock lock(&mu_);
-  for (const auto& l : listeners_) resp->add_listeners(l);
-  resp->set_dpu_mode(dpu_mode_);
-  resp->set_dpu_identifier(dpu_identifier_);
+  absl::MutexLock lock(&live_mu_);
+  for (const auto& l : live_.listeners) resp->add_listeners(l);
+  resp->set_dpu_mode(live_.dpu_mode);
+  resp->set_dpu_identifier(live_.dpu_identifier);
   return absl::OkStatus();
 }
 
@@ -959,13 +1073,13 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
   FillPlan(*plan, resp->mutable_plan());
   if (req.dry_run() || plan->empty()) return absl::OkStatus();
   absl::Status applied = backend_->Apply(plan->ToBatch());
-  generation_.fetch_add(1);  // Even a failed batch may have been undone on the device.
   if (!applied.ok()) {
     ids_valid_ = false;  // All-or-nothing, but read the table again rather than trust that.
+    if (journaling_) resync_dirty_ = true;
     return applied;
   }
-  for (const auto& r : plan->adds) ids_.insert(r.id);
-  for (const auto& r : plan->deletes) ids_.erase(r.id);
+  for (const auto& r : plan->adds) IdAddedLocked(r.id);
+  for (const auto& r : plan->deletes) IdRemovedLocked(r.id);
   resp->set_applied(true);
   Emit(MakeEvent(v1::FLOWS_APPLIED, "", "",
                  absl::StrFormat("%d added, %d changed, %d deleted", plan->adds.size(),
@@ -974,18 +1088,11 @@ absl::Status Agent::ApplyFlows(const v1::ApplyFlowsRequest& req, v1::ApplyFlowsR
 }
 
 // ------------------------------------------------------------------------------------------------
-// DumpFlows / StreamFlows: a snapshot of the table's ids (sorted), pages read by id.
-
-struct Agent::DumpSnapshot {
-  uint64_t id = 0;
-  uint64_t generation = 0;
-  std::vector<dpu::FlowId> ids;  // Every rule's id, sorted.
-  // Foreign rules cannot be read back by id (only owned ones can): kept as dumped.
-  absl::flat_hash_map<dpu::FlowId, dpu::FlowRule> foreign;
-};
+// DumpFlows / StreamFlows: keyset pages over the agent's sorted index of the table's ids, each
+// page's rules read by id.
 
 struct Agent::DumpFilter {
-  std::string owner;  // "", "chain/NAME", "none", "foreign".
+  std::string owner;  // "", "chain/NAME", "bridge/NAME", "none", "foreign".
   std::optional<uint32_t> chain;
   std::string id_prefix;    // Lower-case hex.
   dpu::FlowId first, last;  // The ids the prefix covers.
@@ -994,148 +1101,94 @@ struct Agent::DumpFilter {
 
 namespace {
 
-constexpr char kTokenTag[] = "dump1";
+constexpr char kTokenTag[] = "dump2";
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const Agent::DumpSnapshot>> Agent::SnapshotFor(
-    uint64_t token_snapshot) {
-  const absl::Time now = absl::Now();
-  {
-    absl::MutexLock lock(&dump_mu_);
-    for (auto it = snapshot_used_.begin(); it != snapshot_used_.end();) {
-      if (now - it->second > options_.dump_snapshot_ttl) {
-        snapshots_.erase(it->first);
-        it = snapshot_used_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (token_snapshot != 0) {
-      if (auto it = snapshots_.find(token_snapshot); it != snapshots_.end()) {
-        snapshot_used_[token_snapshot] = now;
-        return it->second;
-      }
-    } else {
-      // A dump that starts before the next write shares the snapshot of this generation.
-      const uint64_t generation = generation_.load();
-      for (const auto& [id, snap] : snapshots_) {
-        if (snap->generation == generation) {
-          snapshot_used_[id] = now;
-          return snap;
-        }
-      }
-    }
-  }
-  auto snap = std::make_shared<DumpSnapshot>();
-  bool rebuilt = false;
-  {
-    // The agent keeps the ids of the table (ids_), updated by its own writes; a dump copies them
-    // (16 bytes a rule) instead of dumping the backend. They are read from the backend again
-    // when unknown, and every dump_resync_interval, so rules written behind the agent's back
-    // show up too.
-    LockFlowsForRead();
-    bool fresh = IdsFreshLocked();
-    if (!fresh) {
-      UnlockFlowsForRead();
-      flow_mu_.Lock();
-      if (!IdsFreshLocked()) {
-        if (absl::Status s = ReadIdsLocked(); !s.ok()) {
-          flow_mu_.Unlock();
-          return s;
-        }
-        rebuilt = true;
-      }
-      snap->generation = generation_.load();
-      snap->ids.assign(ids_.begin(), ids_.end());
-      snap->foreign = foreign_;
-      flow_mu_.Unlock();
-    } else {
-      snap->generation = generation_.load();
-      snap->ids.assign(ids_.begin(), ids_.end());
-      snap->foreign = foreign_;
-      UnlockFlowsForRead();
-    }
-  }
-  // A dump's copy of the table is gone: give its pages back to the system now.
-  if (rebuilt) malloc_trim(0);
-  absl::MutexLock lock(&dump_mu_);
-  snap->id = next_snapshot_++;
-  snapshots_[snap->id] = snap;
-  snapshot_used_[snap->id] = now;
-  while (snapshots_.size() > std::max<size_t>(options_.max_dump_snapshots, 1)) {
-    auto oldest =
-        std::min_element(snapshot_used_.begin(), snapshot_used_.end(),
-                         [](const auto& a, const auto& b) { return a.second < b.second; });
-    snapshots_.erase(oldest->first);
-    snapshot_used_.erase(oldest);
-  }
-  return std::shared_ptr<const DumpSnapshot>(std::move(snap));
-}
-
-absl::Status Agent::DumpPage(const DumpFilter& filter, const DumpSnapshot& snap, size_t* pos,
-                             size_t limit, size_t page_size, v1::DumpFlowsResponse* resp) {
+absl::Status Agent::DumpPage(const DumpFilter& filter, std::optional<dpu::FlowId>* cursor,
+                             size_t page_size, bool* more, v1::DumpFlowsResponse* resp) {
   size_t bytes = 0;
-  while (*pos < limit && static_cast<size_t>(resp->flows_size()) < page_size) {
-    // A chunk of candidates, read by id under one (shared) flow lock.
-    const size_t want = std::min<size_t>(page_size - resp->flows_size(), 1024);
-    const size_t end = std::min(limit, *pos + std::max<size_t>(want, 64));
-    std::vector<dpu::FlowId> owned;
-    owned.reserve(end - *pos);
-    for (size_t k = *pos; k < end; ++k) {
-      if (!snap.foreign.contains(snap.ids[k])) owned.push_back(snap.ids[k]);
-    }
-    std::vector<std::string> owners(owned.size());
-    absl::StatusOr<std::vector<std::optional<dpu::FlowRule>>> rules;
-    LockFlowsForRead();
-    rules = dpu::LookupRules(*backend_, owned);
-    if (rules.ok()) {
-      for (size_t j = 0; j < owned.size(); ++j) {
-        if (auto it = chain_of_.find(owned[j]); it != chain_of_.end()) {
-          owners[j] = "chain/" + it->second;
-        } else if (auto b = bridge_of_.find(owned[j]); b != bridge_of_.end()) {
-          owners[j] = "bridge/" + b->second;  // The rules of the L2 network.
-        }
-      }
-    }
-    UnlockFlowsForRead();
-    if (!rules.ok()) return rules.status();
-    size_t j = 0;
-    for (size_t k = *pos; k < end; ++k) {
-      const dpu::FlowId& id = snap.ids[k];
-      const dpu::FlowRule* rule = nullptr;
-      std::string owner;
+  *more = true;
+  while (static_cast<size_t>(resp->flows_size()) < page_size) {
+    // A chunk of candidates after the cursor, read with their rules under one (shared) flow
+    // lock: O(chunk log n), whatever the size of the table.
+    const size_t want = std::clamp<size_t>(page_size - resp->flows_size(), 64, 1024);
+    struct Candidate {
+      dpu::FlowId id;
+      std::optional<dpu::FlowRule> rule;  // Not: deleted since the id was listed.
       bool foreign = false;
-      if (auto f = snap.foreign.find(id); f != snap.foreign.end()) {
-        rule = &f->second;
-        foreign = true;
-      } else {
-        const std::optional<dpu::FlowRule>& got = (*rules)[j];
-        owner = owners[j];
-        ++j;
-        if (got.has_value()) rule = &*got;  // Not: deleted since the snapshot.
+      std::string owner;
+    };
+    std::vector<Candidate> chunk;
+    chunk.reserve(want);
+    bool exhausted = false;
+    {
+      // ids_ unknown (after a failed write): read them first.
+      if (!IdsValid()) {
+        if (absl::Status s = ResyncIds(); !s.ok()) return s;
       }
-      bool keep = rule != nullptr;
+      LockFlowsForRead();
+      absl::Cleanup unlock = [this] { UnlockFlowsForRead(); };
+      auto it = cursor->has_value() ? ids_.upper_bound(**cursor) : ids_.lower_bound(filter.first);
+      std::vector<dpu::FlowId> owned;
+      owned.reserve(want);
+      for (; it != ids_.end() && chunk.size() < want; ++it) {
+        if (filter.last < *it) break;
+        Candidate c;
+        c.id = *it;
+        if (auto f = foreign_.find(*it); f != foreign_.end()) {
+          c.rule = f->second;
+          c.foreign = true;
+        } else {
+          owned.push_back(*it);
+          if (auto ch = chain_of_.find(*it); ch != chain_of_.end()) {
+            c.owner = "chain/" + ch->second;
+          } else if (auto br = bridge_of_.find(*it); br != bridge_of_.end()) {
+            c.owner = "bridge/" + br->second;  // The rules of the L2 network.
+          }
+        }
+        chunk.push_back(std::move(c));
+      }
+      exhausted = it == ids_.end() || filter.last < *it;
+      absl::StatusOr<std::vector<std::optional<dpu::FlowRule>>> rules =
+          dpu::LookupRules(*backend_, owned);
+      if (!rules.ok()) return rules.status();
+      size_t j = 0;
+      for (Candidate& c : chunk) {
+        if (!c.foreign) c.rule = std::move((*rules)[j++]);
+      }
+    }
+    // Formatted outside the lock.
+    for (Candidate& c : chunk) {
+      bool keep = c.rule.has_value();
       if (keep && !filter.owner.empty()) {
-        keep = filter.owner == "foreign" ? foreign
-               : filter.owner == "none"  ? !foreign && owner.empty()
-                                         : owner == filter.owner;
+        keep = filter.owner == "foreign" ? c.foreign
+               : filter.owner == "none"  ? !c.foreign && c.owner.empty()
+                                         : c.owner == filter.owner;
       }
-      if (keep && filter.chain.has_value()) keep = rule->chain == *filter.chain;
+      if (keep && filter.chain.has_value()) keep = c.rule->chain == *filter.chain;
       if (keep) {
         v1::Flow flow;
-        flow.set_id(id.ToString());
-        flow.set_rule(dpu::FormatRule(*rule));
-        flow.set_foreign(foreign);
-        flow.set_owner(owner);
+        flow.set_id(c.id.ToString());
+        flow.set_rule(dpu::FormatRule(*c.rule));
+        flow.set_foreign(c.foreign);
+        flow.set_owner(std::move(c.owner));
         const size_t size = flow.ByteSizeLong() + 8;  // + field tag and length
-        if (bytes + size > options_.dump_reply_bytes && resp->flows_size() > 0)
-          return absl::OkStatus();
+        if (bytes + size > options_.dump_reply_bytes && resp->flows_size() > 0) {
+          return absl::OkStatus();  // The cursor stays before this rule.
+        }
         bytes += size;
         *resp->add_flows() = std::move(flow);
       }
-      *pos = k + 1;
-      if (static_cast<size_t>(resp->flows_size()) >= page_size) return absl::OkStatus();
+      *cursor = c.id;
+      if (static_cast<size_t>(resp->flows_size()) >= page_size) {
+        *more = !(exhausted && &c == &chunk.back());
+        return absl::OkStatus();
+      }
+    }
+    if (exhausted) {
+      *more = false;
+      return absl::OkStatus();
     }
   }
   return absl::OkStatus();
@@ -1187,9 +1240,9 @@ absl::Status Agent::DumpFlows(const v1::DumpFlowsRequest& req, v1::DumpFlowsResp
   filter.fingerprint =
       absl::StrFormat("%016x", absl::HashOf(filter.owner, filter.chain.has_value(),
                                             filter.chain.value_or(0), filter.id_prefix));
-  // The token: "dump1:SNAPSHOT:LAST-ID:FILTERS", web-safe base64.
-  uint64_t token_snapshot = 0;
-  std::optional<dpu::FlowId> after;
+  // The token: "dump2:LAST-ID:FILTERS", web-safe base64; LAST-ID is the last id the previous
+  // page consumed (listed or filtered out).
+  std::optional<dpu::FlowId> cursor;
   if (!req.page_token().empty()) {
     std::string decoded;
     std::vector<std::string> parts;
@@ -1197,42 +1250,34 @@ absl::Status Agent::DumpFlows(const v1::DumpFlowsRequest& req, v1::DumpFlowsResp
       parts = absl::StrSplit(decoded, ':');
     }
     absl::StatusOr<dpu::FlowId> last =
-        parts.size() == 4 ? dpu::FlowId::Parse(parts[2]) : absl::InvalidArgumentError("");
-    if (parts.size() != 4 || parts[0] != kTokenTag ||
-        !absl::SimpleAtoi(parts[1], &token_snapshot) || !last.ok()) {
+        parts.size() == 3 ? dpu::FlowId::Parse(parts[1]) : absl::InvalidArgumentError("");
+    if (parts.size() != 3 || parts[0] != kTokenTag || !last.ok()) {
       return absl::InvalidArgumentError(
           absl::StrFormat("page_token: \"%s\" was not returned by DumpFlows", req.page_token()));
     }
-    if (parts[3] != filter.fingerprint) {
+    if (parts[2] != filter.fingerprint) {
       return absl::InvalidArgumentError(
           "page_token: it was returned for other filters (owner, chain, id_prefix); send the "
           "filters of the first page with every page");
     }
-    after = *last;
+    cursor = *last;
   }
-  absl::StatusOr<std::shared_ptr<const DumpSnapshot>> snap = SnapshotFor(token_snapshot);
-  if (!snap.ok()) return snap.status();
-  const std::vector<dpu::FlowId>& ids = (*snap)->ids;
-  size_t pos = std::lower_bound(ids.begin(), ids.end(), filter.first) - ids.begin();
-  const size_t limit = std::upper_bound(ids.begin(), ids.end(), filter.last) - ids.begin();
-  if (after.has_value()) {
-    pos = std::max<size_t>(pos, std::upper_bound(ids.begin(), ids.end(), *after) - ids.begin());
-  }
-  const size_t start = pos;
   const bool whole = req.page_size() == 0;
   const size_t page_size = whole ? std::numeric_limits<size_t>::max() : req.page_size();
-  if (absl::Status s = DumpPage(filter, **snap, &pos, limit, page_size, resp); !s.ok()) return s;
-  if (pos < limit) {
+  const std::optional<dpu::FlowId> start = cursor;
+  bool more = false;
+  if (absl::Status s = DumpPage(filter, &cursor, page_size, &more, resp); !s.ok()) return s;
+  if (more) {
     if (whole) {
       resp->Clear();
       return absl::FailedPreconditionError(absl::StrFormat(
-          "DumpFlows: the %d rules do not fit one reply of at most %d bytes; pass page_size "
-          "(and then page_token) or call StreamFlows",
-          limit - start, options_.dump_reply_bytes));
+          "DumpFlows: the rules do not fit one reply of at most %d bytes; pass page_size (and "
+          "then page_token) or call StreamFlows",
+          options_.dump_reply_bytes));
     }
-    if (pos == start) return absl::InternalError("DumpFlows: no progress (a rule too large?)");
-    resp->set_next_page_token(absl::WebSafeBase64Escape(absl::StrCat(
-        kTokenTag, ":", (*snap)->id, ":", ids[pos - 1].ToString(), ":", filter.fingerprint)));
+    if (cursor == start) return absl::InternalError("DumpFlows: no progress (a rule too large?)");
+    resp->set_next_page_token(absl::WebSafeBase64Escape(
+        absl::StrCat(kTokenTag, ":", cursor->ToString(), ":", filter.fingerprint)));
   }
   return absl::OkStatus();
 }

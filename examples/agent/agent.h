@@ -91,14 +91,17 @@ struct AgentOptions {
   size_t event_log_size = 4096;            ///< Events kept for slow watchers.
   /// Reply size budget of DumpFlows/StreamFlows pages, below gRPC's default 4 MiB limit.
   size_t dump_reply_bytes = size_t{3} << 20;
-  /// How long an idle dump (no page asked for) keeps its snapshot of the table's ids.
-  absl::Duration dump_snapshot_ttl = absl::Seconds(60);
-  size_t max_dump_snapshots = 4;  ///< Snapshots kept at once; the least recently used goes first.
-  /// How often a dump reads the table's ids from the backend again (between, the agent's own
-  /// writes keep them up to date); rules written behind the agent's back (tc, another
-  /// controller) show up after this. Not for the in-process reference datapath, which only the
-  /// agent writes to.
+  /// How often the agent reads the table's ids from the backend again (between, its own writes
+  /// keep them up to date), so that rules written behind its back (tc, another controller) show
+  /// up in dumps. Done by the ticker thread, never by a client's call; 0: never. Not for the
+  /// in-process reference datapath, which only the agent writes to.
   absl::Duration dump_resync_interval = absl::Minutes(5);
+  /// Read the table for that resync through a second handle of the same backend spec (netlink:
+  /// a second socket), without the flow lock, so writes go on while the table is read. When
+  /// false, or for a backend where a second handle would disturb the first (p4runtime: it would
+  /// take part in primary arbitration; dpdk: one process owns the port), the resync holds the
+  /// backend for one dump.
+  bool resync_reader = true;
 };
 
 /// The node agent's state and logic. Thread-safe.
@@ -106,8 +109,12 @@ class Agent {
  public:
   /// Creates the backend from options.backend_spec (or takes @p backend when given), runs a first
   /// discovery, and starts the ticker thread (heartbeats, periodic discovery).
+  /// @p reader, when given, is a second handle on the same device used only to read the table
+  /// for the periodic resync (see AgentOptions::resync_reader); otherwise one is opened from
+  /// the spec where that is safe.
   static absl::StatusOr<std::unique_ptr<Agent>> Create(
-      AgentOptions options, std::unique_ptr<dpu::Backend> backend = nullptr);
+      AgentOptions options, std::unique_ptr<dpu::Backend> backend = nullptr,
+      std::unique_ptr<dpu::Backend> reader = nullptr);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -183,6 +190,11 @@ class Agent {
   /// One tick of the ticker (heartbeat staleness, health monitors, periodic discovery). Public so
   /// tests can drive it.
   void Tick();
+  /// Reads the table's ids from the backend again (the periodic resync the ticker runs every
+  /// dump_resync_interval). With a reader handle the table is read without the flow lock:
+  /// writes made meanwhile are journaled and replayed onto what was read. Public so tests can
+  /// drive it.
+  absl::Status ResyncIds();
 
   /// The chain name CreateNetworkFunction uses for (input, output).
   static std::string NetworkFunctionChainName(const std::string& input, const std::string& output);
@@ -195,14 +207,17 @@ class Agent {
   void SetListeners(std::vector<std::string> listeners);
 
  private:
-  Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend);
+  Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend,
+        std::unique_ptr<dpu::Backend> reader);
 
   void Emit(libdpu::agent::v1::Event event);
   absl::Status RediscoverLocked(bool emit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   /// options_.configure_comm_interface at Init (see there); errors name comm_interface.
   absl::Status ConfigureCommInterface(bool dpu_mode);
   std::vector<const dpu::DpuInfo*> BoundDpusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool HealthyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HealthyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(live_mu_);
+  // Publishes what Ping and GetAgentInfo read (bound_, dpu_mode_, ...) to the live_ copy.
+  void PublishLiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillDpuLocked(const dpu::DpuInfo& info, libdpu::agent::v1::Dpu* out) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // --- L2 (agent_l2.cc) ---
@@ -221,7 +236,7 @@ class Agent {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   /// Completes @p next (implicit bridges without ports dropped, the uplink trunk of every
   /// bridge) and applies it atomically.
-  absl::Status ApplyL2Locked(dpu::L2Network next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ApplyL2Locked(dpu::L2Network next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_, mu_);
   /// The L2 network in force, or being restored (staged_).
   const dpu::L2Network& L2NetworkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   /// Writes options_.state_dir/l2-state (nothing without a state_dir or while restoring).
@@ -234,22 +249,26 @@ class Agent {
   absl::Status CommitChainsLocked(const std::vector<dpu::ServiceChain>& chains, bool dry_run,
                                   libdpu::agent::v1::FlowPlan* plan)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
-  // ids_ is known and, for a backend others may write to, read within dump_resync_interval.
-  bool IdsFreshLocked() const ABSL_SHARED_LOCKS_REQUIRED(flow_mu_);
+  // The resync is due (ids_ known, but read longer than dump_resync_interval ago from a backend
+  // others may write to).
+  bool ResyncDueLocked() const ABSL_SHARED_LOCKS_REQUIRED(flow_mu_);
+  bool IdsValid() ABSL_LOCKS_EXCLUDED(flow_mu_);
   // Reads ids_ (and foreign_) from the backend's Dump().
   absl::Status ReadIdsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
   // After a chain edit: rebuilds chain_of_ and counts a write.
   void ChainsChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
+  // Records a written rule id in ids_ (and in the resync journal while a resync reads).
+  void IdAddedLocked(const dpu::FlowId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
+  void IdRemovedLocked(const dpu::FlowId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flow_mu_);
 
-  // DumpFlows: a sorted snapshot of the table's ids, shared by the dumps that start at the same
-  // write generation.
-  struct DumpSnapshot;
+  // DumpFlows: pages walk ids_ from the page token's last id on (keyset paging): a page costs
+  // O(page_size log n) whatever the table's size, and no dump copies the table.
   struct DumpFilter;
-  absl::StatusOr<std::shared_ptr<const DumpSnapshot>> SnapshotFor(uint64_t token_snapshot);
-  // Fills @p resp with up to @p page_size rules of snap.ids[*pos, limit) that pass @p filter,
-  // within the reply budget; advances *pos past every id it consumed.
-  absl::Status DumpPage(const DumpFilter& filter, const DumpSnapshot& snap, size_t* pos,
-                        size_t limit, size_t page_size, libdpu::agent::v1::DumpFlowsResponse* resp);
+  // Fills @p resp with up to @p page_size rules after @p *cursor (none: from the filter's first
+  // id) that pass @p filter, within the reply budget; sets *cursor to the last id it consumed
+  // and *more to whether ids remain after it.
+  absl::Status DumpPage(const DumpFilter& filter, std::optional<dpu::FlowId>* cursor,
+                        size_t page_size, bool* more, libdpu::agent::v1::DumpFlowsResponse* resp);
   // Flow reads: shared with other reads when the backend allows concurrent reads (reference),
   // exclusive otherwise. Writes take flow_mu_ exclusively.
   void LockFlowsForRead() ABSL_NO_THREAD_SAFETY_ANALYSIS;
@@ -262,6 +281,9 @@ class Agent {
   // by Ping, GetAgentInfo or the health paths, so they do not wait behind data-path work.
   absl::Mutex flow_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   const std::unique_ptr<dpu::Backend> backend_;
+  // A second handle used only by ResyncIds() to read the table (null: none).
+  std::unique_ptr<dpu::Backend> reader_;
+  absl::Mutex resync_mu_;          // One resync at a time (taken before flow_mu_).
   bool concurrent_reads_ = false;  // The backend's reads may run concurrently (reference).
   std::string backend_name_;       // backend_->name(), for GetAgentInfo without flow_mu_.
   std::vector<std::string> capability_names_;  // For GetAgentInfo without flow_mu_.
@@ -271,7 +293,6 @@ class Agent {
                                                                                       // chain
   // Rule -> logical bridge, for the rules of the L2 network (rebuilt after each L2 edit).
   absl::flat_hash_map<dpu::FlowId, std::string> bridge_of_ ABSL_GUARDED_BY(flow_mu_);
-  std::atomic<uint64_t> generation_{0};  // Counts writes to the backend.
   // The ids of every rule on the backend, kept up to date by the agent's own writes, so that a
   // dump copies ids instead of dumping the backend. Read from the backend when !ids_valid_ and
   // every dump_resync_interval (rules written behind the agent's back).
@@ -279,11 +300,10 @@ class Agent {
   absl::flat_hash_map<dpu::FlowId, dpu::FlowRule> foreign_ ABSL_GUARDED_BY(flow_mu_);
   bool ids_valid_ ABSL_GUARDED_BY(flow_mu_) = false;
   absl::Time ids_read_ ABSL_GUARDED_BY(flow_mu_);
-
-  absl::Mutex dump_mu_ ABSL_ACQUIRED_AFTER(flow_mu_);
-  std::map<uint64_t, std::shared_ptr<const DumpSnapshot>> snapshots_ ABSL_GUARDED_BY(dump_mu_);
-  std::map<uint64_t, absl::Time> snapshot_used_ ABSL_GUARDED_BY(dump_mu_);
-  uint64_t next_snapshot_ ABSL_GUARDED_BY(dump_mu_) = 1;
+  // While ResyncIds() reads through reader_: the agent's writes since it started (id, added).
+  bool journaling_ ABSL_GUARDED_BY(flow_mu_) = false;
+  std::vector<std::pair<dpu::FlowId, bool>> journal_ ABSL_GUARDED_BY(flow_mu_);
+  bool resync_dirty_ ABSL_GUARDED_BY(flow_mu_) = false;  // A write failed while journaling.
   dpu::DpuFleet fleet_;
   uint64_t fleet_subscription_ = 0;
   dpu::DiscoveryReport report_ ABSL_GUARDED_BY(mu_);
@@ -295,11 +315,23 @@ class Agent {
   bool dpu_mode_ ABSL_GUARDED_BY(mu_) = false;
   std::string dpu_identifier_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> bound_ ABSL_GUARDED_BY(mu_);  // DPU names Init bound to.
+  // Liveness state: what Ping, GetAgentInfo and the heartbeat ticks read and write. Held only
+  // for a few field copies, never across I/O, discovery or a backend call, so liveness never
+  // waits for an operation that holds mu_ (Init's discovery, SetNumVfs, the L2 calls that drive
+  // the backend) or flow_mu_.
+  absl::Mutex live_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  struct Live {
+    std::set<std::string> bound;
+    std::vector<std::string> listeners;
+    bool dpu_mode = false;
+    std::string dpu_identifier;
+  };
+  Live live_ ABSL_GUARDED_BY(live_mu_);
   struct Peer {
     absl::Time last_ping;
     bool stale = false;
   };
-  std::map<std::string, Peer> peers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Peer> peers_ ABSL_GUARDED_BY(live_mu_);
   // Unix nanoseconds of the last ping; atomic because recovery actions read it from inside the
   // health monitors, which Ping() calls with mu_ held (taking mu_ there would invert the order).
   std::atomic<int64_t> last_ping_nanos_{0};
@@ -324,6 +356,7 @@ class Agent {
 
   absl::Notification stop_;
   std::thread ticker_;
+  std::thread resyncer_;  // ResyncIds() every dump_resync_interval (backends others write to).
 };
 
 /// absl::Status -> the text of a FlowPlan, for callers that print it.

@@ -307,11 +307,10 @@ absl::Status Agent::ApplyL2Locked(dpu::L2Network next) {
     return absl::OkStatus();
   }
   absl::Status applied = l2_->Apply(next);
-  for (const auto& [id, bridge] : bridge_of_) ids_.erase(id);
-  for (const auto& r : l2_->rules()) ids_.insert(r.rule.id);
+  for (const auto& [id, bridge] : bridge_of_) IdRemovedLocked(id);
+  for (const auto& r : l2_->rules()) IdAddedLocked(r.rule.id);
   bridge_of_.clear();
   for (const auto& r : l2_->rules()) bridge_of_[r.rule.id] = r.bridge;
-  generation_.fetch_add(1);
   return applied;
 }
 

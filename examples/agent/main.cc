@@ -82,6 +82,15 @@ ABSL_FLAG(int, malloc_arenas, 2,
           "arena, up to 8 per core, each keeping freed memory; 0: glibc's default");
 ABSL_FLAG(absl::Duration, rediscover_interval, absl::Seconds(10),
           "Discovery period (0: only at start and on Rediscover)");
+ABSL_FLAG(int, liveness_nice, -5,
+          "Nice value of the thread that answers Ping and GetAgentInfo (apart from the threads "
+          "that run flow calls); negative needs CAP_SYS_NICE, else it keeps the default; 0: "
+          "unchanged");
+ABSL_FLAG(absl::Duration, flow_resync_interval, absl::Minutes(5),
+          "How often the agent reads the table's rule ids from the backend again, so that rules "
+          "written behind its back show up in DumpFlows (0: never; not for the reference "
+          "backend). netlink reads through a second socket while writes go on; other backends "
+          "hold the backend for one dump");
 
 namespace {
 
@@ -170,6 +179,10 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.stale_after = absl::GetFlag(FLAGS_heartbeat_stale);
   options.rediscover_interval = absl::GetFlag(FLAGS_rediscover_interval);
+  options.dump_resync_interval = absl::GetFlag(FLAGS_flow_resync_interval);
+  if (options.dump_resync_interval < absl::ZeroDuration()) {
+    return Usage("--flow_resync_interval: must not be negative");
+  }
 
   dpu_agent::ServerOptions server_options;
   server_options.unix_socket = absl::GetFlag(FLAGS_socket);
@@ -178,6 +191,11 @@ int main(int argc, char** argv) {
   server_options.tls_key = absl::GetFlag(FLAGS_tls_key);
   server_options.tls_ca = absl::GetFlag(FLAGS_tls_ca);
   server_options.insecure = absl::GetFlag(FLAGS_insecure);
+  server_options.liveness_nice = absl::GetFlag(FLAGS_liveness_nice);
+  if (server_options.liveness_nice < -20 || server_options.liveness_nice > 19) {
+    return Usage(
+        absl::StrCat("--liveness_nice: must be -20 to 19, got ", server_options.liveness_nice));
+  }
   server_options.ipsec_netns = absl::GetFlag(FLAGS_ipsec_netns);
   std::string listen_host;
   int listen_port = 0;
@@ -218,6 +236,12 @@ int main(int argc, char** argv) {
   (*agent)->SetListeners(listeners);
   std::printf("dpu-agent: serving %s with backend %s\n", absl::StrJoin(listeners, ", ").c_str(),
               options.backend_spec.c_str());
+  if (server_options.liveness_nice != 0 && !(*server)->liveness_prioritized()) {
+    std::printf(
+        "dpu-agent: liveness thread left at the default priority (--liveness_nice=%d "
+        "needs CAP_SYS_NICE)\n",
+        server_options.liveness_nice);
+  }
   std::fflush(stdout);
 
   int sig = 0;

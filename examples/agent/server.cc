@@ -1,14 +1,18 @@
 #include "server.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -79,18 +83,6 @@ class Devices final : public Vendor::DeviceService::Service {
   grpc::Status SetNumVfs(ServerContext*, const Vendor::VfCount* req,
                          Vendor::VfCount* resp) override {
     return ToGrpc(a_->SetNumVfs(*req, resp));
-  }
-
- private:
-  Agent* a_;
-};
-
-class Heartbeat final : public Vendor::HeartbeatService::Service {
- public:
-  explicit Heartbeat(Agent* a) : a_(a) {}
-  grpc::Status Ping(ServerContext*, const Vendor::PingRequest* req,
-                    Vendor::PingResponse* resp) override {
-    return ToGrpc(a_->Ping(*req, resp));
   }
 
  private:
@@ -202,27 +194,11 @@ class DevicesV1alpha1 final : public lc::DeviceService::Service {
   Agent* a_;
 };
 
-class HeartbeatV1alpha1 final : public lc::HeartbeatService::Service {
- public:
-  explicit HeartbeatV1alpha1(Agent* a) : a_(a) {}
-  grpc::Status Ping(ServerContext*, const lc::PingRequest* req, lc::PingResponse* resp) override {
-    Vendor::PingResponse out;
-    absl::Status s = a_->Ping(Convert<Vendor::PingRequest>(*req), &out);
-    if (s.ok()) *resp = Convert<lc::PingResponse>(out);
-    return ToGrpc(s);
-  }
-
- private:
-  Agent* a_;
-};
-
-class DpuAgentService final : public v1::DpuAgent::Service {
+// GetAgentInfo is served by the liveness thread (below); every other method by the sync pool.
+class DpuAgentService final
+    : public v1::DpuAgent::WithAsyncMethod_GetAgentInfo<v1::DpuAgent::Service> {
  public:
   explicit DpuAgentService(Agent* a) : a_(a) {}
-  grpc::Status GetAgentInfo(ServerContext*, const v1::GetAgentInfoRequest*,
-                            v1::AgentInfo* resp) override {
-    return ToGrpc(a_->GetAgentInfo(resp));
-  }
   grpc::Status ListDpus(ServerContext*, const v1::ListDpusRequest*,
                         v1::ListDpusResponse* resp) override {
     return ToGrpc(a_->ListDpus(resp));
@@ -355,6 +331,140 @@ class IpsecPolicies final : public sec::IpsecPolicyService::Service {
   AgentIpsec* a_;
 };
 
+}  // namespace
+
+// --- Liveness: Ping (both API generations) and GetAgentInfo on a thread of their own ---------
+//
+// gRPC's sync server runs every call on a thread of one shared pool; under load those threads
+// are busy with flow work (a dump page, a batch, their replies' serialization) and new ones are
+// made as calls arrive, so a heartbeat would wait for a thread of that pool to be free, made or
+// scheduled. The liveness methods are async methods instead, on a completion queue of their own
+// drained by one thread that does nothing else (each answer is a few field copies under the
+// agent's liveness lock): a Ping never queues behind flow work for a thread. That thread asks
+// the kernel for a higher CPU priority (ServerOptions::liveness_nice) where it may.
+
+class LiveCall {
+ public:
+  virtual ~LiveCall() = default;
+  // The next step on the completion queue; false: the call is done (delete it).
+  virtual bool Proceed(bool ok) = 0;
+};
+
+// One pending or answering call of a unary liveness method. Answer(request, response) fills the
+// response; Request(ctx, req, responder, cq, tag) arms the method.
+template <typename Req, typename Resp>
+class UnaryLiveCall final : public LiveCall {
+ public:
+  using Request = std::function<void(ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
+                                     grpc::ServerCompletionQueue*, void*)>;
+  using Answer = std::function<grpc::Status(const Req&, Resp*)>;
+  UnaryLiveCall(Request request, Answer answer, grpc::ServerCompletionQueue* cq)
+      : request_(std::move(request)), answer_(std::move(answer)), cq_(cq), responder_(&ctx_) {
+    request_(&ctx_, &req_, &responder_, cq_, this);
+  }
+  bool Proceed(bool ok) override {
+    if (answered_ || !ok) return false;         // Finished, or the server is shutting down.
+    new UnaryLiveCall(request_, answer_, cq_);  // The next call of this method.
+    answered_ = true;
+    const grpc::Status status = answer_(req_, &resp_);
+    responder_.Finish(resp_, status, this);
+    return true;
+  }
+
+ private:
+  Request request_;
+  Answer answer_;
+  grpc::ServerCompletionQueue* cq_;
+  ServerContext ctx_;
+  Req req_;
+  Resp resp_;
+  grpc::ServerAsyncResponseWriter<Resp> responder_;
+  bool answered_ = false;
+};
+
+class LiveServer {
+ public:
+  LiveServer(Agent* a, v1::DpuAgent::WithAsyncMethod_GetAgentInfo<v1::DpuAgent::Service>* info)
+      : a_(a), info_(info) {}
+  void Register(grpc::ServerBuilder& builder) {
+    builder.RegisterService(&vendor_);
+    builder.RegisterService(&lc_);
+    cq_ = builder.AddCompletionQueue();
+  }
+  // After BuildAndStart: arms every method and starts the thread.
+  void Start(int nice) {
+    auto* cq = cq_.get();
+    new UnaryLiveCall<Vendor::PingRequest, Vendor::PingResponse>(
+        [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+          vendor_.RequestPing(ctx, req, w, cq, cq, tag);
+        },
+        [this](const Vendor::PingRequest& req, Vendor::PingResponse* resp) {
+          return ToGrpc(a_->Ping(req, resp));
+        },
+        cq);
+    new UnaryLiveCall<lc::PingRequest, lc::PingResponse>(
+        [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+          lc_.RequestPing(ctx, req, w, cq, cq, tag);
+        },
+        [this](const lc::PingRequest& req, lc::PingResponse* resp) {
+          Vendor::PingResponse out;
+          absl::Status s = a_->Ping(Convert<Vendor::PingRequest>(req), &out);
+          if (s.ok()) *resp = Convert<lc::PingResponse>(out);
+          return ToGrpc(s);
+        },
+        cq);
+    new UnaryLiveCall<v1::GetAgentInfoRequest, v1::AgentInfo>(
+        [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+          info_->RequestGetAgentInfo(ctx, req, w, cq, cq, tag);
+        },
+        [this](const v1::GetAgentInfoRequest&, v1::AgentInfo* resp) {
+          return ToGrpc(a_->GetAgentInfo(resp));
+        },
+        cq);
+    thread_ = std::thread([this, nice] {
+      if (nice != 0) {
+        // Per thread on Linux; raising needs CAP_SYS_NICE (or RLIMIT_NICE): else left as is.
+        errno = 0;
+        if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) == 0) {
+          prioritized_ = true;
+        }
+      }
+      void* tag = nullptr;
+      bool ok = false;
+      while (cq_->Next(&tag, &ok)) {
+        auto* call = static_cast<LiveCall*>(tag);
+        if (!call->Proceed(ok)) delete call;
+      }
+    });
+  }
+  // After the server's Shutdown: drains the queue and joins the thread.
+  void Stop() {
+    if (cq_ == nullptr) return;
+    cq_->Shutdown();
+    if (thread_.joinable()) {
+      thread_.join();
+    } else {
+      void* tag = nullptr;
+      bool ok = false;
+      while (cq_->Next(&tag, &ok)) delete static_cast<LiveCall*>(tag);
+    }
+    cq_.reset();
+  }
+  ~LiveServer() { Stop(); }
+  bool prioritized() const { return prioritized_; }
+
+ private:
+  Agent* a_;
+  v1::DpuAgent::WithAsyncMethod_GetAgentInfo<v1::DpuAgent::Service>* info_;
+  Vendor::HeartbeatService::AsyncService vendor_;
+  lc::HeartbeatService::AsyncService lc_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::thread thread_;
+  std::atomic<bool> prioritized_{false};
+};
+
+namespace {
+
 absl::StatusOr<std::string> ReadPem(std::string_view flag, const std::string& path) {
   std::ifstream in(path);
   if (!in) {
@@ -448,14 +558,14 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(Agent* agent,
   server->services_.push_back(std::make_unique<LifeCycle>(agent));
   server->services_.push_back(std::make_unique<NetworkFunctions>(agent));
   server->services_.push_back(std::make_unique<Devices>(agent));
-  server->services_.push_back(std::make_unique<Heartbeat>(agent));
   server->services_.push_back(std::make_unique<Inventory>(agent));
   server->services_.push_back(std::make_unique<BridgePorts>(agent));
   server->services_.push_back(std::make_unique<LogicalBridges>(agent));
   server->services_.push_back(std::make_unique<LifeCycleV1alpha1>(agent));
   server->services_.push_back(std::make_unique<DevicesV1alpha1>(agent));
-  server->services_.push_back(std::make_unique<HeartbeatV1alpha1>(agent));
-  server->services_.push_back(std::make_unique<DpuAgentService>(agent));
+  auto info = std::make_unique<DpuAgentService>(agent);
+  server->live_ = std::make_unique<LiveServer>(agent, info.get());
+  server->services_.push_back(std::move(info));
   server->ipsec_ = std::make_unique<AgentIpsec>(options.ipsec_netns);
   server->services_.push_back(std::make_unique<IpsecSas>(server->ipsec_.get()));
   server->services_.push_back(std::make_unique<IpsecPolicies>(server->ipsec_.get()));
@@ -472,6 +582,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(Agent* agent,
   }
   if (tcp_creds) builder.AddListeningPort(options.tcp_address, tcp_creds, &server->tcp_port_);
   for (auto& s : server->services_) builder.RegisterService(s.get());
+  server->live_->Register(builder);
   const mode_t old_umask = umask(0177);
   server->server_ = builder.BuildAndStart();
   umask(old_umask);
@@ -486,6 +597,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(Agent* agent,
     return absl::UnavailableError(
         absl::StrFormat("--socket: chmod 0600 %s: %s", options.unix_socket, std::strerror(errno)));
   }
+  server->live_->Start(options.liveness_nice);
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
   if (health != nullptr) {
     health->SetServingStatus(true);
@@ -499,12 +611,15 @@ void AgentServer::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  if (live_ != nullptr) live_->Stop();
   if (!options_.unix_socket.empty()) unlink(options_.unix_socket.c_str());
 }
 
 void AgentServer::Wait() {
   if (server_ != nullptr) server_->Wait();
 }
+
+bool AgentServer::liveness_prioritized() const { return live_ != nullptr && live_->prioritized(); }
 
 AgentServer::~AgentServer() { Shutdown(); }
 

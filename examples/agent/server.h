@@ -30,10 +30,17 @@ struct ServerOptions {
   /// Serve TCP in plaintext. Without it a TCP listener requires all three TLS files and refuses
   /// clients without a certificate signed by tls_ca.
   bool insecure = false;
+  /// Nice value asked for the thread that answers Ping and GetAgentInfo (its own completion
+  /// queue, apart from the pool that runs flow calls): negative raises its CPU priority over
+  /// the agent's other threads and other processes. Needs CAP_SYS_NICE (or RLIMIT_NICE); without
+  /// it the thread keeps the process's priority. 0: not changed.
+  int liveness_nice = -5;
   /// Network namespace file of OPI's IPsec services (opi_api.security.v1alpha1); empty: the
   /// agent's own namespace.
   std::string ipsec_netns;
 };
+
+class LiveServer;
 
 /// A running gRPC server for one Agent.
 class AgentServer {
@@ -44,6 +51,8 @@ class AgentServer {
   static absl::StatusOr<std::unique_ptr<AgentServer>> Start(Agent* agent, ServerOptions options);
   ~AgentServer();
 
+  /// Whether the liveness thread got ServerOptions::liveness_nice.
+  bool liveness_prioritized() const;
   /// The bound TCP port (0 without a TCP listener).
   int tcp_port() const { return tcp_port_; }
   /// Stops accepting calls, cancels streams (deadline @p grace) and removes the socket file.
@@ -56,6 +65,7 @@ class AgentServer {
   ServerOptions options_;
   std::unique_ptr<AgentIpsec> ipsec_;  // Before services_: they point into it.
   std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<LiveServer> live_;  // Before server_: destroyed after it.
   std::unique_ptr<grpc::Server> server_;
   int tcp_port_ = 0;
   bool shut_down_ = false;

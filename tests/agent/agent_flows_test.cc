@@ -1,15 +1,20 @@
 // dpu-agent's flow paths in-process (docs/agent.md, issue #26): ApplyFlows plans against the
 // installed rules it names, read back by id, never a dump of the table; DumpFlows pages within
-// the reply budget; Ping and GetAgentInfo answer while a dump holds the backend.
+// the reply budget, each page reading only its own rules; Ping and GetAgentInfo answer while a
+// dump, a network-function apply or discovery holds the backend or the agent's state; the
+// periodic resync of the table's ids does not stop writes.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "agent.h"
 #include "dpu/reference_backend.h"
 #include "dpu/rule_text.h"
@@ -23,18 +28,32 @@ namespace v1 = ::libdpu::agent::v1;
 using ::testing::HasSubstr;
 
 // The reference datapath, counting the calls the agent makes on it. Every call is forwarded.
+// Two of them may share one datapath (a backend and its resync reader).
 class CountingBackend : public dpu::Backend {
  public:
+  explicit CountingBackend(
+      std::shared_ptr<dpu::ReferenceBackend> shared = std::make_shared<dpu::ReferenceBackend>())
+      : shared_(std::move(shared)), dp_(*shared_) {}
   std::string_view name() const override { return dp_.name(); }
   const dpu::Capabilities& Capabilities() const override { return dp_.Capabilities(); }
   absl::Status Validate(const dpu::FlowRule& rule) const override { return dp_.Validate(rule); }
   absl::Status Apply(const dpu::FlowBatch& batch) override {
     ++applies;
+    if (block_apply != nullptr) {
+      in_apply.Notify();
+      block_apply->WaitForNotification();
+    }
     return dp_.Apply(batch);
   }
   absl::StatusOr<std::vector<dpu::FlowEntry>> Dump() override {
     ++dumps;
-    return dp_.Dump();
+    auto dump = dp_.Dump();
+    // The dump as read now, returned once released: writes made meanwhile are not in it.
+    if (absl::Notification* block = block_next_dump.exchange(nullptr); block != nullptr) {
+      in_dump.Notify();
+      block->WaitForNotification();
+    }
+    return dump;
   }
   absl::StatusOr<dpu::FlowRule> Get(const dpu::FlowId& id) override {
     ++gets;
@@ -47,16 +66,47 @@ class CountingBackend : public dpu::Backend {
   absl::StatusOr<dpu::FlowStats> Stats(const dpu::FlowId& id) override { return dp_.Stats(id); }
   absl::Status Flush() override { return dp_.Flush(); }
 
-  dpu::ReferenceBackend dp_;
+  std::shared_ptr<dpu::ReferenceBackend> shared_;
+  dpu::ReferenceBackend& dp_;
   std::atomic<int> applies{0}, dumps{0}, gets{0};
-  absl::Notification* block_get = nullptr;  // When set, Get() waits for it.
-  absl::Notification in_get;                // Notified when a Get() started waiting.
+  absl::Notification* block_get = nullptr;    // When set, Get() waits for it.
+  absl::Notification in_get;                  // Notified when a Get() started waiting.
+  absl::Notification* block_apply = nullptr;  // When set, Apply() waits for it.
+  absl::Notification in_apply;
+  std::atomic<absl::Notification*> block_next_dump{nullptr};  // The next Dump() waits for it.
+  absl::Notification in_dump;
 };
+
+// Ping and GetAgentInfo on another thread; whether both answered (OK) within 5 s, dpu-operator's
+// staleness limit. Then notifies @p release (what held the agent).
+bool LivenessAnswers(Agent& agent, absl::Notification& release) {
+  auto ping = std::async(std::launch::async, [&] {
+    Vendor::PingRequest req;
+    req.set_sender_id("test");
+    Vendor::PingResponse resp;
+    absl::Status s = agent.Ping(req, &resp);
+    v1::AgentInfo info;
+    if (s.ok()) s = agent.GetAgentInfo(&info);
+    return s;
+  });
+  const bool answered = ping.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  release.Notify();
+  const absl::Status s = ping.get();
+  EXPECT_TRUE(s.ok()) << s;
+  return answered;
+}
 
 // "priority=5 in_port=p1 eth_type=ipv4 ip_proto=udp dst_port=N actions=drop".
 std::string Udp(int port, const std::string& action = "drop") {
   return absl::StrCat("priority=5 in_port=p1 eth_type=ipv4 ip_proto=udp dst_port=", port,
                       " actions=", action);
+}
+
+// The id of a rule in the rule language.
+std::string IdOf(const std::string& text) {
+  auto r = dpu::ParseRule(text);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? r->id.ToString() : "";
 }
 
 class AgentFlowsTest : public ::testing::Test {
@@ -79,12 +129,6 @@ class AgentFlowsTest : public ::testing::Test {
     for (const auto& d : deletes) req.add_delete_ids(d);
     req.set_dry_run(dry_run);
     return agent_->ApplyFlows(req, resp);
-  }
-
-  static std::string IdOf(const std::string& text) {
-    auto r = dpu::ParseRule(text);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->id.ToString() : "";
   }
 
   CountingBackend* backend_ = nullptr;
@@ -250,21 +294,141 @@ TEST_F(AgentFlowsTest, PingAndAgentInfoAnswerWhileADumpHoldsTheBackend) {
     return agent_->DumpFlows(v1::DumpFlowsRequest(), &resp);
   });
   backend_->in_get.WaitForNotification();
-  auto ping = std::async(std::launch::async, [&] {
-    Vendor::PingRequest req;
-    req.set_sender_id("test");
-    Vendor::PingResponse resp;
-    absl::Status s = agent_->Ping(req, &resp);
-    v1::AgentInfo info;
-    if (s.ok()) s = agent_->GetAgentInfo(&info);
-    return s;
-  });
-  // Ping and GetAgentInfo must not wait for the dump (5 s is dpu-operator's staleness limit).
-  const bool answered = ping.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
-  release.Notify();
-  EXPECT_TRUE(answered) << "Ping/GetAgentInfo waited behind a dump";
-  EXPECT_TRUE(ping.get().ok());
+  EXPECT_TRUE(LivenessAnswers(*agent_, release)) << "Ping/GetAgentInfo waited behind a dump";
   EXPECT_TRUE(dump.get().ok());
+}
+
+TEST_F(AgentFlowsTest, PingAndAgentInfoAnswerWhileANetworkFunctionApplyHoldsTheAgent) {
+  // CreateNetworkFunction holds the flow lock and the agent's state lock (mu_) while its chain is
+  // applied; a device that takes long to apply must not make the agent look dead.
+  absl::Notification release;
+  backend_->block_apply = &release;
+  auto nf = std::async(std::launch::async, [&] {
+    Vendor::NFRequest req;
+    req.set_input("pf0vf1");
+    req.set_output("pf0vf2");
+    return agent_->CreateNetworkFunction(req);
+  });
+  backend_->in_apply.WaitForNotification();
+  EXPECT_TRUE(LivenessAnswers(*agent_, release)) << "Ping/GetAgentInfo waited behind an apply";
+  const absl::Status s = nf.get();
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST_F(AgentFlowsTest, APageReadsOnlyItsOwnRulesAndSeesRulesAddedAheadOfIt) {
+  std::vector<std::string> rules;
+  for (int i = 0; i < 3000; ++i) rules.push_back(Udp(10000 + i));
+  v1::ApplyFlowsResponse applied;
+  ASSERT_TRUE(Apply(rules, {}, &applied).ok());
+  std::vector<std::string> ids;
+  for (const auto& r : rules) ids.push_back(IdOf(r));
+  std::sort(ids.begin(), ids.end());
+  backend_->gets = 0;
+  backend_->dumps = 0;
+  v1::DumpFlowsRequest req;
+  req.set_page_size(100);
+  v1::DumpFlowsResponse first;
+  ASSERT_TRUE(agent_->DumpFlows(req, &first).ok());
+  ASSERT_EQ(first.flows_size(), 100);
+  // A page costs its own rules, not the table: at most one chunk of 64..1024 ids read back.
+  EXPECT_LE(backend_->gets, 1024);
+  EXPECT_EQ(backend_->dumps, 0);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(first.flows(i).id(), ids[i]);
+  // Between pages: a rule ahead of the cursor deleted, one added ahead of it and one behind it.
+  const std::string deleted = ids[150];
+  ASSERT_TRUE(Apply({}, {deleted}, &applied).ok());
+  std::string ahead, behind;
+  for (int port = 20000; ahead.empty() || behind.empty(); ++port) {
+    const std::string id = IdOf(Udp(port));
+    if (id > first.flows(99).id() && ahead.empty()) {
+      ASSERT_TRUE(Apply({Udp(port)}, {}, &applied).ok());
+      ahead = id;
+    } else if (id < first.flows(99).id() && behind.empty()) {
+      ASSERT_TRUE(Apply({Udp(port)}, {}, &applied).ok());
+      behind = id;
+    }
+  }
+  std::vector<std::string> rest;
+  std::string token = first.next_page_token();
+  while (!token.empty()) {
+    v1::DumpFlowsRequest next = req;
+    next.set_page_token(token);
+    v1::DumpFlowsResponse page;
+    ASSERT_TRUE(agent_->DumpFlows(next, &page).ok());
+    for (const auto& f : page.flows()) rest.push_back(f.id());
+    token = page.next_page_token();
+  }
+  // Every rule present for the whole dump once, in order; the deleted one not; the one added
+  // ahead of the cursor listed, the one behind it not (keyset paging: no copy of the table).
+  std::vector<std::string> expected(ids.begin() + 100, ids.end());
+  expected.erase(std::find(expected.begin(), expected.end(), deleted));
+  expected.insert(std::lower_bound(expected.begin(), expected.end(), ahead), ahead);
+  EXPECT_EQ(rest, expected);
+  EXPECT_EQ(std::count(rest.begin(), rest.end(), behind), 0);
+}
+
+TEST(AgentResyncTest, TheResyncReadsThroughItsOwnHandleWhileWritesGoOn) {
+  // A backend and a resync reader on one datapath (as netlink's two sockets on one kernel).
+  auto shared = std::make_shared<dpu::ReferenceBackend>();
+  auto backend = std::make_unique<CountingBackend>(shared);
+  auto reader = std::make_unique<CountingBackend>(shared);
+  CountingBackend* b = backend.get();
+  CountingBackend* r = reader.get();
+  dpu::FlowBatch table;
+  for (int i = 0; i < 100; ++i) table.upserts.push_back(*dpu::ParseRule(Udp(10000 + i)));
+  ASSERT_TRUE(shared->Apply(table).ok());
+  AgentOptions options;
+  options.sysfs_root = std::string(DPU_SOURCE_DIR) + "/tests/fixtures/sysfs/bf3-dpu";
+  options.rediscover_interval = absl::ZeroDuration();
+  options.dump_resync_interval = absl::Seconds(1);
+  absl::Notification release;
+  r->block_next_dump = &release;
+  auto agent = Agent::Create(options, std::move(backend), std::move(reader));
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  // A rule written behind the agent's back, before the resync reads.
+  const std::string foreign_written = IdOf(Udp(30000));
+  dpu::FlowBatch behind;
+  behind.upserts.push_back(*dpu::ParseRule(Udp(30000)));
+  ASSERT_TRUE(shared->Apply(behind).ok());
+  // The resync thread reads the table through the reader, which now holds its dump.
+  r->in_dump.WaitForNotification();
+  // Writes through the agent do not wait for it: one rule added, one deleted.
+  const std::string added = IdOf(Udp(20000));
+  const std::string deleted = IdOf(Udp(10005));
+  auto write = std::async(std::launch::async, [&] {
+    v1::ApplyFlowsRequest req;
+    req.set_rules(Udp(20000));
+    req.add_delete_ids(deleted);
+    v1::ApplyFlowsResponse resp;
+    return (*agent)->ApplyFlows(req, &resp);
+  });
+  const bool written = write.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  release.Notify();
+  EXPECT_TRUE(written) << "ApplyFlows waited for the resync's dump";
+  const absl::Status ws = write.get();
+  ASSERT_TRUE(ws.ok()) << ws;
+  EXPECT_GE(b->applies, 1);
+  // The resync's dump predates the write (it has the deleted rule, not the added one); the
+  // journal of the writes made meanwhile is replayed onto it. Wait for the rule written behind
+  // the agent's back to show.
+  auto dump_ids = [&] {
+    v1::DumpFlowsResponse resp;
+    EXPECT_TRUE((*agent)->DumpFlows(v1::DumpFlowsRequest(), &resp).ok());
+    std::set<std::string> out;
+    for (const auto& f : resp.flows()) out.insert(f.id());
+    return out;
+  };
+  std::set<std::string> ids;
+  for (int i = 0; i < 200; ++i) {
+    ids = dump_ids();
+    if (ids.contains(foreign_written)) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(ids.contains(foreign_written));
+  EXPECT_TRUE(ids.contains(added));
+  EXPECT_FALSE(ids.contains(deleted));
+  EXPECT_EQ(ids.size(), 101u);  // 100 - 1 + 1 + the one behind the agent's back
+  EXPECT_GE(r->dumps, 1);
 }
 
 }  // namespace

@@ -12,9 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent.h"
 #include "dpu/backend_registry.h"
 #include "dpu/chain.h"
@@ -159,6 +162,68 @@ TEST(AgentNetlinkTest, NetworkFunctionIsExactlyItsFlowerFilters) {
   EXPECT_EQ(Filters(), tc_before);
   (*server)->Shutdown();
   RunShell("printf 'netns del sw\\nnetns del peer\\n' | ip -batch -");
+}
+
+// The periodic resync of the agent's index of ids reads the kernel through a second netlink
+// socket: a filter added with tc behind the agent's back shows in DumpFlows as foreign, the
+// agent's own rules stay its own (not foreign, listed once), and rules applied while the resync
+// runs are all listed afterwards.
+TEST(AgentNetlinkTest, ResyncShowsTcFiltersAndKeepsTheAgentsOwnRules) {
+  ASSERT_NE(std::getenv("DPU_IN_UML"), nullptr) << "run through tests/kernel/run-in-uml";
+  Sh("printf 'netns add rs\\nnetns add rspeer\\nlink add name rs0 netns rs type veth peer name "
+     "xrs0 netns rspeer\\n' | ip -batch - && ip -n rs link set rs0 up && ip -n rspeer link set "
+     "xrs0 up");
+  AgentOptions options;
+  options.backend_spec = "netlink:netns=rs";
+  options.rediscover_interval = absl::ZeroDuration();
+  options.dump_resync_interval = absl::Milliseconds(500);
+  auto agent = Agent::Create(options);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  // 1,000 rules in batches of 100 while resyncs run every half second.
+  std::set<std::string> mine;
+  for (int b = 0; b < 10; ++b) {
+    libdpu::agent::v1::ApplyFlowsRequest req;
+    for (int i = 0; i < 100; ++i) {
+      const std::string text = absl::StrCat("priority=3 in_port=rs0 eth_type=ipv4 ip_proto=udp ",
+                                            "dst_port=", 1000 + b * 100 + i, " actions=drop");
+      absl::StrAppend(req.mutable_rules(), text, "\n");
+      mine.insert(dpu::ParseRule(text)->id.ToString());
+    }
+    libdpu::agent::v1::ApplyFlowsResponse resp;
+    absl::Status s = (*agent)->ApplyFlows(req, &resp);
+    ASSERT_TRUE(s.ok()) << s;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  Sh("tc -n rs filter add dev rs0 ingress pref 9 protocol ipv6 flower action drop");
+  auto dump = [&](std::set<std::string>* own, int* foreign) {
+    own->clear();
+    *foreign = 0;
+    libdpu::agent::v1::DumpFlowsRequest req;
+    req.set_page_size(300);
+    do {
+      libdpu::agent::v1::DumpFlowsResponse page;
+      absl::Status s = (*agent)->DumpFlows(req, &page);
+      ASSERT_TRUE(s.ok()) << s;
+      for (const auto& f : page.flows()) {
+        if (f.foreign()) {
+          ++*foreign;
+        } else {
+          EXPECT_TRUE(own->insert(f.id()).second) << "listed twice: " << f.id();
+        }
+      }
+      req.set_page_token(page.next_page_token());
+    } while (!req.page_token().empty());
+  };
+  std::set<std::string> own;
+  int foreign = 0;
+  for (int i = 0; i < 100 && foreign == 0; ++i) {
+    dump(&own, &foreign);
+    if (foreign == 0) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(foreign, 1) << "the tc filter did not show within 10 s";
+  EXPECT_EQ(own, mine);
+  agent->reset();
+  RunShell("printf 'netns del rs\\nnetns del rspeer\\n' | ip -batch -");
 }
 
 }  // namespace

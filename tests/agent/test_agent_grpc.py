@@ -27,6 +27,9 @@ from opi.network.evpn_gw.v1alpha1 import bridge_port_pb2 as bp  # noqa: E402
 from opi.network.evpn_gw.v1alpha1 import bridge_port_pb2_grpc as bp_grpc  # noqa: E402
 from vendor import api_pb2, api_pb2_grpc  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.environ["DPU_SOURCE_DIR"], "examples", "agent", "python"))
+import dpu_agent_client  # noqa: E402
+
 AGENT = os.environ["AGENT_BIN"]
 FIXTURES = os.path.join(os.environ["DPU_SOURCE_DIR"], "tests", "fixtures", "sysfs")
 DPU_NAME = "bf3-0000-03-00.0-dpu"
@@ -578,6 +581,58 @@ def test_dump_flows_pages_streams_and_filters(channel):
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "filters" in details
     own.ApplyFlows(agent_pb2.ApplyFlowsRequest(delete_ids=[i for i in ids if i not in later]),
                    timeout=TIMEOUT)
+
+
+def test_python_client_iterates_a_table_larger_than_one_reply(channel):
+    """examples/agent/python/dpu_agent_client.py: pages and streams as a for loop."""
+    own = agent_pb2_grpc.DpuAgentStub(channel)
+    # 30,000 rules: about 4.5 MB of flows, more than one reply may carry (3 MiB budget, grpcio's
+    # default 4 MiB receive limit).
+    ids = ["%02x%030x" % (0xc0 + i % 8, i + 1) for i in range(30000)]
+    for k in range(0, len(ids), 7500):
+        own.ApplyFlows(agent_pb2.ApplyFlowsRequest(rules="\n".join(
+            f"id={rid} priority=9 chain={i % 5} in_port=pf1vf2 eth_type=ipv4 ip_proto=tcp "
+            f"src_ip=10.1.{(i >> 8) & 255}.{i & 255}/32 dst_port={i % 60000 + 1} actions=count,drop"
+            for i, rid in enumerate(ids[k:k + 7500], start=k))), timeout=60)
+    try:
+        mine = set(ids)
+        code, details = code_of(own.DumpFlows, agent_pb2.DumpFlowsRequest())
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "page_size" in details, details
+        # Every flow once, in id order, through pages; the request's stale page_token ignored.
+        req = agent_pb2.DumpFlowsRequest(page_token="stale", id_prefix="c")
+        pages = list(dpu_agent_client.iter_flow_pages(own, req, page_size=4000, timeout=60))
+        assert len(pages) >= 8 and not pages[-1].next_page_token
+        assert all(p.next_page_token for p in pages[:-1])
+        assert all(p.ByteSize() < 4 * 1024 * 1024 for p in pages)
+        flows = [f.id for p in pages for f in p.flows]
+        assert flows == sorted(flows) and len(flows) == len(set(flows))
+        assert [i for i in flows if i in mine] == sorted(ids)
+        assert req.page_token == "stale"  # The caller's request is not changed.
+        # The default page size (1,000) when the request has none; the filters kept.
+        got = [f.id for f in dpu_agent_client.iter_flows(
+            own, agent_pb2.DumpFlowsRequest(id_prefix="c3", chain=3), timeout=60)]
+        assert got == sorted(i for n, i in enumerate(ids) if i.startswith("c3") and n % 5 == 3)
+        assert dpu_agent_client.count_flows(
+            own, agent_pb2.DumpFlowsRequest(id_prefix="c")) == len(flows)
+        # One StreamFlows call: the same flows.
+        streamed = [f.id for f in dpu_agent_client.stream_flows(
+            own, agent_pb2.DumpFlowsRequest(id_prefix="c"), page_size=2500, timeout=60)]
+        assert streamed == flows
+        # Leaving the loop early cancels the stream; the channel goes on working.
+        first = []
+        for f in dpu_agent_client.stream_flows(own, agent_pb2.DumpFlowsRequest(id_prefix="c")):
+            first.append(f.id)
+            if len(first) == 10:
+                break
+        assert first == flows[:10]
+        # Bad filters surface as the agent's error, naming the field.
+        with pytest.raises(grpc.RpcError) as e:
+            list(dpu_agent_client.iter_flows(own, agent_pb2.DumpFlowsRequest(id_prefix="xyz")))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert e.value.details().startswith("id_prefix")
+    finally:
+        for k in range(0, len(ids), 10000):
+            own.ApplyFlows(agent_pb2.ApplyFlowsRequest(delete_ids=ids[k:k + 10000]), timeout=60)
 
 
 CHAIN = """apiVersion: dpu.libdpu.io/v1alpha1
