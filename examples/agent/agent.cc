@@ -119,6 +119,8 @@ Agent::Agent(AgentOptions options, std::unique_ptr<dpu::Backend> backend)
   chains_ = std::make_unique<dpu::ChainManager>(*backend_, copts);
   dpu::L2CompileOptions lopts;
   lopts.count = copts.count;
+  // The scope lets a restarted agent find the L2 rules its previous run left (RestoreL2()).
+  lopts.scope = absl::StrCat("dpu-agent/", options_.agent_id);
   l2_ = std::make_unique<dpu::L2Manager>(*backend_, lopts);
 }
 
@@ -205,6 +207,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(AgentOptions options,
       agent->report_.warnings.push_back(absl::StrCat("discovery: ", s.message()));
     }
   }
+  agent->RestoreL2();
   {
     // The table's ids, read once now (before any client) rather than by the first dump.
     absl::WriterMutexLock lock(&agent->flow_mu_);

@@ -63,6 +63,14 @@ struct AgentOptions {
   /// "{vf}" (e.g. "pf{pf}vf{vf}"), for DPUs whose VF representors discovery does not show;
   /// empty: the served DPU's representor of that host VF (discovered).
   std::string host_vf_port;
+  /// Where the agent keeps its L2 state (logical bridges, bridge ports, the MAC-addressed network
+  /// function) across restarts: DIR/l2-state, rewritten after every change and restored at
+  /// start. Empty: the state lives in memory only (and a restart removes the L2 rules a
+  /// previous run left on the backend, since nobody could delete them any more).
+  std::string state_dir;
+  /// The VXLAN overlay of logical bridges with a vni (docs/l2.md); an empty port means the uplink.
+  /// Unset: a logical bridge with a vni is refused (nothing would carry it).
+  std::optional<dpu::VxlanOverlay> vxlan;
   /// The host<->DPU channel interface of dpu-operator (e.g. the Octeon's or IPU's comm netdev).
   /// When set, Init returns what upstream vendor plugins return: the DPU side's link-local
   /// address "[fe80::1%IF]" (DPU side) or "[fe80::1%25IF]" (host side) and daemon_port.
@@ -208,6 +216,14 @@ class Agent {
   /// Completes @p next (implicit bridges without ports dropped, the uplink trunk of every
   /// bridge) and applies it atomically.
   absl::Status ApplyL2Locked(dpu::L2Network next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  /// The L2 network in force, or being restored (staged_).
+  const dpu::L2Network& L2NetworkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  /// Writes options_.state_dir/l2-state (nothing without a state_dir or while restoring).
+  absl::Status SaveStateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  /// At start: adopts the L2 rules a previous run left on the backend, replays the state file
+  /// (records that no longer apply, e.g. a VF that is gone, are dropped with a warning) and
+  /// applies the result in one batch, removing what the previous run left and nobody wants.
+  void RestoreL2();
 
   absl::Status CommitChainsLocked(const std::vector<dpu::ServiceChain>& chains, bool dry_run,
                                   libdpu::agent::v1::FlowPlan* plan)
@@ -285,6 +301,8 @@ class Agent {
       ABSL_GUARDED_BY(mu_);
   uint64_t next_generated_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::unique_ptr<dpu::L2Manager> l2_ ABSL_GUARDED_BY(mu_);
+  // While RestoreL2() replays the state file: the network so far, validated, not yet applied.
+  std::optional<dpu::L2Network> staged_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, opi_api::network::evpn_gw::v1alpha1::LogicalBridge> logical_bridges_
       ABSL_GUARDED_BY(mu_);
   struct MacFunction {

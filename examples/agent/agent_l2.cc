@@ -9,8 +9,11 @@
 // named "bridgePorts/ID" name no switch port: they are kept as resources, not programmed.
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <set>
 #include <string>
@@ -97,6 +100,21 @@ absl::Status CheckBridgePortName(const std::string& field, const std::string& na
       "%s: \"%s\" is neither a dpu-operator bridge port (host<pf>-<vf>) nor a resource name "
       "(bridgePorts/ID)",
       field, name));
+}
+
+// The L2 model's name of a bridge port: "host<pf>-<vf>" as is, "bridgePorts/ID" as "bp.ID" ('/'
+// is not in the model's alphabet; '.' cannot occur in an OPI id, so the two never collide).
+std::string L2PortName(const std::string& name) {
+  absl::string_view rest = name;
+  if (absl::ConsumePrefix(&rest, kBridgePortPrefix)) return absl::StrCat("bp.", rest);
+  return name;
+}
+
+// The inverse of L2PortName().
+std::string OpiPortName(const std::string& l2_name) {
+  absl::string_view rest = l2_name;
+  if (absl::ConsumePrefix(&rest, "bp.")) return absl::StrCat(kBridgePortPrefix, rest);
+  return l2_name;
 }
 
 absl::StatusOr<std::string> LogicalBridgeName(const std::string& field, const std::string& name) {
@@ -209,7 +227,7 @@ absl::StatusOr<dpu::PortRef> Agent::ResolveMacLocked(const std::string& field,
     absl::StatusOr<dpu::MacAddress> parsed = dpu::MacAddress::Parse(m);
     if (parsed.ok() && *parsed == mac) return dpu::PortRef(port);
   }
-  for (const auto& p : l2_->network().ports) {
+  for (const auto& p : L2NetworkLocked().ports) {
     if (p.mac.has_value() && *p.mac == mac) return p.port;
   }
   for (const dpu::DpuInfo* d : BoundDpusLocked()) {
@@ -273,6 +291,21 @@ absl::Status Agent::ApplyL2Locked(dpu::L2Network next) {
     }
     if (!trunk.bridges.empty()) next.ports.push_back(std::move(trunk));
   }
+  // The overlay of the bridges with a VNI (CreateLogicalBridge refuses a VNI without one).
+  next.overlay.reset();
+  if (options_.vxlan.has_value() &&
+      std::any_of(next.bridges.begin(), next.bridges.end(),
+                  [](const dpu::LogicalBridge& b) { return b.vni.has_value(); })) {
+    dpu::VxlanOverlay overlay = *options_.vxlan;
+    if (overlay.port.empty()) overlay.port = uplink;
+    next.overlay = overlay;
+  }
+  if (staged_.has_value()) {  // Restoring: validated now, applied once at the end.
+    absl::StatusOr<dpu::Plan> plan = l2_->PlanApply(next);
+    if (!plan.ok()) return plan.status();
+    staged_ = std::move(next);
+    return absl::OkStatus();
+  }
   absl::Status applied = l2_->Apply(next);
   for (const auto& [id, bridge] : bridge_of_) ids_.erase(id);
   for (const auto& r : l2_->rules()) ids_.insert(r.rule.id);
@@ -282,10 +315,138 @@ absl::Status Agent::ApplyL2Locked(dpu::L2Network next) {
   return applied;
 }
 
+const dpu::L2Network& Agent::L2NetworkLocked() const {
+  return staged_.has_value() ? *staged_ : l2_->network();
+}
+
+// ------------------------------------------------------------------------------------------------
+// State across restarts: STATE_DIR/l2-state, one record per line, "KIND BASE64(protobuf)" with
+// KIND logical_bridge (an OPI LogicalBridge), bridge_port (an OPI BridgePort) or
+// network_function (a Vendor NFRequest), replayed in that order through the RPCs' own code.
+
+absl::Status Agent::SaveStateLocked() {
+  if (options_.state_dir.empty() || staged_.has_value()) return absl::OkStatus();
+  std::string out = "# dpu-agent L2 state (docs/agent.md): KIND BASE64(protobuf) per line\n";
+  for (const auto& [name, lb] : logical_bridges_) {
+    absl::StrAppend(&out, "logical_bridge ", absl::Base64Escape(lb.SerializeAsString()), "\n");
+  }
+  for (const auto& [name, bp] : bridge_ports_) {
+    absl::StrAppend(&out, "bridge_port ", absl::Base64Escape(bp.SerializeAsString()), "\n");
+  }
+  if (mac_function_.has_value()) {
+    Vendor::NFRequest nf;
+    nf.set_input(mac_function_->input);
+    nf.set_output(mac_function_->output);
+    absl::StrAppend(&out, "network_function ", absl::Base64Escape(nf.SerializeAsString()), "\n");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options_.state_dir, ec);
+  const std::string path = absl::StrCat(options_.state_dir, "/l2-state");
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << out;
+    f.flush();
+    if (!f) return absl::InternalError(absl::StrCat("state_dir: cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(
+        absl::StrCat("state_dir: cannot rename ", tmp, " to ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+void Agent::RestoreL2() {
+  std::vector<std::string> warnings;
+  {
+    absl::WriterMutexLock flow(&flow_mu_);
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<size_t> adopted = l2_->Adopt();
+    if (!adopted.ok())
+      warnings.push_back(absl::StrCat("state: adopting L2 rules: ", adopted.status().message()));
+    staged_ = l2_->network();
+  }
+  std::vector<std::pair<std::string, std::string>> records;  // kind, serialized message
+  if (!options_.state_dir.empty()) {
+    std::ifstream in(absl::StrCat(options_.state_dir, "/l2-state"));
+    std::string line;
+    for (int n = 1; in && std::getline(in, line); ++n) {
+      if (line.empty() || line[0] == '#') continue;
+      const size_t sp = line.find(' ');
+      std::string bytes;
+      if (sp == std::string::npos || !absl::Base64Unescape(line.substr(sp + 1), &bytes)) {
+        warnings.push_back(absl::StrFormat("state: l2-state line %d: not KIND BASE64", n));
+        continue;
+      }
+      records.emplace_back(line.substr(0, sp), std::move(bytes));
+    }
+  }
+  for (const char* kind : {"logical_bridge", "bridge_port", "network_function"}) {
+    for (const auto& [k, bytes] : records) {
+      if (k != kind) continue;
+      absl::Status s;
+      std::string what;
+      if (k == "logical_bridge") {
+        evpn::LogicalBridge lb;
+        if (!lb.ParseFromString(bytes)) {
+          s = absl::DataLossError("not a LogicalBridge");
+        } else {
+          what = lb.name();
+          evpn::CreateLogicalBridgeRequest req;
+          req.set_logical_bridge_id(lb.name().substr(strlen(kLogicalBridgePrefix)));
+          *req.mutable_logical_bridge()->mutable_spec() = lb.spec();
+          evpn::LogicalBridge resp;
+          s = CreateLogicalBridge(req, &resp);
+        }
+      } else if (k == "bridge_port") {
+        evpn::BridgePort bp;
+        if (!bp.ParseFromString(bytes)) {
+          s = absl::DataLossError("not a BridgePort");
+        } else {
+          what = bp.name();
+          evpn::CreateBridgePortRequest req;
+          req.mutable_bridge_port()->set_name(bp.name());
+          *req.mutable_bridge_port()->mutable_spec() = bp.spec();
+          evpn::BridgePort resp;
+          s = CreateBridgePort(req, &resp);
+        }
+      } else {
+        Vendor::NFRequest nf;
+        if (!nf.ParseFromString(bytes)) {
+          s = absl::DataLossError("not an NFRequest");
+        } else {
+          what = absl::StrCat("(", nf.input(), ", ", nf.output(), ")");
+          s = CreateNetworkFunction(nf);
+        }
+      }
+      if (!s.ok()) {
+        warnings.push_back(absl::StrCat("state: ", k, " ", what, " not restored: ", s.message()));
+      }
+    }
+  }
+  absl::WriterMutexLock flow(&flow_mu_);
+  absl::MutexLock lock(&mu_);
+  dpu::L2Network restored = std::move(*staged_);
+  staged_.reset();
+  if (absl::Status s = ApplyL2Locked(std::move(restored)); !s.ok()) {
+    // Nothing of the state is in force: start empty, and keep the file for a later look.
+    warnings.push_back(absl::StrCat("state: applying the restored L2 network: ", s.message()));
+    bridge_ports_.clear();
+    logical_bridges_.clear();
+    mac_function_.reset();
+  } else if (absl::Status s = SaveStateLocked(); !s.ok()) {
+    warnings.push_back(std::string(s.message()));
+  }
+  for (std::string& w : warnings) {
+    std::cerr << "dpu-agent: " << w << "\n";
+    report_.warnings.push_back(std::move(w));
+  }
+}
+
 dpu::L2Network Agent::L2State() {
   absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
-  return l2_->network();
+  return L2NetworkLocked();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -319,10 +480,13 @@ absl::Status Agent::CreateNetworkFunctionByMac(const Vendor::NFRequest& req,
   f.name = NetworkFunctionChainName(req.input(), req.output());
   f.input = *in;
   f.output = *out;  // No bridges listed: every bridge, also those created later.
-  dpu::L2Network next = l2_->network();
+  dpu::L2Network next = L2NetworkLocked();
   next.functions.push_back(f);
   if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return s;
   mac_function_ = MacFunction{req.input(), req.output(), f.name};
+  if (absl::Status s = SaveStateLocked(); !s.ok()) {
+    std::cerr << "dpu-agent: " << s.message() << " (the change is applied, not persisted)\n";
+  }
   Emit([&] {
     v1::Event e;
     e.set_kind(v1::CHAIN_APPLIED);
@@ -340,7 +504,7 @@ absl::Status Agent::DeleteNetworkFunctionByMac(const Vendor::NFRequest& req) {
     return absl::NotFoundError(absl::StrFormat(
         "no network function with input \"%s\" and output \"%s\"", req.input(), req.output()));
   }
-  dpu::L2Network next = l2_->network();
+  dpu::L2Network next = L2NetworkLocked();
   if (absl::Status s = next.RemoveFunction(mac_function_->name); !s.ok()) return s;
   if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return s;
   v1::Event e;
@@ -348,6 +512,9 @@ absl::Status Agent::DeleteNetworkFunctionByMac(const Vendor::NFRequest& req) {
   e.set_detail(mac_function_->name);
   Emit(std::move(e));
   mac_function_.reset();
+  if (absl::Status s = SaveStateLocked(); !s.ok()) {
+    std::cerr << "dpu-agent: " << s.message() << " (the change is applied, not persisted)\n";
+  }
   return absl::OkStatus();
 }
 
@@ -443,17 +610,33 @@ absl::Status Agent::CreateBridgePort(const evpn::CreateBridgePortRequest& req,
   *port.mutable_spec() = spec;
   port.mutable_status()->set_oper_status(evpn::BP_OPER_STATUS_UP);
 
+  // The switch port: the representor of a dpu-operator bridge port's host VF; for an OPI
+  // resource name, the switch port whose station has the port's MAC address (a VF's address,
+  // a representor's own, --port_mac). A port that names no switch port is refused: a request
+  // the agent would only store is not programmed, so it is not accepted either.
+  absl::StatusOr<dpu::PortRef> sw;
   if (host_vf.has_value()) {
-    // A dpu-operator bridge port: program it.
     if (spec.ptype() != evpn::BRIDGE_PORT_TYPE_ACCESS) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "bridge_port.spec.ptype: %s is a host VF: it can only be an ACCESS port", name));
     }
-    absl::StatusOr<dpu::PortRef> sw = HostVfPortLocked(name, host_vf->first, host_vf->second);
-    if (!sw.ok()) return sw.status();
-    dpu::L2Network next = l2_->network();
+    sw = HostVfPortLocked(name, host_vf->first, host_vf->second);
+  } else {
+    sw = ResolveMacLocked("bridge_port.spec.mac_address", mac);
+    if (!sw.ok()) {
+      return absl::Status(
+          sw.status().code(),
+          absl::StrCat(sw.status().message(),
+                       "; an OPI bridge port is programmed on the switch port of its MAC address"));
+    }
+  }
+  if (!sw.ok()) return sw.status();
+  dpu::L2Network next = L2NetworkLocked();
+  std::vector<std::string> bridges;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    const std::string field = absl::StrFormat("bridge_port.spec.logical_bridges[%d]", i);
     std::string bridge;
-    if (const int* vlan = std::get_if<int>(&refs[0])) {
+    if (const int* vlan = std::get_if<int>(&refs[i])) {
       // The logical bridge with that VLAN id, else the implicit bridge the number names.
       for (const auto& b : next.bridges) {
         if (b.vlan_id == *vlan) bridge = b.name;
@@ -463,28 +646,30 @@ absl::Status Agent::CreateBridgePort(const evpn::CreateBridgePortRequest& req,
         dpu::LogicalBridge implicit;
         implicit.name = bridge;
         implicit.vlan_id = static_cast<uint16_t>(*vlan);
-        if (absl::Status s = next.UpsertBridge(implicit); !s.ok()) {
-          return InField("bridge_port.spec.logical_bridges[0]", s);
-        }
+        if (absl::Status s = next.UpsertBridge(implicit); !s.ok()) return InField(field, s);
       }
     } else {
-      const std::string& lb = std::get<std::string>(refs[0]);
+      const std::string& lb = std::get<std::string>(refs[i]);
       if (!logical_bridges_.contains(lb)) {
-        return absl::NotFoundError(
-            absl::StrFormat("bridge_port.spec.logical_bridges[0]: \"%s\" does not exist", lb));
+        return absl::NotFoundError(absl::StrFormat("%s: \"%s\" does not exist", field, lb));
       }
       bridge = absl::StrCat(kExplicitBridge, lb.substr(strlen(kLogicalBridgePrefix)));
     }
-    dpu::BridgePort bp;
-    bp.name = name;
-    bp.port = *sw;
-    bp.mac = mac;
-    bp.type = dpu::BridgePortType::kAccess;
-    bp.bridges = {bridge};
-    if (absl::Status s = next.UpsertPort(bp); !s.ok()) return InField("bridge_port", s);
-    if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return InField("bridge_port", s);
+    bridges.push_back(std::move(bridge));
   }
+  dpu::BridgePort bp;
+  bp.name = L2PortName(name);
+  bp.port = *sw;
+  bp.mac = mac;
+  bp.type = spec.ptype() == evpn::BRIDGE_PORT_TYPE_TRUNK ? dpu::BridgePortType::kTrunk
+                                                         : dpu::BridgePortType::kAccess;
+  bp.bridges = std::move(bridges);
+  if (absl::Status s = next.UpsertPort(bp); !s.ok()) return InField("bridge_port", s);
+  if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return InField("bridge_port", s);
   bridge_ports_[name] = port;
+  if (absl::Status s = SaveStateLocked(); !s.ok()) {
+    std::cerr << "dpu-agent: " << s.message() << " (the change is applied, not persisted)\n";
+  }
   *resp = port;
   return absl::OkStatus();
 }
@@ -529,12 +714,15 @@ absl::Status Agent::DeleteBridgePort(const evpn::DeleteBridgePortRequest& req) {
     if (req.allow_missing()) return absl::OkStatus();
     return absl::NotFoundError(absl::StrCat("name: ", req.name(), " not found"));
   }
-  if (l2_->network().FindPort(req.name()) != nullptr) {
-    dpu::L2Network next = l2_->network();
-    if (absl::Status s = next.RemovePort(req.name()); !s.ok()) return s;
+  if (L2NetworkLocked().FindPort(L2PortName(req.name())) != nullptr) {
+    dpu::L2Network next = L2NetworkLocked();
+    if (absl::Status s = next.RemovePort(L2PortName(req.name())); !s.ok()) return s;
     if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return s;
   }
   bridge_ports_.erase(req.name());
+  if (absl::Status s = SaveStateLocked(); !s.ok()) {
+    std::cerr << "dpu-agent: " << s.message() << " (the change is applied, not persisted)\n";
+  }
   return absl::OkStatus();
 }
 
@@ -560,8 +748,20 @@ absl::Status Agent::CreateLogicalBridge(const evpn::CreateLogicalBridgeRequest& 
     return absl::InvalidArgumentError(absl::StrFormat(
         "logical_bridge.spec.vni: %d is out of range 1-%d", spec.vni(), dpu::kMaxBridgeVni));
   }
+  if (spec.has_vni() && !options_.vxlan.has_value()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "logical_bridge.spec.vni: %d: this agent has no VXLAN overlay to carry it (start it with "
+        "--vxlan_local and --vxlan_remote)",
+        spec.vni()));
+  }
   absl::WriterMutexLock flow(&flow_mu_);  // The backend is driven under flow_mu_.
   absl::MutexLock lock(&mu_);
+  if (spec.has_vni() && options_.vxlan->port.empty() && UplinkLocked().empty()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "logical_bridge.spec.vni: %d: the served DPU has no uplink for the VXLAN overlay (give "
+        "--vxlan_port)",
+        spec.vni()));
+  }
   std::string id = req.logical_bridge_id();
   if (id.empty()) {
     do {
@@ -572,7 +772,7 @@ absl::Status Agent::CreateLogicalBridge(const evpn::CreateLogicalBridgeRequest& 
   if (logical_bridges_.contains(name)) {
     return absl::AlreadyExistsError(absl::StrCat("logical_bridge_id: ", name, " already exists"));
   }
-  dpu::L2Network next = l2_->network();
+  dpu::L2Network next = L2NetworkLocked();
   for (const auto& b : next.bridges) {
     if (b.vlan_id == spec.vlan_id()) {
       return absl::AlreadyExistsError(absl::StrFormat(
@@ -595,6 +795,9 @@ absl::Status Agent::CreateLogicalBridge(const evpn::CreateLogicalBridgeRequest& 
   *out.mutable_spec() = spec;
   out.mutable_status()->set_oper_status(evpn::LB_OPER_STATUS_UP);
   logical_bridges_[name] = out;
+  if (absl::Status s = SaveStateLocked(); !s.ok()) {
+    std::cerr << "dpu-agent: " << s.message() << " (the change is applied, not persisted)\n";
+  }
   *resp = out;
   return absl::OkStatus();
 }
@@ -642,14 +845,14 @@ absl::Status Agent::DeleteLogicalBridge(const evpn::DeleteLogicalBridgeRequest& 
     if (req.allow_missing()) return absl::OkStatus();
     return absl::NotFoundError(absl::StrCat("name: ", *name, " not found"));
   }
-  dpu::L2Network next = l2_->network();
+  dpu::L2Network next = L2NetworkLocked();
   const std::string bridge =
       absl::StrCat(kExplicitBridge, name->substr(strlen(kLogicalBridgePrefix)));
   for (const auto& p : next.ports) {
     if (p.name != kUplinkPort &&
         std::find(p.bridges.begin(), p.bridges.end(), bridge) != p.bridges.end()) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("name: %s still has bridge port %s; delete it first", *name, p.name));
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "name: %s still has bridge port %s; delete it first", *name, OpiPortName(p.name)));
     }
   }
   // The uplink trunk is recomputed by ApplyL2Locked.
@@ -659,6 +862,9 @@ absl::Status Agent::DeleteLogicalBridge(const evpn::DeleteLogicalBridgeRequest& 
   if (absl::Status s = next.RemoveBridge(bridge); !s.ok()) return InField("name", s);
   if (absl::Status s = ApplyL2Locked(std::move(next)); !s.ok()) return s;
   logical_bridges_.erase(*name);
+  if (absl::Status s = SaveStateLocked(); !s.ok()) {
+    std::cerr << "dpu-agent: " << s.message() << " (the change is applied, not persisted)\n";
+  }
   return absl::OkStatus();
 }
 

@@ -51,6 +51,17 @@ ABSL_FLAG(std::vector<std::string>, port_mac, {},
 ABSL_FLAG(std::string, host_vf_port, "",
           "Switch port of dpu-operator's bridge port host<pf>-<vf>, as a template with {pf} and "
           "{vf} (default: the served DPU's representor of that VF)");
+ABSL_FLAG(std::string, state_dir, "",
+          "Directory of the agent's L2 state (bridge ports, logical bridges, the network "
+          "function), kept across restarts (empty: in memory only)");
+ABSL_FLAG(std::string, vxlan_local, "",
+          "This DPU's VTEP address: logical bridges with a vni are carried over VXLAN from it to "
+          "--vxlan_remote (without both, a logical bridge with a vni is refused)");
+ABSL_FLAG(std::string, vxlan_remote, "", "The remote VTEP address (see --vxlan_local)");
+ABSL_FLAG(std::string, vxlan_port, "",
+          "Switch port VXLAN packets leave by and arrive on (default: the uplink; a VXLAN netdev "
+          "in external mode on the netlink backend)");
+ABSL_FLAG(int, vxlan_udp_port, 4789, "Outer UDP destination port of the VXLAN overlay");
 ABSL_FLAG(std::string, comm_interface, "",
           "dpu-operator's host<->DPU channel interface: Init returns [fe80::1%IF]:daemon_port "
           "as upstream vendor plugins do");
@@ -127,6 +138,22 @@ int main(int argc, char** argv) {
   if (!options.host_vf_port.empty() && !absl::StrContains(options.host_vf_port, "{vf}")) {
     return Usage("--host_vf_port: the template must contain {vf}");
   }
+  if (!absl::GetFlag(FLAGS_vxlan_local).empty() || !absl::GetFlag(FLAGS_vxlan_remote).empty()) {
+    absl::StatusOr<dpu::IpAddress> local = dpu::IpAddress::Parse(absl::GetFlag(FLAGS_vxlan_local));
+    if (!local.ok()) return Usage(absl::StrCat("--vxlan_local: ", local.status().message()));
+    absl::StatusOr<dpu::IpAddress> remote =
+        dpu::IpAddress::Parse(absl::GetFlag(FLAGS_vxlan_remote));
+    if (!remote.ok()) return Usage(absl::StrCat("--vxlan_remote: ", remote.status().message()));
+    const int udp = absl::GetFlag(FLAGS_vxlan_udp_port);
+    if (udp < 1 || udp > 65535) {
+      return Usage(absl::StrCat("--vxlan_udp_port: ", udp, " is not a UDP port"));
+    }
+    options.vxlan = dpu::VxlanOverlay{.port = dpu::PortRef(absl::GetFlag(FLAGS_vxlan_port)),
+                                      .local = *local,
+                                      .remote = *remote,
+                                      .udp_port = static_cast<uint16_t>(udp)};
+  }
+  options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.comm_interface = absl::GetFlag(FLAGS_comm_interface);
   options.daemon_port = absl::GetFlag(FLAGS_daemon_port);
   if (options.daemon_port < 1 || options.daemon_port > 65535) {

@@ -1,15 +1,23 @@
 // dpuctl l2 plan|apply|delete: L2 networks (logical bridges, bridge ports, bridge functions;
 // docs/l2.md) from a YAML file:
 //
+//   name:      lab          (optional, default "default": the network this file declares)
 //   bridges:   [{name: blue, vlanId: 100, vni: 5000}]
 //   ports:     [{name: a, port: pf0vf1, mac: "02:00:00:00:00:0a", type: access, bridges: [blue]}]
 //   functions: [{name: fw, input: pf0sf0, output: pf0sf1, bridges: [blue]}]
+//   overlay:   {port: p0, local: 192.0.2.1, remote: 192.0.2.2, udpPort: 4789}
+//
+// Declarative: the rules of network NAME carry the scope "dpuctl/NAME" in their ids, so `apply`
+// makes the backend's network NAME exactly the file's (what the file no longer has is removed)
+// and `delete` removes every rule of NAME.
 #include <iostream>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "dpu/chain.h"
+#include "dpu/ip_address.h"
 #include "dpu/l2_network.h"
 #include "dpu/plan.h"
 #include "dpuctl.h"
@@ -17,6 +25,14 @@
 
 namespace dpuctl {
 namespace {
+
+// A network file: its name (the scope of its rules) and the network.
+struct Parsed {
+  std::string name = "default";
+  dpu::L2Network network;
+};
+
+std::string ScopeOf(const Parsed& p) { return absl::StrCat("dpuctl/", p.name); }
 
 absl::Status FieldError(const std::string& path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
@@ -69,17 +85,49 @@ absl::Status CheckKeys(const YAML::Node& n, const std::string& path,
   return absl::OkStatus();
 }
 
-absl::StatusOr<dpu::L2Network> ParseNetwork(const std::string& text) {
+absl::StatusOr<Parsed> ParseNetwork(const std::string& text) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("not YAML: ", e.what()));
   }
-  if (absl::Status s = CheckKeys(root, "network", {"bridges", "ports", "functions"}); !s.ok()) {
+  if (absl::Status s =
+          CheckKeys(root, "network", {"name", "bridges", "ports", "functions", "overlay"});
+      !s.ok()) {
     return s;
   }
-  dpu::L2Network net;
+  Parsed parsed;
+  dpu::L2Network& net = parsed.network;
+  absl::StatusOr<std::string> network_name = Scalar(root["name"], "name", false);
+  if (!network_name.ok()) return network_name.status();
+  if (!network_name->empty()) {
+    if (absl::Status s = dpu::ValidateChainName(*network_name); !s.ok()) {
+      return FieldError("name", s.message());
+    }
+    parsed.name = *network_name;
+  }
+  if (const YAML::Node o = root["overlay"]; o) {
+    if (absl::Status s = CheckKeys(o, "overlay", {"port", "local", "remote", "udpPort"}); !s.ok()) {
+      return s;
+    }
+    dpu::VxlanOverlay overlay;
+    absl::StatusOr<std::string> port = Scalar(o["port"], "overlay.port", true);
+    if (!port.ok()) return port.status();
+    overlay.port = dpu::PortRef(*port);
+    for (auto [key, field] : {std::pair{"local", &overlay.local}, {"remote", &overlay.remote}}) {
+      const std::string path = absl::StrCat("overlay.", key);
+      absl::StatusOr<std::string> text = Scalar(o[key], path, true);
+      if (!text.ok()) return text.status();
+      absl::StatusOr<dpu::IpAddress> ip = dpu::IpAddress::Parse(*text);
+      if (!ip.ok()) return FieldError(path, ip.status().message());
+      *field = *ip;
+    }
+    auto udp = Number<uint16_t>(o["udpPort"], "overlay.udpPort", 65535);
+    if (!udp.ok()) return udp.status();
+    if (udp->has_value()) overlay.udp_port = **udp;
+    net.overlay = overlay;
+  }
   const YAML::Node bridges = root["bridges"];
   for (size_t i = 0; bridges && i < bridges.size(); ++i) {
     const std::string path = absl::StrCat("bridges[", i, "]");
@@ -156,28 +204,43 @@ absl::StatusOr<dpu::L2Network> ParseNetwork(const std::string& text) {
     }
   }
   if (absl::Status s = dpu::ValidateL2Network(net); !s.ok()) return s;
-  return net;
+  return parsed;
 }
 
-absl::StatusOr<dpu::L2Network> Load(const Options& options) {
+absl::StatusOr<Parsed> Load(const Options& options) {
   absl::StatusOr<std::string> text = ReadInput(options.file);
   if (!text.ok()) return text.status();
-  absl::StatusOr<dpu::L2Network> net = ParseNetwork(*text);
-  if (!net.ok()) return Annotate(net.status(), options.file);
-  return net;
+  absl::StatusOr<Parsed> parsed = ParseNetwork(*text);
+  if (!parsed.ok()) return Annotate(parsed.status(), options.file);
+  return parsed;
 }
 
-// Plans (and unless dry_run, applies) the file's network. A fresh manager owns only the file's
-// rules: rules of ports removed from the file since an earlier apply stay until `l2 delete` of
-// the earlier file.
-absl::Status ApplyOrPlan(const Options& options, bool apply) {
-  absl::StatusOr<dpu::L2Network> net = Load(options);
-  if (!net.ok()) return net.status();
-  absl::StatusOr<std::unique_ptr<BackendHandle>> handle = BackendHandle::Open(options);
-  if (!handle.ok()) return handle.status();
+// A manager of the file's network that owns every rule of its scope on the backend (what an
+// earlier apply of network NAME installed, also for ports and bridges the file no longer has).
+absl::StatusOr<std::unique_ptr<dpu::L2Manager>> ManagerOf(const Options& options,
+                                                          const Parsed& parsed,
+                                                          dpu::Backend& backend) {
   dpu::L2CompileOptions compile;
   compile.count = options.count;
-  dpu::L2Manager manager((*handle)->backend(), compile);
+  compile.scope = ScopeOf(parsed);
+  auto manager = std::make_unique<dpu::L2Manager>(backend, compile);
+  absl::StatusOr<size_t> adopted = manager->Adopt();
+  if (!adopted.ok()) return adopted.status();
+  return manager;
+}
+
+// Plans (and unless dry_run, applies) the file's network: network NAME on the backend becomes
+// exactly the file's; rules of ports, bridges and functions the file no longer has are deleted.
+absl::Status ApplyOrPlan(const Options& options, bool apply) {
+  absl::StatusOr<Parsed> parsed = Load(options);
+  if (!parsed.ok()) return parsed.status();
+  const dpu::L2Network* net = &parsed->network;
+  absl::StatusOr<std::unique_ptr<BackendHandle>> handle = BackendHandle::Open(options);
+  if (!handle.ok()) return handle.status();
+  absl::StatusOr<std::unique_ptr<dpu::L2Manager>> managed =
+      ManagerOf(options, *parsed, (*handle)->backend());
+  if (!managed.ok()) return managed.status();
+  dpu::L2Manager& manager = **managed;
   absl::StatusOr<dpu::Plan> plan = manager.PlanApply(*net);
   if (!plan.ok()) return plan.status();
   std::cout << plan->ToString();
@@ -204,22 +267,19 @@ absl::Status L2Plan(const Options& options) { return ApplyOrPlan(options, false)
 absl::Status L2Apply(const Options& options) { return ApplyOrPlan(options, true); }
 
 absl::Status L2Delete(const Options& options) {
-  absl::StatusOr<dpu::L2Network> net = Load(options);
-  if (!net.ok()) return net.status();
-  dpu::L2CompileOptions compile;
-  compile.count = options.count;
-  absl::StatusOr<std::vector<dpu::L2Rule>> rules = dpu::CompileL2Network(*net, compile);
-  if (!rules.ok()) return Annotate(rules.status(), options.file);
+  absl::StatusOr<Parsed> parsed = Load(options);
+  if (!parsed.ok()) return parsed.status();
+  const dpu::L2Network* net = &parsed->network;
   absl::StatusOr<std::unique_ptr<BackendHandle>> handle = BackendHandle::Open(options);
   if (!handle.ok()) return handle.status();
   dpu::Backend& backend = (*handle)->backend();
-  std::set<dpu::FlowId> ids;
-  for (const auto& r : *rules) ids.insert(r.rule.id);
+  // Every rule of the network's scope: also those of ports an earlier file had.
+  const std::string scope = ScopeOf(*parsed);
   absl::StatusOr<std::vector<dpu::FlowEntry>> installed = backend.Dump();
   if (!installed.ok()) return installed.status();
   dpu::Plan plan;
   for (const dpu::FlowEntry& e : *installed) {
-    if (!e.foreign && ids.contains(e.rule.id)) plan.deletes.push_back(e.rule);
+    if (!e.foreign && dpu::InL2Scope(e.rule.id, scope)) plan.deletes.push_back(e.rule);
   }
   if (plan.deletes.empty() && !options.ignore_not_found) {
     return absl::NotFoundError(absl::StrCat(options.file,

@@ -39,7 +39,8 @@ struct VlanPushAction {
   /// Equality.
   friend bool operator==(const VlanPushAction&, const VlanPushAction&) = default;
 };
-/// Pops the outer 802.1Q tag. The rule must match on vlan_id (so the packet is known tagged).
+/// Pops the outer 802.1Q tag. The packet must be known tagged: the rule matches on vlan_id, or an
+/// earlier action of the rule pushed a tag (not popped since).
 struct VlanPopAction {
   /// Equality.
   friend bool operator==(const VlanPopAction&, const VlanPopAction&) = default;

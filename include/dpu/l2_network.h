@@ -25,7 +25,12 @@
 ///   the output goes to the trunk ports, or back into the function (hairpin) when it is for a
 ///   local member; what comes back on the input goes to the access port its destination MAC
 ///   names, or is flooded to the access ports (never back to its sender). This is how
-///   dpu-operator's Marvell plugin steers a bridge through a network function.
+///   dpu-operator's Marvell plugin steers a bridge through a network function;
+/// * **VXLAN**: a bridge with a VNI has the network's VxlanOverlay as one more member: frames
+///   for it (broadcast, unknown destinations) leave the overlay's port encapsulated (outer
+///   local -> remote VTEP, the bridge's VNI, untagged inner frame); VXLAN packets arriving there
+///   from the remote VTEP with the bridge's VNI are decapsulated and forwarded like frames of a
+///   trunk port (through the bridge's function, when it has one).
 ///
 /// L2Manager applies a network atomically (plan first, one Backend::Apply(), nothing written
 /// on any error), plans edits as a dry run and removes exactly its own rules. docs/l2.md has
@@ -46,6 +51,7 @@
 /// @endcode
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +61,7 @@
 #include "dpu/backend.h"
 #include "dpu/bridge_port.h"
 #include "dpu/flow_rule.h"
+#include "dpu/ip_address.h"
 #include "dpu/logical_bridge.h"
 #include "dpu/plan.h"
 #include "dpu/port_ref.h"
@@ -79,12 +86,33 @@ struct BridgeFunction {
   friend bool operator==(const BridgeFunction&, const BridgeFunction&) = default;
 };
 
+/// The VXLAN tunnel (RFC 7348) that carries the bridges with a VNI to one remote VTEP.
+///
+/// Every bridge with a LogicalBridge::vni gets the tunnel as a member: what the bridge floods also
+/// leaves @c port encapsulated from @c local to @c remote with the bridge's VNI and UDP port
+/// @c udp_port; VXLAN packets arriving on @c port from @c remote to @c local with the bridge's VNI
+/// are decapsulated into the bridge. Inner frames are untagged. The port may also be a trunk
+/// port of the same network (the uplink): tunnel packets are told apart by their outer headers.
+/// On the netlink backend @c port is a VXLAN netdev in external (collect_metadata) mode, as for
+/// TC's `tunnel_key`; on the reference backend and DPDK it is the uplink itself.
+struct VxlanOverlay {
+  PortRef port;              ///< The switch port tunnel packets leave by and arrive on.
+  IpAddress local;           ///< This switch's VTEP address (outer source; decap matches it).
+  IpAddress remote;          ///< The remote VTEP (outer destination; same family as local).
+  uint16_t udp_port = 4789;  ///< Outer UDP destination port (IANA VXLAN: 4789).
+
+  /// Field-wise equality.
+  friend bool operator==(const VxlanOverlay&, const VxlanOverlay&) = default;
+};
+
 /// The desired L2 state of one switch. Edit it with the member functions (which keep names
 /// unique) or directly; CompileL2Network() checks everything.
 struct L2Network {
   std::vector<LogicalBridge> bridges;     ///< In the order they were added.
   std::vector<BridgePort> ports;          ///< In the order they were added.
   std::vector<BridgeFunction> functions;  ///< In the order they were added.
+  /// The VXLAN tunnel of the bridges with a VNI; required when any bridge has one.
+  std::optional<VxlanOverlay> overlay;
 
   /// The bridge, port or function of that name, or nullptr.
   const LogicalBridge* FindBridge(std::string_view name) const;
@@ -126,6 +154,10 @@ struct L2CompileOptions {
   uint16_t priority = 50;
   /// Prepend a count action to every rule (the target must support "count").
   bool count = false;
+  /// When non-empty, every rule id carries the scope (L2RuleId()), so that the rules of one
+  /// scope can be found on a backend again: L2Manager::Adopt() after a restart, `dpuctl l2
+  /// apply` removing what a file no longer has. Empty: ids as without scopes.
+  std::string scope;
 };
 
 /// One compiled rule and what it is for.
@@ -140,13 +172,20 @@ struct L2Rule {
   std::string Describe() const;
 };
 
-/// The stable id of an L2 rule: FlowId::FromName("l2/BRIDGE/FROM/ROLE").
-FlowId L2RuleId(std::string_view bridge, std::string_view from, std::string_view role);
+/// The stable id of an L2 rule: FlowId::FromName("l2/BRIDGE/FROM/ROLE"); with a non-empty
+/// @p scope its high 64 bits are replaced by those of FlowId::FromName("l2-scope/SCOPE"), so
+/// every rule of a scope shares them (InL2Scope()).
+FlowId L2RuleId(std::string_view bridge, std::string_view from, std::string_view role,
+                std::string_view scope = {});
+
+/// Whether @p id is the id of an L2 rule compiled with non-empty @p scope.
+bool InL2Scope(const FlowId& id, std::string_view scope);
 
 /// Checks a network without compiling it: every bridge, port and function on its own; unique
 /// names, VLAN ids, VNIs and switch ports; references to existing bridges; trunk ports only on
 /// bridges with a VLAN id; at most one function per bridge and one untagged bridge per function;
-/// one MAC address per bridge at most once.
+/// one MAC address per bridge at most once; an overlay (port, non-zero local and remote of one
+/// family, different, udp_port not 0) whenever a bridge has a VNI.
 /// @return OK, or InvalidArgument/NotFound naming the object and the field, e.g.
 /// `port "pod-b": mac: 02:00:00:00:00:0a is also the address of port "pod-a" in bridge "blue"`.
 absl::Status ValidateL2Network(const L2Network& network);
@@ -188,6 +227,13 @@ class L2Manager {
   /// Removes every rule of the managed network (Apply of an empty network).
   absl::Status Clear();
 
+  /// Takes ownership of every rule on the backend whose id carries this manager's scope
+  /// (L2CompileOptions::scope; one Backend::Dump(), foreign rules excepted), as a restarted
+  /// controller does with what its previous run left: the next successful Apply() removes those
+  /// its network does not compile to. Adopting changes nothing on the backend.
+  /// @return the number of rules adopted, or FailedPrecondition when the manager has no scope.
+  absl::StatusOr<size_t> Adopt();
+
  private:
   struct Prepared {
     L2Network network;
@@ -200,6 +246,7 @@ class L2Manager {
   L2CompileOptions options_;
   L2Network network_;
   std::vector<L2Rule> rules_;
+  std::vector<FlowId> adopted_;  // Found by Adopt(), owned until the next successful Apply().
 };
 
 }  // namespace dpu

@@ -38,7 +38,9 @@ struct LogicalBridge {
   /// functions. Unique among bridges. Without one the bridge is untagged: it has no trunk ports.
   std::optional<uint16_t> vlan_id;
   /// The VXLAN network identifier (1 - 2^24-1) of the bridge in an overlay (OPI's `vni`). Unique
-  /// among bridges. Recorded and validated; the L2 compiler does not encapsulate yet (docs/l2.md).
+  /// among bridges. The network's dpu::VxlanOverlay (dpu/l2_network.h) then carries the bridge's
+  /// frames to and from the remote VTEP encapsulated with this VNI; a network with a VNI but no
+  /// overlay is refused (docs/l2.md).
   std::optional<uint32_t> vni;
 
   /// Field-wise equality.

@@ -234,6 +234,7 @@ absl::Status ValidateRuleAt(const FlowRule& rule, RuleErrorSite* site) {
   // --- Actions.
   const bool has_enc = m.enc_key_id || m.enc_src_ip || m.enc_dst_ip || m.enc_dst_port;
   int counts = 0, polices = 0;
+  int pushed = 0;  // Tags pushed by earlier actions and not popped yet.
   ActionKind prev = ActionKind::kCount;
   for (size_t i = 0; i < rule.actions.size(); ++i) {
     const Action& a = rule.actions[i];
@@ -273,10 +274,17 @@ absl::Status ValidateRuleAt(const FlowRule& rule, RuleErrorSite* site) {
         if (v.vlan_prio > 7) {
           return r.Action(i, k, absl::StrCat("priority ", v.vlan_prio, " is out of range 0-7"));
         }
+        ++pushed;
         break;
       }
       case ActionKind::kVlanPop:
-        if (!m.vlan_id) return r.Action(i, k, "requires a vlan_id match");
+        // The packet is known tagged: the rule matches a tag, or an earlier action pushed one
+        // (a copy sent tagged, then the packet popped again for the next destination).
+        if (pushed > 0) {
+          --pushed;
+        } else if (!m.vlan_id) {
+          return r.Action(i, k, "requires a vlan_id match or an earlier vlan_push");
+        }
         break;
       case ActionKind::kSetSrcMac:
       case ActionKind::kSetDstMac:

@@ -17,6 +17,7 @@
 #include "dpu/action.h"
 #include "dpu/bridge_port.h"
 #include "dpu/chain.h"
+#include "dpu/ip_prefix.h"
 #include "dpu/logical_bridge.h"
 #include "dpu/match.h"
 #include "dpu/rule_text.h"
@@ -272,6 +273,40 @@ absl::Status ValidateL2Network(const L2Network& n) {
       }
     }
   }
+  // A VNI needs the overlay that carries it; the overlay on its own.
+  if (n.overlay.has_value()) {
+    const VxlanOverlay& o = *n.overlay;
+    auto bad = [](absl::string_view field, absl::string_view message) {
+      return absl::InvalidArgumentError(absl::StrCat("overlay: ", field, ": ", message));
+    };
+    if (o.port.empty()) return bad("port", "no switch port");
+    if (absl::Status s = PortRef::ValidateName(o.port.name()); !s.ok()) {
+      return bad("port", s.message());
+    }
+    if (o.local == IpAddress() || o.local == IpAddress::V6({})) {
+      return bad("local", absl::StrCat(o.local.ToString(), " is not a VTEP address"));
+    }
+    if (o.remote == IpAddress() || o.remote == IpAddress::V6({})) {
+      return bad("remote", absl::StrCat(o.remote.ToString(), " is not a VTEP address"));
+    }
+    if (o.local.family() != o.remote.family()) {
+      return bad("remote", absl::StrCat(o.remote.ToString(), " is not of local ",
+                                        o.local.ToString(), "'s address family"));
+    }
+    if (o.local == o.remote) {
+      return bad("remote", absl::StrCat(o.remote.ToString(), " is also the local VTEP"));
+    }
+    if (o.udp_port == 0) return bad("udp_port", "0 is not a port");
+  } else {
+    for (const auto& b : n.bridges) {
+      if (b.vni.has_value()) {
+        return Invalid("bridge", b.name, "vni",
+                       absl::StrCat(*b.vni,
+                                    " needs the network's VXLAN overlay (overlay: port, local and "
+                                    "remote VTEP), which is not set"));
+      }
+    }
+  }
   // Switch ports: each one is used once, by one bridge port or one function side.
   absl::flat_hash_map<std::string, std::string> switch_ports;
   auto claim = [&](absl::string_view what, const std::string& name, absl::string_view field,
@@ -373,8 +408,15 @@ std::string L2Rule::Describe() const {
   return absl::StrCat(bridge, " ", from, " ", role, " (", FormatRule(rule), ")");
 }
 
-FlowId L2RuleId(std::string_view bridge, std::string_view from, std::string_view role) {
-  return FlowId::FromName(absl::StrCat("l2/", Av(bridge), "/", Av(from), "/", Av(role)));
+FlowId L2RuleId(std::string_view bridge, std::string_view from, std::string_view role,
+                std::string_view scope) {
+  const FlowId id = FlowId::FromName(absl::StrCat("l2/", Av(bridge), "/", Av(from), "/", Av(role)));
+  if (scope.empty()) return id;
+  return FlowId(FlowId::FromName(absl::StrCat("l2-scope/", Av(scope))).hi(), id.lo());
+}
+
+bool InL2Scope(const FlowId& id, std::string_view scope) {
+  return !scope.empty() && id.hi() == FlowId::FromName(absl::StrCat("l2-scope/", Av(scope))).hi();
 }
 
 std::vector<FlowRule> RulesOf(const std::vector<L2Rule>& rules) {
@@ -390,7 +432,11 @@ namespace {
 struct Dest {
   PortRef port;
   bool tagged = false;
+  bool tunnel = false;  // The overlay: encapsulated (untagged inner frame) with the bridge's VNI.
 };
+
+// The `from` of the rules that take the overlay's packets into a bridge.
+constexpr char kTunnelFrom[] = "vxlan";
 
 class Compiler {
  public:
@@ -430,25 +476,37 @@ class Compiler {
   }
 
   // Appends the actions that send a frame arriving with tag state @p tagged to every dest:
-  // dests in the same tag state first, then the push/pop, then the others; copies by mirror,
-  // the last by redirect; drop when there is none.
-  static void Forward(const LogicalBridge& b, bool tagged, std::vector<Dest> dests,
-                      std::vector<Action>* actions) {
+  // dests in the same tag state first, then the push/pop, then the others, the overlay last
+  // (its encapsulation is the last edit of the frame); copies by mirror, the last by redirect;
+  // drop when there is none.
+  void Forward(const LogicalBridge& b, bool tagged, std::vector<Dest> dests,
+               std::vector<Action>* actions) const {
     if (dests.empty()) {
       actions->push_back(DropAction{});
       return;
     }
-    std::stable_partition(dests.begin(), dests.end(),
+    auto tunnels =
+        std::stable_partition(dests.begin(), dests.end(), [](const Dest& d) { return !d.tunnel; });
+    std::stable_partition(dests.begin(), tunnels,
                           [&](const Dest& d) { return d.tagged == tagged; });
     bool state = tagged;
     for (size_t i = 0; i < dests.size(); ++i) {
-      if (dests[i].tagged != state && b.vlan_id.has_value()) {
-        if (dests[i].tagged) {
+      const bool want = dests[i].tagged && !dests[i].tunnel;
+      if (want != state && b.vlan_id.has_value()) {
+        if (want) {
           actions->push_back(VlanPushAction{.vlan_id = *b.vlan_id});
         } else {
           actions->push_back(VlanPopAction{});
         }
-        state = dests[i].tagged;
+        state = want;
+      }
+      if (dests[i].tunnel) {
+        const VxlanOverlay& o = *n_.overlay;
+        actions->push_back(TunnelEncapAction{.type = TunnelType::kVxlan,
+                                             .vni = *b.vni,
+                                             .src = o.local,
+                                             .dst = o.remote,
+                                             .dst_port = o.udp_port});
       }
       if (i + 1 == dests.size()) {
         actions->push_back(RedirectAction{dests[i].port});
@@ -458,8 +516,26 @@ class Compiler {
     }
   }
 
+  // The overlay as a member of @p b, when it has a VNI.
+  std::optional<Dest> TunnelOf(const LogicalBridge& b) const {
+    if (!b.vni.has_value() || !n_.overlay.has_value()) return std::nullopt;
+    return Dest{n_.overlay->port, false, true};
+  }
+
+  // Matches the VXLAN packets of bridge @p b from the remote VTEP and decapsulates them.
+  FlowRule FromTunnel(const LogicalBridge& b, uint16_t prio_offset) {
+    const VxlanOverlay& o = *n_.overlay;
+    FlowRule r = Base(b, o.port, false, prio_offset);
+    r.match.enc_key_id = *b.vni;
+    r.match.enc_src_ip = IpPrefix::Host(o.remote);
+    r.match.enc_dst_ip = IpPrefix::Host(o.local);
+    r.match.enc_dst_port = o.udp_port;
+    r.actions.push_back(TunnelDecapAction{});
+    return r;
+  }
+
   void Add(const LogicalBridge& b, std::string from, std::string role, FlowRule r) {
-    r.id = L2RuleId(b.name, from, role);
+    r.id = L2RuleId(b.name, from, role, o_.scope);
     rules_.push_back(L2Rule{std::move(r), b.name, std::move(from), std::move(role)});
   }
 
@@ -470,9 +546,11 @@ class Compiler {
              const std::vector<const BridgePort*>& trunks) {
     std::vector<const BridgePort*> members = access;
     members.insert(members.end(), trunks.begin(), trunks.end());
+    const std::optional<Dest> tunnel = TunnelOf(b);
     for (const BridgePort* p : members) {
       const bool tagged = p->type == BridgePortType::kTrunk;
       std::vector<Dest> others;
+      if (tunnel.has_value()) others.push_back(*tunnel);
       for (const BridgePort* q : members) {
         if (q == p) continue;
         others.push_back(DestOf(*q));
@@ -487,6 +565,23 @@ class Compiler {
       Forward(b, tagged, std::move(others), &flood.actions);
       Add(b, p->name, "flood", std::move(flood));
     }
+    if (!tunnel.has_value()) return;
+    // From the remote VTEP: decapsulated, then by destination MAC or flooded to every member.
+    // One above the other rules of the port, so a port that is also a member (the uplink as
+    // trunk) still sees its tunnel packets decapsulated.
+    std::vector<Dest> all;
+    for (const BridgePort* q : members) {
+      all.push_back(DestOf(*q));
+      if (!q->mac.has_value()) continue;
+      FlowRule r = FromTunnel(b, 4);
+      r.match.dst_mac = Masked<MacAddress>{*q->mac, MacAddress::Broadcast()};
+      Forward(b, false, {DestOf(*q)}, &r.actions);
+      Add(b, kTunnelFrom, absl::StrCat("unicast ", q->mac->ToString(), " -> ", q->name),
+          std::move(r));
+    }
+    FlowRule flood = FromTunnel(b, 3);
+    Forward(b, false, std::move(all), &flood.actions);
+    Add(b, kTunnelFrom, "flood", std::move(flood));
   }
 
   // A bridge through a function (input faces the access ports, output the trunk ports). Frames
@@ -506,6 +601,12 @@ class Compiler {
       FlowRule r = Base(b, t->port, true, 2);
       Forward(b, true, {Dest{f.output, fn_tagged}}, &r.actions);
       Add(b, t->name, absl::StrCat("to function ", f.name), std::move(r));
+    }
+    const std::optional<Dest> tunnel = TunnelOf(b);
+    if (tunnel.has_value()) {  // The overlay is outside, as the trunk ports are.
+      FlowRule r = FromTunnel(b, 3);
+      Forward(b, false, {Dest{f.output, fn_tagged}}, &r.actions);
+      Add(b, kTunnelFrom, absl::StrCat("to function ", f.name), std::move(r));
     }
     // Back from the function's input: to the access port the destination names, else flooded
     // to the access ports (a frame that came from one of them not back to it).
@@ -544,6 +645,7 @@ class Compiler {
     std::vector<Dest> out_dests;
     if (!access.empty()) out_dests.push_back(Dest{f.output, fn_tagged});
     for (const BridgePort* t : trunks) out_dests.push_back(DestOf(*t));
+    if (tunnel.has_value()) out_dests.push_back(*tunnel);
     FlowRule out_flood = Base(b, f.output, fn_tagged, 0);
     Forward(b, fn_tagged, std::move(out_dests), &out_flood.actions);
     Add(b, out_name, "flood", std::move(out_flood));
@@ -567,6 +669,10 @@ absl::StatusOr<std::vector<L2Rule>> CompileL2Network(const L2Network& network,
         return Error(absl::StatusCode::kNotFound, "port", p.name, "port",
                      absl::StrCat("switch port ", Quote(p.port.name()), " does not exist"));
       }
+    }
+    if (network.overlay.has_value() && !known.contains(network.overlay->port.name())) {
+      return absl::NotFoundError(absl::StrCat(
+          "overlay: port: switch port ", Quote(network.overlay->port.name()), " does not exist"));
     }
     for (const auto& f : network.functions) {
       for (const auto* side : {&f.input, &f.output}) {
@@ -606,8 +712,9 @@ absl::StatusOr<L2Manager::Prepared> L2Manager::Prepare(const L2Network& next) {
   // Only the ids of the current and the next network are read back (by id, not a dump of the
   // table): O(rules of the network) whatever else the backend holds.
   std::vector<FlowId> owned;
-  owned.reserve(rules_.size());
+  owned.reserve(rules_.size() + adopted_.size());
   for (const L2Rule& r : rules_) owned.push_back(r.rule.id);
+  owned.insert(owned.end(), adopted_.begin(), adopted_.end());
   absl::StatusOr<Plan> plan = PlanScope(backend_, RulesOf(*rules), owned);
   if (!plan.ok()) return plan.status();
   return Prepared{next, *std::move(rules), *std::move(plan)};
@@ -627,9 +734,30 @@ absl::Status L2Manager::Apply(const L2Network& next) {
   }
   network_ = std::move(p->network);
   rules_ = std::move(p->rules);
+  adopted_.clear();
   return absl::OkStatus();
 }
 
 absl::Status L2Manager::Clear() { return Apply(L2Network{}); }
+
+absl::StatusOr<size_t> L2Manager::Adopt() {
+  if (options_.scope.empty()) {
+    return absl::FailedPreconditionError(
+        "L2Manager::Adopt: the manager has no scope (L2CompileOptions::scope), so its rules "
+        "cannot be told from others'");
+  }
+  absl::StatusOr<std::vector<FlowEntry>> installed = backend_.Dump();
+  if (!installed.ok()) return installed.status();
+  absl::flat_hash_set<FlowId> mine;
+  for (const L2Rule& r : rules_) mine.insert(r.rule.id);
+  for (const FlowId& id : adopted_) mine.insert(id);
+  size_t n = 0;
+  for (const FlowEntry& e : *installed) {
+    if (e.foreign || !InL2Scope(e.rule.id, options_.scope)) continue;
+    ++n;
+    if (mine.insert(e.rule.id).second) adopted_.push_back(e.rule.id);
+  }
+  return n;
+}
 
 }  // namespace dpu

@@ -360,23 +360,48 @@ def test_opi_inventory(channel):
     assert pf.vendor == "0x15b3" and pf.driver == "mlx5_core"
 
 
+# Switch ports of the bf3-dpu fixture by their MAC addresses (pf0vf0-3, pf0sf0, pf0hpf): an OPI
+# bridge port is programmed on the switch port its MAC address names.
+PORT_MACS = ["1a:2b:3c:50:00:00", "1a:2b:3c:50:00:01", "1a:2b:3c:50:00:02",
+             "1a:2b:3c:50:00:03", "1a:2b:3c:60:00:00", "1a:2b:3c:4d:00:00"]
+
+
 def test_opi_bridge_ports(channel):
     s = bp_grpc.BridgePortServiceStub(channel)
-    mac = bytes([0x02, 0, 0, 0, 0, 1])
+    macs = [bytes.fromhex(m.replace(":", "")) for m in PORT_MACS]
+    mac = macs[0]
     created = []
     for i in range(5):
         r = s.CreateBridgePort(bp.CreateBridgePortRequest(
             bridge_port_id=f"port-{channel_id(channel)}-{i}",
             bridge_port=bp.BridgePort(spec=bp.BridgePortSpec(
-                mac_address=mac, ptype=bp.BRIDGE_PORT_TYPE_ACCESS,
-                logical_bridges=["logicalBridges/vlan10"]))), timeout=TIMEOUT)
+                mac_address=macs[i], ptype=bp.BRIDGE_PORT_TYPE_ACCESS,
+                logical_bridges=["10"]))), timeout=TIMEOUT)
         assert r.name == f"bridgePorts/port-{channel_id(channel)}-{i}"
         assert r.status.oper_status == bp.BP_OPER_STATUS_UP
         created.append(r.name)
     auto = s.CreateBridgePort(bp.CreateBridgePortRequest(bridge_port=bp.BridgePort(
-        spec=bp.BridgePortSpec(mac_address=mac, ptype=bp.BRIDGE_PORT_TYPE_TRUNK))), timeout=TIMEOUT)
+        spec=bp.BridgePortSpec(mac_address=macs[5], ptype=bp.BRIDGE_PORT_TYPE_TRUNK,
+                               logical_bridges=["10", "11"]))), timeout=TIMEOUT)
     assert auto.name.startswith("bridgePorts/bp-")
     created.append(auto.name)
+    # Programmed: pf0vf1 (the second port) reaches pf0vf0 by its MAC; the trunk gets VLAN 10 tagged.
+    own = agent_pb2_grpc.DpuAgentStub(channel)
+    rules = [f.rule for f in own.DumpFlows(agent_pb2.DumpFlowsRequest(), timeout=TIMEOUT).flows]
+    assert any("in_port=pf0vf1" in r and f"dst_mac={PORT_MACS[0]}" in r and "redirect:pf0vf0" in r
+               for r in rules), rules
+    assert any("in_port=pf0vf1" in r and "vlan_push:10" in r and "pf0hpf" in r
+               for r in rules), rules
+    # A MAC no switch port has: refused naming the field, nothing stored.
+    code, details = code_of(s.CreateBridgePort, bp.CreateBridgePortRequest(
+        bridge_port_id=f"nowhere-{channel_id(channel)}", bridge_port=bp.BridgePort(
+            spec=bp.BridgePortSpec(mac_address=bytes([2, 0, 0, 0, 0x77, 1]),
+                                   ptype=bp.BRIDGE_PORT_TYPE_ACCESS, logical_bridges=["10"]))))
+    assert code == grpc.StatusCode.NOT_FOUND and "bridge_port.spec.mac_address" in details
+    assert "02:00:00:00:77:01" in details
+    code, _ = code_of(s.GetBridgePort, bp.GetBridgePortRequest(
+        name=f"bridgePorts/nowhere-{channel_id(channel)}"))
+    assert code == grpc.StatusCode.NOT_FOUND
 
     seen, token, pages = [], "", 0
     while True:
@@ -392,7 +417,7 @@ def test_opi_bridge_ports(channel):
     assert pages == (len(seen) + 1) // 2
 
     got = s.GetBridgePort(bp.GetBridgePortRequest(name=created[0]), timeout=TIMEOUT)
-    assert got.spec.mac_address == mac and list(got.spec.logical_bridges) == ["logicalBridges/vlan10"]
+    assert got.spec.mac_address == mac and list(got.spec.logical_bridges) == ["10"]
 
     code, _ = code_of(s.CreateBridgePort, bp.CreateBridgePortRequest(
         bridge_port_id=created[0].split("/")[1], bridge_port=got))
@@ -411,6 +436,8 @@ def test_opi_bridge_ports(channel):
 
     for name in created:
         s.DeleteBridgePort(bp.DeleteBridgePortRequest(name=name), timeout=TIMEOUT)
+    rules = [f.rule for f in own.DumpFlows(agent_pb2.DumpFlowsRequest(), timeout=TIMEOUT).flows]
+    assert not any("pf0vf1" in r or "pf0hpf" in r for r in rules), rules
     code, _ = code_of(s.GetBridgePort, bp.GetBridgePortRequest(name=created[0]))
     assert code == grpc.StatusCode.NOT_FOUND
     code, _ = code_of(s.DeleteBridgePort, bp.DeleteBridgePortRequest(name=created[0]))

@@ -50,10 +50,12 @@ NF_OUT_MAC = "02:00:00:00:0f:02"  # the NF pod's second interface, on switch por
 class Agent:
     """One dpu-agent process (reference backend) on a private copy of a sysfs fixture."""
 
-    def __init__(self, fixture, extra=()):
+    def __init__(self, fixture, extra=(), prepare=None):
         self.dir = tempfile.mkdtemp(prefix="dpu-agent-replay.")
         self.sysfs = os.path.join(self.dir, "sysfs")
         shutil.copytree(os.path.join(FIXTURES, fixture), self.sysfs, symlinks=True)
+        if prepare:
+            prepare(self.sysfs)
         self.socket = os.path.join(self.dir, "run", "vendor-plugin.sock")
         args = [AGENT, f"--socket={self.socket}", f"--sysfs_root={self.sysfs}",
                 "--node_name=node-a", "--rediscover_interval=0", *extra]
@@ -65,17 +67,23 @@ class Agent:
 
     def stop(self):
         self.channel.close()
-        self.proc.terminate()
-        assert self.proc.wait(timeout=10) == 0
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            assert self.proc.wait(timeout=10) == 0
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def kill(self):
+        """Ends the agent the hard way (SIGKILL): no clean shutdown, as in a crash."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
 
 
 @pytest.fixture
 def agent_factory():
     agents = []
 
-    def make(fixture, extra=()):
-        a = Agent(fixture, extra)
+    def make(fixture, extra=(), prepare=None):
+        a = Agent(fixture, extra, prepare)
         agents.append(a)
         return a
 
@@ -335,7 +343,15 @@ def test_bad_input_is_refused_naming_the_field(agent_factory):
 
 def test_logical_bridges(agent_factory):
     """OPI LogicalBridgeService: two pods on one explicit bridge share it; VLAN/VNI checked."""
-    a = agent_factory("bf3-dpu")
+    # Without an overlay a VNI is refused: nothing would carry the bridge's frames over VXLAN.
+    plain = agent_factory("bf3-dpu")
+    c, details = code_of(lb_grpc.LogicalBridgeServiceStub(plain.channel).CreateLogicalBridge,
+                         lb.CreateLogicalBridgeRequest(
+                             logical_bridge_id="blue", logical_bridge=lb.LogicalBridge(
+                                 spec=lb.LogicalBridgeSpec(vlan_id=10, vni=5010))))
+    assert c == grpc.StatusCode.FAILED_PRECONDITION and "logical_bridge.spec.vni" in details
+    assert "--vxlan_local" in details and flows(plain.channel) == []
+    a = agent_factory("bf3-dpu", ["--vxlan_local=192.0.2.1", "--vxlan_remote=192.0.2.2"])
     ch = a.channel
     api_pb2_grpc.LifeCycleServiceStub(ch).Init(
         api_pb2.InitRequest(dpu_mode=True, dpu_identifier="bf3-0000-03-00.0-dpu"), timeout=TIMEOUT)
@@ -367,6 +383,12 @@ def test_logical_bridges(agent_factory):
     f = flows(ch)
     assert has(f, "in_port=pf0vf0", "dst_mac=02:00:00:00:00:c3", "redirect:pf0vf3"), f
     assert has(f, "in_port=pf0vf3", "dst_mac=02:00:00:00:00:c0", "redirect:pf0vf0"), f
+    # The VNI: floods also leave the uplink VXLAN-encapsulated to the remote VTEP, and the remote
+    # VTEP's packets with VNI 5010 are decapsulated into the bridge.
+    assert any("in_port=pf0vf0" in x and "vxlan_encap:vni=5010" in x and "dst=192.0.2.2" in x
+               and "redirect:p0" in x for x in f), f
+    assert any("in_port=p0" in x and "enc_key_id=5010" in x and "tunnel_decap" in x
+               and "dst_mac=02:00:00:00:00:c3" in x and "redirect:pf0vf3" in x for x in f), f
     c, details = code_of(lbs.DeleteLogicalBridge, lb.DeleteLogicalBridgeRequest(
         name="logicalBridges/blue"))
     assert c == grpc.StatusCode.FAILED_PRECONDITION and "host0-" in details
@@ -399,3 +421,64 @@ def test_octeon_dpu_side_uses_its_own_ports(agent_factory):
     # Port-named functions need chain ends; the Octeon fixture shows no uplink representor.
     c, details = code_of(nf.CreateNetworkFunction, api_pb2.NFRequest(input="x1", output="x2"))
     assert c == grpc.StatusCode.FAILED_PRECONDITION and "uplink" in details
+
+
+def test_state_survives_a_restart(agent_factory):
+    """--state_dir: the L2 state outlives the process; a restart reconciles with the switch."""
+    state = tempfile.mkdtemp(prefix="dpu-agent-state.")
+    try:
+        extra = [f"--state_dir={state}", f"--port_mac=nfout={NF_OUT_MAC}",
+                 "--vxlan_local=192.0.2.1", "--vxlan_remote=192.0.2.2"]
+        init = api_pb2.InitRequest(dpu_mode=True, dpu_identifier="bf3-0000-03-00.0-dpu")
+        a = agent_factory("bf3-dpu", extra)
+        api_pb2_grpc.LifeCycleServiceStub(a.channel).Init(init, timeout=TIMEOUT)
+        lb_grpc.LogicalBridgeServiceStub(a.channel).CreateLogicalBridge(
+            lb.CreateLogicalBridgeRequest(logical_bridge_id="blue", logical_bridge=lb.LogicalBridge(
+                spec=lb.LogicalBridgeSpec(vlan_id=10, vni=5010))), timeout=TIMEOUT)
+        ports = bp_grpc.BridgePortServiceStub(a.channel)
+        for vf in (1, 2):
+            create_bridge_port(ports, 0, vf, f"02:00:00:00:00:a{vf}")
+        ports.CreateBridgePort(bp.CreateBridgePortRequest(
+            bridge_port_id="opi-port", bridge_port=bp.BridgePort(spec=bp.BridgePortSpec(
+                ptype=1, mac_address=mac_bytes("1a:2b:3c:50:00:03"),
+                logical_bridges=["logicalBridges/blue"]))), timeout=TIMEOUT)
+        api_pb2_grpc.NetworkFunctionServiceStub(a.channel).CreateNetworkFunction(
+            api_pb2.NFRequest(input=NF_IN_MAC, output=NF_OUT_MAC), timeout=TIMEOUT)
+        before = flows(a.channel)
+        assert has(before, "in_port=pf0vf3", "redirect:pf0sf0"), before
+        a.kill()
+
+        # Restarted: the same bridges, ports and function, the same rules.
+        b = agent_factory("bf3-dpu", extra)
+        assert flows(b.channel) == before
+        listed = bp_grpc.BridgePortServiceStub(b.channel).ListBridgePorts(
+            bp.ListBridgePortsRequest(), timeout=TIMEOUT)
+        assert sorted(p.name for p in listed.bridge_ports) == \
+            ["bridgePorts/opi-port", "host0-1", "host0-2"]
+        # The pod on VF 1 was deleted while the agent was down: the daemon's DeleteBridgePort,
+        # retried, now finds it and removes its rules.
+        delete_bridge_port(bp_grpc.BridgePortServiceStub(b.channel), 0, 1)
+        without1 = flows(b.channel)
+        assert not any("pf0vf1" in f for f in without1), without1
+        b.kill()
+
+        # Restarted on a DPU whose VF 2 is gone (its representor with it): host0-2 is not
+        # restored (a warning says why), nothing of it is on the switch, the rest is.
+        def drop_vf2(sysfs):
+            os.unlink(os.path.join(sysfs, "class", "net", "pf0vf2"))
+            shutil.rmtree(os.path.join(sysfs, "devices", "pci0000:00", "0000:00:00.0",
+                                       "0000:03:00.0", "net", "pf0vf2"))
+        c = agent_factory("bf3-dpu", extra, prepare=drop_vf2)
+        after = flows(c.channel)
+        assert not any("pf0vf2" in f for f in after), after
+        assert has(after, "in_port=pf0vf3", "redirect:pf0sf0"), after
+        listed = bp_grpc.BridgePortServiceStub(c.channel).ListBridgePorts(
+            bp.ListBridgePortsRequest(), timeout=TIMEOUT)
+        assert sorted(p.name for p in listed.bridge_ports) == ["bridgePorts/opi-port"]
+        c.stop()
+        assert "host0-2 not restored" in c.proc.stderr.read()
+        # The state file now says so too: a plain restart brings back exactly that.
+        d = agent_factory("bf3-dpu", extra)
+        assert flows(d.channel) == after
+    finally:
+        shutil.rmtree(state, ignore_errors=True)

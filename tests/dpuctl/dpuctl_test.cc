@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -413,7 +414,42 @@ TEST(Dpuctl, L2PlanApplyDeleteOnReference) {
   Result again = cmd({"l2", "apply", "-f", net});
   EXPECT_THAT(again.out, AllOf(HasSubstr("0 to add, 0 to change, 0 to delete."),
                                HasSubstr("bridge/blue unchanged")));
+  EXPECT_THAT(cmd({"flow", "list", "-o", "rules"}).out,
+              AllOf(HasSubstr("vxlan_encap:vni=5000"), HasSubstr("enc_key_id=5000")));
   ASSERT_EQ(cmd({"flow", "add", "priority=1", "in_port=lo0", "actions=drop"}).status, 0);
+  // Declarative: a port and a bridge dropped from the file are removed by the next apply.
+  std::ifstream in(net);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const std::string gone : {"  - {name: pod-b, port: pf0vf2, mac: \"02:00:00:00:00:0b\", "
+                                 "type: access, bridges: [blue]}\n",
+                                 "  - {name: pod-c, port: pf0vf3, mac: \"02:00:00:00:00:0c\", "
+                                 "type: access, bridges: [red]}\n",
+                                 "  - {name: red, vlanId: 200, vni: 5000}\n"}) {
+    const size_t at = text.find(gone);
+    ASSERT_NE(at, std::string::npos) << gone;
+    text.erase(at, gone.size());
+  }
+  const size_t at = text.find("bridges: [blue, red]");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 20, "bridges: [blue]");
+  std::ofstream(dir / "smaller.yaml") << text;
+  Result smaller = cmd({"l2", "apply", "-f", dir / "smaller.yaml"});
+  ASSERT_EQ(smaller.status, 0) << smaller.err;
+  EXPECT_THAT(smaller.out, AllOf(HasSubstr("0 to add"), Not(HasSubstr(" 0 to delete."))));
+  Result left = cmd({"flow", "list", "-o", "rules"});
+  EXPECT_THAT(left.out, AllOf(Not(HasSubstr("pf0vf2")), Not(HasSubstr("pf0vf3")),
+                              Not(HasSubstr("vlan_id=200")), Not(HasSubstr("vxlan")),
+                              HasSubstr("pf0vf1"), HasSubstr("in_port=lo0")));
+  // Applying the full file again brings them back; another network's name is another scope.
+  ASSERT_EQ(cmd({"l2", "apply", "-f", net}).status, 0);
+  EXPECT_THAT(cmd({"flow", "list", "-o", "rules"}).out,
+              AllOf(HasSubstr("pf0vf2"), HasSubstr("pf0vf3")));
+  std::ofstream(dir / "other.yaml") << "name: other\nbridges: [{name: green, vlanId: 300}]\n"
+                                       "ports: [{name: g, port: pf1vf1, bridges: [green]}]\n";
+  Result other = cmd({"l2", "apply", "-f", dir / "other.yaml"});
+  ASSERT_EQ(other.status, 0) << other.err;
+  EXPECT_THAT(other.out, HasSubstr(" 0 to delete."));
+  ASSERT_EQ(cmd({"l2", "delete", "-f", dir / "other.yaml"}).status, 0);
   Result del = cmd({"l2", "delete", "-f", net});
   ASSERT_EQ(del.status, 0) << del.err;
   EXPECT_THAT(del.out, HasSubstr("bridge/blue deleted"));

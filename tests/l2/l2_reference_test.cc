@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "dpu/backend.h"
 #include "dpu/bridge_port.h"
 #include "dpu/l2_network.h"
@@ -136,7 +137,7 @@ class Net {
 L2Network TwoBridges() {
   L2Network n;
   EXPECT_TRUE(n.UpsertBridge(Br("blue", 100)).ok());
-  EXPECT_TRUE(n.UpsertBridge(Br("red", 200, 5000)).ok());
+  EXPECT_TRUE(n.UpsertBridge(Br("red", 200)).ok());
   EXPECT_TRUE(n.UpsertPort(Access("a", "pf0vf1", kA, "blue")).ok());
   EXPECT_TRUE(n.UpsertPort(Access("b", "pf0vf2", kB, "blue")).ok());
   EXPECT_TRUE(n.UpsertPort(Access("c", "pf0vf3", kC, "red")).ok());
@@ -220,6 +221,144 @@ TEST(L2Reference, FunctionSeesEveryFrameOfItsBridge) {
   EXPECT_THAT(net.hops, ElementsAre("pf0vf2"));
 }
 
+// A VXLAN packet from @p remote to @p local carrying @p inner with @p vni.
+Bytes Vxlan(const char* remote, const char* local, uint32_t vni, MacAddress src, MacAddress dst) {
+  PacketBuilder b;
+  b.Eth(Mac(0xe1), Mac(0xe2))
+      .Ipv4(*IpAddress::Parse(remote), *IpAddress::Parse(local))
+      .Udp(49152, 4789)
+      .Vxlan(vni)
+      .Eth(src, dst)
+      .Ipv4(*IpAddress::Parse("10.0.0.1"), *IpAddress::Parse("10.0.0.2"))
+      .Udp(1000, 2000)
+      .Payload(8);
+  auto p = b.Build();
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *p : Bytes{};
+}
+
+TEST(L2Reference, VniBridgesAreCarriedOverVxlan) {
+  ReferenceBackend dp;
+  L2Manager l2(dp);
+  L2Network n = TwoBridges();
+  n.bridges[1].vni = 5000;  // red is in the overlay, blue is not
+  n.overlay = VxlanOverlay{.port = PortRef("p0"),
+                           .local = *IpAddress::Parse("192.0.2.1"),
+                           .remote = *IpAddress::Parse("192.0.2.2")};
+  ASSERT_TRUE(l2.Apply(n).ok()) << l2.Apply(n);
+  // c's frame to an unknown destination: tagged on the trunk, and encapsulated to the remote
+  // VTEP with red's VNI, the inner frame untagged and unchanged.
+  const Bytes out_frame = Frame(kC, kRemote);
+  Verdict v = dp.Process("pf0vf3", out_frame);
+  ASSERT_EQ(v.disposition, Disposition::kRedirect);
+  EXPECT_EQ(v.out_port, "p0");
+  ASSERT_EQ(v.mirrors.size(), 1u);
+  EXPECT_EQ(v.mirrors[0].port, "p0");
+  EXPECT_EQ(v.mirrors[0].bytes, Frame(kC, kRemote, 200));
+  ParsedPacket enc = ParsePacket(v.packet);
+  ASSERT_TRUE(enc.tunnel.has_value());
+  EXPECT_EQ(enc.tunnel->vni, 5000u);
+  EXPECT_EQ(enc.outer.src_ip, *IpAddress::Parse("192.0.2.1"));
+  EXPECT_EQ(enc.outer.dst_ip, *IpAddress::Parse("192.0.2.2"));
+  EXPECT_EQ(enc.outer.dst_port, 4789);
+  EXPECT_EQ(Bytes(v.packet.begin() + enc.tunnel->inner_offset, v.packet.end()), out_frame);
+  // From the uplink tagged 200 (not from the tunnel): also into the tunnel, popped.
+  Verdict t = dp.Process("p0", Frame(kRemote, kRemote, 200));
+  ASSERT_EQ(t.disposition, Disposition::kRedirect);
+  EXPECT_EQ(t.out_port, "p0");
+  ASSERT_TRUE(ParsePacket(t.packet).tunnel.has_value());
+  EXPECT_EQ(Bytes(t.packet.begin() + ParsePacket(t.packet).tunnel->inner_offset, t.packet.end()),
+            Frame(kRemote, kRemote));
+  // blue has no VNI: nothing of it is encapsulated.
+  Verdict blue = dp.Process("pf0vf1", Frame(kA, kRemote));
+  EXPECT_EQ(blue.packet, Frame(kA, kRemote, 100));
+  EXPECT_FALSE(ParsePacket(blue.packet).tunnel.has_value());
+  // From the remote VTEP with red's VNI: decapsulated, to c by its MAC.
+  Verdict in = dp.Process("p0", Vxlan("192.0.2.2", "192.0.2.1", 5000, kRemote, kC));
+  ASSERT_EQ(in.disposition, Disposition::kRedirect);
+  EXPECT_EQ(in.out_port, "pf0vf3");
+  EXPECT_TRUE(in.mirrors.empty());
+  EXPECT_EQ(in.packet, Frame(kRemote, kC));
+  // A broadcast from the remote VTEP: to c and tagged to the trunk, never back into the tunnel.
+  Verdict bc =
+      dp.Process("p0", Vxlan("192.0.2.2", "192.0.2.1", 5000, kRemote, MacAddress::Broadcast()));
+  std::vector<std::string> ports;
+  for (const auto& m : bc.mirrors) ports.push_back(m.port);
+  ports.push_back(bc.out_port);
+  EXPECT_THAT(ports, UnorderedElementsAre("pf0vf3", "p0"));
+  EXPECT_FALSE(ParsePacket(bc.packet).tunnel.has_value());
+  // Another VNI, another remote or another local address: not the bridge's (no rule: passes).
+  for (const Bytes& other : {Vxlan("192.0.2.2", "192.0.2.1", 5001, kRemote, kC),
+                             Vxlan("192.0.2.9", "192.0.2.1", 5000, kRemote, kC),
+                             Vxlan("192.0.2.2", "192.0.2.7", 5000, kRemote, kC)}) {
+    Verdict o = dp.Process("p0", other);
+    EXPECT_NE(o.out_port, "pf0vf3");
+    EXPECT_TRUE(o.mirrors.empty());
+  }
+  // Through a function: the tunnel is outside, as the trunk is.
+  ASSERT_TRUE(n.UpsertFunction(Fn("fw", "pf0sf0", "pf0sf1", {"red"})).ok());
+  ASSERT_TRUE(l2.Apply(n).ok());
+  Net net(dp);
+  net.Wire("pf0sf0", "pf0sf1");
+  EXPECT_THAT(net.Send("p0", Vxlan("192.0.2.2", "192.0.2.1", 5000, kRemote, kC)),
+              ElementsAre(O("pf0vf3", {}, kC)));
+  EXPECT_THAT(net.hops, ElementsAre("pf0sf1", "pf0vf3"));
+  Verdict via = dp.Process("pf0sf1", Frame(kC, kRemote, 200));
+  ASSERT_TRUE(ParsePacket(via.packet).tunnel.has_value()) << "the function's output to the tunnel";
+  // Dropping the VNI removes every tunnel rule.
+  ASSERT_TRUE(n.RemoveFunction("fw").ok());
+  n.bridges[1].vni.reset();
+  ASSERT_TRUE(l2.Apply(n).ok());
+  for (const L2Rule& r : l2.rules()) EXPECT_NE(r.from, "vxlan") << r.Describe();
+  EXPECT_FALSE(ParsePacket(dp.Process("pf0vf3", out_frame).packet).tunnel.has_value());
+}
+
+TEST(L2Reference, AdoptFindsTheRulesOfItsScopeAfterARestart) {
+  ReferenceBackend dp;
+  L2CompileOptions mine{.scope = "agent"}, theirs{.scope = "cni"};
+  L2Network other;
+  ASSERT_TRUE(other.UpsertBridge(Br("green", 300)).ok());
+  ASSERT_TRUE(other.UpsertPort(Access("g", "pf1vf1", Mac(0x31), "green")).ok());
+  ASSERT_TRUE(other.UpsertPort(Access("h", "pf1vf2", Mac(0x32), "green")).ok());
+  {
+    L2Manager cni(dp, theirs);
+    ASSERT_TRUE(cni.Apply(other).ok());
+  }
+  const size_t others = static_cast<size_t>(dp.Dump()->size());
+  {
+    L2Manager first(dp, mine);  // The previous run: its rules stay when it goes.
+    ASSERT_TRUE(first.Apply(TwoBridges()).ok());
+    for (const L2Rule& r : first.rules()) {
+      EXPECT_TRUE(InL2Scope(r.rule.id, "agent")) << r.Describe();
+      EXPECT_FALSE(InL2Scope(r.rule.id, "cni")) << r.Describe();
+      EXPECT_EQ(r.rule.id, L2RuleId(r.bridge, r.from, r.role, "agent"));
+    }
+  }
+  const size_t before = static_cast<size_t>(dp.Dump()->size());
+  ASSERT_GT(before, others);
+  // Restarted: pod b went while the controller was down.
+  L2Manager second(dp, mine);
+  absl::StatusOr<size_t> adopted = second.Adopt();
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  EXPECT_EQ(*adopted, before - others);
+  EXPECT_EQ(static_cast<size_t>(dp.Dump()->size()), before) << "adopting changes nothing";
+  L2Network now = TwoBridges();
+  ASSERT_TRUE(now.RemovePort("b").ok());
+  ASSERT_TRUE(second.Apply(now).ok());
+  EXPECT_EQ(static_cast<size_t>(dp.Dump()->size()), others + second.rules().size());
+  absl::StatusOr<std::vector<FlowEntry>> after = dp.Dump();
+  ASSERT_TRUE(after.ok());
+  for (const FlowEntry& e : *after) {
+    const bool is_b = absl::StrContains(FormatRule(e.rule), "pf0vf2");
+    EXPECT_FALSE(is_b) << FormatRule(e.rule) << ": pod b's rules are gone";
+  }
+  // The other scope's bridge still forwards.
+  EXPECT_EQ(dp.Process("pf1vf1", Frame(Mac(0x31), Mac(0x32))).out_port, "pf1vf2");
+  // Without a scope nothing can be adopted.
+  L2Manager unscoped(dp);
+  EXPECT_EQ(unscoped.Adopt().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(L2Reference, PlanIsADryRunAndEditsPlanOnlyWhatChanges) {
   ReferenceBackend dp;
   // Somebody else's rule on a bridge port: never planned, never touched.
@@ -286,6 +425,18 @@ TEST(L2Reference, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
        [](L2Network& n) { n.bridges[0].vlan_id = 0; });
   with("vni out of range", "bridge \"red\": vni: 16777216 is out of range",
        [](L2Network& n) { n.bridges[1].vni = 1u << 24; });
+  with("vni without overlay", "bridge \"red\": vni: 5000 needs the network's VXLAN overlay",
+       [](L2Network& n) { n.bridges[1].vni = 5000; });
+  with("overlay local 0", "overlay: local: 0.0.0.0 is not a VTEP address", [](L2Network& n) {
+    n.overlay = VxlanOverlay{
+        .port = PortRef("p0"), .local = IpAddress(), .remote = *IpAddress::Parse("192.0.2.2")};
+  });
+  with("overlay families", "overlay: remote: 2001:db8::2 is not of local 192.0.2.1's",
+       [](L2Network& n) {
+         n.overlay = VxlanOverlay{.port = PortRef("p0"),
+                                  .local = *IpAddress::Parse("192.0.2.1"),
+                                  .remote = *IpAddress::Parse("2001:db8::2")};
+       });
   with("duplicate vlan", "bridge \"red\": vlan_id: 100 is also the VLAN of bridge \"blue\"",
        [](L2Network& n) { n.bridges[1].vlan_id = 100; });
   with("duplicate bridge", "bridge \"blue\": name: two bridges have this name",

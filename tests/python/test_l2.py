@@ -16,7 +16,7 @@ def frame(src, dst, vlan=None):
 def network():
     net = libdpu.L2Network()
     net.upsert_bridge(libdpu.LogicalBridge("blue", vlan_id=100))
-    net.upsert_bridge(libdpu.LogicalBridge("red", vlan_id=200, vni=5000))
+    net.upsert_bridge(libdpu.LogicalBridge("red", vlan_id=200))
     net.upsert_port(libdpu.BridgePort("a", "pf0vf1", mac=A, bridges=["blue"]))
     net.upsert_port(libdpu.BridgePort("b", "pf0vf2", mac=B, bridges=["blue"]))
     net.upsert_port(libdpu.BridgePort("c", "pf0vf3", mac=C, bridges=["red"]))
@@ -77,3 +77,47 @@ def test_function_is_crossed_and_errors_name_the_field():
     assert l2.network == net  # nothing changed
     with pytest.raises(libdpu.InvalidArgumentError, match="(?i)mac"):
         libdpu.BridgePort("e", "pf0vf5", mac="not a mac", bridges=["blue"])
+
+
+def test_vni_bridge_is_carried_over_vxlan():
+    dp = libdpu.ReferenceBackend()
+    l2 = libdpu.L2Manager(dp)
+    net = network()
+    red = net.bridges[1]
+    red.vni = 5000
+    net.upsert_bridge(red)
+    with pytest.raises(libdpu.InvalidArgumentError, match=r'bridge "red": vni: 5000 needs'):
+        l2.apply(net)
+    assert len(dp) == 0
+    net.overlay = libdpu.VxlanOverlay("p0", libdpu.IpAddress("192.0.2.1"),
+                                      libdpu.IpAddress("192.0.2.2"))
+    l2.apply(net)
+    assert l2.network.overlay == net.overlay
+    # c floods: tagged on the trunk (a copy) and encapsulated to the remote VTEP.
+    v = dp.process("pf0vf3", frame(C, "02:00:00:00:00:99"))
+    tunnel = libdpu.parse_packet(v.packet)
+    assert v.out_port == "p0" and tunnel.tunnel.vni == 5000
+    assert str(tunnel.outer.dst_ip) == "192.0.2.2" and tunnel.outer.dst_port == 4789
+    # The remote VTEP's packet to c: decapsulated, untagged to c.
+    enc = (libdpu.PacketBuilder().eth("02:00:00:00:00:e1", "02:00:00:00:00:e2")
+           .ipv4("192.0.2.2", "192.0.2.1").udp(49152, 4789).vxlan(5000)
+           .eth("02:00:00:00:00:99", C).ipv4("10.0.0.1", "10.0.0.2").udp(1000, 2000)
+           .payload(8).build())
+    v = dp.process("p0", enc)
+    assert v.out_port == "pf0vf3" and v.packet == frame("02:00:00:00:00:99", C)
+    assert any(r.from_port == "vxlan" for r in l2.rules)
+
+
+def test_scoped_manager_adopts_what_a_previous_run_left():
+    dp = libdpu.ReferenceBackend()
+    libdpu.L2Manager(dp, scope="ctl").apply(network())
+    installed = len(dp)
+    again = libdpu.L2Manager(dp, scope="ctl")  # a restarted controller
+    assert again.adopt() == installed
+    net = network()
+    net.remove_port("b")
+    again.apply(net)
+    assert len(dp) == len(again.rules) < installed
+    assert dp.process("pf0vf1", frame(A, B)).out_port != "pf0vf2"
+    with pytest.raises(libdpu.FailedPreconditionError):
+        libdpu.L2Manager(dp).adopt()

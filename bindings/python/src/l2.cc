@@ -119,6 +119,27 @@ void BindL2(py::module_& m) {
           py::is_operator())
       .def("__repr__", [](const BridgeFunction& f) { return "<BridgeFunction " + f.name + ">"; });
 
+  py::class_<VxlanOverlay>(m, "VxlanOverlay",
+                           "The VXLAN tunnel that carries the bridges with a VNI to one remote "
+                           "VTEP (encapsulated on port from local to remote, decapsulated from "
+                           "remote to local).")
+      .def(py::init([](PortRef port, IpAddress local, IpAddress remote, uint16_t udp_port) {
+             return VxlanOverlay{std::move(port), local, remote, udp_port};
+           }),
+           py::arg("port"), py::arg("local"), py::arg("remote"), py::arg("udp_port") = 4789,
+           "Tunnel on switch port port between VTEPs local and remote (UDP port udp_port).")
+      .def_readwrite("port", &VxlanOverlay::port, "The switch port tunnel packets use.")
+      .def_readwrite("local", &VxlanOverlay::local, "This switch's VTEP address.")
+      .def_readwrite("remote", &VxlanOverlay::remote, "The remote VTEP address.")
+      .def_readwrite("udp_port", &VxlanOverlay::udp_port, "Outer UDP destination port.")
+      .def(
+          "__eq__", [](const VxlanOverlay& a, const VxlanOverlay& b) { return a == b; },
+          py::is_operator())
+      .def("__repr__", [](const VxlanOverlay& o) {
+        return "<VxlanOverlay " + o.port.name() + " " + o.local.ToString() + " -> " +
+               o.remote.ToString() + ">";
+      });
+
   py::class_<L2Network>(m, "L2Network",
                         "The desired L2 state of one switch: bridges, bridge ports and "
                         "functions, edited with checks.")
@@ -126,6 +147,8 @@ void BindL2(py::module_& m) {
       .def_readwrite("bridges", &L2Network::bridges, "The bridges (a copy).")
       .def_readwrite("ports", &L2Network::ports, "The bridge ports (a copy).")
       .def_readwrite("functions", &L2Network::functions, "The functions (a copy).")
+      .def_readwrite("overlay", &L2Network::overlay,
+                     "The VXLAN overlay of the bridges with a VNI, or None (a copy).")
       .def(
           "upsert_bridge", [](L2Network& n, LogicalBridge b) { Check(n.UpsertBridge(b)); },
           py::arg("bridge"), "Adds or replaces a bridge; raises naming the field.")
@@ -183,22 +206,26 @@ void BindL2(py::module_& m) {
       "Compiles an L2Network into L2Rules, all or none (validated, dangling ports refused, "
       "checked against target when given).");
   m.def("l2_rule_id", &L2RuleId, py::arg("bridge"), py::arg("from_port"), py::arg("role"),
-        "The stable id of an L2 rule: FlowId.from_name('l2/BRIDGE/FROM/ROLE').");
+        py::arg("scope") = "",
+        "The stable id of an L2 rule: FlowId.from_name('l2/BRIDGE/FROM/ROLE'); with a scope its "
+        "high 64 bits are those of FlowId.from_name('l2-scope/SCOPE').");
 
   py::class_<PyL2Manager>(m, "L2Manager",
                           "Keeps one L2Network on a backend: planned (dry run), validated and "
                           "applied as one atomic batch; rules of others are never touched.")
       .def(py::init([](std::shared_ptr<PyBackend> backend, py::handle known_ports,
-                       uint16_t priority, bool count) {
+                       uint16_t priority, bool count, std::string scope) {
              L2CompileOptions o;
              o.known_ports = Ports(known_ports);
              o.priority = priority;
              o.count = count;
+             o.scope = std::move(scope);
              return std::make_unique<PyL2Manager>(std::move(backend), std::move(o));
            }),
            py::arg("backend"), py::kw_only(), py::arg("known_ports") = py::none(),
-           py::arg("priority") = 50, py::arg("count") = false,
-           "Manages L2 rules on backend (kept alive by the manager).")
+           py::arg("priority") = 50, py::arg("count") = false, py::arg("scope") = "",
+           "Manages L2 rules on backend (kept alive by the manager); rule ids carry scope when "
+           "given (see adopt()).")
       .def_property_readonly(
           "network", [](PyL2Manager& m) { return m.manager.network(); },
           "The network in force (a copy).")
@@ -218,7 +245,13 @@ void BindL2(py::module_& m) {
           py::arg("network"), "Makes network the one in force, atomically.")
       .def(
           "clear", [](PyL2Manager& m) { Check(Locked(m, [](L2Manager& l) { return l.Clear(); })); },
-          "Removes every managed rule.");
+          "Removes every managed rule.")
+      .def(
+          "adopt",
+          [](PyL2Manager& m) { return Unwrap(Locked(m, [](L2Manager& l) { return l.Adopt(); })); },
+          "Takes ownership of every rule of the manager's scope on the backend (what a previous "
+          "run left): the next apply() removes those its network does not compile to. Returns "
+          "how many; FailedPreconditionError without a scope.");
 }
 
 }  // namespace dpu::python
