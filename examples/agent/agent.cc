@@ -1,9 +1,13 @@
 #include "agent.h"
 
 #include <malloc.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -406,6 +410,65 @@ static bool IdentifierNames(const std::string& id, const dpu::DpuInfo& d) {
          (id == absl::StrCat(vendor, "-dpu") || id == absl::StrCat(vendor, "-ipu"));
 }
 
+namespace {
+
+// Runs @p argv (no shell) and waits for it. @return OK when it exits 0.
+absl::Status RunTool(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (int e = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ); e != 0) {
+    return absl::InternalError(absl::StrCat("cannot run ", argv[0], ": ", std::strerror(e)));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat("'", absl::StrJoin(argv, " "), "' failed (status ",
+                                            WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Agent::ConfigureCommInterface(bool dpu_mode) {
+  // What upstream's EnableIPV6LinkLocal does (vendor-specific-plugins/common/vspnetutils.go),
+  // minus asking NetworkManager to unmanage the link (a node-setup matter).
+  const std::string& ifname = options_.comm_interface;
+  const std::string conf = absl::StrCat(options_.proc_root, "/sys/net/ipv6/conf/", ifname, "/");
+  auto fail = [&](const absl::Status& s) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("comm_interface: configuring ", ifname, ": ", s.message()));
+  };
+  {
+    std::ifstream probe(conf + "addr_gen_mode");
+    if (!probe) {
+      return fail(absl::NotFoundError(absl::StrCat("no IPv6 configuration at ", conf,
+                                                   " (no such interface, or IPv6 disabled)")));
+    }
+    std::string mode;
+    std::getline(probe, mode);
+    std::ofstream(conf + "optimistic_dad") << "1\n";  // As upstream: best effort.
+    if (mode != "0") {  // Not EUI-64: set it, and toggle the link so the address is made.
+      std::ofstream set(conf + "addr_gen_mode");
+      set << "0\n";
+      set.flush();
+      if (!set)
+        return fail(absl::InternalError(absl::StrCat("cannot write ", conf, "addr_gen_mode")));
+      if (absl::Status s = RunTool({"ip", "link", "set", ifname, "down"}); !s.ok()) return fail(s);
+    }
+  }
+  if (absl::Status s = RunTool({"ip", "link", "set", ifname, "up"}); !s.ok()) return fail(s);
+  const std::string addr = dpu_mode ? "fe80::1/64" : "fe80::2/64";
+  if (absl::Status s = RunTool({"ip", "addr", "replace", addr, "dev", ifname, "optimistic"});
+      !s.ok()) {
+    return fail(s);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Agent::Init(const Vendor::InitRequest& req, Vendor::IpPort* resp) {
   absl::MutexLock lock(&mu_);
   const std::string& id = req.dpu_identifier();
@@ -447,6 +510,9 @@ absl::Status Agent::Init(const Vendor::InitRequest& req, Vendor::IpPort* resp) {
           absl::StrFormat("dpu_mode: %s, but DPU %s is seen from its %s side here",
                           req.dpu_mode() ? "true" : "false", d.name, dpu_side ? "DPU" : "host"));
     }
+  }
+  if (!options_.comm_interface.empty() && options_.configure_comm_interface) {
+    if (absl::Status s = ConfigureCommInterface(req.dpu_mode()); !s.ok()) return s;
   }
   initialized_ = true;
   dpu_mode_ = req.dpu_mode();

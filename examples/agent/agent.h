@@ -75,7 +75,11 @@ struct AgentOptions {
   /// When set, Init returns what upstream vendor plugins return: the DPU side's link-local
   /// address "[fe80::1%IF]" (DPU side) or "[fe80::1%25IF]" (host side) and daemon_port.
   std::string comm_interface;
-  int daemon_port = 8085;      ///< The port Init returns with comm_interface (upstream: 8085).
+  int daemon_port = 8085;  ///< The port Init returns with comm_interface (upstream: 8085).
+  /// At Init, configure comm_interface as upstream vendor plugins do: optimistic DAD,
+  /// addr_gen_mode EUI-64 (the link toggled when it was not), link up, and the link-local address
+  /// fe80::1/64 (DPU side) or fe80::2/64 (host side) replaced in, optimistic.
+  bool configure_comm_interface = false;
   uint16_t nf_priority = 100;  ///< FlowRule priority of network-function chains.
   absl::Duration heartbeat_interval = absl::Seconds(1);  ///< Tick period (dpu-operator: 1 s).
   absl::Duration stale_after = absl::Seconds(5);  ///< Heartbeat staleness (dpu-operator: 5 s).
@@ -195,6 +199,8 @@ class Agent {
 
   void Emit(libdpu::agent::v1::Event event);
   absl::Status RediscoverLocked(bool emit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  /// options_.configure_comm_interface at Init (see there); errors name comm_interface.
+  absl::Status ConfigureCommInterface(bool dpu_mode);
   std::vector<const dpu::DpuInfo*> BoundDpusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HealthyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FillDpuLocked(const dpu::DpuInfo& info, libdpu::agent::v1::Dpu* out) const

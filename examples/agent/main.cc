@@ -66,6 +66,10 @@ ABSL_FLAG(std::string, comm_interface, "",
           "dpu-operator's host<->DPU channel interface: Init returns [fe80::1%IF]:daemon_port "
           "as upstream vendor plugins do");
 ABSL_FLAG(int, daemon_port, 8085, "The port Init returns with --comm_interface");
+ABSL_FLAG(bool, configure_comm_interface, false,
+          "At Init, configure --comm_interface as upstream vendor plugins do: link up, "
+          "link-local fe80::1/64 (DPU side) or fe80::2/64 (host side), optimistic DAD, EUI-64 "
+          "address generation");
 ABSL_FLAG(std::string, advertise, "",
           "HOST:PORT returned by Vendor Init (default: the --listen address)");
 ABSL_FLAG(std::string, ipsec_netns, "",
@@ -156,6 +160,10 @@ int main(int argc, char** argv) {
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.comm_interface = absl::GetFlag(FLAGS_comm_interface);
   options.daemon_port = absl::GetFlag(FLAGS_daemon_port);
+  options.configure_comm_interface = absl::GetFlag(FLAGS_configure_comm_interface);
+  if (options.configure_comm_interface && options.comm_interface.empty()) {
+    return Usage("--configure_comm_interface: needs --comm_interface");
+  }
   if (options.daemon_port < 1 || options.daemon_port > 65535) {
     return Usage(absl::StrCat("--daemon_port: ", options.daemon_port, " is not a TCP port"));
   }

@@ -210,13 +210,17 @@ class AgentL2NetlinkTest : public ::testing::Test {
     Sh("ip -n nf link set i up && ip -n nf link set o up && ip -n nf link set br0 up");
     Sh("ip -n sw link set nfin up && ip -n sw link set nfout up");
 
-    AgentOptions options;
-    options.backend_spec = "netlink:netns=sw";
-    options.rediscover_interval = absl::ZeroDuration();
-    options.host_vf_port = "pf0vf{vf}";
-    options.uplink = "up0";
-    options.port_macs = {{"nfin", Mac("nf", "i")}, {"nfout", Mac("nf", "o")}};
-    auto agent = Agent::Create(options);
+    options_.backend_spec = "netlink:netns=sw";
+    options_.rediscover_interval = absl::ZeroDuration();
+    options_.host_vf_port = "pf0vf{vf}";
+    options_.uplink = "up0";
+    options_.port_macs = {{"nfin", Mac("nf", "i")}, {"nfout", Mac("nf", "o")}};
+    Start();
+  }
+
+  // Starts an agent with options_ and its server, and connects the stubs.
+  void Start() {
+    auto agent = Agent::Create(options_);
     ASSERT_TRUE(agent.ok()) << agent.status();
     agent_ = *std::move(agent);
     ServerOptions so;
@@ -228,12 +232,18 @@ class AgentL2NetlinkTest : public ::testing::Test {
         grpc::CreateChannel("unix:" + so.unix_socket, grpc::InsecureChannelCredentials());
     ports_ = evpn::BridgePortService::NewStub(channel);
     nf_ = Vendor::NetworkFunctionService::NewStub(channel);
+    life_ = Vendor::LifeCycleService::NewStub(channel);
   }
 
-  void TearDown() override {
+  // Ends the agent without touching the switch (what it installed stays in the kernel).
+  void Stop() {
     if (server_) server_->Shutdown();
     server_.reset();
     agent_.reset();
+  }
+
+  void TearDown() override {
+    Stop();
     RunShell("for n in sw podA podB podC uplink nf; do ip netns del $n; done");
   }
 
@@ -268,8 +278,10 @@ class AgentL2NetlinkTest : public ::testing::Test {
                   : nf_->DeleteNetworkFunction(&ctx, req, &empty);
   }
 
+  AgentOptions options_;
   std::unique_ptr<Agent> agent_;
   std::unique_ptr<AgentServer> server_;
+  std::unique_ptr<Vendor::LifeCycleService::Stub> life_;
   std::unique_ptr<evpn::BridgePortService::Stub> ports_;
   std::unique_ptr<Vendor::NetworkFunctionService::Stub> nf_;
 };
@@ -361,6 +373,80 @@ TEST_F(AgentL2NetlinkTest, PodsOnOneBridgeTalkThroughTheFunctionAndDeletesLeaveN
   EXPECT_TRUE(dump->empty()) << dump->size() << " rules left";
   ASSERT_TRUE(SendTo(*a, "10.0.0.2", 5000, "l2-after-delete"));
   EXPECT_FALSE(Receive(*b).has_value()) << "no bridge, no path";
+}
+
+TEST_F(AgentL2NetlinkTest, RestartWithStateDirReconcilesTheSwitch) {
+  RunShell("rm -rf /tmp/agent-l2-state");
+  Stop();
+  options_.state_dir = "/tmp/agent-l2-state";
+  Start();
+  ASSERT_TRUE(CreatePort(1, Mac("podA", "eth0"), "10").ok());
+  ASSERT_TRUE(CreatePort(2, Mac("podB", "eth0"), "10").ok());
+  const std::string installed = Filters();
+  auto a = Bind("podA", "10.0.0.1", 4000);
+  auto b = Bind("podB", "10.0.0.2", 5000);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(SendTo(*a, "10.0.0.2", 5000, "before-restart"));
+  ASSERT_EQ(Receive(*b).value_or(""), "before-restart") << installed;
+
+  // The agent goes; its rules stay in the kernel and keep forwarding.
+  Stop();
+  EXPECT_EQ(Filters(), installed);
+  // Restarted: it adopts its rules (nothing rewritten) and knows its ports again, so the
+  // daemon's retried DeleteBridgePort for the pod deleted meanwhile removes that pod's rules.
+  Start();
+  EXPECT_EQ(Filters(), installed) << "a restart with the same state rewrites nothing";
+  ASSERT_TRUE(DeletePort(2).ok());
+  EXPECT_THAT(RunShell("tc -n sw filter show dev pf0vf2 ingress").second, ::testing::IsEmpty());
+  ASSERT_TRUE(SendTo(*a, "10.0.0.2", 5000, "after-delete"));
+  EXPECT_FALSE(Receive(*b).has_value()) << Filters();
+
+  // Restarted without its state: nobody could delete what the previous run left, so the
+  // agent removes it at start.
+  Stop();
+  EXPECT_THAT(RunShell("tc -n sw filter show dev pf0vf1 ingress").second, HasSubstr("flower"));
+  options_.state_dir.clear();
+  Start();
+  auto reader = dpu::CreateBackend("netlink:netns=sw");
+  ASSERT_TRUE(reader.ok());
+  auto dump = (*reader)->Dump();
+  ASSERT_TRUE(dump.ok());
+  EXPECT_TRUE(dump->empty()) << dump->size() << " rules left\n" << Filters();
+  RunShell("rm -rf /tmp/agent-l2-state");
+}
+
+TEST_F(AgentL2NetlinkTest, InitConfiguresTheChannelInterfaceAsUpstreamPluginsDo) {
+  Sh("ip link add comm0 type veth peer name comm1");
+  Stop();
+  options_.comm_interface = "comm0";
+  options_.configure_comm_interface = true;
+  Start();
+  Vendor::InitRequest req;
+  req.set_dpu_mode(true);
+  Vendor::IpPort out;
+  grpc::ClientContext ctx;
+  grpc::Status s = life_->Init(&ctx, req, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.ip(), "[fe80::1%comm0]");
+  EXPECT_EQ(out.port(), 8085);
+  const std::string addr = RunShell("ip -6 addr show dev comm0").second;
+  EXPECT_THAT(addr, HasSubstr("inet6 fe80::1/64"));
+  EXPECT_THAT(RunShell("ip link show dev comm0").second, HasSubstr(",UP"));
+  EXPECT_EQ(RunShell("cat /proc/sys/net/ipv6/conf/comm0/addr_gen_mode").second, "0\n");
+  // Init again (the daemon retries): the same answer, the address replaced, not doubled.
+  grpc::ClientContext again;
+  ASSERT_TRUE(life_->Init(&again, req, &out).ok());
+  const std::string twice = RunShell("ip -6 addr show dev comm0 | grep -c 'fe80::1/64'").second;
+  EXPECT_EQ(twice, "1\n");
+  // An interface that does not exist: refused naming the field.
+  Stop();
+  options_.comm_interface = "nosuch0";
+  Start();
+  grpc::ClientContext bad_ctx;
+  grpc::Status bad = life_->Init(&bad_ctx, req, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(bad.error_message(), HasSubstr("comm_interface"));
+  RunShell("ip link del comm0");
 }
 
 }  // namespace
