@@ -45,7 +45,8 @@ struct FlowRule {
 ///   < 4096, PCP < 8, VNI < 2^24, tcp_flags within 12 bits, ct_state within ct::kAll;
 /// - dependencies hold: ip_proto/src_ip/dst_ip/ip_tos/ip_ttl need eth_type ipv4 or ipv6 (and IP
 ///   prefixes of that family), src_port/dst_port need ip_proto tcp, udp or sctp, tcp_flags needs
-///   tcp, icmp_type/icmp_code need ip_proto icmp with ipv4 or icmpv6 with ipv6, vlan_prio needs vlan_id, enc_src_ip/enc_dst_ip share a family;
+///   tcp, icmp_type/icmp_code need ip_proto icmp with ipv4 or icmpv6 with ipv6, vlan_prio needs
+///   vlan_id, enc_src_ip/enc_dst_ip share a family;
 /// - actions are consistent: nothing after drop, redirect or goto (a drop may follow count);
 ///   at most one count and one police; vlan_pop needs a vlan_id match; tunnel_decap needs an
 ///   enc_* match; set_src_port/set_dst_port need ip_proto tcp or udp; set_src_ip/set_dst_ip need
