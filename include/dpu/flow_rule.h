@@ -48,11 +48,11 @@ struct FlowRule {
 ///   tcp, icmp_type/icmp_code need ip_proto icmp with ipv4 or icmpv6 with ipv6, vlan_prio needs
 ///   vlan_id, enc_src_ip/enc_dst_ip share a family;
 /// - actions are consistent: nothing after drop, redirect or goto (a drop may follow count);
-///   at most one count and one police; vlan_pop needs a vlan_id match; tunnel_decap needs an
-///   enc_* match; set_src_port/set_dst_port need ip_proto tcp or udp; set_src_ip/set_dst_ip need
-///   an address of the rule's eth_type family; goto targets a chain greater than the rule's own;
-///   encap VNI < 2^24 and its two addresses of one family; police rate and burst non-zero;
-///   ports referenced by actions are valid names.
+///   at most one count and one police; vlan_pop needs a vlan_id match or an earlier vlan_push
+///   in the same rule; tunnel_decap needs an enc_* match; set_src_port/set_dst_port need
+///   ip_proto tcp or udp; set_src_ip/set_dst_ip need an address of the rule's eth_type family;
+///   goto targets a chain greater than the rule's own; encap VNI < 2^24 and its two addresses of
+///   one family; police rate and burst non-zero; ports referenced by actions are valid names.
 ///
 /// @return OK, or InvalidArgument whose message starts with the offending field or action
 /// keyword as in the rule language (e.g. "dst_port: requires ip_proto tcp, udp or sctp").
